@@ -1,0 +1,129 @@
+/* dfota_diff: stream order, suffix array, matching, entropy coding. */
+#include <divsufsort.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dfota/error.h"
+#include "dfota/patch.h"
+#include "dfota/sha256.h"
+#include "encoder.h"
+
+/* Target bytes in the order the device produces them. */
+static uint8_t *stream_order(const uint8_t *dst, size_t n, uint32_t sector, int backward)
+{
+    uint32_t blocks = dz_block_count((uint32_t)n, sector), i;
+    uint8_t *t = malloc(n ? n : 1);
+
+    if (!t)
+        return NULL;
+    for (i = 0; i < blocks; i++) {
+        uint32_t off, len, addr;
+        dz_block(i, (uint32_t)n, sector, backward, &off, &len, &addr);
+        memcpy(t + off, dst + addr, len);
+    }
+    return t;
+}
+
+static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const uint8_t *dst,
+                    size_t dst_len, const struct dfota_diff_opts *o, int backward,
+                    struct dfota_diff_result *res)
+{
+    struct dz_match_ctx c;
+    struct dz_oplist ops = { 0 };
+    uint8_t *t = NULL;
+    size_t k;
+    int rc;
+
+    memset(&c, 0, sizeof c);
+    memset(res, 0, sizeof *res);
+    c.src = src;
+    c.src_len = src_len;
+    c.sa = sa;
+    c.inplace = o->inplace;
+    c.backward = backward;
+    c.sector = o->inplace ? o->sector_size : 0;
+    c.nblocks = dz_block_count((uint32_t)dst_len, c.sector);
+    c.lag = o->inplace ? o->lag : 0;
+    c.progress = o->progress;
+    c.progress_ctx = o->progress_ctx;
+    if (o->inplace) {
+        t = stream_order(dst, dst_len, c.sector, backward);
+        if (!t)
+            return DFOTA_ERR_ARG;
+        c.dst = t;
+    } else {
+        c.dst = dst;
+    }
+    c.dst_len = dst_len;
+
+    rc = dz_match(&c, &ops);
+    if (!rc)
+        rc = dz_encode_ops(&c, &ops, &res->payload, &res->payload_size);
+    if (!rc) {
+        res->flags = (o->inplace ? DFOTA_PKG_F_INPLACE : 0) |
+                     (o->inplace && backward ? DFOTA_PKG_F_BACKWARD : 0);
+        res->sector_size = c.sector;
+        res->lag = c.lag;
+        res->stream_crc32 = dfota_crc32(0, c.dst, dst_len);
+        res->decoder_ram = (uint32_t)sizeof(struct dfota_patch);
+        res->ops = ops.n;
+        for (k = 0; k < ops.n; k++) {
+            if (ops.v[k].lit)
+                res->literal_bytes += ops.v[k].len;
+            else
+                res->copy_bytes += ops.v[k].len;
+        }
+    }
+    free(ops.v);
+    free(t);
+    return rc;
+}
+
+int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t dst_len,
+               const struct dfota_diff_opts *o, struct dfota_diff_result *res)
+{
+    int32_t *sa = NULL;
+    int rc;
+
+    memset(res, 0, sizeof *res);
+    if (src_len > 0x7FFFFFFF || dst_len > 0xFFFFFFFFu)
+        return DFOTA_ERR_ARG;
+    if (o->inplace && (o->sector_size < 256 || (o->sector_size & (o->sector_size - 1)) ||
+                       o->lag > DFOTA_MAX_LAG))
+        return DFOTA_ERR_ARG;
+    if (src_len) {
+        sa = malloc(src_len * sizeof *sa);
+        if (!sa)
+            return DFOTA_ERR_ARG;
+        if (divsufsort(src, sa, (saidx_t)src_len) != 0) {
+            free(sa);
+            return DFOTA_ERR_ARG;
+        }
+    }
+    if (!o->inplace || o->direction) {
+        rc = diff_one(src, src_len, sa, dst, dst_len, o, o->direction < 0, res);
+    } else {
+        /* In place, the better write order depends on which way code moved. */
+        struct dfota_diff_result fwd, bwd;
+        rc = diff_one(src, src_len, sa, dst, dst_len, o, 0, &fwd);
+        if (!rc) {
+            rc = diff_one(src, src_len, sa, dst, dst_len, o, 1, &bwd);
+            if (rc) {
+                dfota_diff_result_free(&fwd);
+            } else if (bwd.payload_size < fwd.payload_size) {
+                dfota_diff_result_free(&fwd);
+                *res = bwd;
+            } else {
+                dfota_diff_result_free(&bwd);
+                *res = fwd;
+            }
+        }
+    }
+    free(sa);
+    return rc;
+}
+
+void dfota_diff_result_free(struct dfota_diff_result *res)
+{
+    free(res->payload);
+    res->payload = NULL;
+}

@@ -1,0 +1,228 @@
+/* Entropy coding of DZ1 operations: the mirror of lib/patch.c. Every
+ * decision the decoder makes from decoded data is made here from the same
+ * data, in the same order, with the same model (dfota/delta.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "dfota/delta.h"
+#include "dfota/error.h"
+#include "dfota/package.h"
+#include "encoder.h"
+
+struct rc_enc {
+    uint64_t low;
+    uint32_t range;
+    uint8_t  cache;
+    uint64_t cache_size;
+    uint8_t *buf;
+    size_t len, cap;
+    int oom;
+};
+
+static void out_byte(struct rc_enc *r, uint8_t b)
+{
+    if (r->len == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 65536;
+        uint8_t *nb = realloc(r->buf, cap);
+        if (!nb) {
+            r->oom = 1;
+            return;
+        }
+        r->buf = nb;
+        r->cap = cap;
+    }
+    r->buf[r->len++] = b;
+}
+
+/* Carry propagation: bytes 0xFF wait in cache_size until a carry is known. */
+static void shift_low(struct rc_enc *r)
+{
+    if ((uint32_t)r->low < 0xFF000000u || (r->low >> 32) != 0) {
+        uint8_t carry = (uint8_t)(r->low >> 32);
+        uint8_t c = r->cache;
+        do {
+            out_byte(r, (uint8_t)(c + carry));
+            c = 0xFF;
+        } while (--r->cache_size != 0);
+        r->cache = (uint8_t)(r->low >> 24);
+    }
+    r->cache_size++;
+    r->low = (r->low & 0x00FFFFFFu) << 8;
+}
+
+static void rc_init(struct rc_enc *r)
+{
+    memset(r, 0, sizeof *r);
+    r->range = 0xFFFFFFFFu;
+    r->cache_size = 1;
+}
+
+static void rc_bit(struct rc_enc *r, uint16_t *prob, unsigned bit, unsigned shift)
+{
+    uint32_t bound = (r->range >> DZ_PROB_BITS) * *prob;
+    if (!bit) {
+        r->range = bound;
+    } else {
+        r->low += bound;
+        r->range -= bound;
+    }
+    dz_adapt(prob, bit, shift);
+    while (r->range < DZ_RC_TOP) {
+        r->range <<= 8;
+        shift_low(r);
+    }
+}
+
+static void rc_direct(struct rc_enc *r, unsigned bit)
+{
+    r->range >>= 1;
+    if (bit)
+        r->low += r->range;
+    while (r->range < DZ_RC_TOP) {
+        r->range <<= 8;
+        shift_low(r);
+    }
+}
+
+static void rc_flush(struct rc_enc *r)
+{
+    int i;
+    for (i = 0; i < 5; i++)
+        shift_low(r);
+}
+
+static void rc_num(struct rc_enc *r, struct dz_num *c, uint32_t v)
+{
+    unsigned n = 0, i, node = 1;
+    uint32_t t = v;
+
+    while (t) {
+        n++;
+        t >>= 1;
+    }
+    for (i = 1; i < n; i++)
+        rc_bit(r, &c->len[i - 1], 1, DZ_ADAPT_FAST);
+    if (n < DZ_NUM_MAXBITS)
+        rc_bit(r, &c->len[n - 1], 0, DZ_ADAPT_FAST);
+    for (i = 1; i < n; i++) {
+        unsigned bit = (v >> (n - 1 - i)) & 1u;
+        if (i <= DZ_NUM_CTXBITS) {
+            rc_bit(r, &c->mant[n - 1][node], bit, DZ_ADAPT_FAST);
+            node = (node << 1) | bit;
+        } else {
+            rc_direct(r, bit);
+        }
+    }
+}
+
+static void rc_tree8(struct rc_enc *r, uint16_t *t, unsigned v, unsigned shift)
+{
+    unsigned node = 1, i;
+    for (i = 0; i < 8; i++) {
+        unsigned bit = (v >> (7 - i)) & 1u;
+        rc_bit(r, &t[node], bit, shift);
+        node = (node << 1) | bit;
+    }
+}
+
+/* The decoder's running context, advanced byte by byte exactly as there. */
+struct dz_ctx {
+    uint32_t out_pos, addr, block, block_end;
+    uint32_t zrun, zhist;
+    uint8_t prev_op, prev_byte;
+    uint8_t mru[DZ_LANES];
+};
+
+int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops, uint8_t **out,
+                  size_t *out_len)
+{
+    struct dz_model *m = malloc(sizeof *m);
+    struct rc_enc r;
+    struct dz_ctx x;
+    uint32_t ss = c->inplace ? c->sector : 0, src_pos = 0;
+    size_t k;
+
+    if (!m)
+        return DFOTA_ERR_ARG;
+    dz_model_init(m);
+    rc_init(&r);
+    memset(&x, 0, sizeof x);
+    for (k = 0; k < ops->n; k++) {
+        const struct dz_op *op = &ops->v[k];
+        uint32_t i;
+
+        if (op->len == 0 || x.out_pos + (uint64_t)op->len > c->dst_len)
+            goto bad;
+        if (x.prev_op == DZ_OP_LIT) {
+            if (op->lit)
+                goto bad;            /* the format has no literal after literal */
+        } else {
+            rc_bit(&r, &m->op_lit[x.prev_op], op->lit, DZ_ADAPT_FAST);
+        }
+        rc_num(&r, op->lit ? &m->lit_len : &m->copy_len, op->len);
+        if (!op->lit) {
+            int64_t delta = (int64_t)op->src - (int64_t)src_pos;
+            unsigned after_lit = x.prev_op == DZ_OP_LIT;
+            if ((uint64_t)op->src + op->len > c->src_len)
+                goto bad;
+            rc_bit(&r, &m->off_zero[after_lit], delta != 0, DZ_ADAPT_FAST);
+            if (delta) {
+                rc_bit(&r, &m->off_sign[after_lit], delta < 0, DZ_ADAPT_FAST);
+                rc_num(&r, &m->off_mag, (uint32_t)(delta < 0 ? -delta : delta));
+            }
+            src_pos = op->src;
+        }
+        for (i = 0; i < op->len; i++) {
+            uint8_t b;
+            if (x.out_pos == x.block_end) {
+                uint32_t off, len, addr;
+                x.block = x.out_pos == 0 ? 0 : x.block + 1;
+                dz_block(x.block, (uint32_t)c->dst_len, ss, c->backward, &off, &len, &addr);
+                x.addr = addr;
+                x.block_end = off + len;
+            }
+            b = c->dst[x.out_pos];
+            if (op->lit) {
+                rc_tree8(&r, m->lit[dz_lit_ctx(x.addr, x.prev_byte)], b, DZ_ADAPT_SLOW);
+            } else {
+                unsigned lane = x.addr & 3u;
+                uint8_t sb, d;
+                if (!dz_src_valid(c, x.out_pos, src_pos))
+                    goto bad;
+                sb = c->src[src_pos];
+                d = (uint8_t)(b - sb);
+                rc_bit(&r, &m->d_zero[dz_zero_ctx(x.addr, x.zrun, x.zhist)], d != 0, DZ_ADAPT_FAST);
+                if (d) {
+                    unsigned mctx = lane * 2u + ((x.zhist >> 3) & 1u);
+                    rc_bit(&r, &m->d_mru[mctx], d != x.mru[lane], DZ_ADAPT_FAST);
+                    if (d != x.mru[lane])
+                        rc_tree8(&r, m->d_val[lane], d, DZ_ADAPT_SLOW);
+                    x.mru[lane] = d;
+                    x.zrun = 0;
+                } else {
+                    x.zrun++;
+                }
+                x.zhist = (x.zhist << 1) | (d != 0);
+                src_pos++;
+            }
+            x.prev_byte = b;
+            x.out_pos++;
+            x.addr++;
+        }
+        x.prev_op = op->lit ? DZ_OP_LIT : DZ_OP_COPY;
+    }
+    if (x.out_pos != c->dst_len)
+        goto bad;
+    rc_flush(&r);
+    free(m);
+    if (r.oom) {
+        free(r.buf);
+        return DFOTA_ERR_ARG;
+    }
+    *out = r.buf;
+    *out_len = r.len;
+    return DFOTA_OK;
+bad:
+    free(m);
+    free(r.buf);
+    return DFOTA_ERR_CORRUPT;
+}

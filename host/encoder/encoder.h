@@ -1,0 +1,108 @@
+/* dfota encoder (host only): builds DZ1 payloads and whole packages. */
+#ifndef DFOTA_ENCODER_H
+#define DFOTA_ENCODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dfota/package.h"
+
+/* One operation of a delta, in target stream order. */
+struct dz_op {
+    uint8_t  lit;        /* 1: literal, 0: copy from source */
+    uint32_t len;
+    uint32_t src;        /* copy: source position of its first byte */
+};
+
+struct dz_oplist {
+    struct dz_op *v;
+    size_t n, cap;
+};
+
+struct dfota_diff_opts {
+    int inplace;             /* make an in-place package */
+    uint32_t sector_size;    /* in place: the device's erase sector */
+    int direction;           /* in place: 0 auto, 1 forward, -1 backward */
+    uint32_t lag;            /* in place: commit lag in blocks; the device needs lag+2 scratch sectors */
+    /* progress(ctx, done, total) in bytes of target; may be NULL */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+};
+
+/* Result of a diff: the payload and the header fields it determines. */
+struct dfota_diff_result {
+    uint8_t *payload;        /* malloc'd */
+    size_t   payload_size;
+    uint32_t flags;          /* DFOTA_PKG_F_* */
+    uint32_t sector_size;
+    uint32_t lag;
+    uint32_t stream_crc32;
+    uint32_t decoder_ram;
+    size_t   literal_bytes;  /* statistics */
+    size_t   copy_bytes;
+    size_t   ops;
+};
+
+/* Compute the delta from src to dst. Returns 0, or a negative dfota_err. */
+int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t dst_len,
+               const struct dfota_diff_opts *opts, struct dfota_diff_result *res);
+void dfota_diff_result_free(struct dfota_diff_result *res);
+
+/* Internals shared by the encoder's files. */
+struct dz_match_ctx {
+    const uint8_t *src;
+    size_t src_len;
+    const uint8_t *dst;      /* target in stream order */
+    size_t dst_len;
+    const int32_t *sa;       /* suffix array of src */
+    /* in place: */
+    int inplace, backward;
+    uint32_t sector, nblocks, lag;
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+};
+
+int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops);
+int dz_oplist_push(struct dz_oplist *l, int lit, uint32_t len, uint32_t src);
+
+/* Entropy-code ops into a payload; also checks them against the constraint
+ * of in-place packages. */
+int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
+                  uint8_t **out, size_t *out_len);
+
+/* May stream position t read source position p? (in place only) */
+static inline int dz_src_valid(const struct dz_match_ctx *c, size_t t, size_t p)
+{
+    uint32_t blk, gone;
+    if (!c->inplace)
+        return 1;
+    /* block of stream position t; blocks 0 .. blk-lag-1 are committed */
+    if (c->backward) {
+        uint32_t last = (uint32_t)(c->dst_len - (size_t)(c->nblocks - 1) * c->sector);
+        blk = t < last ? 0 : 1 + (uint32_t)((t - last) / c->sector);
+    } else {
+        blk = (uint32_t)(t / c->sector);
+    }
+    gone = blk > c->lag ? blk - c->lag : 0;
+    if (c->backward)   /* sectors nblocks-gone .. nblocks-1 are written */
+        return p < (size_t)(c->nblocks - gone) * c->sector || p >= (size_t)c->nblocks * c->sector;
+    return p >= (size_t)gone * c->sector;
+}
+
+
+/* ---- whole packages ---- */
+struct dfota_pkg_meta {
+    const char *product;
+    const char *src_version;
+    const char *dst_version;
+    uint32_t security_counter;
+};
+
+/* Diff src -> dst and wrap the payload in a header, signed with sk (a
+ * 64-byte libsodium Ed25519 secret key) when sk is not NULL. On success
+ * *pkg is malloc'd. res (may be NULL) receives the diff statistics. */
+int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t dst_len,
+                        const struct dfota_diff_opts *opts, const struct dfota_pkg_meta *meta,
+                        const uint8_t *sk, uint8_t **pkg, size_t *pkg_len,
+                        struct dfota_diff_result *res);
+
+#endif

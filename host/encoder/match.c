@@ -1,0 +1,228 @@
+/* Approximate matching in the manner of bsdiff (Percival 2003): exact
+ * matches from a suffix array, extended forwards and backwards through
+ * mismatches while at least half the bytes agree; what lies between two
+ * extended matches becomes a literal. In place, a copy may only read source
+ * bytes that are still there when its target byte is produced. */
+#include <stdlib.h>
+#include <string.h>
+#include "dfota/error.h"
+#include "encoder.h"
+
+int dz_oplist_push(struct dz_oplist *l, int lit, uint32_t len, uint32_t src)
+{
+    if (len == 0)
+        return 0;
+    /* Literals merge; the format has no literal after a literal. */
+    if (lit && l->n && l->v[l->n - 1].lit) {
+        l->v[l->n - 1].len += len;
+        return 0;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        struct dz_op *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return DFOTA_ERR_ARG;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n].lit = (uint8_t)(lit != 0);
+    l->v[l->n].len = len;
+    l->v[l->n].src = src;
+    l->n++;
+    return 0;
+}
+
+static size_t common_prefix(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    size_t i, n = an < bn ? an : bn;
+    for (i = 0; i < n && a[i] == b[i]; i++)
+        ;
+    return i;
+}
+
+/* Source byte p as seen from stream position t: -1 when it may not be read. */
+static int src_at(const struct dz_match_ctx *c, size_t t, size_t p)
+{
+    if (p >= c->src_len || !dz_src_valid(c, t, p))
+        return -1;
+    return c->src[p];
+}
+
+/* Length of the usable match of dst[t..] at src[p..]: exact and readable. */
+static size_t valid_len(const struct dz_match_ctx *c, size_t t, size_t p, size_t len)
+{
+    size_t k;
+    if (!c->inplace)
+        return len;
+    for (k = 0; k < len && dz_src_valid(c, t + k, p + k); k++)
+        ;
+    return k;
+}
+
+/* Longest match of dst[t..] in src by binary search over the suffix array;
+ * in place, neighbours in suffix order are tried when the best one may not
+ * be read. */
+static size_t search(const struct dz_match_ctx *c, size_t t, size_t *pos)
+{
+    const uint8_t *q = c->dst + t;
+    size_t qn = c->dst_len - t, lo = 0, hi = c->src_len, best = 0, bestpos = 0, k;
+
+    if (c->src_len == 0) {
+        *pos = 0;
+        return 0;
+    }
+    /* Invariant: the answer's suffix-order index lies in [lo, hi). */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        size_t sp = (size_t)c->sa[mid];
+        size_t l = common_prefix(c->src + sp, c->src_len - sp, q, qn);
+        /* suffix < q: it ends first, or differs with a smaller byte */
+        if (l == qn || sp + l == c->src_len || c->src[sp + l] < q[l])
+            lo = mid;
+        else
+            hi = mid;
+    }
+    for (k = lo; k <= lo + 1 && k < c->src_len; k++) {
+        size_t sp = (size_t)c->sa[k];
+        size_t l = common_prefix(c->src + sp, c->src_len - sp, q, qn);
+        l = valid_len(c, t, sp, l);
+        if (l > best) {
+            best = l;
+            bestpos = sp;
+        }
+    }
+    if (c->inplace) {
+        /* Walk outwards a little for a readable candidate. */
+        size_t d;
+        for (d = 1; d <= 24; d++) {
+            size_t idx[2] = { lo >= d ? lo - d : (size_t)-1, lo + 1 + d };
+            int s;
+            for (s = 0; s < 2; s++) {
+                size_t sp, l;
+                if (idx[s] >= c->src_len)
+                    continue;
+                sp = (size_t)c->sa[idx[s]];
+                l = common_prefix(c->src + sp, c->src_len - sp, q, qn);
+                if (l <= best)
+                    continue;
+                l = valid_len(c, t, sp, l);
+                if (l > best) {
+                    best = l;
+                    bestpos = sp;
+                }
+            }
+        }
+    }
+    *pos = bestpos;
+    return best;
+}
+
+/* A copy of len bytes of dst[t..] from src[p..]; in place, the stretches it
+ * may not read become literals. */
+static int emit_copy(const struct dz_match_ctx *c, struct dz_oplist *ops, size_t t, size_t p,
+                     size_t len)
+{
+    size_t k = 0;
+    while (k < len) {
+        size_t r = k;
+        int ok = dz_src_valid(c, t + k, p + k);
+        while (r < len && dz_src_valid(c, t + r, p + r) == ok)
+            r++;
+        if (dz_oplist_push(ops, !ok, (uint32_t)(r - k), (uint32_t)(p + k)))
+            return DFOTA_ERR_ARG;
+        k = r;
+    }
+    return DFOTA_OK;
+}
+
+int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
+{
+    const uint8_t *T = c->dst;
+    size_t m = c->dst_len;
+    size_t scan = 0, len = 0, pos = 0, lastscan = 0, lastpos = 0;
+    int64_t lastoffset = 0;
+    size_t next_report = 0;
+
+    while (scan < m) {
+        size_t oldscore = 0, scsc;
+
+        scsc = scan += len;
+        for (; scan < m; scan++) {
+            if (c->progress && scan >= next_report) {
+                c->progress(c->progress_ctx, scan, m);
+                next_report = scan + (1u << 16);
+            }
+            len = search(c, scan, &pos);
+            for (; scsc < scan + len; scsc++) {
+                int64_t sp = (int64_t)scsc + lastoffset;
+                if (sp >= 0 && src_at(c, scsc, (size_t)sp) == T[scsc])
+                    oldscore++;
+            }
+            /* Take the new match when it beats the old alignment clearly. */
+            if ((len == oldscore && len != 0) || len > oldscore + 8)
+                break;
+            {
+                int64_t sp = (int64_t)scan + lastoffset;
+                if (sp >= 0 && src_at(c, scan, (size_t)sp) == T[scan])
+                    oldscore--;
+            }
+        }
+        if (len != oldscore || scan == m) {
+            size_t lenf = 0, lenb = 0, i, s, best;
+            int64_t score, bestscore;
+
+            /* Extend the previous match forwards while it pays. */
+            for (s = 0, i = 0, bestscore = 0; lastscan + i < scan && lastpos + i < c->src_len;) {
+                /* a byte that may not be read counts as a mismatch */
+                if (src_at(c, lastscan + i, lastpos + i) == T[lastscan + i])
+                    s++;
+                i++;
+                score = (int64_t)s * 2 - (int64_t)i;
+                if (score > bestscore) {
+                    bestscore = score;
+                    lenf = i;
+                }
+            }
+            /* And the new one backwards. */
+            if (scan < m) {
+                for (s = 0, i = 1, bestscore = 0; scan >= lastscan + i && pos >= i; i++) {
+                    if (src_at(c, scan - i, pos - i) == T[scan - i])
+                        s++;
+                    score = (int64_t)s * 2 - (int64_t)i;
+                    if (score > bestscore) {
+                        bestscore = score;
+                        lenb = i;
+                    }
+                }
+            }
+            /* Where they overlap, split where the two alignments disagree best. */
+            if (lastscan + lenf > scan - lenb) {
+                size_t overlap = (lastscan + lenf) - (scan - lenb), lens = 0;
+                int64_t sc = 0;
+                for (i = 0, best = 0, bestscore = 0; i < overlap; i++) {
+                    size_t t = lastscan + lenf - overlap + i;
+                    if (src_at(c, t, lastpos + lenf - overlap + i) == T[t])
+                        sc++;
+                    if (src_at(c, t, pos - lenb + i) == T[t])
+                        sc--;
+                    if (sc > bestscore) {
+                        bestscore = sc;
+                        lens = i + 1;
+                    }
+                }
+                (void)best;
+                lenf += lens - overlap;
+                lenb -= lens;
+            }
+            if (emit_copy(c, ops, lastscan, lastpos, lenf) ||
+                dz_oplist_push(ops, 1, (uint32_t)((scan - lenb) - (lastscan + lenf)), 0))
+                return DFOTA_ERR_ARG;
+            lastscan = scan - lenb;
+            lastpos = pos - lenb;
+            lastoffset = (int64_t)pos - (int64_t)scan;
+        }
+    }
+    if (c->progress)
+        c->progress(c->progress_ctx, m, m);
+    return DFOTA_OK;
+}

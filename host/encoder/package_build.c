@@ -1,0 +1,80 @@
+/* A whole package: header, signature, payload (docs/package-format.md). */
+#include <stdlib.h>
+#include <string.h>
+#include "dfota/error.h"
+#include "dfota/sha256.h"
+#include "encoder.h"
+#include "host_port.h"
+
+int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t dst_len,
+                        const struct dfota_diff_opts *opts, const struct dfota_pkg_meta *meta,
+                        const uint8_t *sk, uint8_t **pkg, size_t *pkg_len,
+                        struct dfota_diff_result *stats)
+{
+    struct dfota_pkg_header h;
+    struct dfota_diff_result res;
+    uint8_t *out;
+    int rc;
+
+    if (src_len > UINT32_MAX || dst_len > UINT32_MAX)
+        return DFOTA_ERR_ARG;
+    memset(&h, 0, sizeof h);
+    if (strlen(meta->product) >= DFOTA_PKG_ID_LEN || strlen(meta->src_version) >= DFOTA_PKG_ID_LEN ||
+        strlen(meta->dst_version) >= DFOTA_PKG_ID_LEN)
+        return DFOTA_ERR_ARG;
+    strcpy(h.product, meta->product);
+    strcpy(h.src_version, meta->src_version);
+    strcpy(h.dst_version, meta->dst_version);
+    h.security_counter = meta->security_counter;
+    h.src_size = (uint32_t)src_len;
+    h.dst_size = (uint32_t)dst_len;
+    dfota_sha256(src, src_len, h.src_sha256);
+    dfota_sha256(dst, dst_len, h.dst_sha256);
+    h.algorithm = DFOTA_ALG_DZ1;
+    h.coder = DFOTA_CODER_RC1;
+
+    rc = dfota_diff(src, src_len, dst, dst_len, opts, &res);
+    if (rc)
+        return rc;
+    if (res.payload_size > UINT32_MAX - DFOTA_PKG_HEADER_SIZE) {
+        dfota_diff_result_free(&res);
+        return DFOTA_ERR_ARG;
+    }
+    h.flags = res.flags;
+    h.sector_size = res.sector_size;
+    h.lag = (uint8_t)res.lag;
+    h.stream_crc32 = res.stream_crc32;
+    h.decoder_ram = res.decoder_ram;
+    h.payload_size = (uint32_t)res.payload_size;
+    dfota_sha256(res.payload, res.payload_size, h.payload_sha256);
+
+    out = malloc(DFOTA_PKG_HEADER_SIZE + res.payload_size);
+    if (!out) {
+        dfota_diff_result_free(&res);
+        return DFOTA_ERR_ARG;
+    }
+    if (sk) {
+        /* The key id is the start of SHA-256(public key); libsodium keeps
+         * the public key in the second half of the secret key. */
+        uint8_t kid[32];
+        dfota_sha256(sk + 32, 32, kid);
+        memcpy(h.key_id, kid, DFOTA_KEY_ID_LEN);
+    }
+    rc = dfota_pkg_write(&h, out);
+    if (!rc && sk && dfota_host_sign(sk, out, DFOTA_PKG_SIGNED_SIZE, out + DFOTA_OFF_SIGNATURE))
+        rc = DFOTA_ERR_SIGNATURE;
+    if (rc) {
+        free(out);
+        dfota_diff_result_free(&res);
+        return rc;
+    }
+    memcpy(out + DFOTA_PKG_HEADER_SIZE, res.payload, res.payload_size);
+    *pkg = out;
+    *pkg_len = DFOTA_PKG_HEADER_SIZE + res.payload_size;
+    if (stats) {
+        *stats = res;
+        stats->payload = NULL;
+    }
+    dfota_diff_result_free(&res);
+    return DFOTA_OK;
+}

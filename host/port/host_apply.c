@@ -1,0 +1,117 @@
+/* dfota apply: the device engine on a simulated flash. */
+#include <stdlib.h>
+#include <string.h>
+#include "dfota/engine.h"
+#include "dfota/error.h"
+#include "host_port.h"
+
+struct prog_fwd {
+    void (*fn)(void *ctx, int phase, unsigned percent);
+    void *ctx;
+};
+
+static void fwd_progress(void *ctx, enum dfota_phase ph, unsigned pct)
+{
+    struct prog_fwd *p = ctx;
+    if (p->fn)
+        p->fn(p->ctx, (int)ph, pct);
+}
+
+static uint32_t up(uint64_t v, uint32_t unit)
+{
+    return (uint32_t)((v + unit - 1) / unit * unit);
+}
+
+int dfota_host_apply(const uint8_t *src, size_t src_len, const uint8_t *pkg, size_t pkg_len,
+                     const uint8_t *pubkey, uint8_t **out, size_t *out_len,
+                     void (*progress)(void *ctx, int phase, unsigned percent), void *progress_ctx,
+                     struct dfota_host_apply_stats *stats)
+{
+    struct dfota_pkg_header h;
+    struct dfota_config cfg;
+    struct dfota_engine *e;
+    struct simflash f;
+    struct prog_fwd pf = { progress, progress_ctx };
+    uint32_t ss, slot, jhalf, at;
+    uint64_t total;
+    int rc;
+
+    if ((rc = dfota_pkg_parse(&h, pkg, pkg_len)))
+        return rc;
+    if ((rc = dfota_pkg_check_size(&h, pkg_len)))
+        return rc;
+    ss = (h.flags & DFOTA_PKG_F_INPLACE) ? h.sector_size : 4096;
+    slot = up(src_len > h.dst_size ? src_len : h.dst_size, ss);
+    if (!slot)
+        slot = ss;
+    jhalf = up(dfota_journal_record_size(), ss);
+
+    memset(&cfg, 0, sizeof cfg);
+    at = 0;
+    cfg.layout.kind = (h.flags & DFOTA_PKG_F_INPLACE) ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB;
+    cfg.layout.slot[0] = at;
+    at += slot;
+    if (cfg.layout.kind == DFOTA_LAYOUT_AB) {
+        cfg.layout.slot[1] = at;
+        at += slot;
+    } else {
+        cfg.layout.scratch = at;
+        cfg.layout.scratch_size = (h.lag + 2u) * ss;
+        at += cfg.layout.scratch_size;
+    }
+    cfg.layout.slot_size = slot;
+    cfg.layout.journal = at;
+    cfg.layout.journal_size = 2 * jhalf;
+    at += 2 * jhalf;
+    cfg.layout.staging = at;
+    cfg.layout.staging_size = up(pkg_len, ss);
+    total = (uint64_t)at + cfg.layout.staging_size;
+    if (total > UINT32_MAX)
+        return DFOTA_ERR_NOSPACE;
+    if (simflash_init(&f, NULL, (uint32_t)total, ss, 16, 0xFF))
+        return DFOTA_ERR_ARG;
+    memcpy(f.mem + cfg.layout.slot[0], src, src_len);
+    memcpy(f.mem + cfg.layout.staging, pkg, pkg_len);
+
+    cfg.flash = &f.port;
+    cfg.crypto = dfota_host_crypto();
+    cfg.pubkey = pubkey;
+    cfg.progress = fwd_progress;
+    cfg.progress_ctx = &pf;
+
+    e = malloc(sizeof *e);
+    if (!e) {
+        simflash_free(&f);
+        return DFOTA_ERR_ARG;
+    }
+    rc = dfota_init(e, &cfg);
+    if (!rc)
+        rc = dfota_install(e);
+    if (!rc && f.violation)
+        rc = DFOTA_ERR_IO;
+    if (!rc) {
+        uint32_t base = cfg.layout.slot[dfota_active_slot(e)];
+        *out = malloc(h.dst_size ? h.dst_size : 1);
+        if (!*out) {
+            rc = DFOTA_ERR_ARG;
+        } else {
+            memcpy(*out, f.mem + base, h.dst_size);
+            *out_len = h.dst_size;
+        }
+    }
+    if (stats) {
+        uint32_t s, first = cfg.layout.slot[0] / ss, n = slot / ss * (cfg.layout.kind == DFOTA_LAYOUT_AB ? 2 : 1);
+        memset(stats, 0, sizeof *stats);
+        stats->erases = f.erases;
+        stats->progs = f.progs;
+        stats->prog_bytes = f.prog_bytes;
+        stats->read_bytes = f.read_bytes;
+        stats->engine_ram = (uint32_t)sizeof(struct dfota_engine);
+        for (s = first; s < first + n; s++)
+            if (f.erase_count[s] > stats->max_sector_erases)
+                stats->max_sector_erases = f.erase_count[s];
+    }
+    free(e);
+    simflash_free(&f);
+    return rc;
+}

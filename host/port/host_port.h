@@ -1,0 +1,66 @@
+/* Host-side ports of libdfota: libsodium crypto and a simulated NOR flash.
+ * Used by the CLI, the tests and the module simulator. */
+#ifndef DFOTA_HOST_PORT_H
+#define DFOTA_HOST_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dfota/port.h"
+
+/* libsodium's Ed25519 behind struct dfota_crypto. */
+const struct dfota_crypto *dfota_host_crypto(void);
+int dfota_host_sign(const uint8_t sk[64], const uint8_t *msg, size_t len, uint8_t sig[64]);
+/* A key pair from a 32-byte seed (NULL: a fresh random seed). */
+int dfota_host_keypair(const uint8_t *seed, uint8_t pk[32], uint8_t sk[64]);
+
+/* A strict simulated NOR flash. It refuses what real NOR does not allow
+ * (programming a byte that is not erased, misaligned operations), counts
+ * operations, and can lose power after a given number of them: that
+ * operation is torn (a prefix done, or for an erase a prefix erased and the
+ * rest garbage) and every later call fails. */
+enum simflash_fault {
+    SIMFLASH_OK = 0,
+    SIMFLASH_VIOLATION = -100,  /* the engine broke a rule of the port */
+    SIMFLASH_POWERCUT = -101,   /* the power is off */
+};
+
+struct simflash {
+    struct dfota_flash port;    /* hand &port to the engine */
+    uint8_t *mem;
+    uint32_t size;
+    /* power loss: after `cut_after` completed operations (erase or prog),
+     * the next one is torn and all later ones fail; UINT64_MAX: never. */
+    uint64_t cut_after;
+    uint32_t tear_seed;         /* chooses how the cut operation is torn */
+    int powered_off;
+    int violation;              /* set on a rule break, with a message */
+    char why[160];
+    /* counters since the last reset */
+    uint64_t ops, erases, progs, prog_bytes, read_bytes;
+    uint32_t *erase_count;      /* per sector, over the whole life */
+};
+
+/* mem may be NULL (allocated and filled with the erased value). */
+int simflash_init(struct simflash *f, uint8_t *mem, uint32_t size, uint32_t sector_size,
+                  uint32_t prog_size, uint8_t erased);
+void simflash_free(struct simflash *f);
+void simflash_reset_counters(struct simflash *f);
+/* Power back on: later operations work again, no cut scheduled. */
+void simflash_power_on(struct simflash *f);
+
+#endif
+
+/* Apply a package on the host with the device engine itself, on a simulated
+ * flash laid out for the package (A/B, or in place with its sector size).
+ * pubkey NULL skips the signature check. On success *out is malloc'd and
+ * holds the target (its digest was checked by the engine). stats (may be
+ * NULL) receives the flash counters of the update. */
+struct dfota_host_apply_stats {
+    uint64_t erases, progs, prog_bytes, read_bytes;
+    uint32_t engine_ram;         /* sizeof(struct dfota_engine) */
+    uint32_t max_sector_erases;  /* most erases of any firmware sector */
+};
+int dfota_host_apply(const uint8_t *src, size_t src_len, const uint8_t *pkg, size_t pkg_len,
+                     const uint8_t *pubkey, uint8_t **out, size_t *out_len,
+                     void (*progress)(void *ctx, int phase, unsigned percent), void *progress_ctx,
+                     struct dfota_host_apply_stats *stats);

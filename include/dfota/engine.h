@@ -1,0 +1,108 @@
+/* dfota - the device update engine: checks a package lying in a staging
+ * area of flash, turns the running firmware into the target firmware, and
+ * finishes that job after any power cut. docs/engine.md explains the
+ * layouts, the journal and the RAM and flash budgets. */
+#ifndef DFOTA_ENGINE_H
+#define DFOTA_ENGINE_H
+
+#include <stdint.h>
+#include "dfota/package.h"
+#include "dfota/patch.h"
+#include "dfota/port.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef DFOTA_IO_BUF
+#define DFOTA_IO_BUF 256      /* bytes; the one I/O buffer of the engine */
+#endif
+
+enum dfota_layout_kind {
+    DFOTA_LAYOUT_AB      = 1, /* two banks; the target goes to the inactive one */
+    DFOTA_LAYOUT_INPLACE = 2, /* one firmware region, overwritten sector by sector */
+};
+
+/* Where things live in the flash, as byte addresses of the port. */
+struct dfota_layout {
+    uint8_t  kind;            /* enum dfota_layout_kind */
+    uint32_t slot[2];         /* A/B: bank 0 and bank 1; in place: slot[0] only */
+    uint32_t slot_size;       /* bytes of one bank / of the firmware region */
+    uint32_t staging;         /* the downloaded package */
+    uint32_t staging_size;
+    uint32_t journal;         /* two equal halves, each whole sectors */
+    uint32_t journal_size;
+    uint32_t scratch;         /* in place: lag + 2 sectors (docs/engine.md) */
+    uint32_t scratch_size;
+};
+
+enum dfota_phase {
+    DFOTA_PHASE_CHECK  = 1,   /* reading the package and the source */
+    DFOTA_PHASE_APPLY  = 2,   /* writing the target */
+    DFOTA_PHASE_VERIFY = 3,   /* reading the target back */
+};
+
+struct dfota_config {
+    const struct dfota_flash  *flash;
+    const struct dfota_crypto *crypto;  /* may be NULL only when pubkey is NULL */
+    struct dfota_layout layout;
+    const uint8_t *pubkey;              /* 32 bytes; NULL accepts unsigned packages (development) */
+    const char *product;                /* NULL or "": any product id */
+    uint32_t security_counter;          /* packages with a lower counter are refused */
+    void (*progress)(void *ctx, enum dfota_phase phase, unsigned percent);
+    void *progress_ctx;
+};
+
+/* The caller owns this struct (sizeof is the engine's whole RAM besides the
+ * stack); nothing is allocated. */
+struct dfota_engine {
+    const struct dfota_config *cfg;
+    struct dfota_pkg_header hdr;
+    uint8_t  hdr_digest[32];      /* SHA-256 of the package header in staging */
+    uint32_t seq;                 /* sequence number of the newest journal record */
+    uint8_t  active;              /* bank that boots (A/B); 0 in place */
+    uint8_t  pending;             /* an update is in progress in the journal */
+    uint8_t  checked;             /* the package in staging passed dfota_check() */
+    uint32_t blocks_done;         /* blocks decoded (A/B: also written) */
+    uint32_t block_crc[DFOTA_MAX_LAG + 1]; /* in place: CRC of block blocks_done-1-k in scratch */
+    uint8_t  journal_digest[32];  /* package header digest the journal names */
+    struct dfota_patch patch;
+    uint8_t  buf[DFOTA_IO_BUF];
+};
+
+/* Read the journal: which bank boots and whether an update is unfinished.
+ * Call at every power-up before anything else. */
+int dfota_init(struct dfota_engine *e, const struct dfota_config *cfg);
+
+/* Bank to boot (0 or 1; always 0 in place). */
+unsigned dfota_active_slot(const struct dfota_engine *e);
+
+/* Nonzero when the journal holds an unfinished update: call dfota_resume(). */
+int dfota_pending(const struct dfota_engine *e);
+
+/* Check the package in staging without writing anything: header, product,
+ * layout, source digest, payload digest, signature; in place also a dry run
+ * of the whole decode. */
+int dfota_check(struct dfota_engine *e);
+
+/* Check, then apply the package and make the target the firmware that boots. */
+int dfota_install(struct dfota_engine *e);
+
+/* Finish an update cut by a power loss (the BC20's forced upgrade). Returns
+ * DFOTA_OK at once when nothing is pending. */
+int dfota_resume(struct dfota_engine *e);
+
+/* Check a package header's signature: key id, then Ed25519 over the signed
+ * bytes of raw (DFOTA_PKG_HEADER_SIZE bytes). pubkey NULL accepts only
+ * unsigned packages' absence of a check (returns DFOTA_OK). */
+int dfota_pkg_check_signature(const struct dfota_pkg_header *h, const uint8_t *raw,
+                              const uint8_t *pubkey, const struct dfota_crypto *crypto);
+
+/* Size of one journal record holding a decoder snapshot, before rounding to
+ * the program unit; each journal half must hold one. */
+uint32_t dfota_journal_record_size(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

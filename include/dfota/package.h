@@ -1,0 +1,102 @@
+/* dfota - the package header: one description shared by the encoder (host)
+ * and the device. docs/package-format.md is the byte-by-byte specification. */
+#ifndef DFOTA_PACKAGE_H
+#define DFOTA_PACKAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DFOTA_PKG_MAGIC          "DFOTAPKG"
+#define DFOTA_PKG_MAGIC_LEN      8
+#define DFOTA_PKG_FORMAT_VERSION 1
+#define DFOTA_PKG_HEADER_SIZE    312u   /* bytes, signature included */
+#define DFOTA_PKG_SIGNED_SIZE    248u   /* bytes covered by the signature */
+#define DFOTA_PKG_ID_LEN         32u    /* product id and version strings, NUL padded */
+#define DFOTA_SHA256_LEN         32u
+#define DFOTA_KEY_ID_LEN         8u
+#define DFOTA_SIG_LEN            64u
+#define DFOTA_PUBKEY_LEN         32u
+#define DFOTA_MAX_LAG            7u     /* in place: most blocks of commit lag */
+
+/* Byte offsets of the header fields, all integers little-endian. */
+enum dfota_pkg_off {
+    DFOTA_OFF_MAGIC          = 0x000, /* 8  "DFOTAPKG" */
+    DFOTA_OFF_FORMAT_VERSION = 0x008, /* u16 */
+    DFOTA_OFF_HEADER_SIZE    = 0x00A, /* u16 */
+    DFOTA_OFF_FLAGS          = 0x00C, /* u32, DFOTA_PKG_F_* */
+    DFOTA_OFF_PRODUCT        = 0x010, /* 32 */
+    DFOTA_OFF_SRC_VERSION    = 0x030, /* 32 */
+    DFOTA_OFF_SRC_SIZE       = 0x050, /* u32 */
+    DFOTA_OFF_SRC_SHA256     = 0x054, /* 32 */
+    DFOTA_OFF_DST_VERSION    = 0x074, /* 32 */
+    DFOTA_OFF_DST_SIZE       = 0x094, /* u32 */
+    DFOTA_OFF_DST_SHA256     = 0x098, /* 32 */
+    DFOTA_OFF_ALGORITHM      = 0x0B8, /* u8, DFOTA_ALG_* */
+    DFOTA_OFF_CODER          = 0x0B9, /* u8, DFOTA_CODER_* */
+    DFOTA_OFF_LAG            = 0x0BA, /* u8, in place: blocks a source sector outlives its block */
+    DFOTA_OFF_RESERVED       = 0x0BB, /* u8, zero */
+    DFOTA_OFF_SECTOR_SIZE    = 0x0BC, /* u32, in-place sector size, 0 for A/B */
+    DFOTA_OFF_DECODER_RAM    = 0x0C0, /* u32, bytes of decoder state the payload needs */
+    DFOTA_OFF_PAYLOAD_SIZE   = 0x0C4, /* u32 */
+    DFOTA_OFF_PAYLOAD_SHA256 = 0x0C8, /* 32 */
+    DFOTA_OFF_SECURITY_CTR   = 0x0E8, /* u32, anti-rollback counter */
+    DFOTA_OFF_STREAM_CRC32   = 0x0EC, /* u32, CRC-32 of the target in production order */
+    DFOTA_OFF_KEY_ID         = 0x0F0, /* 8, first bytes of SHA-256(public key) */
+    DFOTA_OFF_SIGNATURE      = 0x0F8, /* 64, Ed25519 over bytes [0, 0xF8) */
+};
+
+/* Header flags. */
+#define DFOTA_PKG_F_INPLACE   0x00000001u /* target is written over the source */
+#define DFOTA_PKG_F_BACKWARD  0x00000002u /* in place: sectors are produced last to first */
+#define DFOTA_PKG_F_KNOWN     (DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BACKWARD)
+
+/* Delta algorithms. New ones get new ids; old packages keep applying. */
+#define DFOTA_ALG_DZ1         1u   /* docs/delta-format.md */
+/* Entropy coders. */
+#define DFOTA_CODER_RC1       1u   /* adaptive binary range coder */
+
+struct dfota_pkg_header {
+    uint16_t format_version;
+    uint16_t header_size;
+    uint32_t flags;
+    char     product[DFOTA_PKG_ID_LEN + 1];
+    char     src_version[DFOTA_PKG_ID_LEN + 1];
+    uint32_t src_size;
+    uint8_t  src_sha256[DFOTA_SHA256_LEN];
+    char     dst_version[DFOTA_PKG_ID_LEN + 1];
+    uint32_t dst_size;
+    uint8_t  dst_sha256[DFOTA_SHA256_LEN];
+    uint8_t  algorithm;
+    uint8_t  coder;
+    uint8_t  lag;
+    uint32_t sector_size;
+    uint32_t decoder_ram;
+    uint32_t payload_size;
+    uint8_t  payload_sha256[DFOTA_SHA256_LEN];
+    uint32_t security_counter;
+    uint32_t stream_crc32;
+    uint8_t  key_id[DFOTA_KEY_ID_LEN];
+    uint8_t  signature[DFOTA_SIG_LEN];
+};
+
+/* Parse and sanity-check a raw header (at least DFOTA_PKG_HEADER_SIZE bytes).
+ * Checks magic, format version, header size, flags, ids, algorithm and coder;
+ * not the signature or digests. Returns DFOTA_OK or a negative dfota_err. */
+int dfota_pkg_parse(struct dfota_pkg_header *h, const uint8_t *raw, size_t len);
+
+/* Check that a package of total length pkg_len holds exactly this header's
+ * payload. DFOTA_ERR_SIZE when it does not. */
+int dfota_pkg_check_size(const struct dfota_pkg_header *h, uint64_t pkg_len);
+
+/* Serialise a header into raw[DFOTA_PKG_HEADER_SIZE] (signature included as
+ * it stands in h). Strings longer than DFOTA_PKG_ID_LEN-1 are an error. */
+int dfota_pkg_write(const struct dfota_pkg_header *h, uint8_t *raw);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,84 @@
+/* dfota - the streaming patch decoder. It turns a payload into the target
+ * stream a piece at a time, reading the source and the payload through
+ * callbacks, with no allocation. The engine drives it; `dfota apply` on the
+ * host drives the same engine. */
+#ifndef DFOTA_PATCH_H
+#define DFOTA_PATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dfota/delta.h"
+#include "dfota/package.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef DFOTA_PATCH_INBUF
+#define DFOTA_PATCH_INBUF  64   /* payload read-ahead, bytes */
+#endif
+#ifndef DFOTA_PATCH_SRCBUF
+#define DFOTA_PATCH_SRCBUF 64   /* source read-ahead, bytes */
+#endif
+
+struct dfota_patch_io {
+    void *ctx;
+    /* Read len bytes of the payload at offset off / of the source image at
+     * address off. Return 0 or a negative dfota_err. */
+    int (*read_payload)(void *ctx, uint32_t off, uint8_t *buf, uint32_t len);
+    int (*read_src)(void *ctx, uint32_t off, uint8_t *buf, uint32_t len);
+};
+
+/* Everything the decoder needs to go on: plain integers only, so the engine
+ * can store it in the journal and restore it after a power cut. */
+struct dfota_patch_state {
+    struct dz_model m;
+    uint32_t range, code;
+    uint32_t in_pos;      /* payload bytes consumed by the range decoder */
+    uint32_t out_pos;     /* target stream bytes produced */
+    uint32_t addr;        /* target address of the next byte */
+    uint32_t block;       /* index of the current block */
+    uint32_t block_end;   /* stream position where that block ends */
+    uint32_t src_pos;     /* next source byte of a copy */
+    uint32_t remaining;   /* bytes left in the current operation */
+    uint32_t zrun;        /* difference bytes since the last non-zero one */
+    uint32_t zhist;       /* non-zero flags of the last difference bytes */
+    uint8_t  op;          /* DZ_OP_* of the current operation */
+    uint8_t  prev_op;
+    uint8_t  prev_byte;
+    uint8_t  mru[DZ_LANES];
+    uint8_t  pad[1];
+    /* copied from the header */
+    uint32_t src_size, dst_size, payload_size, sector_size, flags;
+};
+
+struct dfota_patch {
+    struct dfota_patch_state st;
+    /* read-ahead buffers, refilled on demand; not part of the state */
+    uint32_t in_base, in_len;      /* payload bytes [in_base, in_base + in_len) */
+    uint32_t src_base, src_len;    /* source bytes [src_base, src_base + src_len) */
+    int err;                       /* sticky error of a refill */
+    uint8_t  in_buf[DFOTA_PATCH_INBUF];
+    uint8_t  src_buf[DFOTA_PATCH_SRCBUF];
+};
+
+/* Start decoding the payload that header h describes. */
+int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h);
+
+/* Produce the next n bytes of the target stream into out. Returns DFOTA_OK,
+ * or DFOTA_ERR_CORRUPT when the payload is not a valid DZ1 stream for these
+ * sizes, or the error of a callback. */
+int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
+                       uint8_t *out, uint32_t n);
+
+/* True once the whole target was produced and the payload fully consumed. */
+int dfota_patch_done(const struct dfota_patch *p);
+
+/* Replace the state with a saved one (after a power cut). The read-ahead
+ * buffers are dropped. */
+void dfota_patch_restore(struct dfota_patch *p, const struct dfota_patch_state *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
