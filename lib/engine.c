@@ -597,6 +597,26 @@ static int finish(struct dfota_engine *e)
     return journal_write(e, JR_KIND_IDLE);
 }
 
+/* A/B: a package that fails while decoding is given up, and the untouched
+ * old bank stays active. A flash error or power loss keeps the update
+ * pending for dfota_resume(). In place there is no way back: the dry run
+ * in dfota_check() is what keeps a bad package from getting this far. */
+static int run_and_finish(struct dfota_engine *e)
+{
+    int rc = run(e);
+    if (!rc)
+        return finish(e);
+    if (rc != DFOTA_ERR_IO && LAYOUT(e)->kind == DFOTA_LAYOUT_AB) {
+        int wrc;
+        e->pending = 0;
+        e->blocks_done = 0;
+        wrc = journal_write(e, JR_KIND_IDLE);
+        if (wrc)
+            return wrc;
+    }
+    return rc;
+}
+
 int dfota_install(struct dfota_engine *e)
 {
     int rc;
@@ -614,9 +634,7 @@ int dfota_install(struct dfota_engine *e)
     if ((rc = journal_write(e, JR_KIND_APPLY)))
         return rc;
     e->pending = 1;
-    if ((rc = run(e)))
-        return rc;
-    return finish(e);
+    return run_and_finish(e);
 }
 
 int dfota_resume(struct dfota_engine *e)
@@ -651,7 +669,5 @@ int dfota_resume(struct dfota_engine *e)
     if (e->blocks_done > block_count(e) || e->patch.st.dst_size != e->hdr.dst_size)
         return DFOTA_ERR_JOURNAL;
     progress(e, DFOTA_PHASE_CHECK, 1, 1);
-    if ((rc = run(e)))
-        return rc;
-    return finish(e);
+    return run_and_finish(e);
 }

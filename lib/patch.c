@@ -50,7 +50,8 @@ static unsigned rc_bit(struct dfota_patch *p, const struct dfota_patch_io *io, u
         bit = 1;
     }
     dz_adapt(prob, bit, shift);
-    if (s->range < DZ_RC_TOP) {
+    /* With 12-bit probabilities one byte may not be enough. */
+    while (s->range < DZ_RC_TOP) {
         s->range <<= 8;
         s->code = (s->code << 8) | in_byte(p, io);
     }
@@ -67,7 +68,7 @@ static unsigned rc_direct(struct dfota_patch *p, const struct dfota_patch_io *io
         s->code -= s->range;
         bit = 1;
     }
-    if (s->range < DZ_RC_TOP) {
+    while (s->range < DZ_RC_TOP) {
         s->range <<= 8;
         s->code = (s->code << 8) | in_byte(p, io);
     }

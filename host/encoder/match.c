@@ -5,6 +5,7 @@
  * bytes that are still there when its target byte is produced. */
 #include <stdlib.h>
 #include <string.h>
+#include "dfota/delta.h"
 #include "dfota/error.h"
 #include "encoder.h"
 
@@ -32,6 +33,8 @@ int dz_oplist_push(struct dz_oplist *l, int lit, uint32_t len, uint32_t src)
     return 0;
 }
 
+#define DZ_MATCH_CAP 0x7FFFFFFFu
+
 static size_t common_prefix(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
     size_t i, n = an < bn ? an : bn;
@@ -48,24 +51,65 @@ static int src_at(const struct dz_match_ctx *c, size_t t, size_t p)
     return c->src[p];
 }
 
-/* Length of the usable match of dst[t..] at src[p..]: exact and readable. */
+/* How many of the len bytes of a copy of dst[t..] from src[p..] may be
+ * read, from the start. Within one block the limit is fixed and the source
+ * address only grows, so it is enough to look at block starts and, going
+ * backward, at the limit itself. */
 static size_t valid_len(const struct dz_match_ctx *c, size_t t, size_t p, size_t len)
 {
-    size_t k;
+    size_t k = 0;
     if (!c->inplace)
         return len;
-    for (k = 0; k < len && dz_src_valid(c, t + k, p + k); k++)
-        ;
-    return k;
+    while (k < len) {
+        size_t end, lim;
+        uint32_t off, blen, addr, blk;
+        if (!dz_src_valid(c, t + k, p + k))
+            return k;
+        /* end of the block holding stream position t+k */
+        if (c->backward) {
+            uint32_t last = (uint32_t)(c->dst_len - (size_t)(c->nblocks - 1) * c->sector);
+            blk = t + k < last ? 0 : 1 + (uint32_t)((t + k - last) / c->sector);
+        } else {
+            blk = (uint32_t)((t + k) / c->sector);
+        }
+        dz_block(blk, (uint32_t)c->dst_len, c->sector, c->backward, &off, &blen, &addr);
+        end = (size_t)off + blen - t;              /* first k of the next block */
+        if (end > len)
+            end = len;
+        if (c->backward && p + k < (size_t)c->nblocks * c->sector) {
+            /* readable below the written top sectors: stop at that limit */
+            uint32_t gone = blk > c->lag ? blk - c->lag : 0;
+            lim = (size_t)(c->nblocks - gone) * c->sector;
+            if (p + end > lim && p + k < lim)
+                return lim - p;
+        }
+        k = end;
+    }
+    return len;
 }
 
-/* Longest match of dst[t..] in src by binary search over the suffix array;
- * in place, neighbours in suffix order are tried when the best one may not
- * be read. */
-static size_t search(const struct dz_match_ctx *c, size_t t, size_t *pos)
+/* Longest readable exact match of dst[t..] in src: a binary search over
+ * the suffix array brackets it (in place comparing at most DZ_BRACKET bytes
+ * a step, as runs of erased flash make every step long there),
+ * then the neighbours are measured, up to what may be read; in place, more
+ * neighbours are tried when the nearest ones may not be read. */
+#define DZ_BRACKET 4096u
+#ifndef DZ_SPAN
+#define DZ_SPAN 8
+#endif
+
+static size_t measure(const struct dz_match_ctx *c, size_t t, size_t sp, size_t qn)
+{
+    size_t v = valid_len(c, t, sp, qn);
+    return common_prefix(c->src + sp, c->src_len - sp < v ? c->src_len - sp : v, c->dst + t, v);
+}
+
+static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, size_t *pos)
 {
     const uint8_t *q = c->dst + t;
-    size_t qn = c->dst_len - t, lo = 0, hi = c->src_len, best = 0, bestpos = 0, k;
+    size_t qn = c->dst_len - t < DZ_MATCH_CAP ? c->dst_len - t : DZ_MATCH_CAP;
+    size_t bn = (!c->inplace || qn < DZ_BRACKET) ? qn : DZ_BRACKET;
+    size_t lo = 0, hi = c->src_len, best = 0, bestpos = 0, k, span;
 
     if (c->src_len == 0) {
         *pos = 0;
@@ -75,42 +119,24 @@ static size_t search(const struct dz_match_ctx *c, size_t t, size_t *pos)
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
         size_t sp = (size_t)c->sa[mid];
-        size_t l = common_prefix(c->src + sp, c->src_len - sp, q, qn);
+        size_t l = common_prefix(c->src + sp, c->src_len - sp, q, bn);
         /* suffix < q: it ends first, or differs with a smaller byte */
-        if (l == qn || sp + l == c->src_len || c->src[sp + l] < q[l])
+        if (l == bn || sp + l == c->src_len || c->src[sp + l] < q[l])
             lo = mid;
         else
             hi = mid;
     }
-    for (k = lo; k <= lo + 1 && k < c->src_len; k++) {
-        size_t sp = (size_t)c->sa[k];
-        size_t l = common_prefix(c->src + sp, c->src_len - sp, q, qn);
-        l = valid_len(c, t, sp, l);
-        if (l > best) {
+    /* Among equally long matches, the one nearest the current alignment
+     * costs the fewest bits to point at. */
+    span = c->inplace ? 24 : DZ_SPAN;
+    for (k = lo >= span ? lo - span : 0; k <= lo + span && k < c->src_len; k++) {
+        size_t sp = (size_t)c->sa[k], l;
+        if (c->inplace && !dz_src_valid(c, t, sp))
+            continue;
+        l = measure(c, t, sp, qn);
+        if (l > best || (l == best && l && llabs((int64_t)sp - expect) < llabs((int64_t)bestpos - expect))) {
             best = l;
             bestpos = sp;
-        }
-    }
-    if (c->inplace) {
-        /* Walk outwards a little for a readable candidate. */
-        size_t d;
-        for (d = 1; d <= 24; d++) {
-            size_t idx[2] = { lo >= d ? lo - d : (size_t)-1, lo + 1 + d };
-            int s;
-            for (s = 0; s < 2; s++) {
-                size_t sp, l;
-                if (idx[s] >= c->src_len)
-                    continue;
-                sp = (size_t)c->sa[idx[s]];
-                l = common_prefix(c->src + sp, c->src_len - sp, q, qn);
-                if (l <= best)
-                    continue;
-                l = valid_len(c, t, sp, l);
-                if (l > best) {
-                    best = l;
-                    bestpos = sp;
-                }
-            }
         }
     }
     *pos = bestpos;
@@ -152,7 +178,7 @@ int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
                 c->progress(c->progress_ctx, scan, m);
                 next_report = scan + (1u << 16);
             }
-            len = search(c, scan, &pos);
+            len = search(c, scan, (int64_t)scan + lastoffset, &pos);
             for (; scsc < scan + len; scsc++) {
                 int64_t sp = (int64_t)scsc + lastoffset;
                 if (sp >= 0 && src_at(c, scsc, (size_t)sp) == T[scsc])

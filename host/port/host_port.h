@@ -32,6 +32,7 @@ struct simflash {
      * the next one is torn and all later ones fail; UINT64_MAX: never. */
     uint64_t cut_after;
     uint32_t tear_seed;         /* chooses how the cut operation is torn */
+    int clean_cut;              /* the cut operation does nothing at all */
     int powered_off;
     int violation;              /* set on a rule break, with a message */
     char why[160];

@@ -60,6 +60,8 @@ static int sf_prog(void *ctx, uint32_t addr, const void *buf, uint32_t len)
         if (f->mem[addr + i] != f->port.erased)
             return rule(f, "prog of a byte that is not erased", addr + i, len);
     if (cut_now(f)) {
+        if (f->clean_cut)
+            return SIMFLASH_POWERCUT;
         /* Torn: a prefix of whole program units lands, then one unit with
          * some bits done (NOR programming only clears bits). */
         uint32_t units = len / f->port.prog_size;
@@ -89,6 +91,8 @@ static int sf_erase(void *ctx, uint32_t addr)
     if (addr % ss || (uint64_t)addr + ss > f->size)
         return rule(f, "misaligned or out-of-range erase", addr, ss);
     if (cut_now(f)) {
+        if (f->clean_cut)
+            return SIMFLASH_POWERCUT;
         /* Torn erase: part erased, the rest left as it was or scrambled. */
         uint32_t n = rnd(&f->tear_seed) % (ss + 1), i;
         memset(f->mem + addr, f->port.erased, n);

@@ -1,0 +1,150 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dfota/error.h"
+#include "testutil.h"
+
+uint32_t tu_rand(uint32_t *s)
+{
+    /* xorshift32 */
+    uint32_t x = *s ? *s : 1;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *s = x;
+}
+
+uint8_t *tu_image(size_t len, uint32_t seed)
+{
+    uint8_t *p = malloc(len ? len : 1);
+    size_t i = 0;
+
+    while (i < len) {
+        uint32_t kind = tu_rand(&seed) % 10, n = 16 + tu_rand(&seed) % 240, k;
+        for (k = 0; k < n && i < len; k++) {
+            uint32_t r = tu_rand(&seed);
+            if (kind < 6) {          /* code: a small alphabet of halfwords */
+                static const uint8_t op[] = { 0x46, 0x68, 0x60, 0xb5, 0xbd, 0xf0, 0xf8, 0x47, 0x2b, 0xd1 };
+                p[i] = (i & 1) ? op[r % sizeof op] : (uint8_t)(r % 64);
+            } else if (kind < 8) {   /* pointers into flash */
+                static const uint8_t w[4] = { 0x00, 0x00, 0x08, 0x00 };
+                p[i] = (i % 4 == 0) ? (uint8_t)(r & 0xFC) : (i % 4 == 1) ? (uint8_t)(r % 8) : w[i % 4];
+            } else if (kind < 9) {   /* text */
+                p[i] = (uint8_t)('a' + r % 26);
+            } else {                 /* padding */
+                p[i] = 0xFF;
+            }
+            i++;
+        }
+    }
+    return p;
+}
+
+uint8_t *tu_release(const uint8_t *img, size_t len, uint32_t seed, size_t *out_len)
+{
+    size_t ins_at = len / 3, ins_len = 600, del_at = 2 * len / 3, del_len = 300, i, o = 0;
+    uint8_t *extra = tu_image(ins_len, seed ^ 0x5555);
+    uint8_t *q = malloc(len + ins_len + 1);
+
+    if (len < 2000) {
+        memcpy(q, img, len);
+        for (i = 0; i < len; i += 97)
+            q[i] ^= 0x5A;
+        *out_len = len;
+        free(extra);
+        return q;
+    }
+    for (i = 0; i < len; i++) {
+        if (i == ins_at) {
+            memcpy(q + o, extra, ins_len);
+            o += ins_len;
+        }
+        if (i >= del_at && i < del_at + del_len)
+            continue;
+        q[o++] = img[i];
+    }
+    /* constants and pointers that moved */
+    for (i = 0; i + 4 <= o; i += 509 + (tu_rand(&seed) % 64) * 4)
+        q[i] = (uint8_t)(q[i] + 0x40);
+    free(extra);
+    *out_len = o;
+    return q;
+}
+
+void tu_keys(uint8_t pk[32], uint8_t sk[64])
+{
+    uint8_t seed[32];
+    memset(seed, 0x42, sizeof seed);
+    if (dfota_host_keypair(seed, pk, sk))
+        abort();
+}
+
+uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen, int inplace,
+                    uint32_t sector, uint32_t lag, int direction, const char *product,
+                    size_t *plen)
+{
+    struct dfota_diff_opts o;
+    struct dfota_pkg_meta meta = { product, "1.0.0", "1.1.0", 0 };
+    uint8_t pk[32], sk[64], *pkg = NULL;
+    int rc;
+
+    memset(&o, 0, sizeof o);
+    o.inplace = inplace;
+    o.sector_size = sector;
+    o.lag = lag;
+    o.direction = direction;
+    tu_keys(pk, sk);
+    rc = dfota_package_build(src, slen, dst, dlen, &o, &meta, sk, &pkg, plen, NULL);
+    if (rc) {
+        fprintf(stderr, "tu_package: %s\n", dfota_strerror(rc));
+        abort();
+    }
+    return pkg;
+}
+
+void tu_device_init(struct tu_device *d, int kind, uint32_t sector, uint32_t slot_size,
+                    uint32_t scratch_sectors, uint32_t staging_size)
+{
+    uint32_t jhalf = (dfota_journal_record_size() + sector - 1) / sector * sector, at = 0;
+    struct dfota_layout *l = &d->cfg.layout;
+
+    memset(d, 0, sizeof *d);
+    slot_size = (slot_size + sector - 1) / sector * sector;
+    staging_size = (staging_size + sector - 1) / sector * sector;
+    l->kind = (uint8_t)kind;
+    l->slot[0] = at;
+    at += slot_size;
+    if (kind == DFOTA_LAYOUT_AB) {
+        l->slot[1] = at;
+        at += slot_size;
+    } else {
+        l->scratch = at;
+        l->scratch_size = scratch_sectors * sector;
+        at += l->scratch_size;
+    }
+    l->slot_size = slot_size;
+    l->journal = at;
+    l->journal_size = 2 * jhalf;
+    at += 2 * jhalf;
+    l->staging = at;
+    l->staging_size = staging_size;
+    at += staging_size;
+    if (simflash_init(&d->flash, NULL, at, sector, 16, 0xFF))
+        abort();
+    tu_keys(d->pk, (uint8_t[64]){ 0 });
+    d->cfg.flash = &d->flash.port;
+    d->cfg.crypto = dfota_host_crypto();
+    d->cfg.pubkey = d->pk;
+}
+
+void tu_device_free(struct tu_device *d)
+{
+    simflash_free(&d->flash);
+}
+
+void tu_device_load(struct tu_device *d, unsigned slot, const uint8_t *fw, size_t len,
+                    const uint8_t *pkg, size_t plen)
+{
+    memcpy(d->flash.mem + d->cfg.layout.slot[slot], fw, len);
+    memcpy(d->flash.mem + d->cfg.layout.staging, pkg, plen);
+}

@@ -1,0 +1,41 @@
+/* Helpers shared by the unit tests: deterministic firmware-like images and
+ * a device laid out on the simulated flash. */
+#ifndef DFOTA_TESTUTIL_H
+#define DFOTA_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dfota/engine.h"
+#include "encoder.h"
+#include "host_port.h"
+
+uint32_t tu_rand(uint32_t *s);
+
+/* A firmware-like image: Thumb-ish halfwords, pointer tables, strings. */
+uint8_t *tu_image(size_t len, uint32_t seed);
+/* A "next release" of img: a function inserted, one removed, constants and
+ * pointers changed. *out_len receives its size. */
+uint8_t *tu_release(const uint8_t *img, size_t len, uint32_t seed, size_t *out_len);
+
+/* The test key pair (fixed seed). */
+void tu_keys(uint8_t pk[32], uint8_t sk[64]);
+
+/* Build a signed package (abort on failure). */
+uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen, int inplace,
+                    uint32_t sector, uint32_t lag, int direction, const char *product,
+                    size_t *plen);
+
+/* A device: flash with slots, journal, scratch and staging. */
+struct tu_device {
+    struct simflash flash;
+    struct dfota_config cfg;
+    uint8_t pk[32];
+};
+void tu_device_init(struct tu_device *d, int kind, uint32_t sector, uint32_t slot_size,
+                    uint32_t scratch_sectors, uint32_t staging_size);
+void tu_device_free(struct tu_device *d);
+/* Put the firmware in bank `slot` and the package in staging. */
+void tu_device_load(struct tu_device *d, unsigned slot, const uint8_t *fw, size_t len,
+                    const uint8_t *pkg, size_t plen);
+
+#endif
