@@ -268,8 +268,8 @@ static int cmd_inspect(int argc, char **argv)
                    (h.flags & DFOTA_PKG_F_BACKWARD) ? "last sector first" : "first sector first");
         else
             printf("layout       A/B (target goes to the other bank)\n");
-        printf("delta        DZ1, range coder; payload %u bytes (%.2f%% of target) %s\n",
-               h.payload_size, h.dst_size ? 100.0 * len / h.dst_size : 0.0, payload_ok);
+        printf("delta        DZ1, range coder; payload %u bytes %s; package %.2f%% of target\n",
+               h.payload_size, payload_ok, h.dst_size ? 100.0 * len / h.dst_size : 0.0);
         printf("device RAM   decoder %u bytes, whole engine %u bytes\n", h.decoder_ram,
                (unsigned)sizeof(struct dfota_engine));
         printf("security     counter %u\n", h.security_counter);
@@ -293,22 +293,6 @@ static int check_pkg(const char *path, const char *pubpath, const char *srcpath,
         return EXIT_IO;
     if ((rc = load_pkg(path, &pkg, &len, h)))
         return rc;
-    if (srcpath) {
-        uint8_t *src;
-        size_t slen;
-        if (cli_read_file(srcpath, &src, &slen)) {
-            free(pkg);
-            return EXIT_IO;
-        }
-        dfota_sha256(src, slen, d);
-        free(src);
-        if (slen != h->src_size || memcmp(d, h->src_sha256, 32)) {
-            cli_err("'%s' was not built from '%s' (source %s expected): %s", path, srcpath,
-                    h->src_version, dfota_strerror(DFOTA_ERR_SOURCE));
-            free(pkg);
-            return EXIT_SOURCE;
-        }
-    }
     dfota_sha256(pkg + DFOTA_PKG_HEADER_SIZE, h->payload_size, d);
     if (memcmp(d, h->payload_sha256, 32)) {
         cli_err("'%s': %s", path, dfota_strerror(DFOTA_ERR_PAYLOAD));
@@ -325,6 +309,24 @@ static int check_pkg(const char *path, const char *pubpath, const char *srcpath,
         }
         if (pk_out)
             memcpy(pk_out, pk, 32);
+    }
+    /* Only now trust the header's source digest: a tampered header is an
+     * invalid or forged package, not a wrong source. */
+    if (srcpath) {
+        uint8_t *src;
+        size_t slen;
+        if (cli_read_file(srcpath, &src, &slen)) {
+            free(pkg);
+            return EXIT_IO;
+        }
+        dfota_sha256(src, slen, d);
+        free(src);
+        if (slen != h->src_size || memcmp(d, h->src_sha256, 32)) {
+            cli_err("'%s' was not built from '%s' (source %s expected): %s", path, srcpath,
+                    h->src_version, dfota_strerror(DFOTA_ERR_SOURCE));
+            free(pkg);
+            return EXIT_SOURCE;
+        }
     }
     *pkg_out = pkg;
     *len_out = len;

@@ -1,0 +1,56 @@
+# dfota - the two commands of the README, and a few more.
+#   make demo    install what is missing, build, run the main job
+#   make check   install what is missing, build, run every test (plain, ASan+UBSan, fuzz smoke)
+#   make bench   package sizes and speed against bsdiff, xdelta3, zstd, xz (bench/README.md)
+#   make size    code size of libdfota for Cortex-M4
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_ARGS ?=
+
+.PHONY: all deps build demo check check-plain check-asan check-fuzz bench size clean
+
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	sh scripts/demo.sh $(BUILD)
+
+check: check-plain check-asan check-fuzz
+	@echo "make check: all test suites passed"
+
+check-plain: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The unit, power-cut and CLI tests again under AddressSanitizer and UBSan.
+check-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDFOTA_SANITIZE=ON -DDFOTA_ARM=OFF
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) -L 'unit|cli' $(CTEST_ARGS)
+
+# Each libFuzzer target for a bounded number of runs on its seed corpus.
+check-fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DDFOTA_FUZZ=ON -DDFOTA_ARM=OFF
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz $(CTEST_ARGS)
+
+bench: build
+	@sh scripts/install-deps.sh bench
+	cmake --build $(BUILD) --target bench
+
+size: build
+	cmake --build $(BUILD) --target size
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
