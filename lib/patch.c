@@ -127,6 +127,53 @@ static int src_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint
     return DFOTA_OK;
 }
 
+/* Make sure the read-ahead holds the 4 source bytes at src_pos (the caller
+ * checked that the copy has 4 bytes left) and return them. */
+static int src_peek4(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t out[4])
+{
+    struct dfota_patch_state *s = &p->st;
+    uint32_t at = s->src_pos;
+
+    if (at < p->src_base || at - p->src_base + 4 > p->src_len) {
+        uint32_t n = s->remaining;
+        int rc;
+        if (n > DFOTA_PATCH_SRCBUF)
+            n = DFOTA_PATCH_SRCBUF;
+        rc = io->read_src(io->ctx, at, p->src_buf, n);
+        if (rc)
+            return rc;
+        p->src_base = at;
+        p->src_len = n;
+    }
+    memcpy(out, p->src_buf + (at - p->src_base), 4);
+    return DFOTA_OK;
+}
+
+/* The preamble: reference-prediction flags, image base and the shift map. */
+static int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io)
+{
+    struct dfota_patch_state *s = &p->st;
+    uint32_t i, prev = 0;
+
+    s->xflags = (uint8_t)(rc_direct(p, io) | rc_direct(p, io) << 1);
+    if (!s->xflags)
+        return p->err;
+    for (i = 0; i < 32; i++)
+        s->base = (s->base << 1) | rc_direct(p, io);
+    s->map_n = rc_num(p, io, &s->m.map_num) - 1;
+    if (s->map_n > DZ_MAP_MAX)
+        return DFOTA_ERR_CORRUPT;
+    for (i = 0; i < s->map_n; i++) {
+        uint32_t d = rc_num(p, io, &s->m.map_num) - 1, z = rc_num(p, io, &s->m.map_num) - 1;
+        if (i && d == 0)
+            return DFOTA_ERR_CORRUPT;             /* strictly increasing */
+        prev += d;
+        s->map[i].src = prev;
+        s->map[i].shift = (int32_t)((z >> 1) ^ (0u - (z & 1)));  /* zigzag */
+    }
+    return p->err;
+}
+
 int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h)
 {
     struct dfota_patch_state *s = &p->st;
@@ -220,6 +267,7 @@ int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
 {
     struct dfota_patch_state *s = &p->st;
     struct dz_model *m = &s->m;
+    int rc0;
 
     if (n > s->dst_size - s->out_pos)
         return DFOTA_ERR_ARG;
@@ -232,6 +280,8 @@ int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
             s->code = (s->code << 8) | in_byte(p, io);
         if (p->err)
             return p->err;
+        if ((rc0 = read_preamble(p, io)))
+            return rc0;
     }
     while (n) {
         uint8_t b;
@@ -247,12 +297,26 @@ int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
         if (s->op == DZ_OP_LIT) {
             b = (uint8_t)rc_tree8(p, io, m->lit[dz_lit_ctx(s->addr, s->prev_byte)], DZ_ADAPT_SLOW);
         } else {
-            unsigned lane = s->addr & 3u, nz;
+            unsigned lane = s->addr & 3u, nz, kind;
             uint8_t d = 0, sb;
+            if (s->xflags && !s->pred_n && s->remaining >= 4) {
+                uint8_t s4[4];
+                if ((rc = src_peek4(p, io, s4)))
+                    return rc;
+                s->pred_kind = (uint8_t)dz_predict(s4, s->src_pos, s->addr, s->xflags, s->base,
+                                                   s->map, s->map_n, s->src_size, s->pred);
+                s->pred_n = s->pred_kind ? 4 : 0;
+            }
             rc = src_byte(p, io, &sb);
             if (rc)
                 return rc;
-            nz = rc_bit(p, io, &m->d_zero[dz_zero_ctx(s->addr, s->zrun, s->zhist)], DZ_ADAPT_FAST);
+            kind = 0;
+            if (s->pred_n) {
+                kind = s->pred_kind;
+                sb = s->pred[4 - s->pred_n--];
+            }
+            nz = rc_bit(p, io, &m->d_zero[kind][dz_zero_ctx(s->addr, s->zrun, s->zhist)],
+                        DZ_ADAPT_FAST);
             if (nz) {
                 unsigned mctx = lane * 2u + ((s->zhist >> 3) & 1u);
                 if (rc_bit(p, io, &m->d_mru[mctx], DZ_ADAPT_FAST) == 0)

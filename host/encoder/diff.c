@@ -56,8 +56,33 @@ static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const
     c.dst_len = dst_len;
 
     rc = dz_match(&c, &ops);
-    if (!rc)
-        rc = dz_encode_ops(&c, &ops, &res->payload, &res->payload_size);
+    if (!rc) {
+        /* Reference prediction pays on code and costs a little elsewhere:
+         * encode with each setting and keep the smallest. */
+        static const unsigned settings[] = { 0, DZ_X_THUMB, DZ_X_PTR32, DZ_X_THUMB | DZ_X_PTR32 };
+        struct dz_xparams *x = calloc(1, sizeof *x);
+        size_t s;
+        if (!x)
+            rc = DFOTA_ERR_ARG;
+        if (!rc) {
+            dz_build_map(&c, &ops, x);
+            x->base = dz_guess_base(&c, &ops, x);
+        }
+        for (s = 0; !rc && s < sizeof settings / sizeof settings[0]; s++) {
+            uint8_t *p = NULL;
+            size_t plen = 0;
+            x->flags = settings[s];
+            rc = dz_encode_ops(&c, &ops, x, &p, &plen);
+            if (!rc && (!res->payload || plen < res->payload_size)) {
+                free(res->payload);
+                res->payload = p;
+                res->payload_size = plen;
+            } else {
+                free(p);
+            }
+        }
+        free(x);
+    }
     if (!rc) {
         res->flags = (o->inplace ? DFOTA_PKG_F_INPLACE : 0) |
                      (o->inplace && backward ? DFOTA_PKG_F_BACKWARD : 0);

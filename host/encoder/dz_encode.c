@@ -130,10 +130,31 @@ struct dz_ctx {
     uint32_t zrun, zhist;
     uint8_t prev_op, prev_byte;
     uint8_t mru[DZ_LANES];
+    uint8_t pred[4], pred_n, pred_kind;
 };
 
-int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops, uint8_t **out,
-                  size_t *out_len)
+static void put_preamble(struct rc_enc *r, struct dz_model *m, const struct dz_xparams *x)
+{
+    uint32_t i, prev = 0;
+
+    rc_direct(r, x->flags & 1);
+    rc_direct(r, (x->flags >> 1) & 1);
+    if (!x->flags)
+        return;
+    for (i = 0; i < 32; i++)
+        rc_direct(r, (x->base >> (31 - i)) & 1);
+    rc_num(r, &m->map_num, x->map_n + 1);
+    for (i = 0; i < x->map_n; i++) {
+        int32_t sh = x->map[i].shift;
+        uint32_t z = sh < 0 ? ((uint32_t)(-(int64_t)sh) << 1) - 1 : (uint32_t)sh << 1;
+        rc_num(r, &m->map_num, x->map[i].src - prev + 1);
+        rc_num(r, &m->map_num, z + 1);
+        prev = x->map[i].src;
+    }
+}
+
+int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
+                  const struct dz_xparams *xp, uint8_t **out, size_t *out_len)
 {
     struct dz_model *m = malloc(sizeof *m);
     struct rc_enc r;
@@ -146,6 +167,7 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops, uin
     dz_model_init(m);
     rc_init(&r);
     memset(&x, 0, sizeof x);
+    put_preamble(&r, m, xp);
     for (k = 0; k < ops->n; k++) {
         const struct dz_op *op = &ops->v[k];
         uint32_t i;
@@ -184,13 +206,24 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops, uin
             if (op->lit) {
                 rc_tree8(&r, m->lit[dz_lit_ctx(x.addr, x.prev_byte)], b, DZ_ADAPT_SLOW);
             } else {
-                unsigned lane = x.addr & 3u;
+                unsigned lane = x.addr & 3u, kind = 0;
                 uint8_t sb, d;
                 if (!dz_src_valid(c, x.out_pos, src_pos))
                     goto bad;
+                if (xp->flags && !x.pred_n && op->len - i >= 4) {
+                    x.pred_kind = (uint8_t)dz_predict(c->src + src_pos, (uint32_t)src_pos, x.addr,
+                                                      xp->flags, xp->base, xp->map, xp->map_n,
+                                                      (uint32_t)c->src_len, x.pred);
+                    x.pred_n = x.pred_kind ? 4 : 0;
+                }
                 sb = c->src[src_pos];
+                if (x.pred_n) {
+                    kind = x.pred_kind;
+                    sb = x.pred[4 - x.pred_n--];
+                }
                 d = (uint8_t)(b - sb);
-                rc_bit(&r, &m->d_zero[dz_zero_ctx(x.addr, x.zrun, x.zhist)], d != 0, DZ_ADAPT_FAST);
+                rc_bit(&r, &m->d_zero[kind][dz_zero_ctx(x.addr, x.zrun, x.zhist)], d != 0,
+                       DZ_ADAPT_FAST);
                 if (d) {
                     unsigned mctx = lane * 2u + ((x.zhist >> 3) & 1u);
                     rc_bit(&r, &m->d_mru[mctx], d != x.mru[lane], DZ_ADAPT_FAST);

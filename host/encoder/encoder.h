@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "dfota/delta.h"
 #include "dfota/package.h"
 
 /* One operation of a delta, in target stream order. */
@@ -64,10 +65,23 @@ struct dz_match_ctx {
 int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops);
 int dz_oplist_push(struct dz_oplist *l, int lit, uint32_t len, uint32_t src);
 
+/* Reference prediction settings of one encoding (see dfota/delta.h). */
+struct dz_xparams {
+    unsigned flags;              /* DZ_X_* */
+    uint32_t base;               /* load address of the image */
+    uint32_t map_n;
+    struct dz_map_entry map[DZ_MAP_MAX];
+};
+
 /* Entropy-code ops into a payload; also checks them against the constraint
  * of in-place packages. */
 int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
-                  uint8_t **out, size_t *out_len);
+                  const struct dz_xparams *x, uint8_t **out, size_t *out_len);
+
+/* Build the shift map from the copies, and guess the image's load address. */
+void dz_build_map(const struct dz_match_ctx *c, const struct dz_oplist *ops, struct dz_xparams *x);
+uint32_t dz_guess_base(const struct dz_match_ctx *c, const struct dz_oplist *ops,
+                       const struct dz_xparams *x);
 
 /* May stream position t read source position p? (in place only) */
 static inline int dz_src_valid(const struct dz_match_ctx *c, size_t t, size_t p)

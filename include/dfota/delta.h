@@ -42,6 +42,22 @@ struct dz_num {
 #define DZ_RUN_BUCKETS  6   /* zero run since the last non-zero difference */
 #define DZ_LIT_CTX      8   /* lane parity x top 2 bits of the previous byte */
 
+/* Reference prediction. When code moves, branch offsets and absolute
+ * pointers into the moved code change by the shift. The payload opens with a
+ * map of shifts over source addresses; inside copies, a Thumb-2 BL / B.W or a
+ * 32-bit pointer into the image is predicted through that map and only the
+ * difference from the prediction is coded. */
+#define DZ_MAP_MAX     256u
+#define DZ_X_THUMB     1u     /* predict Thumb-2 BL and B.W (T4) */
+#define DZ_X_PTR32     2u     /* predict aligned 32-bit pointers into the image */
+#define DZ_X_KNOWN     (DZ_X_THUMB | DZ_X_PTR32)
+#define DZ_PRED_KINDS  3      /* none, branch, pointer */
+
+struct dz_map_entry {
+    uint32_t src;             /* source address where this shift begins */
+    int32_t  shift;           /* target address - source address */
+};
+
 struct dz_model {
     uint16_t op_lit[4];                            /* after a copy: literal next? by (prev op, short copy) */
     struct dz_num copy_len;
@@ -49,10 +65,11 @@ struct dz_model {
     uint16_t off_zero[2];                          /* source offset continues? by previous op */
     uint16_t off_sign[2];
     struct dz_num off_mag;
-    uint16_t d_zero[DZ_LANES * DZ_RUN_BUCKETS * 2];/* difference byte is zero? */
+    uint16_t d_zero[DZ_PRED_KINDS][DZ_LANES * DZ_RUN_BUCKETS * 2];/* difference byte is zero? */
     uint16_t d_mru[DZ_LANES * 2];                  /* equals the lane's last non-zero difference? */
     uint16_t d_val[DZ_LANES][256];                 /* otherwise, the value (bit tree) */
     uint16_t lit[DZ_LIT_CTX][256];                 /* literal bytes (bit tree) */
+    struct dz_num map_num;                         /* the preamble's numbers */
 };
 
 static inline unsigned dz_run_bucket(uint32_t run)
@@ -116,6 +133,63 @@ static inline void dz_adapt(uint16_t *p, unsigned bit, unsigned shift)
         *p = (uint16_t)(*p - (*p >> shift));
     else
         *p = (uint16_t)(*p + ((DZ_PROB_ONE - *p) >> shift));
+}
+
+/* Where source address x went: x plus the shift of the last map entry at or
+ * below x; addresses outside the source stay put. */
+static inline uint32_t dz_map_addr(const struct dz_map_entry *m, uint32_t n, uint32_t x,
+                                   uint32_t src_size)
+{
+    uint32_t lo = 0, hi = n;
+    if (x >= src_size || n == 0 || x < m[0].src)
+        return x;
+    while (hi - lo > 1) {
+        uint32_t mid = (lo + hi) / 2;
+        if (m[mid].src <= x)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (uint32_t)((int64_t)x + m[lo].shift);
+}
+
+/* Predict the 4 target bytes at address a from the 4 source bytes s at
+ * source address sa. Returns the kind of prediction (0: none, out unset). */
+static inline unsigned dz_predict(const uint8_t s[4], uint32_t sa, uint32_t a, unsigned xflags,
+                                  uint32_t base, const struct dz_map_entry *m, uint32_t n,
+                                  uint32_t src_size, uint8_t out[4])
+{
+    if ((xflags & DZ_X_THUMB) && !(a & 1) && (s[1] & 0xF8) == 0xF0 &&
+        ((s[3] & 0xD0) == 0xD0 || (s[3] & 0xD0) == 0x90)) {
+        uint32_t hi = (uint32_t)s[0] | (uint32_t)s[1] << 8, lo = (uint32_t)s[2] | (uint32_t)s[3] << 8;
+        uint32_t S = (hi >> 10) & 1, j1 = (lo >> 13) & 1, j2 = (lo >> 11) & 1;
+        uint32_t i1 = !(j1 ^ S), i2 = !(j2 ^ S);
+        uint32_t imm = S << 24 | i1 << 23 | i2 << 22 | (hi & 0x3FF) << 12 | (lo & 0x7FF) << 1;
+        int32_t off = (int32_t)((int64_t)(imm ^ 0x1000000u) - 0x1000000);  /* 25-bit signed */
+        uint32_t to = (uint32_t)((int64_t)sa + 4 + off);
+        int64_t noff = (int64_t)dz_map_addr(m, n, to, src_size) - ((int64_t)a + 4);
+        if (noff < -(1 << 24) || noff >= (1 << 24))
+            return 0;
+        imm = (uint32_t)noff;
+        S = (imm >> 24) & 1;
+        j1 = !(((imm >> 23) & 1) ^ S);
+        j2 = !(((imm >> 22) & 1) ^ S);
+        hi = (hi & 0xF800) | S << 10 | ((imm >> 12) & 0x3FF);
+        lo = (lo & 0xD000) | j1 << 13 | j2 << 11 | ((imm >> 1) & 0x7FF);
+        out[0] = (uint8_t)hi; out[1] = (uint8_t)(hi >> 8);
+        out[2] = (uint8_t)lo; out[3] = (uint8_t)(lo >> 8);
+        return 1;
+    }
+    if ((xflags & DZ_X_PTR32) && !(a & 3)) {
+        uint32_t v = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24;
+        if (v - base < src_size) {
+            v = base + dz_map_addr(m, n, v - base, src_size);
+            out[0] = (uint8_t)v; out[1] = (uint8_t)(v >> 8);
+            out[2] = (uint8_t)(v >> 16); out[3] = (uint8_t)(v >> 24);
+            return 2;
+        }
+    }
+    return 0;
 }
 
 #ifdef __cplusplus

@@ -47,7 +47,14 @@ struct dfota_patch_state {
     uint8_t  prev_op;
     uint8_t  prev_byte;
     uint8_t  mru[DZ_LANES];
+    uint8_t  xflags;      /* DZ_X_* from the preamble */
+    uint8_t  pred[4];     /* predicted source bytes of the current reference */
+    uint8_t  pred_n;      /* how many of them are still to come */
+    uint8_t  pred_kind;
     uint8_t  pad[1];
+    uint32_t base;        /* load address of the image, for pointers */
+    uint32_t map_n;
+    struct dz_map_entry map[DZ_MAP_MAX];
     /* copied from the header */
     uint32_t src_size, dst_size, payload_size, sector_size, flags;
 };
