@@ -56,8 +56,17 @@ static void rc_init(struct rc_enc *r)
     r->cache_size = 1;
 }
 
+/* Optional cost accounting (DFOTA_STATS=1): bits spent per part. */
+#include <math.h>
+#include <stdio.h>
+enum { ST_OPS, ST_DZERO, ST_DMRU, ST_DVAL, ST_LIT, ST_PRE, ST_N };
+static double st_bits[ST_N];
+static int st_cat, st_on;
+
 static void rc_bit(struct rc_enc *r, uint16_t *prob, unsigned bit, unsigned shift)
 {
+    if (st_on)
+        st_bits[st_cat] -= log2((bit ? DZ_PROB_ONE - *prob : *prob) / (double)DZ_PROB_ONE);
     uint32_t bound = (r->range >> DZ_PROB_BITS) * *prob;
     if (!bit) {
         r->range = bound;
@@ -74,6 +83,8 @@ static void rc_bit(struct rc_enc *r, uint16_t *prob, unsigned bit, unsigned shif
 
 static void rc_direct(struct rc_enc *r, unsigned bit)
 {
+    if (st_on)
+        st_bits[st_cat] += 1;
     r->range >>= 1;
     if (bit)
         r->low += r->range;
@@ -167,6 +178,9 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
     dz_model_init(m);
     rc_init(&r);
     memset(&x, 0, sizeof x);
+    st_on = getenv("DFOTA_STATS") != NULL;
+    memset(st_bits, 0, sizeof st_bits);
+    st_cat = ST_PRE;
     put_preamble(&r, m, xp);
     for (k = 0; k < ops->n; k++) {
         const struct dz_op *op = &ops->v[k];
@@ -174,6 +188,7 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
 
         if (op->len == 0 || x.out_pos + (uint64_t)op->len > c->dst_len)
             goto bad;
+        st_cat = ST_OPS;
         if (x.prev_op == DZ_OP_LIT) {
             if (op->lit)
                 goto bad;            /* the format has no literal after literal */
@@ -204,6 +219,7 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
             }
             b = c->dst[x.out_pos];
             if (op->lit) {
+                st_cat = ST_LIT;
                 rc_tree8(&r, m->lit[dz_lit_ctx(x.addr, x.prev_byte)], b, DZ_ADAPT_SLOW);
             } else {
                 unsigned lane = x.addr & 3u, kind = 0;
@@ -222,11 +238,14 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
                     sb = x.pred[4 - x.pred_n--];
                 }
                 d = (uint8_t)(b - sb);
+                st_cat = ST_DZERO;
                 rc_bit(&r, &m->d_zero[kind][dz_zero_ctx(x.addr, x.zrun, x.zhist)], d != 0,
                        DZ_ADAPT_FAST);
                 if (d) {
                     unsigned mctx = lane * 2u + ((x.zhist >> 3) & 1u);
+                    st_cat = ST_DMRU;
                     rc_bit(&r, &m->d_mru[mctx], d != x.mru[lane], DZ_ADAPT_FAST);
+                    st_cat = ST_DVAL;
                     if (d != x.mru[lane])
                         rc_tree8(&r, m->d_val[lane], d, DZ_ADAPT_SLOW);
                     x.mru[lane] = d;
@@ -245,6 +264,25 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
     }
     if (x.out_pos != c->dst_len)
         goto bad;
+    if (st_on && getenv("DFOTA_DUMP_LIT") && xp->flags == 3) {
+        FILE *f = fopen(getenv("DFOTA_DUMP_LIT"), "wb");
+        size_t t = 0;
+        for (k = 0; k < ops->n; k++) {
+            if (ops->v[k].lit)
+                fwrite(c->dst + t, 1, ops->v[k].len, f);
+            t += ops->v[k].len;
+        }
+        fclose(f);
+    }
+    if (st_on) {
+        size_t nl = 0, nc = 0, no = ops->n;
+        for (k = 0; k < ops->n; k++)
+            *(ops->v[k].lit ? &nl : &nc) += ops->v[k].len;
+        fprintf(stderr, "dz stats x=%u: ops %zu (%.0f B) | dzero %.0f B | dmru %.0f B | dval %.0f B | "
+                "lit %zu bytes -> %.0f B | copy %zu | pre %.0f B\n", xp->flags, no, st_bits[ST_OPS] / 8,
+                st_bits[ST_DZERO] / 8, st_bits[ST_DMRU] / 8, st_bits[ST_DVAL] / 8, nl,
+                st_bits[ST_LIT] / 8, nc, st_bits[ST_PRE] / 8);
+    }
     rc_flush(&r);
     free(m);
     if (r.oom) {

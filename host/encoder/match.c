@@ -161,6 +161,54 @@ static int emit_copy(const struct dz_match_ctx *c, struct dz_oplist *ops, size_t
     return DFOTA_OK;
 }
 
+/* bsdiff's scoring leaves short exact matches inside literals (new code
+ * written with the same idioms as old code). A second pass copies every
+ * exact match of at least DZ_SHORT_MATCH bytes found there. */
+#ifndef DZ_SHORT_MATCH
+#define DZ_SHORT_MATCH 5
+#endif
+static int refine_literals(const struct dz_match_ctx *c, struct dz_oplist *ops)
+{
+    struct dz_oplist out = { 0 };
+    size_t i, t = 0;
+    int64_t expect_off = 0;
+
+    for (i = 0; i < ops->n; i++) {
+        const struct dz_op op = ops->v[i];
+        if (!op.lit) {
+            if (dz_oplist_push(&out, 0, op.len, op.src))
+                goto oom;
+            expect_off = (int64_t)op.src + op.len - (int64_t)(t + op.len);
+        } else {
+            size_t k = 0, lit_start = 0;
+            while (k < op.len) {
+                size_t pos, l = search(c, t + k, (int64_t)(t + k) + expect_off, &pos);
+                if (l > op.len - k)
+                    l = op.len - k;
+                if (l >= DZ_SHORT_MATCH) {
+                    if (dz_oplist_push(&out, 1, (uint32_t)(k - lit_start), 0) ||
+                        dz_oplist_push(&out, 0, (uint32_t)l, (uint32_t)pos))
+                        goto oom;
+                    expect_off = (int64_t)pos - (int64_t)(t + k);
+                    k += l;
+                    lit_start = k;
+                } else {
+                    k++;
+                }
+            }
+            if (dz_oplist_push(&out, 1, (uint32_t)(op.len - lit_start), 0))
+                goto oom;
+        }
+        t += op.len;
+    }
+    free(ops->v);
+    *ops = out;
+    return DFOTA_OK;
+oom:
+    free(out.v);
+    return DFOTA_ERR_ARG;
+}
+
 int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
 {
     const uint8_t *T = c->dst;
@@ -250,5 +298,5 @@ int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
     }
     if (c->progress)
         c->progress(c->progress_ctx, m, m);
-    return DFOTA_OK;
+    return refine_literals(c, ops);
 }

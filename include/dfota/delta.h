@@ -18,7 +18,7 @@ extern "C" {
 #define DZ_RC_TOP      (1u << 24)
 /* Adaptation speed: larger is slower and steadier. */
 #define DZ_ADAPT_FAST  4
-#define DZ_ADAPT_SLOW  5
+#define DZ_ADAPT_SLOW  4
 
 /* Number coder: v >= 1 is sent as its bit length n (unary, adaptive), then
  * the DZ_NUM_CTXBITS bits below the leading one through an adaptive tree per

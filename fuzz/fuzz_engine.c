@@ -1,0 +1,315 @@
+/* fuzz_engine: a whole device on the host's simulated NOR flash, the input
+ * as the package in staging; dfota_init + dfota_install must return OK or an
+ * error, never crash, and never leave a broken device.
+ *
+ * Input: byte 0 selects the mode, the rest is the package.
+ *   bit 0  a public key is configured (the fixed fuzz key): exercises the
+ *          signature checks; without it (pubkey NULL) unsigned payloads
+ *          reach the decoder
+ *   bit 1  fix up the header's src_sha256 and payload_sha256 to match the
+ *          flash before the install, so mutated payloads get past the
+ *          digest checks to the decoder
+ *   bit 2  decode the payload with a reference run of the decoder and fix up
+ *          stream_crc32 and dst_sha256 (when it decodes), so mutated
+ *          payloads get past the in-place dry run and the final verify
+ *   bit 3  policy: product FZ_PRODUCT and security counter FZ_COUNTER
+ *   bit 4  call dfota_check before dfota_install
+ *   bit 5  flash erases to 0x00 instead of 0xFF
+ *   bit 6  device layout opposite to the package's (A/B <-> in place)
+ *   bit 7  program unit 256 bytes instead of 16
+ * The device layout follows the package's in-place flag (unless bit 6), and
+ * an in-place device takes the package's sector size when it is 256..4096.
+ *
+ * Invariants (each traps):
+ *  - the result is OK or a known error other than DFOTA_ERR_IO (the flash
+ *    never fails here), and the engine never broke a flash rule;
+ *  - staging is never written;
+ *  - A/B: bank 0 (the running firmware) is never written; after an error
+ *    bank 0 stays active, after OK bank 1 is active and holds the target;
+ *  - in place: after any error but DFOTA_ERR_TARGET the firmware region is
+ *    untouched (the dry run must reject a bad package before any write);
+ *    DFOTA_ERR_TARGET only when the header's dst_sha256 is not the digest of
+ *    what the payload decodes to;
+ *  - after OK the firmware that boots has the header's dst_sha256 and, when
+ *    a reference decode was done, is exactly its result;
+ *  - a power-up afterwards (dfota_init on the same flash) succeeds, finds
+ *    nothing pending and boots the same bank. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dfota/delta.h"
+#include "dfota/engine.h"
+#include "dfota/error.h"
+#include "dfota/patch.h"
+#include "dfota/sha256.h"
+#include "fuzz_common.h"
+#include "host_port.h"
+
+#define M_KEY     0x01u
+#define M_FIXDIG  0x02u
+#define M_FIXDST  0x04u
+#define M_POLICY  0x08u
+#define M_CHECK   0x10u
+#define M_ERASED0 0x20u
+#define M_SWAP    0x40u
+#define M_PROG256 0x80u
+
+#define SLOT_SIZE   16384u
+#define MAX_PKG     (64u * 1024u)
+#define HDR         DFOTA_PKG_HEADER_SIZE
+
+static uint8_t g_src[FZ_SRC_SIZE];
+static uint8_t g_pk[32];
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t round_up(uint32_t v, uint32_t unit)
+{
+    return (v + unit - 1) / unit * unit;
+}
+
+static int known_err(int rc)
+{
+    return rc <= DFOTA_OK && rc >= DFOTA_ERR_STATE && rc != DFOTA_ERR_IO;
+}
+
+/* ---- the reference decode (bit 2) ---- */
+
+struct ref_io {
+    const uint8_t *payload, *src;
+    uint32_t payload_size, src_size;
+};
+
+static int ref_payload(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    const struct ref_io *c = ctx;
+    FZ_CHECK(len <= c->payload_size && off <= c->payload_size - len);
+    memcpy(buf, c->payload + off, len);
+    return 0;
+}
+
+static int ref_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    const struct ref_io *c = ctx;
+    FZ_CHECK(len <= c->src_size && off <= c->src_size - len);
+    memcpy(buf, c->src + off, len);
+    return 0;
+}
+
+/* Decode the payload in staging against the firmware in slot, ignoring the
+ * in-place lag rule; on success fill target (address order) and the stream
+ * CRC. */
+static int ref_decode(const struct dfota_pkg_header *h, const uint8_t *payload, const uint8_t *slot,
+                      uint8_t *target, uint32_t *crc)
+{
+    struct dfota_patch *p = malloc(sizeof *p);
+    struct ref_io c = { payload, slot, h->payload_size, h->src_size };
+    struct dfota_patch_io io = { &c, ref_payload, ref_src };
+    uint32_t nb = dz_block_count(h->dst_size, h->sector_size), i, off, len, addr;
+    int back = (h->flags & DFOTA_PKG_F_BACKWARD) != 0, rc = DFOTA_OK;
+
+    FZ_CHECK(p != NULL);
+    *crc = 0;
+    if ((rc = dfota_patch_init(p, h)))
+        goto out;
+    for (i = 0; i < nb; i++) {
+        dz_block(i, h->dst_size, h->sector_size, back, &off, &len, &addr);
+        FZ_CHECK(addr <= h->dst_size && len <= h->dst_size - addr);
+        if ((rc = dfota_patch_decode(p, &io, target + addr, len)))
+            goto out;
+        *crc = dfota_crc32(*crc, target + addr, len);
+    }
+    if (!dfota_patch_done(p))
+        rc = DFOTA_ERR_CORRUPT;
+out:
+    free(p);
+    return rc;
+}
+
+/* ---- the device ---- */
+
+struct device {
+    struct simflash f;
+    struct dfota_config cfg;
+    uint32_t ss;
+};
+
+static void device_init(struct device *d, uint8_t mode, int inplace, uint32_t ss, size_t pkg_len)
+{
+    struct dfota_layout *l = &d->cfg.layout;
+    uint32_t at = 0, jhalf = round_up(dfota_journal_record_size(), ss);
+
+    memset(d, 0, sizeof *d);
+    d->ss = ss;
+    l->kind = inplace ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB;
+    l->slot_size = SLOT_SIZE;
+    l->slot[0] = at;
+    at += SLOT_SIZE;
+    if (inplace) {
+        l->scratch = at;
+        l->scratch_size = (DFOTA_MAX_LAG + 2) * ss;
+        at += l->scratch_size;
+    } else {
+        l->slot[1] = at;
+        at += SLOT_SIZE;
+    }
+    l->journal = at;
+    l->journal_size = 2 * jhalf;
+    at += 2 * jhalf;
+    l->staging = at;
+    l->staging_size = round_up(pkg_len > HDR ? (uint32_t)pkg_len : HDR, ss);
+    at += l->staging_size;
+    FZ_CHECK(simflash_init(&d->f, NULL, at, ss, (mode & M_PROG256) ? 256 : 16,
+                           (mode & M_ERASED0) ? 0x00 : 0xFF) == 0);
+    d->cfg.flash = &d->f.port;
+    if (mode & M_KEY) {
+        d->cfg.pubkey = g_pk;
+        d->cfg.crypto = dfota_host_crypto();
+    }
+    if (mode & M_POLICY) {
+        d->cfg.product = FZ_PRODUCT;
+        d->cfg.security_counter = FZ_COUNTER;
+    }
+}
+
+static void check_flash(const struct device *d)
+{
+    if (d->f.violation) {
+        fprintf(stderr, "simflash: %s\n", d->f.why);
+        FZ_CHECK(!d->f.violation);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int ready;
+    struct device d;
+    struct dfota_layout *l;
+    struct dfota_pkg_header h;
+    struct dfota_engine *e, *e2;
+    const uint8_t *pkg;
+    uint8_t *slot0, *staging, *target = NULL, *mem, dig[32], mode;
+    size_t pkg_len;
+    uint32_t ss = 1024, crc = 0;
+    int parsed, inplace, rc, ref_ok = 0;
+
+    if (!ready) {
+        uint8_t sk[64];
+        fz_image(g_src, FZ_SRC_SIZE, FZ_SRC_SEED);
+        fz_keypair(g_pk, sk);
+        ready = 1;
+    }
+    if (size < 1 || size - 1 > MAX_PKG)
+        return 0;
+    mode = data[0];
+    pkg = data + 1;
+    pkg_len = size - 1;
+
+    /* The device the package asks for, as a product would be built. */
+    parsed = dfota_pkg_parse(&h, pkg, pkg_len) == DFOTA_OK;
+    inplace = parsed && (h.flags & DFOTA_PKG_F_INPLACE);
+    if (inplace && h.sector_size >= 256 && h.sector_size <= 4096)
+        ss = h.sector_size;
+    if (mode & M_SWAP)
+        inplace = !inplace;
+    device_init(&d, mode, inplace, ss, pkg_len);
+    l = &d.cfg.layout;
+    mem = d.f.mem;
+    memcpy(mem + l->slot[0], g_src, FZ_SRC_SIZE);
+    memcpy(mem + l->staging, pkg, pkg_len);
+
+    /* Fix-ups, on the copy in staging. */
+    if (parsed && (mode & M_FIXDIG)) {
+        if (h.src_size <= SLOT_SIZE) {
+            dfota_sha256(mem + l->slot[0], h.src_size, dig);
+            memcpy(mem + l->staging + DFOTA_OFF_SRC_SHA256, dig, 32);
+        }
+        if ((uint64_t)HDR + h.payload_size <= l->staging_size) {
+            dfota_sha256(mem + l->staging + HDR, h.payload_size, dig);
+            memcpy(mem + l->staging + DFOTA_OFF_PAYLOAD_SHA256, dig, 32);
+        }
+    }
+    if (parsed && (mode & M_FIXDST) && h.src_size <= SLOT_SIZE && h.dst_size <= SLOT_SIZE &&
+        (uint64_t)HDR + h.payload_size <= l->staging_size) {
+        target = malloc(h.dst_size + 1);
+        FZ_CHECK(target != NULL);
+        if (ref_decode(&h, mem + l->staging + HDR, mem + l->slot[0], target, &crc) == DFOTA_OK) {
+            ref_ok = 1;
+            dfota_sha256(target, h.dst_size, dig);
+            memcpy(mem + l->staging + DFOTA_OFF_DST_SHA256, dig, 32);
+            put_le32(mem + l->staging + DFOTA_OFF_STREAM_CRC32, crc);
+        }
+    }
+    if (parsed)   /* the header as the engine will see it */
+        FZ_CHECK(dfota_pkg_parse(&h, mem + l->staging, HDR) == DFOTA_OK);
+
+    slot0 = malloc(SLOT_SIZE);
+    staging = malloc(l->staging_size);
+    e = malloc(sizeof *e);
+    e2 = malloc(sizeof *e2);
+    FZ_CHECK(slot0 && staging && e && e2);
+    memcpy(slot0, mem + l->slot[0], SLOT_SIZE);
+    memcpy(staging, mem + l->staging, l->staging_size);
+
+    FZ_CHECK(dfota_init(e, &d.cfg) == DFOTA_OK);
+    FZ_CHECK(!dfota_pending(e) && dfota_active_slot(e) == 0);
+    rc = DFOTA_OK;
+    if (mode & M_CHECK) {
+        uint8_t *before = malloc(d.f.size);
+        FZ_CHECK(before != NULL);
+        memcpy(before, mem, d.f.size);
+        rc = dfota_check(e);
+        FZ_CHECK(known_err(rc));
+        check_flash(&d);
+        FZ_CHECK(memcmp(before, mem, d.f.size) == 0);   /* the check writes nothing */
+        free(before);
+    }
+    if (rc == DFOTA_OK)
+        rc = dfota_install(e);
+    FZ_CHECK(known_err(rc));
+    check_flash(&d);
+    FZ_CHECK(memcmp(staging, mem + l->staging, l->staging_size) == 0);
+    if (rc == DFOTA_OK)
+        FZ_CHECK(parsed);    /* the engine parsed what we parsed */
+
+    if (!inplace) {
+        FZ_CHECK(memcmp(slot0, mem + l->slot[0], SLOT_SIZE) == 0);
+        FZ_CHECK(dfota_active_slot(e) == (rc == DFOTA_OK ? 1u : 0u));
+    } else {
+        FZ_CHECK(dfota_active_slot(e) == 0);
+        if (rc != DFOTA_OK && rc != DFOTA_ERR_TARGET)
+            FZ_CHECK(memcmp(slot0, mem + l->slot[0], SLOT_SIZE) == 0);
+    }
+    if (rc == DFOTA_ERR_TARGET)
+        FZ_CHECK(!ref_ok);   /* the header named the right digest: no excuse */
+    if (rc == DFOTA_OK) {
+        const uint8_t *fw = mem + l->slot[dfota_active_slot(e)];
+        dfota_sha256(fw, h.dst_size, dig);
+        FZ_CHECK(memcmp(dig, h.dst_sha256, 32) == 0);
+        if (ref_ok)
+            FZ_CHECK(memcmp(fw, target, h.dst_size) == 0);
+    }
+
+    if (fz_verbose())
+        fprintf(stderr, "fuzz_engine: mode 0x%02x, %s device (sector %u), %s package: %s%s\n",
+                mode, inplace ? "in-place" : "A/B", ss,
+                parsed ? ((h.flags & DFOTA_PKG_F_INPLACE) ? "in-place" : "A/B") : "unparsable",
+                dfota_strerror(rc), ref_ok ? " (reference decode ok)" : "");
+
+    /* Power-up after the install. */
+    FZ_CHECK(dfota_init(e2, &d.cfg) == DFOTA_OK);
+    FZ_CHECK(!dfota_pending(e2));
+    FZ_CHECK(dfota_active_slot(e2) == dfota_active_slot(e));
+    check_flash(&d);
+
+    free(e);
+    free(e2);
+    free(slot0);
+    free(staging);
+    free(target);
+    simflash_free(&d.f);
+    return 0;
+}

@@ -1,0 +1,157 @@
+/* fuzz_seedgen: the build-time helper of the seed corpus. The packages
+ * themselves are made by the dfota CLI (fuzz/CMakeLists.txt); this writes
+ * its inputs and turns its outputs into the inputs of each fuzzer.
+ *
+ *   fuzz_seedgen images DIR
+ *       DIR/src.bin (the fuzzers' fixed source firmware), DIR/dst<N>.bin
+ *       (its releases) and DIR/fuzz.key (the fixed key, PEM PKCS#8 as
+ *       `dfota keygen` writes it)
+ *   fuzz_seedgen corpus CORPUS PKG...
+ *       CORPUS/fuzz_pkg_parse/<pkg>       the package as is
+ *       CORPUS/fuzz_engine/<pkg>.<mode>   a mode byte, then the package
+ *       CORPUS/fuzz_patch_decode/<pkg>.<mode>
+ *                                         mode byte, target size, payload
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dfota/package.h"
+#include "fuzz_common.h"
+
+static int write_file(const char *dir, const char *name, const char *suffix, const uint8_t *pre,
+                      size_t pre_len, const uint8_t *data, size_t len)
+{
+    char path[4096];
+    FILE *f;
+    int ok;
+
+    snprintf(path, sizeof path, "%s/%s%s", dir, name, suffix);
+    f = fopen(path, "wb");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    ok = fwrite(pre, 1, pre_len, f) == pre_len && fwrite(data, 1, len, f) == len;
+    if (fclose(f) || !ok) {
+        perror(path);
+        return -1;
+    }
+    return 0;
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    long n;
+
+    if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
+        !(buf = malloc((size_t)n + 1)) || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        perror(path);
+        exit(1);
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static int images(const char *dir)
+{
+    static const uint8_t pkcs8[16] = { 0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
+                                       0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20 };
+    uint8_t src[FZ_SRC_SIZE], dst[FZ_DST_MAX], pk[32], sk[64], der[48];
+    char name[32], b64[128], pem[256];
+    int v;
+
+    fz_image(src, sizeof src, FZ_SRC_SEED);
+    if (write_file(dir, "src.bin", "", NULL, 0, src, sizeof src))
+        return 1;
+    for (v = 0; v < FZ_DST_VARIANTS; v++) {
+        size_t n = fz_release(src, dst, v);
+        snprintf(name, sizeof name, "dst%d.bin", v);
+        if (write_file(dir, name, "", NULL, 0, dst, n))
+            return 1;
+    }
+    /* libsodium's secret key starts with the 32-byte seed. */
+    fz_keypair(pk, sk);
+    memcpy(der, pkcs8, 16);
+    memcpy(der + 16, sk, 32);
+    sodium_bin2base64(b64, sizeof b64, der, sizeof der, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(pem, sizeof pem, "-----BEGIN PRIVATE KEY-----\n%s\n-----END PRIVATE KEY-----\n", b64);
+    return write_file(dir, "fuzz.key", "", NULL, 0, (const uint8_t *)pem, strlen(pem)) ? 1 : 0;
+}
+
+static int corpus(const char *dir, int n, char **pkgs)
+{
+    /* fuzz_engine modes: plain; fixed key; check first with digest and
+     * target fix-ups (a no-op on a good package, but the mutations of this
+     * seed keep reaching the decoder); policy with 0x00-erased flash and
+     * 256-byte program units. */
+    static const uint8_t engine_modes[] = { 0x00, 0x01, 0x16, 0xA8 };
+    char sub[4096], suffix[16];
+    int i, k;
+
+    for (i = 0; i < n; i++) {
+        struct dfota_pkg_header h;
+        const char *base = strrchr(pkgs[i], '/');
+        size_t len;
+        uint8_t *pkg = read_file(pkgs[i], &len);
+        uint8_t pre[3];
+
+        base = base ? base + 1 : pkgs[i];
+        if (dfota_pkg_parse(&h, pkg, len) || dfota_pkg_check_size(&h, len) ||
+            h.src_size != FZ_SRC_SIZE) {
+            fprintf(stderr, "%s: not a package for the fuzz source image\n", pkgs[i]);
+            return 1;
+        }
+        snprintf(sub, sizeof sub, "%s/fuzz_pkg_parse", dir);
+        if (write_file(sub, base, "", NULL, 0, pkg, len))
+            return 1;
+
+        snprintf(sub, sizeof sub, "%s/fuzz_engine", dir);
+        for (k = 0; k < (int)sizeof engine_modes; k++) {
+            snprintf(suffix, sizeof suffix, ".%02x", engine_modes[k]);
+            if (write_file(sub, base, suffix, &engine_modes[k], 1, pkg, len))
+                return 1;
+        }
+
+        /* fuzz_patch_decode: the header bits of this package, two chunkings. */
+        if (h.dst_size > 0x3FFF || (h.flags & DFOTA_PKG_F_INPLACE &&
+                                    (h.sector_size < 256 || h.sector_size > 2048))) {
+            fprintf(stderr, "%s: does not fit fuzz_patch_decode's header choices\n", pkgs[i]);
+            return 1;
+        }
+        pre[0] = 0;
+        if (h.flags & DFOTA_PKG_F_INPLACE) {
+            unsigned s = 0;
+            while ((256u << s) < h.sector_size)
+                s++;
+            pre[0] = (uint8_t)(1u | ((h.flags & DFOTA_PKG_F_BACKWARD) ? 2u : 0u) | (s << 2));
+        }
+        pre[1] = (uint8_t)h.dst_size;
+        pre[2] = (uint8_t)(h.dst_size >> 8);
+        snprintf(sub, sizeof sub, "%s/fuzz_patch_decode", dir);
+        for (k = 0; k < 2; k++) {
+            uint8_t m = pre[0];
+            pre[0] = (uint8_t)(m | (k ? 0xE0u : 0x60u));   /* all at once; 64 bytes a call */
+            snprintf(suffix, sizeof suffix, ".%02x", pre[0]);
+            if (write_file(sub, base, suffix, pre, 3, pkg + DFOTA_PKG_HEADER_SIZE,
+                           len - DFOTA_PKG_HEADER_SIZE))
+                return 1;
+            pre[0] = m;
+        }
+        free(pkg);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "images"))
+        return images(argv[2]);
+    if (argc >= 4 && !strcmp(argv[1], "corpus"))
+        return corpus(argv[2], argc - 3, argv + 3);
+    fprintf(stderr, "usage: fuzz_seedgen images DIR | corpus CORPUS PKG...\n");
+    return 2;
+}
