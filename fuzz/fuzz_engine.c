@@ -2,7 +2,8 @@
  * as the package in staging; dfota_init + dfota_install must return OK or an
  * error, never crash, and never leave a broken device.
  *
- * Input: byte 0 selects the mode, the rest is the package.
+ * Input: byte 0 selects the mode, byte 1 a power cut, the rest is the
+ * package.
  *   bit 0  a public key is configured (the fixed fuzz key): exercises the
  *          signature checks; without it (pubkey NULL) unsigned payloads
  *          reach the decoder
@@ -17,6 +18,10 @@
  *   bit 5  flash erases to 0x00 instead of 0xFF
  *   bit 6  device layout opposite to the package's (A/B <-> in place)
  *   bit 7  program unit 256 bytes instead of 16
+ * Byte 1: 0, no power cut; else dfota_check runs first, then the power goes
+ * after 3 * (byte - 1) flash operations of dfota_install, tearing that
+ * operation; the device powers up again (dfota_init) and finishes with
+ * dfota_resume.
  * The device layout follows the package's in-place flag (unless bit 6), and
  * an in-place device takes the package's sector size when it is 256..4096.
  *
@@ -32,6 +37,10 @@
  *    what the payload decodes to;
  *  - after OK the firmware that boots has the header's dst_sha256 and, when
  *    a reference decode was done, is exactly its result;
+ *  - with a power cut: an update that passed dfota_check and would have
+ *    gone through must still go through after dfota_resume; in place, any
+ *    package that passed the dry run must (the firmware is half written,
+ *    there is no way back);
  *  - a power-up afterwards (dfota_init on the same flash) succeeds, finds
  *    nothing pending and boots the same bank. */
 #include <stdio.h>
@@ -183,6 +192,22 @@ static void check_flash(const struct device *d)
     }
 }
 
+/* After a power cut: power up and finish the update as a device would. */
+static int recover(struct device *d, struct dfota_engine *e, int *resumed)
+{
+    int rc;
+
+    simflash_power_on(&d->f);
+    FZ_CHECK(dfota_init(e, &d->cfg) == DFOTA_OK);
+    *resumed = dfota_pending(e);
+    if (!*resumed)
+        return DFOTA_ERR_IO;     /* the first journal record did not land: nothing began */
+    rc = dfota_resume(e);
+    FZ_CHECK(known_err(rc));
+    FZ_CHECK(!dfota_pending(e) || rc != DFOTA_OK);
+    return rc;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int ready;
@@ -191,10 +216,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct dfota_pkg_header h;
     struct dfota_engine *e, *e2;
     const uint8_t *pkg;
-    uint8_t *slot0, *staging, *target = NULL, *mem, dig[32], mode;
+    uint8_t *slot0, *staging, *target = NULL, *mem, dig[32], mode, cut;
     size_t pkg_len;
     uint32_t ss = 1024, crc = 0;
-    int parsed, inplace, rc, ref_ok = 0;
+    int parsed, inplace, rc, rc_check = DFOTA_OK, ref_ok = 0, cut_hit = 0, resumed = 0;
 
     if (!ready) {
         uint8_t sk[64];
@@ -202,11 +227,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_keypair(g_pk, sk);
         ready = 1;
     }
-    if (size < 1 || size - 1 > MAX_PKG)
+    if (size < 2 || size - 2 > MAX_PKG)
         return 0;
     mode = data[0];
-    pkg = data + 1;
-    pkg_len = size - 1;
+    cut = data[1];
+    pkg = data + 2;
+    pkg_len = size - 2;
 
     /* The device the package asks for, as a product would be built. */
     parsed = dfota_pkg_parse(&h, pkg, pkg_len) == DFOTA_OK;
@@ -256,20 +282,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     FZ_CHECK(dfota_init(e, &d.cfg) == DFOTA_OK);
     FZ_CHECK(!dfota_pending(e) && dfota_active_slot(e) == 0);
-    rc = DFOTA_OK;
-    if (mode & M_CHECK) {
+    if ((mode & M_CHECK) || cut) {
         uint8_t *before = malloc(d.f.size);
         FZ_CHECK(before != NULL);
         memcpy(before, mem, d.f.size);
-        rc = dfota_check(e);
-        FZ_CHECK(known_err(rc));
+        rc_check = dfota_check(e);
+        FZ_CHECK(known_err(rc_check));
         check_flash(&d);
         FZ_CHECK(memcmp(before, mem, d.f.size) == 0);   /* the check writes nothing */
         free(before);
     }
-    if (rc == DFOTA_OK)
+    rc = rc_check;
+    if (rc == DFOTA_OK) {
+        if (cut) {
+            d.f.cut_after = d.f.ops + 3u * (cut - 1u);
+            d.f.tear_seed = 0x9E3779B9u * cut;
+        }
         rc = dfota_install(e);
-    FZ_CHECK(known_err(rc));
+        if (d.f.powered_off) {
+            cut_hit = 1;
+            FZ_CHECK(rc == DFOTA_ERR_IO);
+            check_flash(&d);
+            rc = recover(&d, e, &resumed);
+        } else {
+            d.f.cut_after = UINT64_MAX;
+        }
+    }
+    FZ_CHECK(known_err(rc) || (cut_hit && !resumed && rc == DFOTA_ERR_IO));
     check_flash(&d);
     FZ_CHECK(memcmp(staging, mem + l->staging, l->staging_size) == 0);
     if (rc == DFOTA_OK)
@@ -280,8 +319,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(dfota_active_slot(e) == (rc == DFOTA_OK ? 1u : 0u));
     } else {
         FZ_CHECK(dfota_active_slot(e) == 0);
-        if (rc != DFOTA_OK && rc != DFOTA_ERR_TARGET)
+        if (rc != DFOTA_OK && rc != DFOTA_ERR_TARGET && !resumed)
             FZ_CHECK(memcmp(slot0, mem + l->slot[0], SLOT_SIZE) == 0);
+        if (resumed && rc_check == DFOTA_OK) {
+            /* It passed the dry run, and half of it is written now. */
+            if (rc != DFOTA_OK && rc != DFOTA_ERR_TARGET)
+                fprintf(stderr, "in place: passed dfota_check, then after a power cut at "
+                        "operation %u dfota_resume says: %s\n", 3u * (cut - 1u), dfota_strerror(rc));
+            FZ_CHECK(rc == DFOTA_OK || rc == DFOTA_ERR_TARGET);
+        }
     }
     if (rc == DFOTA_ERR_TARGET)
         FZ_CHECK(!ref_ok);   /* the header named the right digest: no excuse */
@@ -292,12 +338,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ref_ok)
             FZ_CHECK(memcmp(fw, target, h.dst_size) == 0);
     }
-
     if (fz_verbose())
-        fprintf(stderr, "fuzz_engine: mode 0x%02x, %s device (sector %u), %s package: %s%s\n",
-                mode, inplace ? "in-place" : "A/B", ss,
+        fprintf(stderr, "fuzz_engine: mode 0x%02x, cut %u%s, %s device (sector %u), %s package: "
+                "check %s, result %s%s\n",
+                mode, cut, cut_hit ? (resumed ? " (hit, resumed)" : " (hit, nothing pending)") : "",
+                inplace ? "in-place" : "A/B", ss,
                 parsed ? ((h.flags & DFOTA_PKG_F_INPLACE) ? "in-place" : "A/B") : "unparsable",
-                dfota_strerror(rc), ref_ok ? " (reference decode ok)" : "");
+                dfota_strerror(rc_check), dfota_strerror(rc), ref_ok ? " (reference decode ok)" : "");
 
     /* Power-up after the install. */
     FZ_CHECK(dfota_init(e2, &d.cfg) == DFOTA_OK);

@@ -8,7 +8,7 @@
  *       `dfota keygen` writes it)
  *   fuzz_seedgen corpus CORPUS PKG...
  *       CORPUS/fuzz_pkg_parse/<pkg>       the package as is
- *       CORPUS/fuzz_engine/<pkg>.<mode>   a mode byte, then the package
+ *       CORPUS/fuzz_engine/<pkg>.<mode><cut>  mode and power-cut bytes, the package
  *       CORPUS/fuzz_patch_decode/<pkg>.<mode>
  *                                         mode byte, target size, payload
  */
@@ -84,11 +84,12 @@ static int images(const char *dir)
 
 static int corpus(const char *dir, int n, char **pkgs)
 {
-    /* fuzz_engine modes: plain; fixed key; check first with digest and
-     * target fix-ups (a no-op on a good package, but the mutations of this
-     * seed keep reaching the decoder); policy with 0x00-erased flash and
-     * 256-byte program units. */
-    static const uint8_t engine_modes[] = { 0x00, 0x01, 0x16, 0xA8 };
+    /* fuzz_engine mode and power-cut bytes: plain; fixed key; check first
+     * with digest and target fix-ups (a no-op on a good package, but the
+     * mutations of this seed keep reaching the decoder); policy with
+     * 0x00-erased flash and 256-byte program units; three power cuts. */
+    static const uint8_t engine_modes[][2] = { { 0x00, 0 }, { 0x01, 0 }, { 0x16, 0 }, { 0xA8, 0 },
+                                               { 0x00, 9 }, { 0x06, 40 }, { 0x80, 120 } };
     char sub[4096], suffix[16];
     int i, k;
 
@@ -110,9 +111,9 @@ static int corpus(const char *dir, int n, char **pkgs)
             return 1;
 
         snprintf(sub, sizeof sub, "%s/fuzz_engine", dir);
-        for (k = 0; k < (int)sizeof engine_modes; k++) {
-            snprintf(suffix, sizeof suffix, ".%02x", engine_modes[k]);
-            if (write_file(sub, base, suffix, &engine_modes[k], 1, pkg, len))
+        for (k = 0; k < (int)(sizeof engine_modes / sizeof engine_modes[0]); k++) {
+            snprintf(suffix, sizeof suffix, ".%02x%02x", engine_modes[k][0], engine_modes[k][1]);
+            if (write_file(sub, base, suffix, engine_modes[k], 2, pkg, len))
                 return 1;
         }
 

@@ -155,7 +155,8 @@ static int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io)
     struct dfota_patch_state *s = &p->st;
     uint32_t i, prev = 0;
 
-    s->xflags = (uint8_t)(rc_direct(p, io) | rc_direct(p, io) << 1);
+    for (i = 0; i < 3; i++)
+        s->xflags = (uint8_t)(s->xflags | rc_direct(p, io) << i);
     if (!s->xflags)
         return p->err;
     for (i = 0; i < 32; i++)
@@ -322,7 +323,7 @@ int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
                 if (rc_bit(p, io, &m->d_mru[mctx], DZ_ADAPT_FAST) == 0)
                     d = s->mru[lane];
                 else
-                    d = (uint8_t)rc_tree8(p, io, m->d_val[lane], DZ_ADAPT_SLOW);
+                    d = (uint8_t)rc_tree8(p, io, m->d_val[kind][lane], DZ_ADAPT_SLOW);
                 s->mru[lane] = d;
                 s->zrun = 0;
             } else {

@@ -204,6 +204,34 @@ static void power_on(void)
     vf.ops = vf.erases = vf.progs = vf.prog_bytes = vf.reads = vf.read_bytes = 0;
 }
 
+/* The port's own rules must bite, or the test proves nothing. */
+static int port_selftest(void)
+{
+    static const uint8_t data[2 * PROG_UNIT] = { 1, 2, 3 };
+    int ok = 1;
+
+    vf.mem = flash_mem;
+    vf.size = 2 * SECTOR;
+    memset(flash_mem, 0, vf.size);
+    power_on();
+    ok &= vf_erase(NULL, 0) == 0 && flash_mem[SECTOR - 1] == ERASED && flash_mem[SECTOR] == 0;
+    ok &= vf_prog(NULL, PROG_UNIT, data, sizeof data) == 0 && !vf.violation;
+    ok &= vf_prog(NULL, 2 * PROG_UNIT, data, PROG_UNIT) != 0 && vf.violation; /* not erased */
+    vf.violation = 0;
+    ok &= vf_prog(NULL, 4 * PROG_UNIT + 4, data, PROG_UNIT) != 0 && vf.violation; /* address */
+    vf.violation = 0;
+    ok &= vf_prog(NULL, 6 * PROG_UNIT, data, PROG_UNIT / 2) != 0 && vf.violation; /* length */
+    vf.violation = 0;
+    ok &= vf_erase(NULL, SECTOR / 2) != 0 && vf.violation;
+    vf.violation = 0;
+    vf.cut_after = vf.ops;
+    ok &= vf_erase(NULL, SECTOR) != 0 && vf.off && flash_mem[SECTOR] == 0;  /* clean cut */
+    ok &= vf_read(NULL, 0, flash_mem + SECTOR, 1) != 0;                     /* power off */
+    vf.violation = 0;
+    power_on();
+    return ok ? 0 : -1;
+}
+
 /* ---- the crypto port: port/ed25519 ---------------------------------------- */
 
 static unsigned verify_calls;
@@ -229,6 +257,17 @@ struct scenario {
 
 static struct dfota_config cfg;
 static struct dfota_engine eng;
+static uint32_t ops_at_apply;   /* flash operations before the first APPLY progress */
+
+/* The first APPLY progress call comes right after the journal named the
+ * update: from that operation on, a power-up resumes it. */
+static void on_progress(void *ctx, enum dfota_phase phase, unsigned percent)
+{
+    (void)ctx;
+    (void)percent;
+    if (phase == DFOTA_PHASE_APPLY && ops_at_apply == NEVER)
+        ops_at_apply = vf.ops;
+}
 static uint32_t flash_used;
 static const struct scenario *cur;
 
@@ -280,6 +319,7 @@ static int setup(const struct scenario *s)
     cfg.crypto = &crypto_port;
     cfg.pubkey = pubkey;
     cfg.product = "dfota-sample";
+    cfg.progress = on_progress;
     return 0;
 }
 
@@ -342,11 +382,14 @@ static uint32_t clean_install(void)
     CHECK(rc == DFOTA_OK, "%s: dfota_init: %s", cur->name, dfota_strerror(rc));
     CHECK(dfota_active_slot(&eng) == 0 && !dfota_pending(&eng), "%s: fresh device state",
           cur->name);
+    ops_at_apply = NEVER;
     rc = dfota_install(&eng);
     CHECK(rc == DFOTA_OK, "%s: dfota_install: %s", cur->name, dfota_strerror(rc));
-    printf("%-8s install ok: %lu erases, %lu progs (%lu bytes), %lu reads (%lu bytes)\n",
+    printf("%-8s install ok: %lu erases, %lu progs (%lu bytes), %lu reads (%lu bytes); "
+           "pending from op %lu of %lu\n",
            cur->name, (unsigned long)vf.erases, (unsigned long)vf.progs,
-           (unsigned long)vf.prog_bytes, (unsigned long)vf.reads, (unsigned long)vf.read_bytes);
+           (unsigned long)vf.prog_bytes, (unsigned long)vf.reads, (unsigned long)vf.read_bytes,
+           (unsigned long)ops_at_apply, (unsigned long)vf.ops);
     {
         uint32_t ops = vf.ops;
         check_updated("clean install");
@@ -460,6 +503,13 @@ static void run_scenario(const struct scenario *s)
     cut_install(ops * 30 / 100, CUT_TORN_PROG, NEVER, "30%+");
     cut_install(ops * 70 / 100, CUT_TORN_ERASE, NEVER, "70%+");
     cut_install(0, CUT_CLEAN, NEVER, "first");
+    if (ops_at_apply > 0 && ops_at_apply < ops) {
+        cut_install(ops_at_apply - 1, CUT_TORN_PROG, NEVER, "journal");  /* first record */
+        cut_install(ops_at_apply, CUT_CLEAN, NEVER, "pending");          /* first block */
+    } else {
+        CHECK(0, "%s: no APPLY progress inside the install (op %lu of %lu)", s->name,
+              (unsigned long)ops_at_apply, (unsigned long)ops);
+    }
     cut_install(ops - 1, CUT_CLEAN, NEVER, "last");
     cut_install(ops * 40 / 100, CUT_TORN_PROG, ops / 4, "40%+,2nd");
     bad_signature();
@@ -485,6 +535,10 @@ int main(void)
            SECTOR, PROG_UNIT);
     if (pubkey_end - pubkey != 32) {
         printf("FAIL: embedded public key is %ld bytes, not 32\n", (long)(pubkey_end - pubkey));
+        return 1;
+    }
+    if (port_selftest()) {
+        printf("FAIL: the simulated flash does not enforce its rules\n");
         return 1;
     }
     run_scenario(&s[0]);

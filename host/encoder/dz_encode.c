@@ -148,8 +148,8 @@ static void put_preamble(struct rc_enc *r, struct dz_model *m, const struct dz_x
 {
     uint32_t i, prev = 0;
 
-    rc_direct(r, x->flags & 1);
-    rc_direct(r, (x->flags >> 1) & 1);
+    for (i = 0; i < 3; i++)
+        rc_direct(r, (x->flags >> i) & 1);
     if (!x->flags)
         return;
     for (i = 0; i < 32; i++)
@@ -247,7 +247,7 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
                     rc_bit(&r, &m->d_mru[mctx], d != x.mru[lane], DZ_ADAPT_FAST);
                     st_cat = ST_DVAL;
                     if (d != x.mru[lane])
-                        rc_tree8(&r, m->d_val[lane], d, DZ_ADAPT_SLOW);
+                        rc_tree8(&r, m->d_val[kind][lane], d, DZ_ADAPT_SLOW);
                     x.mru[lane] = d;
                     x.zrun = 0;
                 } else {

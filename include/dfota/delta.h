@@ -42,6 +42,43 @@ struct dz_num {
 #define DZ_RUN_BUCKETS  6   /* zero run since the last non-zero difference */
 #define DZ_LIT_CTX      8   /* lane parity x top 2 bits of the previous byte */
 
+static inline unsigned dz_run_bucket(uint32_t run)
+{
+    return run == 0 ? 0 : run == 1 ? 1 : run < 4 ? 2 : run < 8 ? 3 : run < 16 ? 4 : 5;
+}
+
+/* Context of the "difference is zero" bit at target address addr; hist
+ * holds the zero flags of the last 8 difference bytes, newest in bit 0
+ * (1 = non-zero). */
+#ifndef DZ_ZV
+#define DZ_ZV 0
+#endif
+#if DZ_ZV == 0
+#define DZ_ZCTX_N (DZ_LANES * DZ_RUN_BUCKETS * 2)
+static inline unsigned dz_zero_ctx(uint32_t addr, uint32_t run, uint32_t hist)
+{
+    return ((addr & 3u) * DZ_RUN_BUCKETS + dz_run_bucket(run)) * 2u + ((hist >> 3) & 1u);
+}
+#elif DZ_ZV == 1
+#define DZ_ZCTX_N (DZ_LANES * DZ_RUN_BUCKETS * 16)
+static inline unsigned dz_zero_ctx(uint32_t addr, uint32_t run, uint32_t hist)
+{
+    return ((addr & 3u) * DZ_RUN_BUCKETS + dz_run_bucket(run)) * 16u + (hist & 15u);
+}
+#elif DZ_ZV == 2
+#define DZ_ZCTX_N (DZ_LANES * DZ_RUN_BUCKETS * 4)
+static inline unsigned dz_zero_ctx(uint32_t addr, uint32_t run, uint32_t hist)
+{
+    return ((addr & 3u) * DZ_RUN_BUCKETS + dz_run_bucket(run)) * 4u + ((hist >> 3) & 1u) * 2u + ((hist >> 7) & 1u);
+}
+#else
+#define DZ_ZCTX_N (DZ_LANES * DZ_RUN_BUCKETS * 8)
+static inline unsigned dz_zero_ctx(uint32_t addr, uint32_t run, uint32_t hist)
+{
+    return ((addr & 3u) * DZ_RUN_BUCKETS + dz_run_bucket(run)) * 8u + ((hist >> 1) & 7u);
+}
+#endif
+
 /* Reference prediction. When code moves, branch offsets and absolute
  * pointers into the moved code change by the shift. The payload opens with a
  * map of shifts over source addresses; inside copies, a Thumb-2 BL / B.W or a
@@ -50,7 +87,8 @@ struct dz_num {
 #define DZ_MAP_MAX     256u
 #define DZ_X_THUMB     1u     /* predict Thumb-2 BL and B.W (T4) */
 #define DZ_X_PTR32     2u     /* predict aligned 32-bit pointers into the image */
-#define DZ_X_KNOWN     (DZ_X_THUMB | DZ_X_PTR32)
+#define DZ_X_ARM       4u     /* predict A32 BL (ARM mode code) */
+#define DZ_X_KNOWN     (DZ_X_THUMB | DZ_X_PTR32 | DZ_X_ARM)
 #define DZ_PRED_KINDS  3      /* none, branch, pointer */
 
 struct dz_map_entry {
@@ -65,25 +103,13 @@ struct dz_model {
     uint16_t off_zero[2];                          /* source offset continues? by previous op */
     uint16_t off_sign[2];
     struct dz_num off_mag;
-    uint16_t d_zero[DZ_PRED_KINDS][DZ_LANES * DZ_RUN_BUCKETS * 2];/* difference byte is zero? */
+    uint16_t d_zero[DZ_PRED_KINDS][DZ_ZCTX_N];  /* difference byte is zero? */
     uint16_t d_mru[DZ_LANES * 2];                  /* equals the lane's last non-zero difference? */
-    uint16_t d_val[DZ_LANES][256];                 /* otherwise, the value (bit tree) */
+    uint16_t d_val[DZ_PRED_KINDS][DZ_LANES][256];               /* otherwise, the value (bit tree) */
     uint16_t lit[DZ_LIT_CTX][256];                 /* literal bytes (bit tree) */
     struct dz_num map_num;                         /* the preamble's numbers */
 };
 
-static inline unsigned dz_run_bucket(uint32_t run)
-{
-    return run == 0 ? 0 : run == 1 ? 1 : run < 4 ? 2 : run < 8 ? 3 : run < 16 ? 4 : 5;
-}
-
-/* Context of the "difference is zero" bit at target address addr; hist
- * holds the zero flags of the last 8 difference bytes, newest in bit 0
- * (1 = non-zero). */
-static inline unsigned dz_zero_ctx(uint32_t addr, uint32_t run, uint32_t hist)
-{
-    return ((addr & 3u) * DZ_RUN_BUCKETS + dz_run_bucket(run)) * 2u + ((hist >> 3) & 1u);
-}
 
 static inline unsigned dz_lit_ctx(uint32_t addr, uint8_t prev)
 {
@@ -178,6 +204,18 @@ static inline unsigned dz_predict(const uint8_t s[4], uint32_t sa, uint32_t a, u
         lo = (lo & 0xD000) | j1 << 13 | j2 << 11 | ((imm >> 1) & 0x7FF);
         out[0] = (uint8_t)hi; out[1] = (uint8_t)(hi >> 8);
         out[2] = (uint8_t)lo; out[3] = (uint8_t)(lo >> 8);
+        return 1;
+    }
+    if ((xflags & DZ_X_ARM) && !(a & 3) && (s[3] & 0x0F) == 0x0B && (s[3] & 0xF0) != 0xF0) {
+        uint32_t imm = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16;
+        int32_t off = (int32_t)((int64_t)(imm ^ 0x800000u) - 0x800000) * 4;  /* 24-bit signed words */
+        uint32_t to = (uint32_t)((int64_t)sa + 8 + off);
+        int64_t noff = (int64_t)dz_map_addr(m, n, to, src_size) - ((int64_t)a + 8);
+        if ((noff & 3) || noff < -(1 << 25) || noff >= (1 << 25))
+            return 0;
+        imm = (uint32_t)(noff >> 2) & 0xFFFFFF;
+        out[0] = (uint8_t)imm; out[1] = (uint8_t)(imm >> 8);
+        out[2] = (uint8_t)(imm >> 16); out[3] = s[3];
         return 1;
     }
     if ((xflags & DZ_X_PTR32) && !(a & 3)) {
