@@ -64,6 +64,20 @@ uint32_t dfota_journal_record_size(void)
     return JR_HEAD + (uint32_t)sizeof(struct dfota_patch_state) + 4u;
 }
 
+uint32_t dfota_journal_half_size(int kind, uint32_t slot_size, uint32_t sector_size,
+                                 uint32_t prog_size)
+{
+    uint32_t need;
+    if (!pow2(sector_size) || !pow2(prog_size))
+        return 0;
+    if (kind == DFOTA_LAYOUT_AB)
+        need = round_up(JR_HEAD + 4, prog_size) +
+               (slot_size + sector_size - 1) / sector_size * prog_size;
+    else
+        need = dfota_journal_record_size();
+    return round_up(need, sector_size);
+}
+
 /* ---- the journal ---------------------------------------------------------- */
 
 static uint32_t half_size(const struct dfota_engine *e)
@@ -110,7 +124,11 @@ static int journal_write(struct dfota_engine *e, uint32_t kind)
 {
     uint8_t head[JR_HEAD];
     uint32_t seq = e->seq + 1, half = LAYOUT(e)->journal + (seq & 1) * half_size(e);
-    uint32_t snap = kind == JR_KIND_APPLY ? (uint32_t)sizeof(struct dfota_patch_state) : 0;
+    /* In place the decoder state goes with the record; A/B replays the
+     * decode from the start instead (its source is intact), so its records
+     * are small and progress is a row of program units after them. */
+    uint32_t snap = kind == JR_KIND_APPLY && LAYOUT(e)->kind == DFOTA_LAYOUT_INPLACE
+                        ? (uint32_t)sizeof(struct dfota_patch_state) : 0;
     uint32_t addr = half, fill = 0, crc = 0, s;
     uint8_t crcb[4];
     int rc;
@@ -141,6 +159,23 @@ static int journal_write(struct dfota_engine *e, uint32_t kind)
         return rc;
     e->seq = seq;
     return DFOTA_OK;
+}
+
+/* A/B: where the progress units of the record in half h begin. */
+static uint32_t progress_area(const struct dfota_engine *e, uint32_t h)
+{
+    return LAYOUT(e)->journal + h * half_size(e) + round_up(JR_HEAD + 4, FLASH(e)->prog_size);
+}
+
+/* A/B: block i is written; a torn mark reads as not done. */
+static int mark_done(struct dfota_engine *e, uint32_t i)
+{
+    uint32_t unit = FLASH(e)->prog_size;
+    int rc;
+    memset(e->buf, 0, unit);
+    if ((rc = fl_prog(e, progress_area(e, e->seq & 1) + i * unit, e->buf, unit)))
+        return rc;
+    return fl_sync(e);
 }
 
 /* Validate the record in one half; on success fill head. */
@@ -191,6 +226,7 @@ static int journal_load(struct dfota_engine *e)
     e->blocks_done = 0;
     e->active = 0;
     e->seq = 0;
+    e->torn_mark = 0;
     if (best < 0)
         return DFOTA_OK;                 /* a blank journal: bank 0, nothing pending */
     e->seq = seq[best];
@@ -199,6 +235,29 @@ static int journal_load(struct dfota_engine *e)
         e->active = 0;
     if (dfota_le32(head[best] + J_KIND) != JR_KIND_APPLY)
         return DFOTA_OK;
+    memcpy(e->journal_digest, head[best] + J_DIGEST, 32);
+    if (LAYOUT(e)->kind == DFOTA_LAYOUT_AB) {
+        /* Count the blocks marked done after the record. */
+        uint32_t unit = FLASH(e)->prog_size, at = progress_area(e, (uint32_t)best), k;
+        e->pending = 1;
+        e->blocks_done = 0;
+        for (; at + unit <= LAYOUT(e)->journal + ((uint32_t)best + 1) * half_size(e); at += unit) {
+            if ((rc = fl_read(e, at, e->buf, unit)))
+                return rc;
+            for (k = 0; k < unit && e->buf[k] == 0; k++)
+                ;
+            if (k < unit) {
+                /* A mark cut while being programmed cannot be programmed
+                 * again: the resume starts a fresh row. */
+                for (k = 0; k < unit && e->buf[k] == FLASH(e)->erased; k++)
+                    ;
+                e->torn_mark = k < unit;
+                break;
+            }
+            e->blocks_done++;
+        }
+        return DFOTA_OK;
+    }
     if (dfota_le32(head[best] + J_SNAP_TAG) != JR_SNAP_TAG ||
         dfota_le32(head[best] + J_LEN) != dfota_journal_record_size())
         return DFOTA_ERR_JOURNAL;        /* written by another build of the engine */
@@ -206,7 +265,6 @@ static int journal_load(struct dfota_engine *e)
     e->blocks_done = dfota_le32(head[best] + J_DONE);
     for (i = 0; i <= DFOTA_MAX_LAG; i++)
         e->block_crc[i] = dfota_le32(head[best] + J_CRCS + 4 * i);
-    memcpy(e->journal_digest, head[best] + J_DIGEST, 32);
     /* The snapshot goes straight into the decoder state. */
     rc = fl_read(e, LAYOUT(e)->journal + (uint32_t)best * half_size(e) + JR_HEAD, &e->patch.st,
                  (uint32_t)sizeof(struct dfota_patch_state));
@@ -240,7 +298,7 @@ static int config_check(const struct dfota_config *cfg)
     if (l->kind == DFOTA_LAYOUT_INPLACE &&
         ((l->scratch | l->scratch_size) & (ss - 1) || l->scratch_size < 2 * ss))
         return DFOTA_ERR_ARG;
-    if (l->journal_size / 2 < round_up(dfota_journal_record_size(), ss) ||
+    if (l->journal_size / 2 < dfota_journal_half_size(l->kind, l->slot_size, ss, f->prog_size) ||
         l->journal_size % (2 * ss))
         return DFOTA_ERR_ARG;
     return DFOTA_OK;
@@ -541,6 +599,25 @@ static int run(struct dfota_engine *e)
     if (inplace && e->blocks_done > lag &&
         (rc = commit_block(e, e->blocks_done - 1 - lag)))
         return rc;
+    if (!inplace && e->torn_mark) {
+        if ((rc = journal_write(e, JR_KIND_APPLY)))
+            return rc;
+        for (i = 0; i < e->blocks_done; i++)
+            if ((rc = mark_done(e, i)))
+                return rc;
+        e->torn_mark = 0;
+    }
+    if (!inplace && e->blocks_done) {
+        /* A/B resume: decode the finished blocks again, writing nothing, to
+         * bring the decoder to where the power went. */
+        if ((rc = dfota_patch_init(&e->patch, &e->hdr)))
+            return rc;
+        for (i = 0; i < e->blocks_done; i++) {
+            block_at(e, i, &len, &addr);
+            if ((rc = decode_to(e, &io, UINT32_MAX, len, NULL)))
+                return rc;
+        }
+    }
     for (i = e->blocks_done; i < n; i++) {
         progress(e, DFOTA_PHASE_APPLY, i, n);
         block_at(e, i, &len, &addr);
@@ -559,11 +636,9 @@ static int run(struct dfota_engine *e)
                 return rc;
         } else {
             if ((rc = fl_erase(e, addr)) || (rc = decode_to(e, &io, addr, len, NULL)) ||
-                (rc = fl_sync(e)))
+                (rc = fl_sync(e)) || (rc = mark_done(e, i)))
                 return rc;
             e->blocks_done = i + 1;
-            if ((rc = journal_write(e, JR_KIND_APPLY)))
-                return rc;
         }
     }
     if (!dfota_patch_done(&e->patch))
@@ -666,6 +741,8 @@ int dfota_resume(struct dfota_engine *e)
         }
         return rc;
     }
+    if (LAYOUT(e)->kind == DFOTA_LAYOUT_AB && (rc = dfota_patch_init(&e->patch, &e->hdr)))
+        return rc;
     if (e->blocks_done > block_count(e) || e->patch.st.dst_size != e->hdr.dst_size)
         return DFOTA_ERR_JOURNAL;
     progress(e, DFOTA_PHASE_CHECK, 1, 1);

@@ -44,7 +44,9 @@ int dfota_host_apply(const uint8_t *src, size_t src_len, const uint8_t *pkg, siz
     slot = up(src_len > h.dst_size ? src_len : h.dst_size, ss);
     if (!slot)
         slot = ss;
-    jhalf = up(dfota_journal_record_size(), ss);
+    jhalf = dfota_journal_half_size((h.flags & DFOTA_PKG_F_INPLACE) ? DFOTA_LAYOUT_INPLACE
+                                                                    : DFOTA_LAYOUT_AB,
+                                    slot, ss, 16);
 
     memset(&cfg, 0, sizeof cfg);
     at = 0;

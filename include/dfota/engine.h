@@ -63,6 +63,7 @@ struct dfota_engine {
     uint8_t  active;              /* bank that boots (A/B); 0 in place */
     uint8_t  pending;             /* an update is in progress in the journal */
     uint8_t  checked;             /* the package in staging passed dfota_check() */
+    uint8_t  torn_mark;           /* A/B: a progress mark was cut mid-program */
     uint32_t blocks_done;         /* blocks decoded (A/B: also written) */
     uint32_t block_crc[DFOTA_MAX_LAG + 1]; /* in place: CRC of block blocks_done-1-k in scratch */
     uint8_t  journal_digest[32];  /* package header digest the journal names */
@@ -98,9 +99,13 @@ int dfota_resume(struct dfota_engine *e);
 int dfota_pkg_check_signature(const struct dfota_pkg_header *h, const uint8_t *raw,
                               const uint8_t *pubkey, const struct dfota_crypto *crypto);
 
-/* Size of one journal record holding a decoder snapshot, before rounding to
- * the program unit; each journal half must hold one. */
+/* Size of one journal record holding a decoder snapshot (in place). */
 uint32_t dfota_journal_record_size(void);
+
+/* Bytes one journal half needs (a whole number of sectors) for a layout
+ * kind and firmware slot size; journal_size is twice this or more. */
+uint32_t dfota_journal_half_size(int kind, uint32_t slot_size, uint32_t sector_size,
+                                 uint32_t prog_size);
 
 #ifdef __cplusplus
 }

@@ -120,9 +120,9 @@ put("one_a", b"A")
 put("one_b", b"\xff")
 put("rnd_a", rnd(r, 65536))
 put("rnd_b", rnd(r, 65536 + 333))
-base = firmware(r, 98304 + 123)          # not a whole number of sectors
+base = firmware(r, 65536 + 123)          # not a whole number of sectors
 put("base", base)
-put("ins", base[:40000] + rnd(r, 3000) + base[40000:70000] + b"\x00" * 17 + base[70000:])
+put("ins", base[:30000] + rnd(r, 3000) + base[30000:50000] + b"\x00" * 17 + base[50000:])
 put("del", base[:20000] + base[25000:60000] + base[60001:])
 mix = bytearray(base)
 for i in range(500, len(mix), 997):
@@ -212,14 +212,10 @@ roundtrip() {
     expect "$_n: apply" 0 "" apply --pub key.pub "$_o" rt.pkg -o rt.out || return 1
     if cmp -s rt.out "$_t"; then ok; else bad "$_n: apply output differs from $_t"; return 1; fi
 }
-# json_field PKG EXPR: print EXPR evaluated on inspect --json output (j).
-json_field() {
-    "$DFOTA" inspect --json "$1" | python3 -c 'import json,sys; j = json.load(sys.stdin); print('"$2"')'
-}
-# expect_json NAME PKG EXPR VALUE
-expect_json() {
-    _v=$(json_field "$2" "$3" 2>&1)
-    if [ "$_v" = "$4" ]; then ok; else bad "$1: $3 is '$_v', expected '$4'"; fi
+# save_json LABEL PKG: keep `inspect --json PKG` as io/LABEL.json; the
+# checks on them run in one python3 process further down.
+save_json() {
+    expect "inspect --json ($1)" 0 "" inspect --json "$2" && cp "$T/io/out" "$T/io/$1.json"
 }
 
 roundtrip "empty -> empty" empty empty
@@ -240,7 +236,7 @@ roundtrip "1 byte -> empty in place" one_a empty --layout inplace --sector-size 
 roundtrip "identical in place" base base --layout inplace --sector-size 4096
 roundtrip "random in place" rnd_a rnd_b --layout inplace --sector-size 4096
 roundtrip "insert in place" base ins --layout inplace --sector-size 4096 &&
-    expect_json "insert in place: json" rt.pkg 'j["layout"], j["sector_size"]' "inplace 4096"
+    save_json inplace rt.pkg
 roundtrip "delete in place" base del --layout inplace --sector-size 4096
 roundtrip "edits in place" base mix --layout inplace --sector-size 4096
 roundtrip "grow in place" base grow --layout inplace --sector-size 4096
@@ -249,31 +245,18 @@ roundtrip "in place, 2 scratch sectors" base ins --layout inplace --sector-size 
 roundtrip "in place, 2 scratch sectors, delete" base del --layout inplace --sector-size 4096 --scratch-sectors 2
 roundtrip "in place, 9 scratch sectors" base mix --layout inplace --sector-size 4096 --scratch-sectors 9
 roundtrip "in place backward" base ins --layout inplace --sector-size 4096 --direction backward &&
-    expect_json "in place backward: json" rt.pkg 'j["layout"], j["direction"]' "inplace backward"
+    save_json backward rt.pkg
 roundtrip "in place backward, grow" base grow --layout inplace --sector-size 4096 --direction backward
 roundtrip "in place forward" base del --layout inplace --sector-size 4096 --direction forward &&
-    expect_json "in place forward: json" rt.pkg 'j["direction"]' "forward"
-roundtrip "in place, 256-byte sectors" base mix --layout inplace --sector-size 256
+    save_json forward rt.pkg
+roundtrip "in place, 256-byte sectors" sm_a sm_b --layout inplace --sector-size 256
 roundtrip "product and counter" base ins --product acme-x1 --security-counter 7 &&
-    expect_json "product and counter: json" rt.pkg 'j["product"], j["security_counter"]' "acme-x1 7"
+    save_json product rt.pkg
 
-# inspect --json: parses, has the documented fields
+# inspect --json of a signed A/B package
 rm -f a.pkg
-if expect "json: diff" 0 "" diff --from-version 1.0 --to-version 2.0 --key key base ins -o a.pkg; then
-    if "$DFOTA" inspect --json a.pkg >"$T/io/json" 2>"$T/io/err" &&
-        python3 -c 'import json,sys; json.load(sys.stdin)' <"$T/io/json" 2>/dev/null; then
-        ok
-    else
-        bad "inspect --json does not print valid JSON"
-    fi
-    expect_json "json: layout" a.pkg 'j["layout"]' "ab"
-    expect_json "json: source.size" a.pkg 'j["source"]["size"]' "$(size_of base)"
-    expect_json "json: target.sha256" a.pkg 'j["target"]["sha256"]' \
-        "$(python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' ins)"
-    expect_json "json: decoder_ram" a.pkg 'type(j["decoder_ram"]).__name__, j["decoder_ram"] > 0' "int True"
-    expect_json "json: versions, signed" a.pkg 'j["source"]["version"], j["target"]["version"], j["signed"]' \
-        "1.0 2.0 True"
-fi
+expect "json: diff" 0 "" diff --from-version 1.0 --to-version 2.0 --key key base ins -o a.pkg &&
+    save_json ab a.pkg
 
 # ---- verify: keys and sources ----------------------------------------------
 expect "verify: right key and source" 0 "" verify --pub key.pub --source base a.pkg
@@ -291,7 +274,7 @@ if expect "unsigned: diff warns" 0 "unsigned" diff --from-version 1.0 --to-versi
     expect "unsigned: verify" 0 "" verify u.pkg
     grep -q "unsigned" "$T/io/out" && ok || bad "unsigned: verify does not say 'unsigned'"
     expect "unsigned: verify --source" 0 "" verify --source base u.pkg
-    expect_json "unsigned: json signed" u.pkg 'j["signed"]' "False"
+    save_json unsigned u.pkg
     expect "unsigned: apply --pub" 6 "unsigned" apply --pub key.pub base u.pkg -o u.out
     no_file "unsigned: apply --pub" u.out
     expect "unsigned: apply" 0 "" apply base u.pkg -o u.out
@@ -306,6 +289,49 @@ no_file "apply: another source, no key" x.out
 expect "apply: empty source" 5 "not built from" apply empty a.pkg -o x.out
 no_file "apply: empty source" x.out
 
+# ---- inspect --json: parses, has the fields tools rely on --------------------
+python3 - "$T/io" "$W" >"$T/io/jsoncheck" 2>&1 <<'EOF'
+import hashlib, json, os, sys
+io, w = sys.argv[1], sys.argv[2]
+def sha(name):
+    return hashlib.sha256(open(os.path.join(w, name), "rb").read()).hexdigest()
+checks = [
+    ("ab", "layout is ab", lambda j: j["layout"] == "ab"),
+    ("ab", "source.size", lambda j: j["source"]["size"] == os.path.getsize(os.path.join(w, "base"))),
+    ("ab", "target.size", lambda j: j["target"]["size"] == os.path.getsize(os.path.join(w, "ins"))),
+    ("ab", "source.sha256", lambda j: j["source"]["sha256"] == sha("base")),
+    ("ab", "target.sha256", lambda j: j["target"]["sha256"] == sha("ins")),
+    ("ab", "decoder_ram", lambda j: type(j["decoder_ram"]) is int and j["decoder_ram"] > 0),
+    ("ab", "versions", lambda j: (j["source"]["version"], j["target"]["version"]) == ("1.0", "2.0")),
+    ("ab", "signed", lambda j: j["signed"] is True and len(j["key_id"]) == 16),
+    ("ab", "payload_ok", lambda j: j["payload_ok"] is True),
+    ("ab", "package_size", lambda j: j["package_size"] == os.path.getsize(os.path.join(w, "a.pkg"))),
+    ("inplace", "layout, sector_size", lambda j: (j["layout"], j["sector_size"]) == ("inplace", 4096)),
+    ("backward", "direction backward", lambda j: (j["layout"], j["direction"]) == ("inplace", "backward")),
+    ("forward", "direction forward", lambda j: (j["layout"], j["direction"]) == ("inplace", "forward")),
+    ("product", "product, security_counter",
+     lambda j: (j["product"], j["security_counter"]) == ("acme-x1", 7)),
+    ("unsigned", "unsigned", lambda j: j["signed"] is False),
+]
+for label, what, pred in checks:
+    try:
+        with open(os.path.join(io, label + ".json")) as f:
+            j = json.load(f)
+        good = pred(j)
+        why = "" if good else "value is wrong"
+    except Exception as e:
+        good, why = False, "%s: %s" % (type(e).__name__, e)
+    print("ok" if good else "FAIL", "inspect --json (%s): %s %s" % (label, what, why))
+EOF
+while IFS= read -r line; do
+    case $line in
+    "ok "*) ok ;;
+    "FAIL "*) bad "${line#FAIL }" ;;
+    *) bad "json check: $line" ;;
+    esac
+done <"$T/io/jsoncheck"
+[ -s "$T/io/jsoncheck" ] || bad "json check printed nothing"
+
 # ---- tampering -------------------------------------------------------------
 # A small signed package; every header byte flipped, then sampled payload
 # bytes; each must make verify and apply fail with 4 or 6, writing nothing.
@@ -319,52 +345,63 @@ if expect "tamper: diff" 0 "" diff --from-version 1.0 --to-version 2.0 --key key
     hoffs=$(awk 'BEGIN { for (i = 0; i < 312; i++) print i }')
     # ~64 payload offsets: first, last, evenly spaced between
     poffs=$(awk -v n="$plen" 'BEGIN { for (i = 0; i < 63; i++) print 312 + int(i * (n - 313) / 63); print n - 1 }' | sort -un)
-    for x in 0xff 0x01; do
-        flip s.pkg "$T/f$x" "$x" $hoffs $poffs || bad "cannot write flipped packages"
-        for cmd in verify apply; do
-            nfail=0 bads="" codes=""
-            for o in $hoffs; do
-                if [ "$cmd" = verify ]; then
-                    "$DFOTA" verify --pub key.pub "$T/f$x/$o" >/dev/null 2>"$T/io/err"
-                    rc=$?
-                else
-                    "$DFOTA" apply --pub key.pub sm_a "$T/f$x/$o" -o t.out >/dev/null 2>"$T/io/err"
-                    rc=$?
-                fi
-                case $rc in
-                4 | 6) codes="$codes $rc" ;;
-                *) nfail=$((nfail + 1)) bads="$bads $o:$rc" ;;
-                esac
-                if [ -e t.out ] || ls t.out.tmp* >/dev/null 2>&1; then
-                    nfail=$((nfail + 1)) bads="$bads $o:wrote"
-                    rm -f t.out t.out.tmp*
-                fi
-                if ! grep -q "^dfota: " "$T/io/err"; then
-                    nfail=$((nfail + 1)) bads="$bads $o:nomessage"
-                fi
-            done
-            if [ $nfail -eq 0 ]; then ok; else bad "header byte ^$x, $cmd: $nfail bad (offset:exit)$(echo "$bads" | cut -c1-300)"; fi
-            npay=0 nfail=0 bads=""
-            for o in $poffs; do
-                npay=$((npay + 1))
-                if [ "$cmd" = verify ]; then
-                    "$DFOTA" verify --pub key.pub "$T/f$x/$o" >/dev/null 2>"$T/io/err"
-                    rc=$?
-                else
-                    "$DFOTA" apply --pub key.pub sm_a "$T/f$x/$o" -o t.out >/dev/null 2>"$T/io/err"
-                    rc=$?
-                fi
-                [ $rc -eq 4 ] && grep -qi "corrupt" "$T/io/err" || { nfail=$((nfail + 1)) bads="$bads $o:$rc"; }
-                if [ -e t.out ] || ls t.out.tmp* >/dev/null 2>&1; then
-                    nfail=$((nfail + 1)) bads="$bads $o:wrote"
-                    rm -f t.out t.out.tmp*
+    plen_last=$((plen - 1))
+    # sweep NAME CMD DIR CODES ID OFFSETS...: run `verify` or `apply` on
+    # DIR/OFFSET for each offset; the exit code must be one of CODES, the
+    # message must start with "dfota: ", apply must write nothing. Only shell
+    # builtins besides dfota itself: this loop runs ~1000 times.
+    sweep() {
+        _n=$1 _cmd=$2 _d=$3 _codes=$4 _id=$5
+        shift 5
+        _nb=0 _bads="" _seen="" _err=$T/io/err.$_id _out=t$_id.out
+        for _o in "$@"; do
+            if [ "$_cmd" = verify ]; then
+                "$DFOTA" verify --pub key.pub "$_d/$_o" >/dev/null 2>"$_err"
+            else
+                "$DFOTA" apply --pub key.pub sm_a "$_d/$_o" -o "$_out" >/dev/null 2>"$_err"
+            fi
+            rc=$?
+            case " $_codes " in
+            *" $rc "*) case " $_seen " in *" $rc "*) ;; *) _seen="$_seen $rc" ;; esac ;;
+            *) _nb=$((_nb + 1)) _bads="$_bads $_o:exit$rc" ;;
+            esac
+            _line=
+            IFS= read -r _line <"$_err"
+            case $_line in "dfota: "?*) ;; *) _nb=$((_nb + 1)) _bads="$_bads $_o:nomessage" ;; esac
+            for _f in "$_out" "$_out".tmp*; do
+                if [ -e "$_f" ]; then
+                    _nb=$((_nb + 1)) _bads="$_bads $_o:wrote"
+                    rm -f "$_f"
                 fi
             done
-            if [ $nfail -eq 0 ]; then ok; else bad "payload byte ^$x ($npay offsets), $cmd: $nfail bad$(echo "$bads" | cut -c1-300)"; fi
         done
-        rm -rf "$T/f$x.keep"
-        [ "$x" = 0xff ] && mv "$T/f$x" "$T/f$x.keep" || rm -rf "$T/f$x"
+        if [ $_nb -eq 0 ]; then
+            echo "ok $_n: $# cases, exit codes seen:$_seen"
+        else
+            echo "FAIL $_n: $_nb of $# wrong:$(echo "$_bads" | cut -c1-400)"
+        fi >"$T/io/sweep.$_id"
+    }
+    flip s.pkg "$T/fff" 0xff $hoffs $poffs || bad "cannot write flipped packages"
+    flip s.pkg "$T/f01" 0x01 $hoffs || bad "cannot write flipped packages"
+    # the sweeps run side by side; each writes its verdict to io/sweep.ID
+    sweep "header bytes ^0xff, verify" verify "$T/fff" "4 6" 1 $hoffs &
+    sweep "header bytes ^0xff, apply" apply "$T/fff" "4 6" 2 $hoffs &
+    sweep "header bytes ^0x01, verify" verify "$T/f01" "4 6" 3 $hoffs &
+    sweep "payload bytes ^0xff, verify" verify "$T/fff" "4" 4 $poffs &
+    sweep "payload bytes ^0xff, apply" apply "$T/fff" "4" 5 $poffs &
+    wait
+    for id in 1 2 3 4 5; do
+        _v=
+        [ -f "$T/io/sweep.$id" ] && IFS= read -r _v <"$T/io/sweep.$id"
+        case $_v in
+        "ok "*) ok; echo "$_v" ;;
+        "FAIL "*) bad "${_v#FAIL }" ;;
+        *) bad "tamper sweep $id gave no verdict" ;;
+        esac
     done
+    expect "payload byte flipped: message" 4 "corrupt" verify --pub key.pub "$T/fff/$plen_last"
+    rm -rf "$T/f01"
+    mv "$T/fff" "$T/f0xff.keep"
     F=$T/f0xff.keep
     expect "truncated by 1: verify" 4 "truncated" verify --pub key.pub "$F/trunc"
     expect "truncated by 1: apply" 4 "truncated" apply --pub key.pub sm_a "$F/trunc" -o x.out

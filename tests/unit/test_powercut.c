@@ -104,6 +104,8 @@ static void run_sweep(const struct sweep *s)
                     d.flash.clean_cut = (k & 1) != 0;
                 }
                 rc = power_up(&d, src, s->size, dst, dlen, id);
+                if (getenv("PC_DEBUG"))
+                    fprintf(stderr, "%s round %d: %s off=%d viol=%d %s\n", id, round, dfota_strerror(rc), d.flash.powered_off, d.flash.violation, d.flash.why);
                 resumes++;
                 if (rc == DFOTA_OK && !d.flash.powered_off)
                     break;

@@ -105,11 +105,12 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
 void tu_device_init(struct tu_device *d, int kind, uint32_t sector, uint32_t slot_size,
                     uint32_t scratch_sectors, uint32_t staging_size)
 {
-    uint32_t jhalf = (dfota_journal_record_size() + sector - 1) / sector * sector, at = 0;
+    uint32_t jhalf, at = 0;
     struct dfota_layout *l = &d->cfg.layout;
 
     memset(d, 0, sizeof *d);
     slot_size = (slot_size + sector - 1) / sector * sector;
+    jhalf = dfota_journal_half_size(kind, slot_size, sector, 16);
     staging_size = (staging_size + sector - 1) / sector * sector;
     l->kind = (uint8_t)kind;
     l->slot[0] = at;
