@@ -26,8 +26,8 @@
  * an in-place device takes the package's sector size when it is 256..4096.
  *
  * Invariants (each traps):
- *  - the result is OK or a known error other than DFOTA_ERR_IO (the flash
- *    never fails here), and the engine never broke a flash rule;
+ *  - the result is OK or a known error, DFOTA_ERR_IO only when a power cut
+ *    came before the update began; the engine never broke a flash rule;
  *  - staging is never written;
  *  - A/B: bank 0 (the running firmware) is never written; after an error
  *    bank 0 stays active, after OK bank 1 is active and holds the target;
@@ -37,10 +37,10 @@
  *    what the payload decodes to;
  *  - after OK the firmware that boots has the header's dst_sha256 and, when
  *    a reference decode was done, is exactly its result;
- *  - with a power cut: an update that passed dfota_check and would have
- *    gone through must still go through after dfota_resume; in place, any
- *    package that passed the dry run must (the firmware is half written,
- *    there is no way back);
+ *  - with a power cut, in place: a package that passed dfota_check (the dry
+ *    run) must finish with dfota_resume, OK or DFOTA_ERR_TARGET for a lying
+ *    header: half the firmware is written, there is no way back (A/B: the
+ *    invariants above hold after the resume);
  *  - a power-up afterwards (dfota_init on the same flash) succeeds, finds
  *    nothing pending and boots the same bank. */
 #include <stdio.h>

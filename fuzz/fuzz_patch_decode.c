@@ -8,7 +8,8 @@
  *   bit 4     empty source (src_size 0) instead of the fixed image
  *   bits 5-7  chunking of the decode calls (see CHUNKS)
  * The header is built with dfota_pkg_write and checked with dfota_pkg_parse,
- * so the decoder sees only headers the engine would accept.
+ * so the decoder sees only headers the engine would accept (payloads under
+ * 5 bytes, which dfota_pkg_parse refuses, are decoded all the same).
  *
  * The callbacks trap on any read outside the payload or the source, or longer
  * than the decoder's read-ahead buffer. Every call must return DFOTA_OK or
@@ -170,6 +171,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(rc1 == rc2);
     FZ_CHECK(p1->st.out_pos == p2->st.out_pos);
     FZ_CHECK(memcmp(out1, out2, p1->st.out_pos) == 0);
+    /* Whole-struct compare: clang copies the state (padding too) with memcpy
+     * in dfota_patch_restore, and dfota_patch_init zeroes it. */
     FZ_CHECK(memcmp(&p1->st, &p2->st, sizeof p1->st) == 0);
 
     free(p1);

@@ -18,6 +18,11 @@
 enum { J_MAGIC = 0, J_SEQ = 4, J_LEN = 8, J_KIND = 12, J_ACTIVE = 16, J_DONE = 20,
        J_SNAP_TAG = 24, J_RESERVED = 28, J_CRCS = 32, J_DIGEST = 64 };
 
+_Static_assert(DFOTA_IO_BUF >= 256 && (DFOTA_IO_BUF & (DFOTA_IO_BUF - 1)) == 0,
+               "DFOTA_IO_BUF must be a power of two, at least 256");
+_Static_assert(DFOTA_PATCH_SRCBUF >= 4, "DFOTA_PATCH_SRCBUF must hold a 4-byte reference");
+_Static_assert(DFOTA_PATCH_INBUF >= 1, "DFOTA_PATCH_INBUF must not be empty");
+
 #define FLASH(e) ((e)->cfg->flash)
 #define LAYOUT(e) (&(e)->cfg->layout)
 
@@ -172,7 +177,8 @@ static int mark_done(struct dfota_engine *e, uint32_t i)
 {
     uint32_t unit = FLASH(e)->prog_size;
     int rc;
-    memset(e->buf, 0, unit);
+    /* the complement of the erased value, whatever the flash erases to */
+    memset(e->buf, FLASH(e)->erased ^ 0xFF, unit);
     if ((rc = fl_prog(e, progress_area(e, e->seq & 1) + i * unit, e->buf, unit)))
         return rc;
     return fl_sync(e);
@@ -239,12 +245,13 @@ static int journal_load(struct dfota_engine *e)
     if (LAYOUT(e)->kind == DFOTA_LAYOUT_AB) {
         /* Count the blocks marked done after the record. */
         uint32_t unit = FLASH(e)->prog_size, at = progress_area(e, (uint32_t)best), k;
+        const uint8_t mark = (uint8_t)(FLASH(e)->erased ^ 0xFFu);
         e->pending = 1;
         e->blocks_done = 0;
         for (; at + unit <= LAYOUT(e)->journal + ((uint32_t)best + 1) * half_size(e); at += unit) {
             if ((rc = fl_read(e, at, e->buf, unit)))
                 return rc;
-            for (k = 0; k < unit && e->buf[k] == 0; k++)
+            for (k = 0; k < unit && e->buf[k] == mark; k++)
                 ;
             if (k < unit) {
                 /* A mark cut while being programmed cannot be programmed

@@ -111,9 +111,11 @@ static int src_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint
     uint32_t at = s->src_pos;
 
     if (at - p->src_base >= p->src_len) {
-        /* Read ahead only within the current copy: in place, bytes past it
-         * may already be overwritten. */
-        uint32_t n = s->remaining;
+        /* Read ahead only within the current copy and block: in place, a
+         * byte may be read only while producing the block that uses it, so
+         * a straight run reads exactly what a resumed one reads. */
+        uint32_t n = s->remaining < s->block_end - s->out_pos ? s->remaining
+                                                              : s->block_end - s->out_pos;
         int rc;
         if (n > DFOTA_PATCH_SRCBUF)
             n = DFOTA_PATCH_SRCBUF;
@@ -135,7 +137,8 @@ static int src_peek4(struct dfota_patch *p, const struct dfota_patch_io *io, uin
     uint32_t at = s->src_pos;
 
     if (at < p->src_base || at - p->src_base + 4 > p->src_len) {
-        uint32_t n = s->remaining;
+        uint32_t n = s->remaining < s->block_end - s->out_pos ? s->remaining
+                                                              : s->block_end - s->out_pos;
         int rc;
         if (n > DFOTA_PATCH_SRCBUF)
             n = DFOTA_PATCH_SRCBUF;
@@ -263,6 +266,13 @@ static void enter_block(struct dfota_patch_state *s)
     s->block_end = off + len;
 }
 
+/* Entering a block drops the source read-ahead (see src_byte). */
+static void enter_block_io(struct dfota_patch *p)
+{
+    enter_block(&p->st);
+    p->src_len = 0;
+}
+
 int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
                        uint8_t *out, uint32_t n)
 {
@@ -289,7 +299,7 @@ int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
         int rc;
 
         if (s->out_pos == s->block_end)
-            enter_block(s);
+            enter_block_io(p);
         if (s->remaining == 0) {
             rc = next_op(p, io);
             if (rc)
@@ -300,7 +310,7 @@ int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
         } else {
             unsigned lane = s->addr & 3u, nz, kind;
             uint8_t d = 0, sb;
-            if (s->xflags && !s->pred_n && s->remaining >= 4) {
+            if (s->xflags && !s->pred_n && s->remaining >= 4 && s->block_end - s->out_pos >= 4) {
                 uint8_t s4[4];
                 if ((rc = src_peek4(p, io, s4)))
                     return rc;

@@ -23,7 +23,8 @@ static uint8_t *stream_order(const uint8_t *dst, size_t n, uint32_t sector, int 
     return t;
 }
 
-static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const uint8_t *dst,
+static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const uint8_t *grams,
+                    const uint8_t *dst,
                     size_t dst_len, const struct dfota_diff_opts *o, int backward,
                     struct dfota_diff_result *res)
 {
@@ -38,6 +39,7 @@ static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const
     c.src = src;
     c.src_len = src_len;
     c.sa = sa;
+    c.grams = grams;
     c.inplace = o->inplace;
     c.backward = backward;
     c.sector = o->inplace ? o->sector_size : 0;
@@ -108,6 +110,7 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
                const struct dfota_diff_opts *o, struct dfota_diff_result *res)
 {
     int32_t *sa = NULL;
+    uint8_t *grams = NULL;
     int rc;
 
     memset(res, 0, sizeof *res);
@@ -124,15 +127,23 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
             free(sa);
             return DFOTA_ERR_ARG;
         }
+        grams = calloc(1, (size_t)1 << (DZ_GRAM_BITS - 3));
+        if (grams) {
+            size_t i;
+            for (i = 0; i + 5 <= src_len; i++) {
+                uint32_t h = dz_gram_hash(src + i);
+                grams[h >> 3] = (uint8_t)(grams[h >> 3] | (1u << (h & 7)));
+            }
+        }
     }
     if (!o->inplace || o->direction) {
-        rc = diff_one(src, src_len, sa, dst, dst_len, o, o->direction < 0, res);
+        rc = diff_one(src, src_len, sa, grams, dst, dst_len, o, o->direction < 0, res);
     } else {
         /* In place, the better write order depends on which way code moved. */
         struct dfota_diff_result fwd, bwd;
-        rc = diff_one(src, src_len, sa, dst, dst_len, o, 0, &fwd);
+        rc = diff_one(src, src_len, sa, grams, dst, dst_len, o, 0, &fwd);
         if (!rc) {
-            rc = diff_one(src, src_len, sa, dst, dst_len, o, 1, &bwd);
+            rc = diff_one(src, src_len, sa, grams, dst, dst_len, o, 1, &bwd);
             if (rc) {
                 dfota_diff_result_free(&fwd);
             } else if (bwd.payload_size < fwd.payload_size) {
@@ -145,6 +156,7 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
         }
     }
     free(sa);
+    free(grams);
     return rc;
 }
 

@@ -226,7 +226,7 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
                 uint8_t sb, d;
                 if (!dz_src_valid(c, x.out_pos, src_pos))
                     goto bad;
-                if (xp->flags && !x.pred_n && op->len - i >= 4) {
+                if (xp->flags && !x.pred_n && op->len - i >= 4 && x.block_end - x.out_pos >= 4) {
                     x.pred_kind = (uint8_t)dz_predict(c->src + src_pos, (uint32_t)src_pos, x.addr,
                                                       xp->flags, xp->base, xp->map, xp->map_n,
                                                       (uint32_t)c->src_len, x.pred);
@@ -264,16 +264,6 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
     }
     if (x.out_pos != c->dst_len)
         goto bad;
-    if (st_on && getenv("DFOTA_DUMP_LIT") && xp->flags == 3) {
-        FILE *f = fopen(getenv("DFOTA_DUMP_LIT"), "wb");
-        size_t t = 0;
-        for (k = 0; k < ops->n; k++) {
-            if (ops->v[k].lit)
-                fwrite(c->dst + t, 1, ops->v[k].len, f);
-            t += ops->v[k].len;
-        }
-        fclose(f);
-    }
     if (st_on) {
         size_t nl = 0, nc = 0, no = ops->n;
         for (k = 0; k < ops->n; k++)

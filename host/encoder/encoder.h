@@ -55,6 +55,7 @@ struct dz_match_ctx {
     const uint8_t *dst;      /* target in stream order */
     size_t dst_len;
     const int32_t *sa;       /* suffix array of src */
+    const uint8_t *grams;    /* bit set of the hashes of src's 5-byte strings */
     /* in place: */
     int inplace, backward;
     uint32_t sector, nblocks, lag;
@@ -83,23 +84,38 @@ void dz_build_map(const struct dz_match_ctx *c, const struct dz_oplist *ops, str
 uint32_t dz_guess_base(const struct dz_match_ctx *c, const struct dz_oplist *ops,
                        const struct dz_xparams *x);
 
-/* May stream position t read source position p? (in place only) */
-static inline int dz_src_valid(const struct dz_match_ctx *c, size_t t, size_t p)
+#define DZ_GRAM_BITS 24
+static inline uint32_t dz_gram_hash(const uint8_t *p)
 {
-    uint32_t blk, gone;
-    if (!c->inplace)
-        return 1;
-    /* block of stream position t; blocks 0 .. blk-lag-1 are committed */
+    uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return ((v * 2654435761u) ^ ((uint32_t)p[4] * 0x9E3779B1u)) >> (32 - DZ_GRAM_BITS);
+}
+
+/* May stream position t read source position p? (in place only) */
+/* In place: how many blocks are committed when stream position t is
+ * produced (blocks 0 .. blk-lag-1). */
+static inline uint32_t dz_gone(const struct dz_match_ctx *c, size_t t)
+{
+    uint32_t blk;
     if (c->backward) {
         uint32_t last = (uint32_t)(c->dst_len - (size_t)(c->nblocks - 1) * c->sector);
         blk = t < last ? 0 : 1 + (uint32_t)((t - last) / c->sector);
     } else {
         blk = (uint32_t)(t / c->sector);
     }
-    gone = blk > c->lag ? blk - c->lag : 0;
+    return blk > c->lag ? blk - c->lag : 0;
+}
+
+static inline int dz_src_valid_gone(const struct dz_match_ctx *c, uint32_t gone, size_t p)
+{
     if (c->backward)   /* sectors nblocks-gone .. nblocks-1 are written */
         return p < (size_t)(c->nblocks - gone) * c->sector || p >= (size_t)c->nblocks * c->sector;
     return p >= (size_t)gone * c->sector;
+}
+
+static inline int dz_src_valid(const struct dz_match_ctx *c, size_t t, size_t p)
+{
+    return !c->inplace || dz_src_valid_gone(c, dz_gone(c, t), p);
 }
 
 

@@ -100,8 +100,9 @@ static size_t valid_len(const struct dz_match_ctx *c, size_t t, size_t p, size_t
 
 static size_t measure(const struct dz_match_ctx *c, size_t t, size_t sp, size_t qn)
 {
-    size_t v = valid_len(c, t, sp, qn);
-    return common_prefix(c->src + sp, c->src_len - sp < v ? c->src_len - sp : v, c->dst + t, v);
+    /* the exact length first: usually short, and it bounds the block walk */
+    size_t l = common_prefix(c->src + sp, c->src_len - sp, c->dst + t, qn);
+    return valid_len(c, t, sp, l);
 }
 
 static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, size_t *pos)
@@ -110,10 +111,20 @@ static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, siz
     size_t qn = c->dst_len - t < DZ_MATCH_CAP ? c->dst_len - t : DZ_MATCH_CAP;
     size_t bn = (!c->inplace || qn < DZ_BRACKET) ? qn : DZ_BRACKET;
     size_t lo = 0, hi = c->src_len, best = 0, bestpos = 0, k, span;
+    uint32_t gone;
 
     if (c->src_len == 0) {
         *pos = 0;
         return 0;
+    }
+    if (c->grams && qn >= 5) {
+        /* No source string starts like this: nothing of 5 bytes or more
+         * to find, and shorter matches are never used. */
+        uint32_t h = dz_gram_hash(q);
+        if (!(c->grams[h >> 3] & (1u << (h & 7)))) {
+            *pos = 0;
+            return 0;
+        }
     }
     /* Invariant: the answer's suffix-order index lies in [lo, hi). */
     while (hi - lo > 1) {
@@ -129,9 +140,10 @@ static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, siz
     /* Among equally long matches, the one nearest the current alignment
      * costs the fewest bits to point at. */
     span = c->inplace ? 24 : DZ_SPAN;
+    gone = c->inplace ? dz_gone(c, t) : 0;
     for (k = lo >= span ? lo - span : 0; k <= lo + span && k < c->src_len; k++) {
         size_t sp = (size_t)c->sa[k], l;
-        if (c->inplace && !dz_src_valid(c, t, sp))
+        if (c->inplace && !dz_src_valid_gone(c, gone, sp))
             continue;
         l = measure(c, t, sp, qn);
         if (l > best || (l == best && l && llabs((int64_t)sp - expect) < llabs((int64_t)bestpos - expect))) {

@@ -72,7 +72,8 @@ int dfota_host_apply(const uint8_t *src, size_t src_len, const uint8_t *pkg, siz
         return DFOTA_ERR_NOSPACE;
     if (simflash_init(&f, NULL, (uint32_t)total, ss, 16, 0xFF))
         return DFOTA_ERR_ARG;
-    memcpy(f.mem + cfg.layout.slot[0], src, src_len);
+    if (src_len)
+        memcpy(f.mem + cfg.layout.slot[0], src, src_len);
     memcpy(f.mem + cfg.layout.staging, pkg, pkg_len);
 
     cfg.flash = &f.port;

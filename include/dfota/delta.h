@@ -47,37 +47,14 @@ static inline unsigned dz_run_bucket(uint32_t run)
     return run == 0 ? 0 : run == 1 ? 1 : run < 4 ? 2 : run < 8 ? 3 : run < 16 ? 4 : 5;
 }
 
-/* Context of the "difference is zero" bit at target address addr; hist
- * holds the zero flags of the last 8 difference bytes, newest in bit 0
- * (1 = non-zero). */
-#ifndef DZ_ZV
-#define DZ_ZV 0
-#endif
-#if DZ_ZV == 0
 #define DZ_ZCTX_N (DZ_LANES * DZ_RUN_BUCKETS * 2)
+/* Context of the "difference is zero" bit at target address addr; hist
+ * holds the zero flags of the last difference bytes, newest in bit 0
+ * (1 = non-zero). */
 static inline unsigned dz_zero_ctx(uint32_t addr, uint32_t run, uint32_t hist)
 {
     return ((addr & 3u) * DZ_RUN_BUCKETS + dz_run_bucket(run)) * 2u + ((hist >> 3) & 1u);
 }
-#elif DZ_ZV == 1
-#define DZ_ZCTX_N (DZ_LANES * DZ_RUN_BUCKETS * 16)
-static inline unsigned dz_zero_ctx(uint32_t addr, uint32_t run, uint32_t hist)
-{
-    return ((addr & 3u) * DZ_RUN_BUCKETS + dz_run_bucket(run)) * 16u + (hist & 15u);
-}
-#elif DZ_ZV == 2
-#define DZ_ZCTX_N (DZ_LANES * DZ_RUN_BUCKETS * 4)
-static inline unsigned dz_zero_ctx(uint32_t addr, uint32_t run, uint32_t hist)
-{
-    return ((addr & 3u) * DZ_RUN_BUCKETS + dz_run_bucket(run)) * 4u + ((hist >> 3) & 1u) * 2u + ((hist >> 7) & 1u);
-}
-#else
-#define DZ_ZCTX_N (DZ_LANES * DZ_RUN_BUCKETS * 8)
-static inline unsigned dz_zero_ctx(uint32_t addr, uint32_t run, uint32_t hist)
-{
-    return ((addr & 3u) * DZ_RUN_BUCKETS + dz_run_bucket(run)) * 8u + ((hist >> 1) & 7u);
-}
-#endif
 
 /* Reference prediction. When code moves, branch offsets and absolute
  * pointers into the moved code change by the shift. The payload opens with a

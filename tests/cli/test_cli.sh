@@ -120,6 +120,8 @@ put("one_a", b"A")
 put("one_b", b"\xff")
 put("rnd_a", rnd(r, 65536))
 put("rnd_b", rnd(r, 65536 + 333))
+put("rnd_c", rnd(r, 16384))
+put("rnd_d", rnd(r, 16384 + 77))
 base = firmware(r, 65536 + 123)          # not a whole number of sectors
 put("base", base)
 put("ins", base[:30000] + rnd(r, 3000) + base[30000:50000] + b"\x00" * 17 + base[50000:])
@@ -234,7 +236,7 @@ roundtrip "explicit ab layout" base mix --layout ab
 roundtrip "empty -> 1 byte in place" empty one_a --layout inplace --sector-size 4096
 roundtrip "1 byte -> empty in place" one_a empty --layout inplace --sector-size 4096
 roundtrip "identical in place" base base --layout inplace --sector-size 4096
-roundtrip "random in place" rnd_a rnd_b --layout inplace --sector-size 4096
+roundtrip "random in place" rnd_c rnd_d --layout inplace --sector-size 4096
 roundtrip "insert in place" base ins --layout inplace --sector-size 4096 &&
     save_json inplace rt.pkg
 roundtrip "delete in place" base del --layout inplace --sector-size 4096
@@ -382,11 +384,16 @@ if expect "tamper: diff" 0 "" diff --from-version 1.0 --to-version 2.0 --key key
         fi >"$T/io/sweep.$_id"
     }
     flip s.pkg "$T/fff" 0xff $hoffs $poffs || bad "cannot write flipped packages"
-    flip s.pkg "$T/f01" 0x01 $hoffs || bad "cannot write flipped packages"
+    # lowest bit of every integer field: version, header size, flags, sizes,
+    # algorithm, coder, lag, reserved, sector size, RAM, counter, CRC
+    noffs=$(awk 'BEGIN { for (i = 8; i < 16; i++) print i; for (i = 80; i < 84; i++) print i;
+        for (i = 148; i < 152; i++) print i; for (i = 184; i < 200; i++) print i;
+        for (i = 232; i < 240; i++) print i }')
+    flip s.pkg "$T/f01" 0x01 $noffs || bad "cannot write flipped packages"
     # the sweeps run side by side; each writes its verdict to io/sweep.ID
     sweep "header bytes ^0xff, verify" verify "$T/fff" "4 6" 1 $hoffs &
     sweep "header bytes ^0xff, apply" apply "$T/fff" "4 6" 2 $hoffs &
-    sweep "header bytes ^0x01, verify" verify "$T/f01" "4 6" 3 $hoffs &
+    sweep "header integer fields ^0x01, apply" apply "$T/f01" "4 6" 3 $noffs &
     sweep "payload bytes ^0xff, verify" verify "$T/fff" "4" 4 $poffs &
     sweep "payload bytes ^0xff, apply" apply "$T/fff" "4" 5 $poffs &
     wait
