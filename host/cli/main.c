@@ -217,6 +217,19 @@ static int is_signed(const struct dfota_pkg_header *h)
     return 0;
 }
 
+/* Header strings are printable ASCII; JSON needs " and \\ escaped. */
+static const char *json_str(char *out, const char *s)
+{
+    char *o = out;
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            *o++ = '\\';
+        *o++ = *s;
+    }
+    *o = 0;
+    return out;
+}
+
 static int cmd_inspect(int argc, char **argv)
 {
     static const struct option lo[] = { { "json", no_argument, 0, 'j' }, { 0, 0, 0, 0 } };
@@ -224,6 +237,7 @@ static int cmd_inspect(int argc, char **argv)
     uint8_t *pkg;
     size_t len;
     char s_src[65], s_dst[65], s_pay[65], s_kid[17];
+    char j_prod[2 * DFOTA_PKG_ID_LEN + 1], j_sv[2 * DFOTA_PKG_ID_LEN + 1], j_dv[2 * DFOTA_PKG_ID_LEN + 1];
     int c, json = 0, rc;
     uint8_t d[32];
     const char *payload_ok;
@@ -252,9 +266,11 @@ static int cmd_inspect(int argc, char **argv)
                "\"payload_sha256\":\"%s\",\"payload_ok\":%s,\"security_counter\":%u,"
                "\"signed\":%s,\"key_id\":\"%s\",\"decoder_ram\":%u,\"engine_ram\":%u,"
                "\"sector_buffer\":0}\n",
-               h.format_version, h.product, (h.flags & DFOTA_PKG_F_INPLACE) ? "inplace" : "ab",
+               h.format_version, json_str(j_prod, h.product),
+               (h.flags & DFOTA_PKG_F_INPLACE) ? "inplace" : "ab",
                (h.flags & DFOTA_PKG_F_BACKWARD) ? "backward" : "forward", h.sector_size,
-               h.src_version, h.src_size, s_src, h.dst_version, h.dst_size, s_dst, h.algorithm,
+               json_str(j_sv, h.src_version), h.src_size, s_src, json_str(j_dv, h.dst_version),
+               h.dst_size, s_dst, h.algorithm,
                h.coder, len, h.payload_size, s_pay, *payload_ok == 'o' ? "true" : "false",
                h.security_counter, is_signed(&h) ? "true" : "false", s_kid, h.decoder_ram,
                (unsigned)sizeof(struct dfota_engine));

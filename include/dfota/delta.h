@@ -74,10 +74,10 @@ struct dz_map_entry {
 };
 
 struct dz_model {
-    uint16_t op_lit[4];                            /* after a copy: literal next? by (prev op, short copy) */
+    uint16_t op_lit[4];                            /* literal next? by previous op (start, copy) */
     struct dz_num copy_len;
     struct dz_num lit_len;
-    uint16_t off_zero[2];                          /* source offset continues? by previous op */
+    uint16_t off_zero[2];                          /* source offset jumps (1) or continues (0)? by previous op */
     uint16_t off_sign[2];
     struct dz_num off_mag;
     uint16_t d_zero[DZ_PRED_KINDS][DZ_ZCTX_N];  /* difference byte is zero? */

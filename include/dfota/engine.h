@@ -94,8 +94,8 @@ int dfota_install(struct dfota_engine *e);
 int dfota_resume(struct dfota_engine *e);
 
 /* Check a package header's signature: key id, then Ed25519 over the signed
- * bytes of raw (DFOTA_PKG_HEADER_SIZE bytes). pubkey NULL accepts only
- * unsigned packages' absence of a check (returns DFOTA_OK). */
+ * bytes of raw (DFOTA_PKG_HEADER_SIZE bytes). With pubkey NULL nothing is
+ * checked and DFOTA_OK is returned (development devices without a key). */
 int dfota_pkg_check_signature(const struct dfota_pkg_header *h, const uint8_t *raw,
                               const uint8_t *pubkey, const struct dfota_crypto *crypto);
 

@@ -78,7 +78,7 @@ int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h);
 int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
                        uint8_t *out, uint32_t n);
 
-/* True once the whole target was produced and the payload fully consumed. */
+/* True once the whole target was produced and the last operation ended. */
 int dfota_patch_done(const struct dfota_patch *p);
 
 /* Replace the state with a saved one (after a power cut). The read-ahead
