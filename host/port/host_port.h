@@ -49,7 +49,6 @@ void simflash_reset_counters(struct simflash *f);
 /* Power back on: later operations work again, no cut scheduled. */
 void simflash_power_on(struct simflash *f);
 
-#endif
 
 /* Apply a package on the host with the device engine itself, on a simulated
  * flash laid out for the package (A/B, or in place with its sector size).
@@ -65,3 +64,5 @@ int dfota_host_apply(const uint8_t *src, size_t src_len, const uint8_t *pkg, siz
                      const uint8_t *pubkey, uint8_t **out, size_t *out_len,
                      void (*progress)(void *ctx, int phase, unsigned percent), void *progress_ctx,
                      struct dfota_host_apply_stats *stats);
+
+#endif
