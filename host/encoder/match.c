@@ -245,7 +245,7 @@ int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
                     oldscore++;
             }
             /* Take the new match when it beats the old alignment clearly. */
-            if ((len == oldscore && len != 0) || len > oldscore + 8)
+            if ((len == oldscore && len != 0) || len > oldscore + 5)
                 break;
             {
                 int64_t sp = (int64_t)scan + lastoffset;
