@@ -48,10 +48,30 @@ static int fl_sync(struct dfota_engine *e)
     return DFOTA_OK;
 }
 
-static void progress(struct dfota_engine *e, enum dfota_phase ph, uint64_t done, uint64_t total)
+/* 32-bit arithmetic only: a 64-bit division pulls ~700 bytes of libgcc
+ * into a Cortex-M image. */
+static void progress(struct dfota_engine *e, enum dfota_phase ph, uint32_t done, uint32_t total)
 {
-    if (e->cfg->progress)
-        e->cfg->progress(e->cfg->progress_ctx, ph, total ? (unsigned)(done * 100 / total) : 100u);
+    unsigned pct;
+    if (!e->cfg->progress)
+        return;
+    if (!total || done >= total)
+        pct = 100;
+    else if (total > 0x28F5C28u)              /* done * 100 would overflow */
+        pct = done / (total / 100u);
+    else
+        pct = done * 100u / total;
+    e->cfg->progress(e->cfg->progress_ctx, ph, pct);
+}
+
+/* strcmp's equality, without pulling in the C library's. */
+static int same_str(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return *a == *b;
 }
 
 static uint32_t round_up(uint32_t v, uint32_t unit)
@@ -390,7 +410,7 @@ static int load_header(struct dfota_engine *e)
     dfota_sha256(raw, sizeof raw, e->hdr_digest);
     if ((uint64_t)h->header_size + h->payload_size > l->staging_size)
         return DFOTA_ERR_SIZE;
-    if (e->cfg->product && e->cfg->product[0] && strcmp(e->cfg->product, h->product) != 0)
+    if (e->cfg->product && e->cfg->product[0] && !same_str(e->cfg->product, h->product))
         return DFOTA_ERR_PRODUCT;
     /* The package must be made for this layout and sector size. */
     if (l->kind == DFOTA_LAYOUT_INPLACE) {
