@@ -149,7 +149,9 @@ struct device {
 static void device_init(struct device *d, uint8_t mode, int inplace, uint32_t ss, size_t pkg_len)
 {
     struct dfota_layout *l = &d->cfg.layout;
-    uint32_t at = 0, jhalf = round_up(dfota_journal_record_size(), ss);
+    uint32_t at = 0;
+    uint32_t jhalf = dfota_journal_half_size(inplace ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB,
+                                             SLOT_SIZE, ss, (mode & M_PROG256) ? 256 : 16);
 
     memset(d, 0, sizeof *d);
     d->ss = ss;
