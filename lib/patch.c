@@ -310,7 +310,10 @@ int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
         } else {
             unsigned lane = s->addr & 3u, nz, kind;
             uint8_t d = 0, sb;
-            if (s->xflags && !s->pred_n && s->remaining >= 4 && s->block_end - s->out_pos >= 4) {
+            /* References start on even (Thumb) or word (A32, pointers)
+             * addresses: only there is dz_predict worth a call. */
+            if (s->xflags && !s->pred_n && !(s->addr & ((s->xflags & DZ_X_THUMB) ? 1u : 3u)) &&
+                s->remaining >= 4 && s->block_end - s->out_pos >= 4) {
                 uint8_t s4[4];
                 if ((rc = src_peek4(p, io, s4)))
                     return rc;

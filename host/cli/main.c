@@ -252,7 +252,7 @@ static int cmd_inspect(int argc, char **argv)
         return usage_error("inspect needs one PKG");
     if ((rc = load_pkg(argv[optind], &pkg, &len, &h)))
         return rc;
-    dfota_sha256(pkg + DFOTA_PKG_HEADER_SIZE, h.payload_size, d);
+    dfota_host_sha256(pkg + DFOTA_PKG_HEADER_SIZE, h.payload_size, d);
     payload_ok = memcmp(d, h.payload_sha256, 32) ? "CORRUPT" : "ok";
     cli_hex(s_src, h.src_sha256, 32);
     cli_hex(s_dst, h.dst_sha256, 32);
@@ -309,7 +309,7 @@ static int check_pkg(const char *path, const char *pubpath, const char *srcpath,
         return EXIT_IO;
     if ((rc = load_pkg(path, &pkg, &len, h)))
         return rc;
-    dfota_sha256(pkg + DFOTA_PKG_HEADER_SIZE, h->payload_size, d);
+    dfota_host_sha256(pkg + DFOTA_PKG_HEADER_SIZE, h->payload_size, d);
     if (memcmp(d, h->payload_sha256, 32)) {
         cli_err("'%s': %s", path, dfota_strerror(DFOTA_ERR_PAYLOAD));
         free(pkg);
@@ -335,7 +335,7 @@ static int check_pkg(const char *path, const char *pubpath, const char *srcpath,
             free(pkg);
             return EXIT_IO;
         }
-        dfota_sha256(src, slen, d);
+        dfota_host_sha256(src, slen, d);
         free(src);
         if (slen != h->src_size || memcmp(d, h->src_sha256, 32)) {
             cli_err("'%s' was not built from '%s' (source %s expected): %s", path, srcpath,

@@ -28,8 +28,8 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     h.security_counter = meta->security_counter;
     h.src_size = (uint32_t)src_len;
     h.dst_size = (uint32_t)dst_len;
-    dfota_sha256(src, src_len, h.src_sha256);
-    dfota_sha256(dst, dst_len, h.dst_sha256);
+    dfota_host_sha256(src, src_len, h.src_sha256);
+    dfota_host_sha256(dst, dst_len, h.dst_sha256);
     h.algorithm = DFOTA_ALG_DZ1;
     h.coder = DFOTA_CODER_RC1;
 
@@ -46,7 +46,7 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     h.stream_crc32 = res.stream_crc32;
     h.decoder_ram = res.decoder_ram;
     h.payload_size = (uint32_t)res.payload_size;
-    dfota_sha256(res.payload, res.payload_size, h.payload_sha256);
+    dfota_host_sha256(res.payload, res.payload_size, h.payload_sha256);
 
     out = malloc(DFOTA_PKG_HEADER_SIZE + res.payload_size);
     if (!out) {

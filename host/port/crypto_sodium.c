@@ -1,4 +1,5 @@
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 #include "host_port.h"
 
@@ -16,6 +17,13 @@ const struct dfota_crypto *dfota_host_crypto(void)
     if (sodium_init() < 0)
         return NULL;
     return &sodium_crypto;
+}
+
+void dfota_host_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    if (sodium_init() < 0)
+        abort();
+    crypto_hash_sha256(out, data, len);
 }
 
 int dfota_host_sign(const uint8_t sk[64], const uint8_t *msg, size_t len, uint8_t sig[64])

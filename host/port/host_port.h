@@ -7,6 +7,10 @@
 #include <stdint.h>
 #include "dfota/port.h"
 
+/* SHA-256 of a whole buffer with libsodium's faster code (host only; the
+ * device library keeps its small one). */
+void dfota_host_sha256(const void *data, size_t len, uint8_t out[32]);
+
 /* libsodium's Ed25519 behind struct dfota_crypto. */
 const struct dfota_crypto *dfota_host_crypto(void);
 int dfota_host_sign(const uint8_t sk[64], const uint8_t *msg, size_t len, uint8_t sig[64]);
