@@ -9,14 +9,16 @@
 /* Journal record: a fixed head, an optional decoder snapshot, a CRC-32 of
  * everything before it. Little-endian. */
 #define JR_MAGIC        0x314A4644u  /* "DFJ1" */
-#define JR_HEAD         104u
+#define JR_HEAD         136u
 #define JR_KIND_IDLE    1u
 #define JR_KIND_APPLY   2u
 /* Snapshots are raw struct bytes: a different build must not read them. */
 #define JR_SNAP_TAG     ((uint32_t)sizeof(struct dfota_patch_state) | 0x01000000u)
 
 enum { J_MAGIC = 0, J_SEQ = 4, J_LEN = 8, J_KIND = 12, J_ACTIVE = 16, J_DONE = 20,
-       J_SNAP_TAG = 24, J_RESERVED = 28, J_CRCS = 32, J_DIGEST = 64 };
+       J_SNAP_TAG = 24, J_PREV = 28, J_CRCS = 32, J_DIGEST = 32 + 4 * DFOTA_MAX_SCRATCH,
+       J_RESERVED = J_DIGEST + 32 };
+_Static_assert(J_RESERVED + 8 == JR_HEAD, "journal record head layout");
 
 _Static_assert(DFOTA_IO_BUF >= 256 && (DFOTA_IO_BUF & (DFOTA_IO_BUF - 1)) == 0,
                "DFOTA_IO_BUF must be a power of two, at least 256");
@@ -99,7 +101,7 @@ uint32_t dfota_journal_half_size(int kind, uint32_t slot_size, uint32_t sector_s
         need = round_up(JR_HEAD + 4, prog_size) +
                (slot_size + sector_size - 1) / sector_size * prog_size;
     else
-        need = dfota_journal_record_size();
+        need = round_up(dfota_journal_record_size(), prog_size) + prog_size;
     return round_up(need, sector_size);
 }
 
@@ -166,7 +168,8 @@ static int journal_write(struct dfota_engine *e, uint32_t kind)
     dfota_put_le32(head + J_ACTIVE, e->active);
     dfota_put_le32(head + J_DONE, e->blocks_done);
     dfota_put_le32(head + J_SNAP_TAG, snap ? JR_SNAP_TAG : 0);
-    for (s = 0; s <= DFOTA_MAX_LAG; s++)
+    dfota_put_le32(head + J_PREV, e->ckpt_prev);
+    for (s = 0; s < DFOTA_MAX_SCRATCH; s++)
         dfota_put_le32(head + J_CRCS + 4 * s, e->block_crc[s]);
     memcpy(head + J_DIGEST, e->hdr_digest, 32);
 
@@ -190,6 +193,24 @@ static int journal_write(struct dfota_engine *e, uint32_t kind)
 static uint32_t progress_area(const struct dfota_engine *e, uint32_t h)
 {
     return LAYOUT(e)->journal + h * half_size(e) + round_up(JR_HEAD + 4, FLASH(e)->prog_size);
+}
+
+/* In place: the program unit after the snapshot record of half h that marks
+ * its commits done. */
+static uint32_t batch_mark_at(const struct dfota_engine *e, uint32_t h)
+{
+    return LAYOUT(e)->journal + h * half_size(e) +
+           round_up(dfota_journal_record_size(), FLASH(e)->prog_size);
+}
+
+static int mark_batch(struct dfota_engine *e)
+{
+    uint32_t unit = FLASH(e)->prog_size;
+    int rc;
+    memset(e->buf, FLASH(e)->erased ^ 0xFF, unit);
+    if ((rc = fl_prog(e, batch_mark_at(e, e->seq & 1), e->buf, unit)))
+        return rc;
+    return fl_sync(e);
 }
 
 /* A/B: block i is written; a torn mark reads as not done. */
@@ -290,8 +311,21 @@ static int journal_load(struct dfota_engine *e)
         return DFOTA_ERR_JOURNAL;        /* written by another build of the engine */
     e->pending = 1;
     e->blocks_done = dfota_le32(head[best] + J_DONE);
-    for (i = 0; i <= DFOTA_MAX_LAG; i++)
+    for (i = 0; i < DFOTA_MAX_SCRATCH; i++)
         e->block_crc[i] = dfota_le32(head[best] + J_CRCS + 4 * i);
+    e->ckpt_prev = dfota_le32(head[best] + J_PREV);
+    /* Were this checkpoint's commits all done? (a torn mark reads as no) */
+    {
+        uint32_t unit = FLASH(e)->prog_size, k;
+        const uint8_t mark = (uint8_t)(FLASH(e)->erased ^ 0xFFu);
+        if ((rc = fl_read(e, batch_mark_at(e, (uint32_t)best), e->buf, unit)))
+            return rc;
+        for (k = 0; k < unit && e->buf[k] == mark; k++)
+            ;
+        e->batch_done = k == unit;
+        if (e->batch_done)
+            e->ckpt_prev = e->blocks_done;   /* the next batch starts here */
+    }
     /* The snapshot goes straight into the decoder state. */
     rc = fl_read(e, LAYOUT(e)->journal + (uint32_t)best * half_size(e) + JR_HEAD, &e->patch.st,
                  (uint32_t)sizeof(struct dfota_patch_state));
@@ -576,9 +610,15 @@ static void block_at(const struct dfota_engine *e, uint32_t i, uint32_t *len, ui
 /* In place, block i waits in scratch slot i mod (lag + 2) until it is
  * committed, lag blocks later: so its source sector outlives it by lag
  * blocks, and the slot is reused only after the journal stopped naming it. */
+static uint32_t scratch_slots(const struct dfota_engine *e)
+{
+    uint32_t s = LAYOUT(e)->scratch_size / FLASH(e)->sector_size;
+    return s > DFOTA_MAX_SCRATCH ? DFOTA_MAX_SCRATCH : s;
+}
+
 static uint32_t scratch_of(const struct dfota_engine *e, uint32_t i)
 {
-    return LAYOUT(e)->scratch + (i % (e->hdr.lag + 2u)) * FLASH(e)->sector_size;
+    return LAYOUT(e)->scratch + (i % scratch_slots(e)) * FLASH(e)->sector_size;
 }
 
 /* In place: copy block i from its scratch slot to the firmware. */
@@ -597,7 +637,7 @@ static int commit_block(struct dfota_engine *e, uint32_t i)
             return rc;
         crc = dfota_crc32(crc, e->buf, n);
     }
-    if (k > e->hdr.lag || crc != e->block_crc[k])
+    if (k >= DFOTA_MAX_SCRATCH || crc != e->block_crc[k])
         return DFOTA_ERR_JOURNAL;
     if ((rc = fl_erase(e, addr)))
         return rc;
@@ -613,6 +653,27 @@ static int commit_block(struct dfota_engine *e, uint32_t i)
     return fl_sync(e);
 }
 
+/* In place, at the checkpoint blocks_done = c (previous one p): commit the
+ * blocks that no later block reads, [p - lag, c - lag), or at the end all
+ * that remain; then mark the batch done and start the next one at c. */
+static int commit_batch(struct dfota_engine *e, uint32_t n, int mark)
+{
+    uint32_t lag = e->hdr.lag, c = e->blocks_done, p = e->ckpt_prev, i;
+    uint32_t from = p > lag ? p - lag : 0, to = c == n ? n : (c > lag ? c - lag : 0);
+    int rc;
+
+    if (from < to) {
+        for (i = from; i < to; i++)
+            if ((rc = commit_block(e, i)))
+                return rc;
+        if (mark && (rc = mark_batch(e)))
+            return rc;
+    }
+    e->ckpt_prev = c;
+    e->batch_done = 1;
+    return DFOTA_OK;
+}
+
 static int run(struct dfota_engine *e)
 {
     int inplace = LAYOUT(e)->kind == DFOTA_LAYOUT_INPLACE;
@@ -621,11 +682,19 @@ static int run(struct dfota_engine *e)
     uint32_t n = block_count(e), i, len, addr, lag = e->hdr.lag;
     int rc;
 
-    /* After a power cut, the commit the last record asked for may be torn:
-     * do it again (commits are idempotent while the scratch slot holds). */
-    if (inplace && e->blocks_done > lag &&
-        (rc = commit_block(e, e->blocks_done - 1 - lag)))
-        return rc;
+    /* In place, a checkpoint (a record with the decoder state) is written
+     * every K blocks, K = scratch slots - lag - 1; after it the blocks that
+     * no later block reads are committed and a mark says so. A resume whose
+     * mark is missing commits that batch again (commits are idempotent
+     * while the scratch slots hold, and nothing reuses them before the
+     * mark). */
+    uint32_t K = inplace ? scratch_slots(e) - lag - 1 : 0;
+    if (inplace && !e->batch_done) {
+        /* Its mark may be torn and cannot be programmed again: commit, then
+         * a fresh record (with an empty batch) takes the mark's place. */
+        if ((rc = commit_batch(e, n, 0)) || (rc = journal_write(e, JR_KIND_APPLY)))
+            return rc;
+    }
     if (!inplace && e->torn_mark) {
         if ((rc = journal_write(e, JR_KIND_APPLY)))
             return rc;
@@ -653,14 +722,14 @@ static int run(struct dfota_engine *e)
             if ((rc = fl_erase(e, scratch_of(e, i))) ||
                 (rc = decode_to(e, &io, scratch_of(e, i), len, &crc)) || (rc = fl_sync(e)))
                 return rc;
-            for (k = DFOTA_MAX_LAG; k > 0; k--)
+            for (k = DFOTA_MAX_SCRATCH - 1; k > 0; k--)
                 e->block_crc[k] = e->block_crc[k - 1];
             e->block_crc[0] = crc;
             e->blocks_done = i + 1;
-            if ((rc = journal_write(e, JR_KIND_APPLY)))
-                return rc;
-            if (i >= lag && (rc = commit_block(e, i - lag)))
-                return rc;
+            if (e->blocks_done - e->ckpt_prev >= K || e->blocks_done == n) {
+                if ((rc = journal_write(e, JR_KIND_APPLY)) || (rc = commit_batch(e, n, 1)))
+                    return rc;
+            }
         } else {
             if ((rc = fl_erase(e, addr)) || (rc = decode_to(e, &io, addr, len, NULL)) ||
                 (rc = fl_sync(e)) || (rc = mark_done(e, i)))
@@ -670,11 +739,6 @@ static int run(struct dfota_engine *e)
     }
     if (!dfota_patch_done(&e->patch))
         return DFOTA_ERR_CORRUPT;
-    /* The last lag blocks wait in scratch still. */
-    if (inplace)
-        for (i = n > lag ? n - lag : 0; i < n; i++)
-            if ((rc = commit_block(e, i)))
-                return rc;
     progress(e, DFOTA_PHASE_APPLY, n, n);
     return DFOTA_OK;
 }
@@ -731,6 +795,8 @@ int dfota_install(struct dfota_engine *e)
     if ((rc = dfota_patch_init(&e->patch, &e->hdr)))
         return rc;
     e->blocks_done = 0;
+    e->ckpt_prev = 0;
+    e->batch_done = 1;
     memset(e->block_crc, 0, sizeof e->block_crc);
     /* From this record on, a power-up finishes the update. */
     if ((rc = journal_write(e, JR_KIND_APPLY)))

@@ -14,6 +14,10 @@
 extern "C" {
 #endif
 
+#ifndef DFOTA_MAX_SCRATCH
+#define DFOTA_MAX_SCRATCH 16  /* in place: most scratch sectors the engine uses */
+#endif
+
 #ifndef DFOTA_IO_BUF
 #define DFOTA_IO_BUF 256      /* bytes; the one I/O buffer of the engine */
 #endif
@@ -32,7 +36,7 @@ struct dfota_layout {
     uint32_t staging_size;
     uint32_t journal;         /* two equal halves, each whole sectors */
     uint32_t journal_size;
-    uint32_t scratch;         /* in place: lag + 2 sectors (docs/engine.md) */
+    uint32_t scratch;         /* in place: at least lag + 2 sectors (docs/engine.md) */
     uint32_t scratch_size;
 };
 
@@ -65,7 +69,9 @@ struct dfota_engine {
     uint8_t  checked;             /* the package in staging passed dfota_check() */
     uint8_t  torn_mark;           /* A/B: a progress mark was cut mid-program */
     uint32_t blocks_done;         /* blocks decoded (A/B: also written) */
-    uint32_t block_crc[DFOTA_MAX_LAG + 1]; /* in place: CRC of block blocks_done-1-k in scratch */
+    uint32_t ckpt_prev;           /* in place: blocks_done at the checkpoint before */
+    uint8_t  batch_done;          /* in place: the last checkpoint's commits are marked done */
+    uint32_t block_crc[DFOTA_MAX_SCRATCH]; /* in place: CRC of block blocks_done-1-k in scratch */
     uint8_t  journal_digest[32];  /* package header digest the journal names */
     struct dfota_patch patch;
     uint8_t  buf[DFOTA_IO_BUF];

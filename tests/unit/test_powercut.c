@@ -20,6 +20,7 @@ struct sweep {
     uint32_t sector, lag;
     int direction;
     size_t size;
+    uint32_t scratch;        /* in place: scratch sectors (0: lag + 2, one block per checkpoint) */
 };
 
 static unsigned long total_cuts;
@@ -62,7 +63,8 @@ static void run_sweep(const struct sweep *s)
     int mode;
     char id[96];
 
-    tu_device_init(&d, s->kind, s->sector, s->size + 2 * s->sector, s->lag + 2, plen);
+    tu_device_init(&d, s->kind, s->sector, s->size + 2 * s->sector,
+                   s->scratch ? s->scratch : s->lag + 2, plen);
     tu_device_load(&d, 0, src, s->size, pkg, plen);
     initial = malloc(d.flash.size);
     memcpy(initial, d.flash.mem, d.flash.size);
@@ -135,30 +137,40 @@ static void run_sweep(const struct sweep *s)
 
 static void test_ab(void **st)
 {
-    static const struct sweep s = { "ab/4096", DFOTA_LAYOUT_AB, 4096, 0, 0, 40000 };
+    static const struct sweep s = { "ab/4096", DFOTA_LAYOUT_AB, 4096, 0, 0, 40000, 0 };
     (void)st;
     run_sweep(&s);
 }
 
 static void test_inplace_forward_lag2(void **st)
 {
-    static const struct sweep s = { "inplace/4096/fwd/lag2", DFOTA_LAYOUT_INPLACE, 4096, 2, 1, 40000 };
+    static const struct sweep s = { "inplace/4096/fwd/lag2", DFOTA_LAYOUT_INPLACE, 4096, 2, 1, 40000, 0 };
     (void)st;
     run_sweep(&s);
 }
 
 static void test_inplace_backward_lag0(void **st)
 {
-    static const struct sweep s = { "inplace/4096/bwd/lag0", DFOTA_LAYOUT_INPLACE, 4096, 0, -1, 40000 };
+    static const struct sweep s = { "inplace/4096/bwd/lag0", DFOTA_LAYOUT_INPLACE, 4096, 0, -1, 40000, 0 };
     (void)st;
     run_sweep(&s);
 }
 
 static void test_inplace_small_sectors(void **st)
 {
-    static const struct sweep s = { "inplace/1024/auto/lag1", DFOTA_LAYOUT_INPLACE, 1024, 1, 0, 12000 };
+    static const struct sweep s = { "inplace/1024/auto/lag1", DFOTA_LAYOUT_INPLACE, 1024, 1, 0, 12000, 0 };
     (void)st;
     run_sweep(&s);
+}
+
+/* More scratch than lag + 2: a checkpoint every scratch - lag - 1 blocks. */
+static void test_inplace_batched_checkpoints(void **st)
+{
+    static const struct sweep a = { "inplace/4096/fwd/lag2/k5", DFOTA_LAYOUT_INPLACE, 4096, 2, 1, 40000, 8 };
+    static const struct sweep b = { "inplace/1024/bwd/lag0/k4", DFOTA_LAYOUT_INPLACE, 1024, 0, -1, 12000, 5 };
+    (void)st;
+    run_sweep(&a);
+    run_sweep(&b);
 }
 
 int main(void)
@@ -169,6 +181,7 @@ int main(void)
         cmocka_unit_test(test_inplace_forward_lag2),
         cmocka_unit_test(test_inplace_backward_lag0),
         cmocka_unit_test(test_inplace_small_sectors),
+        cmocka_unit_test(test_inplace_batched_checkpoints),
     };
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     printf("powercut total: %lu cut points exercised\n", total_cuts);
