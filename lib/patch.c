@@ -58,6 +58,31 @@ static unsigned rc_bit(struct dfota_patch *p, const struct dfota_patch_io *io, u
     return bit;
 }
 
+/* A bit under two contexts: their average codes it, both adapt. */
+static unsigned rc_bit2(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *p1,
+                        uint16_t *p2, unsigned shift)
+{
+    struct dfota_patch_state *s = &p->st;
+    uint32_t bound = (s->range >> DZ_PROB_BITS) * (((uint32_t)*p1 + *p2) >> 1);
+    unsigned bit;
+
+    if (s->code < bound) {
+        s->range = bound;
+        bit = 0;
+    } else {
+        s->code -= bound;
+        s->range -= bound;
+        bit = 1;
+    }
+    dz_adapt(p1, bit, shift);
+    dz_adapt(p2, bit, shift);
+    while (s->range < DZ_RC_TOP) {
+        s->range <<= 8;
+        s->code = (s->code << 8) | in_byte(p, io);
+    }
+    return bit;
+}
+
 static unsigned rc_direct(struct dfota_patch *p, const struct dfota_patch_io *io)
 {
     struct dfota_patch_state *s = &p->st;
@@ -158,9 +183,9 @@ static int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io)
     struct dfota_patch_state *s = &p->st;
     uint32_t i, prev = 0;
 
-    for (i = 0; i < 3; i++)
+    for (i = 0; i < 4; i++)
         s->xflags = (uint8_t)(s->xflags | rc_direct(p, io) << i);
-    if (!s->xflags)
+    if (!(s->xflags & DZ_X_PRED))
         return p->err;
     for (i = 0; i < 32; i++)
         s->base = (s->base << 1) | rc_direct(p, io);
@@ -312,7 +337,7 @@ int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
             uint8_t d = 0, sb;
             /* References start on even (Thumb) or word (A32, pointers)
              * addresses: only there is dz_predict worth a call. */
-            if (s->xflags && !s->pred_n && !(s->addr & ((s->xflags & DZ_X_THUMB) ? 1u : 3u)) &&
+            if ((s->xflags & DZ_X_PRED) && !s->pred_n && !(s->addr & ((s->xflags & DZ_X_THUMB) ? 1u : 3u)) &&
                 s->remaining >= 4 && s->block_end - s->out_pos >= 4) {
                 uint8_t s4[4];
                 if ((rc = src_peek4(p, io, s4)))
@@ -329,8 +354,12 @@ int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
                 kind = s->pred_kind;
                 sb = s->pred[4 - s->pred_n--];
             }
-            nz = rc_bit(p, io, &m->d_zero[kind][dz_zero_ctx(s->addr, s->zrun, s->zhist)],
-                        DZ_ADAPT_FAST);
+            if (s->xflags & DZ_X_BYTECTX)
+                nz = rc_bit2(p, io, &m->d_zero[kind][dz_zero_ctx(s->addr, s->zrun, s->zhist)],
+                             &m->d_zero2[s->prev_byte * 2u + (s->zrun == 0)], DZ_ADAPT_FAST);
+            else
+                nz = rc_bit(p, io, &m->d_zero[kind][dz_zero_ctx(s->addr, s->zrun, s->zhist)],
+                            DZ_ADAPT_FAST);
             if (nz) {
                 unsigned mctx = lane * 2u + ((s->zhist >> 3) & 1u);
                 if (rc_bit(p, io, &m->d_mru[mctx], DZ_ADAPT_FAST) == 0)

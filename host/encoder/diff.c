@@ -61,8 +61,9 @@ static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const
     if (!rc) {
         /* Reference prediction pays on code and costs a little elsewhere:
          * encode with each setting and keep the smallest. */
-        static const unsigned settings[] = { 0, DZ_X_THUMB, DZ_X_PTR32, DZ_X_THUMB | DZ_X_PTR32,
-                                             DZ_X_ARM, DZ_X_ARM | DZ_X_PTR32 };
+        static const unsigned settings[] = {
+            0, DZ_X_THUMB, DZ_X_PTR32, DZ_X_THUMB | DZ_X_PTR32, DZ_X_ARM, DZ_X_ARM | DZ_X_PTR32,
+            DZ_X_BYTECTX, DZ_X_BYTECTX | DZ_X_THUMB | DZ_X_PTR32, DZ_X_BYTECTX | DZ_X_ARM | DZ_X_PTR32 };
         struct dz_xparams *x = calloc(1, sizeof *x);
         size_t s;
         if (!x)

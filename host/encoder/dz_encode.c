@@ -81,6 +81,15 @@ static void rc_bit(struct rc_enc *r, uint16_t *prob, unsigned bit, unsigned shif
     }
 }
 
+static void rc_bit2(struct rc_enc *r, uint16_t *p1, uint16_t *p2, unsigned bit, unsigned shift)
+{
+    uint16_t avg = (uint16_t)(((uint32_t)*p1 + *p2) >> 1);
+    uint16_t tmp = avg;
+    rc_bit(r, &tmp, bit, shift);           /* codes with the average */
+    dz_adapt(p1, bit, shift);
+    dz_adapt(p2, bit, shift);
+}
+
 static void rc_direct(struct rc_enc *r, unsigned bit)
 {
     if (st_on)
@@ -148,9 +157,9 @@ static void put_preamble(struct rc_enc *r, struct dz_model *m, const struct dz_x
 {
     uint32_t i, prev = 0;
 
-    for (i = 0; i < 3; i++)
+    for (i = 0; i < 4; i++)
         rc_direct(r, (x->flags >> i) & 1);
-    if (!x->flags)
+    if (!(x->flags & DZ_X_PRED))
         return;
     for (i = 0; i < 32; i++)
         rc_direct(r, (x->base >> (31 - i)) & 1);
@@ -226,7 +235,7 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
                 uint8_t sb, d;
                 if (!dz_src_valid(c, x.out_pos, src_pos))
                     goto bad;
-                if (xp->flags && !x.pred_n && op->len - i >= 4 && x.block_end - x.out_pos >= 4) {
+                if ((xp->flags & DZ_X_PRED) && !x.pred_n && op->len - i >= 4 && x.block_end - x.out_pos >= 4) {
                     x.pred_kind = (uint8_t)dz_predict(c->src + src_pos, (uint32_t)src_pos, x.addr,
                                                       xp->flags, xp->base, xp->map, xp->map_n,
                                                       (uint32_t)c->src_len, x.pred);
@@ -239,8 +248,13 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
                 }
                 d = (uint8_t)(b - sb);
                 st_cat = ST_DZERO;
-                rc_bit(&r, &m->d_zero[kind][dz_zero_ctx(x.addr, x.zrun, x.zhist)], d != 0,
-                       DZ_ADAPT_FAST);
+                if (xp->flags & DZ_X_BYTECTX)
+                    rc_bit2(&r, &m->d_zero[kind][dz_zero_ctx(x.addr, x.zrun, x.zhist)],
+                            &m->d_zero2[x.prev_byte * 2u + (x.zrun == 0)], d != 0,
+                            DZ_ADAPT_FAST);
+                else
+                    rc_bit(&r, &m->d_zero[kind][dz_zero_ctx(x.addr, x.zrun, x.zhist)], d != 0,
+                           DZ_ADAPT_FAST);
                 if (d) {
                     unsigned mctx = lane * 2u + ((x.zhist >> 3) & 1u);
                     st_cat = ST_DMRU;

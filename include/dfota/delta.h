@@ -65,7 +65,9 @@ static inline unsigned dz_zero_ctx(uint32_t addr, uint32_t run, uint32_t hist)
 #define DZ_X_THUMB     1u     /* predict Thumb-2 BL and B.W (T4) */
 #define DZ_X_PTR32     2u     /* predict aligned 32-bit pointers into the image */
 #define DZ_X_ARM       4u     /* predict A32 BL (ARM mode code) */
-#define DZ_X_KNOWN     (DZ_X_THUMB | DZ_X_PTR32 | DZ_X_ARM)
+#define DZ_X_PRED      (DZ_X_THUMB | DZ_X_PTR32 | DZ_X_ARM)
+#define DZ_X_BYTECTX   8u     /* "difference is zero" also by the previous byte */
+#define DZ_X_KNOWN     (DZ_X_PRED | DZ_X_BYTECTX)
 #define DZ_PRED_KINDS  3      /* none, branch, pointer */
 
 struct dz_map_entry {
@@ -81,6 +83,7 @@ struct dz_model {
     uint16_t off_sign[2];
     struct dz_num off_mag;
     uint16_t d_zero[DZ_PRED_KINDS][DZ_ZCTX_N];  /* difference byte is zero? */
+    uint16_t d_zero2[512];                      /* with DZ_X_BYTECTX: by (previous byte, run 0) */
     uint16_t d_mru[DZ_LANES * 2];                  /* equals the lane's last non-zero difference? */
     uint16_t d_val[DZ_PRED_KINDS][DZ_LANES][256];               /* otherwise, the value (bit tree) */
     uint16_t lit[DZ_LIT_CTX][256];                 /* literal bytes (bit tree) */
