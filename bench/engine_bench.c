@@ -59,7 +59,7 @@ int main(void)
          one("in-place, 8 scratch", a, n, b, blen, DFOTA_LAYOUT_INPLACE, 8) ||
          one("in-place, 16 scratch", a, n, b, blen, DFOTA_LAYOUT_INPLACE, 16);
     printf("max-erase: most erases of any firmware sector; in place, a checkpoint with the\n"
-           "decoder state (~15 KiB) is written every scratch - lag - 1 blocks\n");
+           "decoder state (~16 KiB) is written every scratch - lag - 1 blocks\n");
     free(a);
     free(b);
     return rc;
