@@ -34,11 +34,12 @@ static uint8_t in_byte(struct dfota_patch *p, const struct dfota_patch_io *io)
     return p->in_buf[at - p->in_base];
 }
 
-static unsigned rc_bit(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *prob,
-                       unsigned shift)
+/* One binary decision with probability prob (of a 0) out of DZ_PROB_ONE. */
+static inline unsigned rc_decide(struct dfota_patch *p, const struct dfota_patch_io *io,
+                                 uint32_t prob)
 {
     struct dfota_patch_state *s = &p->st;
-    uint32_t bound = (s->range >> DZ_PROB_BITS) * *prob;
+    uint32_t bound = (s->range >> DZ_PROB_BITS) * prob;
     unsigned bit;
 
     if (s->code < bound) {
@@ -49,7 +50,6 @@ static unsigned rc_bit(struct dfota_patch *p, const struct dfota_patch_io *io, u
         s->range -= bound;
         bit = 1;
     }
-    dz_adapt(prob, bit, shift);
     /* With 12-bit probabilities one byte may not be enough. */
     while (s->range < DZ_RC_TOP) {
         s->range <<= 8;
@@ -58,28 +58,21 @@ static unsigned rc_bit(struct dfota_patch *p, const struct dfota_patch_io *io, u
     return bit;
 }
 
+static unsigned rc_bit(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *prob,
+                       unsigned shift)
+{
+    unsigned bit = rc_decide(p, io, *prob);
+    dz_adapt(prob, bit, shift);
+    return bit;
+}
+
 /* A bit under two contexts: their average codes it, both adapt. */
 static unsigned rc_bit2(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *p1,
                         uint16_t *p2, unsigned shift)
 {
-    struct dfota_patch_state *s = &p->st;
-    uint32_t bound = (s->range >> DZ_PROB_BITS) * (((uint32_t)*p1 + *p2) >> 1);
-    unsigned bit;
-
-    if (s->code < bound) {
-        s->range = bound;
-        bit = 0;
-    } else {
-        s->code -= bound;
-        s->range -= bound;
-        bit = 1;
-    }
+    unsigned bit = rc_decide(p, io, ((uint32_t)*p1 + *p2) >> 1);
     dz_adapt(p1, bit, shift);
     dz_adapt(p2, bit, shift);
-    while (s->range < DZ_RC_TOP) {
-        s->range <<= 8;
-        s->code = (s->code << 8) | in_byte(p, io);
-    }
     return bit;
 }
 
