@@ -428,7 +428,7 @@ static int hash_flash(struct dfota_engine *e, uint32_t addr, uint32_t len, uint8
 }
 
 /* Read, parse and vet the header in staging; keep its digest. */
-static int load_header(struct dfota_engine *e)
+static int load_header(struct dfota_engine *e, int with_signature)
 {
     const struct dfota_layout *l = LAYOUT(e);
     uint8_t raw[DFOTA_PKG_HEADER_SIZE];
@@ -458,7 +458,8 @@ static int load_header(struct dfota_engine *e)
         return DFOTA_ERR_NOSPACE;
     if (h->security_counter < e->cfg->security_counter)
         return DFOTA_ERR_DOWNGRADE;
-    /* Keep the raw header's signed bytes for the signature check. */
+    if (!with_signature)
+        return DFOTA_OK;
     return dfota_pkg_check_signature(h, raw, e->cfg->pubkey, e->cfg->crypto) == DFOTA_OK
                ? DFOTA_OK : DFOTA_ERR_SIGNATURE;
 }
@@ -571,10 +572,11 @@ int dfota_check(struct dfota_engine *e)
     if (e->pending)
         return DFOTA_ERR_STATE;
     progress(e, DFOTA_PHASE_CHECK, 0, 1);
-    if ((rc = load_header(e)))
+    if ((rc = load_header(e, 0)))
         return rc;
     /* The source first: a package for other firmware is "mismatch", not
-     * "invalid" (BC20 254 vs 255). */
+     * "invalid" (BC20 254 vs 255); then payload and signature. Nothing is
+     * written before all of them pass. */
     if ((rc = hash_flash(e, src_addr(e), e->hdr.src_size, d, DFOTA_PHASE_CHECK)))
         return rc;
     if (memcmp(d, e->hdr.src_sha256, 32) != 0)
@@ -584,6 +586,8 @@ int dfota_check(struct dfota_engine *e)
         return rc;
     if (memcmp(d, e->hdr.payload_sha256, 32) != 0)
         return DFOTA_ERR_PAYLOAD;
+    if ((rc = load_header(e, 1)))        /* the signature, over the same header */
+        return rc;
     if (LAYOUT(e)->kind == DFOTA_LAYOUT_INPLACE && (rc = dry_run(e)))
         return rc;
     progress(e, DFOTA_PHASE_CHECK, 1, 1);
@@ -814,7 +818,7 @@ int dfota_resume(struct dfota_engine *e)
         return DFOTA_OK;
     progress(e, DFOTA_PHASE_CHECK, 0, 1);
     /* The package in staging must be the one the journal started. */
-    rc = load_header(e);
+    rc = load_header(e, 1);
     if (!rc && memcmp(e->hdr_digest, e->journal_digest, 32) != 0)
         rc = DFOTA_ERR_JOURNAL;
     if (!rc && (rc = hash_flash(e, LAYOUT(e)->staging + DFOTA_PKG_HEADER_SIZE,
