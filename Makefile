@@ -13,8 +13,10 @@ CTEST_ARGS ?=
 
 all: build
 
+# make check and make demo need the build and test packages; make bench
+# adds the peers (bsdiff, xdelta3, zstd, gnuplot, valgrind, npm for the corpus).
 deps:
-	@sh scripts/install-deps.sh
+	@sh scripts/install-deps.sh test
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
