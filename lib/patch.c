@@ -123,51 +123,43 @@ static unsigned rc_tree8(struct dfota_patch *p, const struct dfota_patch_io *io,
     return node & 0xFF;
 }
 
-static int src_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *b)
+/* Make the read-ahead hold `need` source bytes from src_pos (1, or 4 for a
+ * reference; the caller checked the copy and the block have them). It reads
+ * ahead only within the current copy and block: in place, a byte may be
+ * read only while producing the block that uses it, so a straight run reads
+ * exactly what a resumed one reads. */
+static int src_fill(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t need)
 {
     struct dfota_patch_state *s = &p->st;
-    uint32_t at = s->src_pos;
+    uint32_t at = s->src_pos, n;
+    int rc;
 
-    if (at - p->src_base >= p->src_len) {
-        /* Read ahead only within the current copy and block: in place, a
-         * byte may be read only while producing the block that uses it, so
-         * a straight run reads exactly what a resumed one reads. */
-        uint32_t n = s->remaining < s->block_end - s->out_pos ? s->remaining
-                                                              : s->block_end - s->out_pos;
-        int rc;
-        if (n > DFOTA_PATCH_SRCBUF)
-            n = DFOTA_PATCH_SRCBUF;
-        rc = io->read_src(io->ctx, at, p->src_buf, n);
-        if (rc)
-            return rc;
-        p->src_base = at;
-        p->src_len = n;
-    }
-    *b = p->src_buf[at - p->src_base];
+    if (at >= p->src_base && at - p->src_base + need <= p->src_len)
+        return DFOTA_OK;
+    n = s->remaining < s->block_end - s->out_pos ? s->remaining : s->block_end - s->out_pos;
+    if (n > DFOTA_PATCH_SRCBUF)
+        n = DFOTA_PATCH_SRCBUF;
+    if ((rc = io->read_src(io->ctx, at, p->src_buf, n)))
+        return rc;
+    p->src_base = at;
+    p->src_len = n;
     return DFOTA_OK;
 }
 
-/* Make sure the read-ahead holds the 4 source bytes at src_pos (the caller
- * checked that the copy has 4 bytes left) and return them. */
+static int src_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *b)
+{
+    int rc = src_fill(p, io, 1);
+    if (!rc)
+        *b = p->src_buf[p->st.src_pos - p->src_base];
+    return rc;
+}
+
 static int src_peek4(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t out[4])
 {
-    struct dfota_patch_state *s = &p->st;
-    uint32_t at = s->src_pos;
-
-    if (at < p->src_base || at - p->src_base + 4 > p->src_len) {
-        uint32_t n = s->remaining < s->block_end - s->out_pos ? s->remaining
-                                                              : s->block_end - s->out_pos;
-        int rc;
-        if (n > DFOTA_PATCH_SRCBUF)
-            n = DFOTA_PATCH_SRCBUF;
-        rc = io->read_src(io->ctx, at, p->src_buf, n);
-        if (rc)
-            return rc;
-        p->src_base = at;
-        p->src_len = n;
-    }
-    memcpy(out, p->src_buf + (at - p->src_base), 4);
-    return DFOTA_OK;
+    int rc = src_fill(p, io, 4);
+    if (!rc)
+        memcpy(out, p->src_buf + (p->st.src_pos - p->src_base), 4);
+    return rc;
 }
 
 /* The preamble: reference-prediction flags, image base and the shift map. */
