@@ -44,7 +44,7 @@ static uint32_t rec_crc(const void *rec)
 }
 
 /* Read the slot in chunks: is it all erased, and is it a valid record?
- * Returns 0, or the port's error. */
+ * A slot the port cannot read counts as used and invalid. */
 static int probe(struct dfota_mod *m, uint32_t addr, int *erased, int *valid, uint32_t *seq)
 {
     const struct dfota_flash *f = FL(m);
@@ -52,9 +52,13 @@ static int probe(struct dfota_mod *m, uint32_t addr, int *erased, int *valid, ui
     uint32_t off, i, crc = 0, magic = 0, stored = 0;
 
     *erased = 1;
+    *valid = 0;
     for (off = 0; off < DFOTA_MOD_REC_SIZE; off += CHUNK) {
-        if (f->read(f->ctx, addr + off, c, CHUNK))
-            return DFOTA_ERR_IO;
+        if (f->read(f->ctx, addr + off, c, CHUNK)) {
+            /* unreadable (ECC flash after a cut program): used, not valid */
+            *erased = 0;
+            return DFOTA_OK;
+        }
         for (i = 0; i < CHUNK; i++)
             if (c[i] != f->erased)
                 *erased = 0;
