@@ -590,10 +590,12 @@ static int request(struct drv *d)
     int r;
     snprintf(cmd, sizeof cmd, "AT+QFOTADL=\"%s\"", d->url);
     d->requests++;
+    /* From here the URCs are ours: a module may queue END,2 (busy) or
+     * HTTPSTART before its OK. */
+    if (d->phase < PH_REQUESTED)
+        d->phase = PH_REQUESTED;
     r = command(d, cmd, QFOTADL_TIMEOUT_MS);
     if (r == CMD_OK) {
-        if (d->phase < PH_REQUESTED)
-            d->phase = PH_REQUESTED;
         say(d, "AT+QFOTADL accepted; the module downloads %s", d->url);
         jev(d, "request", "s", "url", d->url);
         return 0;
