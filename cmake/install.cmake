@@ -6,7 +6,7 @@
 # or use `pkg-config --cflags --libs dfota`.
 include(CMakePackageConfigHelpers)
 
-install(TARGETS libdfota dfota_module dfota_ed25519 EXPORT dfotaTargets
+install(TARGETS libdfota dfota_module dfota_at dfota_ed25519 EXPORT dfotaTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/dfota DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
+#include "update.h"
 #include "util.h"
 
 #ifndef DFOTA_VERSION
@@ -29,7 +30,7 @@ static const struct command COMMANDS[] = {
     { "apply", cmd_apply, HELP_APPLY, "apply a package to OLD with the device engine" },
     { "digest", cmd_digest, HELP_DIGEST, "print the bytes a detached signature covers" },
     { "sign", cmd_sign, HELP_SIGN, "sign a package, or insert a detached signature" },
-    /* dfota update (host/update/) goes here */
+    { "update", cmd_update, NULL, "update a module over AT+QFOTADL (host/update)" },
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -65,7 +66,7 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
     c = getopt_long(argc, argv, so, lo, &idx);
     if (c == 'h') {
         const struct command *cmd = find(cli_cmd);
-        if (cmd)
+        if (cmd && cmd->help)
             fputs(cmd->help, stdout);
         return 'h';
     }
@@ -96,6 +97,11 @@ int main(int argc, char **argv)
             if (!cmd) {
                 cli_err("no such command '%s' (see 'dfota --help')", argv[2]);
                 return EXIT_USAGE;
+            }
+            if (!cmd->help) {         /* the command prints its own help */
+                char *hv[] = { argv[2], "--help", NULL };
+                cli_cmd = cmd->name;
+                return cmd->fn(2, hv);
             }
             fputs(cmd->help, stdout);
             return 0;
