@@ -185,6 +185,17 @@ static void progress(struct drv *d, const char *label, int pct)
     }
 }
 
+/* Copy at most n - 1 bytes and terminate: revisions and names are short, a
+ * module that sends a long one gets it cut, not an overflow. */
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    size_t l = strlen(src);
+    if (l >= n)
+        l = n - 1;
+    memcpy(dst, src, l);
+    dst[l] = 0;
+}
+
 /* ---- the link and the event pump ------------------------------------------ */
 
 static int reconnect(struct drv *d)
@@ -436,14 +447,14 @@ static void read_revision(struct drv *d, char *out, size_t n)
     if (command(d, "AT+CGMR", CMD_TIMEOUT_MS) == CMD_OK) {
         for (int i = 0; i < d->ninfo && !out[0]; i++) {
             const char *r = dfota_at_revision(d->info[i]);
-            snprintf(out, n, "%s", r ? r : d->info[i]);   /* some answer the bare revision */
+            copy_str(out, n, r ? r : d->info[i]);   /* some answer the bare revision */
         }
     }
     if (!out[0] && command(d, "ATI", CMD_TIMEOUT_MS) == CMD_OK) {
         for (int i = 0; i < d->ninfo; i++) {
             const char *r = dfota_at_revision(d->info[i]);
             if (r)
-                snprintf(out, n, "%s", r);
+                copy_str(out, n, r);
         }
     }
 }
@@ -454,7 +465,7 @@ static void identify(struct drv *d)
     if (command(d, "ATI", CMD_TIMEOUT_MS) == CMD_OK) {
         for (int i = 0; i < d->ninfo; i++)
             if (!dfota_at_revision(d->info[i]))
-                snprintf(d->model, sizeof d->model, "%s", d->info[i]);  /* last: "Quectel_BC20" */
+                copy_str(d->model, sizeof d->model, d->info[i]);  /* last: "Quectel_BC20" */
     }
 }
 
@@ -515,7 +526,7 @@ static int step_network(struct drv *d)
         if (r == CMD_STOP)
             return CMD_STOP;
         if (r == CMD_OK && (p = info_with(d, "+CGPADDR")) && dfota_at_param_str(p, 1, addr, sizeof addr) > 0) {
-            snprintf(d->address, sizeof d->address, "%s", addr);
+            copy_str(d->address, sizeof d->address, addr);
             break;
         }
         if (now_ms() >= until || !left_ms(d))
@@ -568,8 +579,8 @@ static int step_check_url(struct drv *d)
     default:
         break;
     }
-    snprintf(d->pkg_src, sizeof d->pkg_src, "%s", cr.h.src_version);
-    snprintf(d->pkg_dst, sizeof d->pkg_dst, "%s", cr.h.dst_version);
+    copy_str(d->pkg_src, sizeof d->pkg_src, cr.h.src_version);
+    copy_str(d->pkg_dst, sizeof d->pkg_dst, cr.h.dst_version);
     jev(d, "package", "ssi", "source", cr.h.src_version, "target", cr.h.dst_version, "size",
         (int)cr.total);
     if (strcmp(cr.h.src_version, d->old_rev))
@@ -590,10 +601,12 @@ static int request(struct drv *d)
     int r;
     snprintf(cmd, sizeof cmd, "AT+QFOTADL=\"%s\"", d->url);
     d->requests++;
+    /* From here the URCs are ours: a module may queue END,2 (busy) or
+     * HTTPSTART before its OK. */
+    if (d->phase < PH_REQUESTED)
+        d->phase = PH_REQUESTED;
     r = command(d, cmd, QFOTADL_TIMEOUT_MS);
     if (r == CMD_OK) {
-        if (d->phase < PH_REQUESTED)
-            d->phase = PH_REQUESTED;
         say(d, "AT+QFOTADL accepted; the module downloads %s", d->url);
         jev(d, "request", "s", "url", d->url);
         return 0;
@@ -658,7 +671,7 @@ static int update_fail(struct drv *d)
         if (!d->pkg_src[0]) {
             struct check_url_result cr;
             if (check_url(d->url, NULL, 10, &cr) <= CHECK_URL_TRUNCATED && cr.h.src_version[0])
-                snprintf(d->pkg_src, sizeof d->pkg_src, "%s", cr.h.src_version);
+                copy_str(d->pkg_src, sizeof d->pkg_src, cr.h.src_version);
         }
         if (d->pkg_src[0])
             return fail(d, UPDATE_EXIT_UPDATE,

@@ -227,6 +227,9 @@ def case_update_failed():
 def case_busy_right_away():
     with FakeModem({"qfotadl": [urc("END", 2, "code")]}) as fm:
         expect(run(fm), 13, "END 2", "FOTA is busy")
+    # the URC queued before the command's OK
+    with FakeModem({"qfotadl_reply": urc("END", 2, "code") + "\r\nOK\r\n"}) as fm:
+        expect(run(fm), 13, "END 2", "FOTA is busy")
 
 
 def case_refused():
