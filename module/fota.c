@@ -141,6 +141,8 @@ static void settle(struct dfota_mod *m)
         mod_strlcpy(r->rev, r->next_rev, sizeof r->rev);
         if (r->next_sec > r->sec_counter)
             r->sec_counter = r->next_sec;
+        if (r->sec_counter > m->ecfg.security_counter)
+            m->ecfg.security_counter = r->sec_counter;
         r->last_stage = STAGE_END;
         r->last_code = 0;
     } else if (r->last_stage != STAGE_END) {
@@ -644,6 +646,8 @@ static void update(struct dfota_mod *m)
             mod_strlcpy(r->rev, r->next_rev, sizeof r->rev);
             if (r->next_sec > r->sec_counter)
                 r->sec_counter = r->next_sec;
+            if (r->sec_counter > m->ecfg.security_counter)
+                m->ecfg.security_counter = r->sec_counter;
         }
         r->has_next = 0;
     }
