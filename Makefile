@@ -10,7 +10,9 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check check-plain check-asan check-fuzz check-powerloss bench size clean
+.PHONY: all deps build demo check check-plain check-asan check-fuzz check-powerloss bench size install clean
+
+PREFIX     ?= /usr/local
 
 all: build
 
@@ -56,6 +58,11 @@ check-powerloss: build
 bench: build
 	@sh scripts/install-deps.sh bench
 	cmake --build $(BUILD) --target bench
+
+# make install PREFIX=/usr DESTDIR=/tmp/stage: dfota, man page, completion,
+# libdfota + headers, pkg-config and CMake package files.
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 size: build
 	cmake --build $(BUILD) --target size
