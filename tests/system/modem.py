@@ -625,3 +625,17 @@ def cut_during(m, url, pred, timeout=120):
         raise ModemError("AT+QFOTADL answered %s" % final)
     m.wait_exit(timeout)
     return hook.fired
+
+
+def start_and_settle(m, on_line=None, timeout=120):
+    """Power up with an on_line hook (e.g. a cutter for the forced upgrade)
+    and wait until either the process is gone (the hook cut the power) or
+    the boot completed (+CPIN: READY). Returns True if the process ended."""
+    m.start(on_line=on_line)
+    wait_until(lambda: m.proc.poll() is not None or
+               any(t.startswith("+CPIN: READY") for t in m.at.text()), timeout,
+               "%s to boot or be cut" % m.name)
+    if m.proc.poll() is not None:
+        m.wait_exit(10)
+        return True
+    return False
