@@ -222,6 +222,8 @@ class AtClient:
         self.lines = []      # (monotonic time, text)
         self.raw = bytearray()
         self.closed = False
+        self.close_reason = None
+        self.status = None   # a callable giving the module's process state, for messages
         self._part = bytearray()
         self._cond = threading.Condition()
         self._stop = False
@@ -236,7 +238,8 @@ class AtClient:
                 b = self.ser.read(1)          # returns at the first byte (or 50 ms)
                 if b and self.ser.in_waiting:
                     b += self.ser.read(self.ser.in_waiting)
-            except (serial.SerialException, OSError, TypeError):
+            except (serial.SerialException, OSError, TypeError) as e:
+                self.close_reason = "%s: %s" % (type(e).__name__, e)
                 break
             if not b:
                 continue
@@ -288,8 +291,9 @@ class AtClient:
                     i += 1
                 left = end - time.monotonic()
                 if left <= 0 or self.closed:
-                    raise ModemError("%s: no line for %s within %.0f s (closed=%s); last lines: %r"
-                                     % (self.path, what, timeout, self.closed,
+                    raise ModemError("%s: no line for %s within %.0f s (closed: %s%s); last lines: %r"
+                                     % (self.path, what, timeout, self.closed and (self.close_reason or "yes"),
+                                        ", module: %s" % self.status() if self.status else "",
                                         [t for _, t in self.lines[-12:]]))
                 self._cond.wait(min(left, 0.5))
 
@@ -432,6 +436,7 @@ class Modem:
         end = time.monotonic() + timeout
         while True:
             at = AtClient(self.link, on_line)
+            at.status = self.status
             if not wait_connect:
                 return at
             try:
@@ -442,6 +447,12 @@ class Modem:
                 if time.monotonic() > end or self.proc.poll() is not None:
                     raise ModemError("%s did not power up when its pty was opened: %s"
                                      % (self.name, self.log_tail()))
+
+    def status(self):
+        if self.proc is None:
+            return "not running"
+        rc = self.proc.poll()
+        return "running (pid %d)" % self.proc.pid if rc is None else "exited with %s" % rc
 
     def log_text(self):
         with contextlib.suppress(FileNotFoundError):
@@ -609,8 +620,11 @@ def cutter(m, pred):
             return
         if pred(*st) or st[0] == "END":
             hook.fired = st
+            pid = m.proc.pid
             with contextlib.suppress(ProcessLookupError):
-                os.kill(m.proc.pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+            with open(m.log, "a") as f:
+                f.write("---- power cut: SIGKILL of pid %d after %s\n" % (pid, text))
     hook.fired = None
     return hook
 
@@ -632,10 +646,12 @@ def start_and_settle(m, on_line=None, timeout=120):
     and wait until either the process is gone (the hook cut the power) or
     the boot completed (+CPIN: READY). Returns True if the process ended."""
     m.start(on_line=on_line)
-    wait_until(lambda: m.proc.poll() is not None or
+    fired = lambda: getattr(on_line, "fired", None) is not None  # noqa: E731
+    wait_until(lambda: m.proc.poll() is not None or fired() or
                any(t.startswith("+CPIN: READY") for t in m.at.text()), timeout,
                "%s to boot or be cut" % m.name)
-    if m.proc.poll() is not None:
+    if m.proc.poll() is not None or fired():
+        # the hook's SIGKILL may trail the output it reacted to
         m.wait_exit(10)
         return True
     return False
