@@ -9,7 +9,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check check-plain check-asan check-fuzz bench size clean
+.PHONY: all deps build demo check check-plain check-asan check-fuzz bench size clean modem-figures
 
 all: build
 
@@ -50,6 +50,11 @@ check-fuzz: deps
 bench: build
 	@sh scripts/install-deps.sh bench
 	cmake --build $(BUILD) --target bench
+
+# dfota-modem: OK latency, URC spacing, download time on a simulated link, CPU
+# of idle and updating modules (bench/modem_figures.py; a few minutes).
+modem-figures: build
+	DFOTA_MODEM=$(BUILD)/dfota-modem DFOTA_CLI=$(BUILD)/dfota /usr/bin/python3 bench/modem_figures.py
 
 size: build
 	cmake --build $(BUILD) --target size
