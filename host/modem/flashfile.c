@@ -370,8 +370,8 @@ void flashdev_close(struct flashdev *d)
 {
     if (d->map) {
         munmap(d->map, d->map_len);
-        free(d->sf.erase_count);
-        d->sf.erase_count = NULL;
+        d->sf.mem = NULL;          /* the mapping, not simflash's to free */
+        simflash_free(&d->sf);
     }
     d->map = NULL;
     if (d->fd >= 0)

@@ -74,7 +74,9 @@ static const char usage_text[] =
 "  --registration-delay-ms N searching for N ms after power-up and AT+CFUN=1 (default 0)\n"
 "  --ip ADDR                 address of the default PDN (default 10.0.0.5)\n"
 "  --operator MCCMNC         numeric operator for AT+COPS? (default 46011)\n"
-"  --rsrq N, --rsrp N        AT+CESQ values (default 0 and 54, as the guide's example)\n"
+"  --rxlev N, --ber N, --rsrq N, --rsrp N\n"
+"                            AT+CESQ values (default 47, 6, 0, 54: the guide's example;\n"
+"                            an NB-IoT module without GSM values prints 99,99)\n"
 "\n"
 "  -v, --verbose             log HTTP, network and core events on stderr\n"
 "  -h, --help                this text\n"
@@ -85,7 +87,7 @@ enum {
     O_STAGING, O_CUT, O_CUT_TORN, O_PUBKEY, O_PRODUCT, O_SECCNT, O_PTYLINK, O_TCP, O_STDIO,
     O_WAIT, O_PCT, O_MANUF, O_MODEL, O_STALL, O_RETRIES, O_PROGRESS, O_CA, O_LINK, O_KBPS,
     O_LATENCY, O_OUT_BYTES, O_OUT_AT, O_OUT_FOR, O_REG, O_REG_DELAY, O_IP, O_OPER, O_RSRQ,
-    O_RSRP, O_VERSION,
+    O_RSRP, O_RXLEV, O_BER, O_VERSION,
 };
 
 static const struct option long_opts[] = {
@@ -126,6 +128,8 @@ static const struct option long_opts[] = {
     { "operator", required_argument, 0, O_OPER },
     { "rsrq", required_argument, 0, O_RSRQ },
     { "rsrp", required_argument, 0, O_RSRP },
+    { "rxlev", required_argument, 0, O_RXLEV },
+    { "ber", required_argument, 0, O_BER },
     { "verbose", no_argument, 0, 'v' },
     { "help", no_argument, 0, 'h' },
     { "version", no_argument, 0, O_VERSION },
@@ -249,6 +253,7 @@ static int net_update(struct modem *mo, uint32_t now)
     }
     if (!mo->radio) {
         n.reg_stat = 0;
+        n.rxlev = n.ber = 99;
         n.rsrq = n.rsrp = 255;
     } else if (mo->outage) {
         n.reg_stat = 2;
@@ -372,6 +377,9 @@ int main(int argc, char **argv)
     mo->reg_target = 1;
     snprintf(mo->net_cfg.ip, sizeof mo->net_cfg.ip, "10.0.0.5");
     snprintf(mo->net_cfg.oper, sizeof mo->net_cfg.oper, "46011");
+    /* AT+CESQ as in the guide's example session */
+    mo->net_cfg.rxlev = 47;
+    mo->net_cfg.ber = 6;
     mo->net_cfg.rsrq = 0;
     mo->net_cfg.rsrp = 54;
 
@@ -381,7 +389,7 @@ int main(int argc, char **argv)
         case O_FIRMWARE: firmware = optarg; break;
         case O_REVISION:
             if (strlen(optarg) >= DFOTA_MOD_REV_MAX || !optarg[0])
-                die_usage("--revision must have 1 to 31 characters: '%s'", optarg);
+                die_usage("--revision must have 1 to 32 characters: '%s'", optarg);
             revision = optarg;
             break;
         case O_LAYOUT:
@@ -461,6 +469,8 @@ int main(int argc, char **argv)
             break;
         case O_RSRQ: mo->net_cfg.rsrq = (uint8_t)num(optarg, "--rsrq", 255); break;
         case O_RSRP: mo->net_cfg.rsrp = (uint8_t)num(optarg, "--rsrp", 255); break;
+        case O_RXLEV: mo->net_cfg.rxlev = (uint8_t)num(optarg, "--rxlev", 255); break;
+        case O_BER: mo->net_cfg.ber = (uint8_t)num(optarg, "--ber", 255); break;
         case 'v': mo->verbose = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         case O_VERSION: printf("dfota-modem %s\n", DFOTA_VERSION); return 0;
