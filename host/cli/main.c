@@ -10,6 +10,7 @@
 #include "dfota/sha256.h"
 #include "encoder.h"
 #include "host_port.h"
+#include "update.h"
 #include "util.h"
 
 #ifndef DFOTA_VERSION
@@ -31,6 +32,8 @@ static const char USAGE[] =
     "                                exit 0 only if PKG is intact, signed by KEY, built from OLD\n"
     "  apply [--pub KEY.pub] OLD PKG -o NEW\n"
     "                                apply PKG to OLD with the device engine\n"
+    "  update --port DEVICE [options] URL\n"
+    "                                update a module over AT+QFOTADL (dfota update --help)\n"
     "\n"
     "exit codes: 0 ok, 2 usage, 3 I/O, 4 invalid package, 5 wrong source, 6 bad signature\n";
 
@@ -455,6 +458,8 @@ int main(int argc, char **argv)
         return cmd_verify(argc, argv);
     if (!strcmp(cmd, "apply"))
         return cmd_apply(argc, argv);
+    if (!strcmp(cmd, "update"))
+        return cmd_update(argc, argv);
     cli_err("unknown command '%s' (see 'dfota --help')", cmd);
     return EXIT_USAGE;
 }

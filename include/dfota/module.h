@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "dfota/engine.h"
+#include "dfota/error.h"
 #include "dfota/port.h"
 
 #ifdef __cplusplus
@@ -38,8 +39,15 @@ extern "C" {
 #ifndef DFOTA_MOD_LINE_MAX
 #define DFOTA_MOD_LINE_MAX 320u  /* AT line buffer: AT+QFOTADL="<255 bytes>" and more */
 #endif
-#define DFOTA_MOD_REV_MAX   32u  /* bytes of a revision string, with its NUL */
+#define DFOTA_MOD_REV_MAX   33u  /* bytes of a revision string, with its NUL (a package version) */
 #define DFOTA_MOD_ETAG_MAX  80u  /* bytes of a validator kept for resume, with its NUL */
+#ifndef DFOTA_MOD_URC_QUEUE
+#define DFOTA_MOD_URC_QUEUE 512u /* bytes of URCs held back while a command answers */
+#endif
+#ifndef DFOTA_MOD_RETRY_MS
+#define DFOTA_MOD_RETRY_MS 1000u /* pause before a GET is retried */
+#endif
+#define DFOTA_MOD_REC_SIZE 512u  /* bytes of one module state record in flash */
 
 /* ---- URLs -------------------------------------------------------------- */
 
@@ -67,7 +75,8 @@ struct dfota_mod_net {
                                 3 denied, 5 roaming */
     uint8_t attached;        /* the default PDN is up and ip is valid */
     char    ip[46];          /* "10.0.0.5" */
-    uint8_t rsrq, rsrp;      /* AT+CESQ values, 255 unknown */
+    uint8_t rxlev, ber;      /* AT+CESQ first two values (99 unknown: NB-IoT has none) */
+    uint8_t rsrq, rsrp;      /* AT+CESQ last two values, 255 unknown */
     char    oper[8];         /* numeric operator, "46011" */
 };
 
@@ -140,33 +149,56 @@ enum dfota_mod_fota {                     /* what the FOTA state machine is doin
     DFOTA_MOD_FOTA_REBOOTING,
 };
 
+/* One module state record as it lies in flash (DFOTA_MOD_REC_SIZE bytes,
+ * native byte order; docs/modem.md "The module's state in flash"). Private. */
+struct dfota_mod_rec {
+    uint32_t magic, seq, crc;
+    uint32_t sec_counter;                 /* highest security counter installed */
+    uint32_t dl_total;                    /* Content-Length of the staged download; 0 none */
+    uint32_t dl_staged;                   /* bytes durably in staging (whole sectors) */
+    uint32_t next_size;                   /* the image an install is writing */
+    uint32_t next_sec;
+    uint8_t  next_sha[32];
+    uint8_t  has_next, next_slot;         /* an install started: its target and bank */
+    uint8_t  last_stage, last_code;       /* the last FOTA result (AT+QFOTADL?) */
+    char     rev[DFOTA_MOD_REV_MAX];      /* revision of the firmware that boots */
+    char     next_rev[DFOTA_MOD_REV_MAX]; /* revision of the install's target */
+    char     url[DFOTA_MOD_URL_MAX + 1];  /* the staged download: URL, */
+    char     etag[DFOTA_MOD_ETAG_MAX];    /* and its validator */
+    uint8_t  pad[DFOTA_MOD_REC_SIZE - 64 - 4 - 2 * DFOTA_MOD_REV_MAX - DFOTA_MOD_URL_MAX - 1 -
+                 DFOTA_MOD_ETAG_MAX];
+};
+
 /* The caller owns this; its fields are private to the core. Its size is the
  * core's whole RAM besides the stack (the engine included). */
 struct dfota_mod {
     const struct dfota_mod_config *cfg;
+    struct dfota_config ecfg;             /* the engine's config, with the core's hooks */
     struct dfota_engine engine;
     struct dfota_mod_net net;
+    struct dfota_mod_rec rec;             /* RAM image of the newest state record */
+    uint32_t rec_half, rec_slot;          /* where the next record goes */
+    uint8_t  provisioned, booted, reboot;
     /* AT engine */
-    char     line[DFOTA_MOD_LINE_MAX + 1];
-    uint32_t line_len;
+    uint8_t  line_state;                  /* looking for "AT", saw 'A', in a command line */
     uint8_t  line_overflow;
     uint8_t  echo, cmee, cereg_n, cfun;
     uint8_t  in_response;                 /* URCs wait until the final result code */
-    char     urc_queue[512];
-    uint32_t urc_len;
+    uint8_t  urc_lost;                    /* the queue was full: URCs were dropped */
+    uint16_t line_len, urc_len;
+    char     line[DFOTA_MOD_LINE_MAX + 1];
+    char     urc_queue[DFOTA_MOD_URC_QUEUE];
     /* FOTA */
     uint8_t  fota;                        /* enum dfota_mod_fota */
-    uint8_t  reboot;                      /* a reboot was requested */
-    char     url[DFOTA_MOD_URL_MAX + 1];
-    char     etag[DFOTA_MOD_ETAG_MAX];
-    char     revision[DFOTA_MOD_REV_MAX];
-    uint32_t total, staged, retries, last_data_ms, last_pct_ms;
-    int      last_pct;
-    int      last_result;                 /* last FOTA END code, -1 none */
-    uint8_t  prog_buf[DFOTA_IO_BUF];      /* staging writes, a program unit at a time */
-    uint32_t prog_fill;
-    uint32_t state_seq;
-    uint32_t now_ms;
+    uint8_t  http;                        /* no GET, waiting to start one, one running */
+    uint8_t  aborts;                      /* aborted GETs whose http_end(ABORTED) is due */
+    uint8_t  dl_news;                     /* bytes came since the last DOWNLOADING URC */
+    int16_t  dl_pct, up_pct;              /* last percent reported */
+    uint32_t retries;                     /* failed GETs of this request */
+    uint32_t req_offset;                  /* first byte asked of the running GET */
+    uint32_t wpos, fill;                  /* staging bytes programmed; bytes in buf */
+    uint32_t start_at, last_data_ms, last_urc_ms, now_ms;
+    uint8_t  buf[DFOTA_IO_BUF];           /* staging writes, up to a sector at a time */
 };
 
 /* Load the module's state from flash (revision, last result, a download in
@@ -176,6 +208,10 @@ int dfota_mod_init(struct dfota_mod *m, const struct dfota_mod_config *cfg);
 /* First use of a blank flash: the firmware image is already programmed in
  * slot 0 (by the platform); record its revision. */
 int dfota_mod_provision(struct dfota_mod *m, const char *revision);
+
+/* Nonzero when the state area holds a module record (dfota_mod_provision
+ * ran once on this flash). */
+int dfota_mod_provisioned(const struct dfota_mod *m);
 
 /* Power-up output: banner, +CPIN: READY; runs a forced upgrade (START,
  * UPDATING, END) first when the journal holds an unfinished update. */
