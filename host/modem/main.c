@@ -294,14 +294,7 @@ static void net_power_up(struct modem *mo, uint32_t now)
 void modem_power_cut(void);
 void modem_power_cut(void)
 {
-    struct serial *s = &M.serial;
-    int tries = 50;
-    while (s->out_len && s->out_fd >= 0 && tries--) {
-        struct pollfd p = { s->out_fd, POLLOUT, 0 };
-        serial_flush(s);
-        if (s->out_len && poll(&p, 1, 10) < 0)
-            break;
-    }
+    serial_drain(&M.serial, 1000);
     _exit(CUT_EXIT);
 }
 
@@ -642,15 +635,7 @@ int main(int argc, char **argv)
     }
 out:
     modem_log(mo, "stopping after %llu flash operations", (unsigned long long)mo->flash.ops);
-    {
-        int tries = 20;
-        while (mo->serial.out_len && mo->serial.out_fd >= 0 && tries--) {
-            struct pollfd p = { mo->serial.out_fd, POLLOUT, 0 };
-            serial_flush(&mo->serial);
-            if (mo->serial.out_len && poll(&p, 1, 10) < 0)
-                break;
-        }
-    }
+    serial_drain(&mo->serial, 1000);
     http_free(mo->http);
     serial_close(&mo->serial);
     flashdev_close(&mo->flash);

@@ -84,6 +84,10 @@ void serial_close(struct serial *s);
  * nobody reads. */
 void serial_write(struct serial *s, const void *buf, size_t len);
 void serial_flush(struct serial *s);
+/* Before the process ends: write what is queued and, on a pty, wait (at
+ * most timeout_ms) until the host has read it, since the pty's buffer dies
+ * with the process; bytes on the wire reach the host, as on a UART. */
+void serial_drain(struct serial *s, int timeout_ms);
 /* Poll set: fills up to 3 entries, returns their number. */
 struct pollfd;
 int  serial_pollfds(struct serial *s, struct pollfd *p);

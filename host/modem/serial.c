@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -255,4 +256,27 @@ int serial_wait_host(struct serial *s, volatile int *stop)
     close(s->notify_fd);
     s->notify_fd = -1;
     return *stop ? -1 : 0;
+}
+
+void serial_drain(struct serial *s, int timeout_ms)
+{
+    /* A pty moves written bytes to the reader's queue asynchronously, so
+     * an empty queue counts only when it stays empty for 30 ms. */
+    int waited = 0, empty = 0;
+    for (;;) {
+        int queued = 0;
+        serial_flush(s);
+        if (s->kind == SERIAL_PTY && s->slave_hold >= 0 && ioctl(s->slave_hold, FIONREAD, &queued))
+            queued = 0;
+        if ((!s->out_len || s->out_fd < 0) && !queued) {
+            if (s->kind != SERIAL_PTY || ++empty >= 3)
+                return;
+        } else {
+            empty = 0;
+        }
+        if (waited >= timeout_ms)
+            return;
+        poll(NULL, 0, 10);
+        waited += 10;
+    }
 }

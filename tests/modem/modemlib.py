@@ -176,13 +176,16 @@ class Modem:
 
     # -- the process
     def wait_exit(self, timeout=30):
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise ModemError("dfota-modem still running after %ss" % timeout)
+        """Read the line until the process ends (a pty's buffer dies with
+        the process: what a host does not read in time is lost)."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                raise ModemError("dfota-modem still running after %ss" % timeout)
+            self._fill(0.05)
         while self._fill(0.05):
             pass
-        return rc
+        return self.proc.returncode
 
     def log_text(self):
         self.logf.flush()
