@@ -10,7 +10,10 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check check-plain check-asan check-fuzz check-powerloss bench size clean modem-figures
+.PHONY: all deps build demo check check-plain check-asan check-fuzz check-powerloss bench size install clean \
+        modem-figures
+
+PREFIX     ?= /usr/local
 
 all: build
 
@@ -56,6 +59,11 @@ check-powerloss: build
 bench: build
 	@sh scripts/install-deps.sh bench
 	cmake --build $(BUILD) --target bench
+
+# make install PREFIX=/usr DESTDIR=/tmp/stage: dfota, man page, completion,
+# libdfota + headers, pkg-config and CMake package files.
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 # dfota-modem: OK latency, URC spacing, download time on a simulated link, CPU
 # of idle and updating modules (bench/modem_figures.py; a few minutes).

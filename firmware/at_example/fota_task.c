@@ -72,13 +72,14 @@ static void copy_rev(char *dst, const char *line)
     dst[n] = 0;
 }
 
-/* Lines a module prints when it (re)boots. */
+/* Lines a module prints when it (re)boots. Not +IP: it also comes when the
+ * network is back after an outage. */
 static int is_boot_sign(const struct dfota_at_event *ev)
 {
     if (!(ev->flags & DFOTA_AT_F_UNSOLICITED))
         return 0;
     if (ev->type == DFOTA_AT_EV_URC)
-        return dfota_at_params(ev->line, "+CPIN") || dfota_at_params(ev->line, "+IP");
+        return dfota_at_params(ev->line, "+CPIN") != NULL;
     return ev->type == DFOTA_AT_EV_INFO &&
            (strstr(ev->line, "BROM") || !strcmp(ev->line, "RDY"));
 }

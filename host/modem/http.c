@@ -184,7 +184,7 @@ int http_running(const struct http *h)
 
 int http_owed(const struct http *h)
 {
-    return h->aborts != 0;
+    return h->aborts != 0 || (h->active && h->pending_end);
 }
 
 uint64_t http_delivered(const struct http *h)

@@ -316,15 +316,12 @@ static int power_up(struct modem *mo, uint32_t now, int boot)
     return 0;
 }
 
-/* How soon the core wants dfota_mod_poll again. module.h has no deadline
- * call, so this reads the state the core is in. */
-static int core_wait_ms(const struct modem *mo)
+/* How soon the core wants dfota_mod_poll again: -1 when only an event
+ * (serial, HTTP, network) can give it work. */
+static int core_wait_ms(struct modem *mo)
 {
-    switch (mo->core.fota) {
-    case DFOTA_MOD_FOTA_IDLE:        return 1000;
-    case DFOTA_MOD_FOTA_DOWNLOADING: return 100;
-    default:                         return 0;
-    }
+    int32_t t = dfota_mod_poll_in(&mo->core, modem_now());
+    return t < 0 ? -1 : (int)t;
 }
 
 static void on_signal(int sig)
@@ -504,7 +501,7 @@ int main(int argc, char **argv)
     mo->link.verbose = mo->verbose;
     mo->link.connect_timeout_ms = (uint32_t)(stall_s * 1000.0) + 2 * mo->link.latency_ms;
 
-    if (pubkey && cli_read_public_key(pubkey, pk))
+    if (pubkey && cli_read_public_key(pubkey, &(struct cli_pass){ NULL, NULL }, pk))
         return 1;
 
     sigemptyset(&sa.sa_mask);
@@ -596,8 +593,8 @@ int main(int argc, char **argv)
         int wait, n, np;
         size_t got;
 
-        wait = net_update(mo, now);
-        wait = min_wait(wait, http_pump(mo->http, now));
+        wait = http_pump(mo->http, now);
+        wait = min_wait(wait, net_update(mo, now));   /* after: the link may start an outage */
         dfota_mod_poll(&mo->core, now);
         if (dfota_mod_reboot_requested(&mo->core)) {
             modem_log(mo, "reboot");
@@ -607,7 +604,7 @@ int main(int argc, char **argv)
             continue;
         }
         if (mo->serial.kind == SERIAL_STDIO && mo->serial.eof && !mo->serial.out_len &&
-            mo->core.fota == DFOTA_MOD_FOTA_IDLE && !http_running(mo->http))
+            core_wait_ms(mo) < 0 && !http_running(mo->http))
             break;
         wait = min_wait(wait, core_wait_ms(mo));
         if (http_owed(mo->http))
@@ -619,7 +616,7 @@ int main(int argc, char **argv)
             struct curl_waitfd w[4];
             for (n = 0; n < np; n++)
                 w[n] = (struct curl_waitfd){ p[n].fd, (short)p[n].events, 0 };
-            curl_multi_poll(http_multi(mo->http), w, (unsigned)np, wait < 0 ? 1000 : wait, NULL);
+            curl_multi_poll(http_multi(mo->http), w, (unsigned)np, wait < 0 ? 60000 : wait, NULL);
             for (n = 0; n < np; n++)
                 p[n].revents = w[n].revents;
         }

@@ -127,7 +127,7 @@ void http_perform(struct http *h);
  * delivery (or -1 when it waits only for the network). */
 int  http_pump(struct http *h, uint32_t now);
 uint64_t http_delivered(const struct http *h);
-/* Events are owed to the core at once (an aborted GET's end). */
+/* Events are owed to the core at once (an aborted or failed GET's end). */
 int  http_owed(const struct http *h);
 
 /* ---- the whole module (main.c) ------------------------------------------- */

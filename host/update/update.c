@@ -273,13 +273,15 @@ static int stop_requested(const struct drv *d)
     return interrupts >= 2 || (interrupts && d->phase == PH_SETUP);
 }
 
-/* Lines a module prints when it boots (MT2625 banner, +CPIN/+IP, RDY). */
+/* Lines a module prints when it boots: the MT2625 banner, +CPIN: at SIM
+ * start-up, RDY on other Quectel families. Not +IP: a module prints it too
+ * when the network comes back after an outage. */
 static int is_boot_line(const struct dfota_at_event *ev)
 {
     if (!(ev->flags & DFOTA_AT_F_UNSOLICITED))
         return 0;
     if (ev->type == DFOTA_AT_EV_URC)
-        return dfota_at_params(ev->line, "+CPIN") != NULL || dfota_at_params(ev->line, "+IP") != NULL;
+        return dfota_at_params(ev->line, "+CPIN") != NULL;
     return ev->type == DFOTA_AT_EV_INFO &&
            (strstr(ev->line, "Leaving the BROM") || !strcmp(ev->line, "RDY") ||
             !strncmp(ev->line, "F1: ", 4));

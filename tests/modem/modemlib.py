@@ -265,6 +265,8 @@ def make_package(d, old, new, src_rev, dst_rev, name="pkg.bin", key=None, produc
     a = write(os.path.join(d, name + ".old"), old)
     b = write(os.path.join(d, name + ".new"), new)
     out = os.path.join(d, name)
+    if os.path.exists(out):
+        os.unlink(out)
     args = ["diff", "--from-version", src_rev, "--to-version", dst_rev]
     if key:
         args += ["--key", key]
@@ -279,6 +281,9 @@ def make_package(d, old, new, src_rev, dst_rev, name="pkg.bin", key=None, produc
 
 def keygen(d, name="k.key"):
     path = os.path.join(d, name)
+    for p in (path, path + ".pub"):
+        if os.path.exists(p):
+            os.unlink(p)
     run_cli("keygen", "-o", path)
     return path, path + ".pub"
 
