@@ -273,20 +273,6 @@ static int stop_requested(const struct drv *d)
     return interrupts >= 2 || (interrupts && d->phase == PH_SETUP);
 }
 
-/* Lines a module prints when it boots: the MT2625 banner, +CPIN: at SIM
- * start-up, RDY on other Quectel families. Not +IP: a module prints it too
- * when the network comes back after an outage. */
-static int is_boot_line(const struct dfota_at_event *ev)
-{
-    if (!(ev->flags & DFOTA_AT_F_UNSOLICITED))
-        return 0;
-    if (ev->type == DFOTA_AT_EV_URC)
-        return dfota_at_params(ev->line, "+CPIN") != NULL;
-    return ev->type == DFOTA_AT_EV_INFO &&
-           (strstr(ev->line, "Leaving the BROM") || !strcmp(ev->line, "RDY") ||
-            !strncmp(ev->line, "F1: ", 4));
-}
-
 /* Every event passes here first, whatever the driver waits for: a URC that
  * comes between two commands is never lost. */
 static void observe(struct drv *d, const struct dfota_at_event *ev)
@@ -300,7 +286,7 @@ static void observe(struct drv *d, const struct dfota_at_event *ev)
         jev(d, "garbled", "ss", "line", ev->line, "reason", "line too long");
         return;
     }
-    if (is_boot_line(ev) && d->phase >= PH_REQUESTED && d->phase != PH_VERIFY) {
+    if (dfota_at_is_boot_line(ev) && d->phase >= PH_REQUESTED && d->phase != PH_VERIFY) {
         if (!d->reboot_seen) {
             say(d, "the module restarted");
             jev(d, "reboot", "s", "line", ev->line);

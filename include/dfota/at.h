@@ -177,6 +177,12 @@ int dfota_at_param_str(const char *params, unsigned idx, char *out, size_t n);
  * label or NULL when the line is not a revision line. */
 const char *dfota_at_revision(const char *line);
 
+/* Is this a line a module prints when it (re)boots, with no command pending?
+ * The MT2625 boot-ROM banner ("F1: ...", "Leaving the BROM"), an unsolicited
+ * +CPIN: (SIM start-up), "RDY" (other Quectel families). Not +IP:, which
+ * also comes when the network returns after an outage. */
+int dfota_at_is_boot_line(const struct dfota_at_event *ev);
+
 /* ---- names and meanings -------------------------------------------------- */
 
 /* "HTTPSTART", "DOWNLOADING", ..., "UNKNOWN". Never NULL. */
