@@ -361,7 +361,7 @@ static void observe(struct drv *d, const struct dfota_at_event *ev)
 /* ---- commands -------------------------------------------------------------- */
 
 /* Results of command() and the steps; negative so they never look like an exit code. */
-enum { CMD_OK = 0, CMD_ERROR = -1, CMD_TIMEOUT = -2, CMD_LOST = -3, CMD_STOP = -4 };
+enum { CMD_OK = 0, CMD_ERROR = -1, CMD_TIMEOUT = -2, CMD_LOST = -3, CMD_STOP = -4, CMD_DONE = -5 };
 
 /* Send cmd and wait for its final result; its information lines land in
  * d->info (echo and URCs are handled by observe). */
@@ -571,6 +571,13 @@ static int step_check_url(struct drv *d)
     copy_str(d->pkg_dst, sizeof d->pkg_dst, cr.h.dst_version);
     jev(d, "package", "ssi", "source", cr.h.src_version, "target", cr.h.dst_version, "size",
         (int)cr.total);
+    if (!strcmp(cr.h.dst_version, d->old_rev) && strcmp(cr.h.src_version, d->old_rev)) {
+        /* e.g. run again after a power cut the module recovered from alone */
+        say(d, "done: the module already runs %s, the package's target; nothing to do", d->old_rev);
+        jev(d, "done", "issii", "exit", 0, "old_revision", d->old_rev, "new_revision", d->old_rev,
+            "http_err", -1, "err", -1);
+        return CMD_DONE;
+    }
     if (strcmp(cr.h.src_version, d->old_rev))
         return fail(d, UPDATE_EXIT_SOURCE,
                     "the package was built for %s, the module runs %s: rebuild it with `dfota "
@@ -963,8 +970,11 @@ int cmd_update(int argc, char **argv)
     if ((rc = step_network(d)))
         goto out_rc;
     /* 3. the package, from here */
-    if (check && (rc = step_check_url(d)))
+    if (check && (rc = step_check_url(d))) {
+        if (rc == CMD_DONE)
+            rc = UPDATE_OK;
         goto out;
+    }
     /* 4. the request, 5. the URCs, the reboot, the revision */
     if ((rc = request(d)))
         goto out_rc;

@@ -26,8 +26,8 @@
  * give the same clean lines. Empty lines are skipped. Leading and trailing
  * spaces are trimmed. A line longer than DFOTA_AT_LINE_MAX - 1 bytes is cut:
  * its first bytes are reported as DFOTA_AT_EV_OVERFLOW and the rest, up to
- * the next LF, is dropped. A NUL byte is kept as the line's end for C string
- * purposes, but the line is reported with its full length.
+ * the next LF, is dropped. A NUL byte inside a line is kept and counted in
+ * .len (C string functions stop at it; FOTA URCs with one are malformed).
  *
  * Classification of a line, in this order:
  *   OK                      -> DFOTA_AT_EV_OK (final)

@@ -420,6 +420,10 @@ def case_check_url():
                 expect(res, 5, "the package was built for A07, the module runs A00: rebuild it "
                                "with `dfota diff")
                 check(fm.requests == 0, "no request for a wrong package", res)
+            with FakeModem({"revision": "A08"}) as fm:
+                res = run(fm, "--check-url", url=base + "A07-A08.pkg")
+                expect(res, 0, out=["already runs A08, the package's target; nothing to do"])
+                check(fm.requests == 0, "no request when already on the target", res)
             with FakeModem({}) as fm:
                 expect(run(fm, "--check-url", url=base + "missing.pkg"), 12, "HTTP 404")
             with FakeModem({}) as fm:
