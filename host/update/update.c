@@ -772,8 +772,14 @@ static int follow(struct drv *d)
         } else if (d->reboot_seen || d->lost) {
             /* A restart before END: during the download, ask again (the
              * module resumes); during the update, a forced upgrade follows. */
-            if (d->phase <= PH_DOWNLOADED && d->phase >= PH_REQUESTED && d->http_err <= 0 &&
-                d->phase != PH_DOWNLOADED) {
+            int quiet;
+            if (!settle_from)
+                settle_from = now_ms();
+            quiet = now_ms() - settle_from > SETTLE_MS && now_ms() - d->last_fota_ms > SETTLE_MS;
+            /* Before START (downloading, or downloaded but not started after
+             * a quiet while): the module lost the request; ask again. */
+            if ((d->phase == PH_REQUESTED || d->phase == PH_DOWNLOAD ||
+                 (d->phase == PH_DOWNLOADED && quiet)) && d->http_err <= 0) {
                 if (d->requests > REQUEST_RETRIES)
                     return fail(d, UPDATE_EXIT_DOWNLOAD,
                                 "the module restarted %d times during the download", d->requests);
@@ -784,18 +790,18 @@ static int follow(struct drv *d)
                 command(d, "ATE0", CMD_TIMEOUT_MS);
                 say(d, "asking again: the module resumes the download");
                 d->reboot_seen = d->lost = 0;
+                settle_from = 0;
+                d->phase = PH_REQUESTED;
                 if ((r = request(d)))
                     return r;
                 continue;
             }
-            if (!settle_from)
-                settle_from = now_ms();
-            if (now_ms() - settle_from > SETTLE_MS && now_ms() - d->last_fota_ms > SETTLE_MS) {
+            if (d->phase == PH_UPDATE && quiet) {
                 /* No forced upgrade showed up: look at what the module runs. */
                 if ((r = verify(d)))
                     return r;
                 if (strcmp(d->new_rev, d->old_rev) && !(d->expect && strcmp(d->new_rev, d->expect)))
-                    say(d, "the module restarted without reporting END%s", "");
+                    say(d, "the module restarted without reporting END");
                 return finish(d);
             }
         }

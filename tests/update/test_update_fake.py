@@ -188,6 +188,15 @@ def case_tty_progress():
                 os.close(slave)
 
 
+def case_reboot_between_httpend_and_start():
+    """Downloaded, then a restart and no forced upgrade: asked again."""
+    first = [urc("HTTPSTART"), urc("DOWNLOADING", 100), urc("HTTPEND", 0, "code"), {"reboot": True}]
+    with FakeModem({"qfotadl": first, "qfotadl_2": full_update()}) as fm:
+        res = run(fm)
+        expect(res, 0, "asking again", out=["done: the module runs A01"])
+        check(fm.requests == 2, "AT+QFOTADL sent twice", res)
+
+
 def case_json():
     with FakeModem({"qfotadl": full_update("plain")}) as fm:
         res = run(fm, "--json")
