@@ -687,3 +687,31 @@ void dfota_mod_poll(struct dfota_mod *m, uint32_t now_ms)
         update(m);
     }
 }
+
+static int32_t until(uint32_t at, uint32_t now)
+{
+    int32_t d = (int32_t)(at - now);
+    return d < 0 ? 0 : d;
+}
+
+int32_t dfota_mod_poll_in(const struct dfota_mod *m, uint32_t now_ms)
+{
+    int32_t d = -1, e;
+
+    if (m->reboot || !m->booted)
+        return -1;
+    if (m->fota == DFOTA_MOD_FOTA_UPDATING)
+        return 0;
+    if (m->fota != DFOTA_MOD_FOTA_DOWNLOADING)
+        return -1;
+    if (m->http == HTTP_WAIT)
+        return until(m->start_at, now_ms);
+    if (m->http == HTTP_RUN && m->cfg->http_stall_ms)
+        d = until(m->last_data_ms + m->cfg->http_stall_ms, now_ms);
+    if (m->http == HTTP_RUN && m->dl_news && m->cfg->progress_ms) {
+        e = until(m->last_urc_ms + m->cfg->progress_ms, now_ms);
+        if (d < 0 || e < d)
+            d = e;
+    }
+    return d;
+}

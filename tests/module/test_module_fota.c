@@ -307,6 +307,31 @@ static void progress_heartbeat(void **st)
 
 /* ---- download failures ---------------------------------------------------------- */
 
+/* dfota_mod_poll_in: what the core's timers need, so a platform can sleep. */
+static void poll_deadlines(void **st)
+{
+    struct mt *t = device(0);
+    (void)st;
+    assert_int_equal(dfota_mod_poll_in(t->m, t->now), -1);          /* idle */
+    mt_send(t, REQ);
+    assert_int_equal(dfota_mod_poll_in(t->m, t->now), 0);           /* the GET is due */
+    mt_step(t, 10);                                                 /* started */
+    assert_int_equal(dfota_mod_poll_in(t->m, t->now), (int32_t)t->cfg.http_stall_ms);
+    mt_step(t, 10);                                                 /* headers */
+    mt_step(t, 10);                                                 /* 700 bytes */
+    /* events carry the time of the last poll: 10 ms ago here */
+    assert_int_equal(dfota_mod_poll_in(t->m, t->now), (int32_t)t->cfg.http_stall_ms - 10);
+    t->srv.stall_at = 700;                                          /* the server stops */
+    mt_step(t, 10);
+    /* no bytes since the last URC: no heartbeat, the stall timer runs */
+    assert_int_equal(dfota_mod_poll_in(t->m, t->now), (int32_t)t->cfg.http_stall_ms - 20);
+    t->now += t->cfg.http_stall_ms;
+    assert_int_equal(dfota_mod_poll_in(t->m, t->now), 0);
+    mt_step(t, 0);                                                  /* the stall: a retry */
+    assert_int_equal(dfota_mod_poll_in(t->m, t->now), DFOTA_MOD_RETRY_MS);
+    done(t);
+}
+
 static void http_404(void **st)
 {
     struct mt *t = device(0);
@@ -860,6 +885,7 @@ int main(void)
         cmocka_unit_test(security_counter_kept),
         cmocka_unit_test(percent_forms),
         cmocka_unit_test(progress_heartbeat),
+        cmocka_unit_test(poll_deadlines),
         cmocka_unit_test(http_404),
         cmocka_unit_test(http_500_retried),
         cmocka_unit_test(retries_resume_with_if_range),
