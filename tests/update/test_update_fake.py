@@ -94,6 +94,18 @@ def case_garbled_and_repeated():
         check("download 5%" not in res.stdout, "progress never goes back", res)
 
 
+def case_ip_urc_is_not_a_reboot():
+    """+IP: (the network back after an outage) and +CEREG: URCs mid-download
+    are no restart: the driver does not ask again."""
+    steps = [urc("HTTPSTART"), urc("DOWNLOADING", 10), "\r\n+CEREG: 2\r\n", "\r\n+CEREG: 1\r\n",
+             "\r\n+IP: 10.0.0.5\r\n", urc("DOWNLOADING", 100)] + full_update()[-7:]
+    with FakeModem({"qfotadl": steps}) as fm:
+        res = run(fm)
+        expect(res, 0, out=["done: the module runs A01"])
+        check(fm.requests == 1 and "the module restarted\n" not in res.stdout.split("END 0")[0],
+              "no restart seen before END", res)
+
+
 def case_missing_downloading():
     steps = [urc("HTTPSTART"), urc("HTTPEND", 0, "code"), urc("START"), urc("END", 0, "code"),
              {"revision": "A01"}, {"reboot": True}]
@@ -135,6 +147,51 @@ def case_reboot_during_download_asks_again():
     first = [urc("HTTPSTART"), urc("DOWNLOADING", 20), {"reboot": True}]
     sc = {"qfotadl": first, "qfotadl_2": full_update()}
     with FakeModem(sc) as fm:
+        res = run(fm)
+        expect(res, 0, "asking again", out=["done: the module runs A01"])
+        check(fm.requests == 2, "AT+QFOTADL sent twice", res)
+
+
+def case_tty_progress():
+    """On a terminal: two progress bars redrawn in place with CR."""
+    import pty as ptymod
+    import select as sel
+    with FakeModem({"qfotadl": full_update(steps=(10, 50, 100))}) as fm:
+        master, slave = ptymod.openpty()
+        try:
+            p = subprocess.Popen([DFOTA, "update", "--port", fm.path, URL], stdout=slave,
+                                 stderr=subprocess.PIPE, text=True)
+            os.close(slave)
+            slave = -1
+            out, end = b"", time.monotonic() + 60
+            while time.monotonic() < end:
+                r, _, _ = sel.select([master], [], [], 0.5)
+                if r:
+                    try:
+                        chunk = os.read(master, 4096)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
+                elif p.poll() is not None:
+                    break
+            rc = p.wait(10)
+            text = out.decode(errors="replace")
+            check(rc == 0, "exit 0 on a tty:\n" + text + p.stderr.read())
+            for t in ("\rdownload [####", "\rupdate   [####", "] 100%", "done: the module runs A01"):
+                check(t in text, "%r on the terminal:\n%r" % (t, text))
+            check("download 10%\n" not in text.replace("\r\n", "\n"), "no plain lines on a tty")
+        finally:
+            os.close(master)
+            if slave >= 0:
+                os.close(slave)
+
+
+def case_reboot_between_httpend_and_start():
+    """Downloaded, then a restart and no forced upgrade: asked again."""
+    first = [urc("HTTPSTART"), urc("DOWNLOADING", 100), urc("HTTPEND", 0, "code"), {"reboot": True}]
+    with FakeModem({"qfotadl": first, "qfotadl_2": full_update()}) as fm:
         res = run(fm)
         expect(res, 0, "asking again", out=["done: the module runs A01"])
         check(fm.requests == 2, "AT+QFOTADL sent twice", res)
@@ -372,6 +429,10 @@ def case_check_url():
                 expect(res, 5, "the package was built for A07, the module runs A00: rebuild it "
                                "with `dfota diff")
                 check(fm.requests == 0, "no request for a wrong package", res)
+            with FakeModem({"revision": "A08"}) as fm:
+                res = run(fm, "--check-url", url=base + "A07-A08.pkg")
+                expect(res, 0, out=["already runs A08, the package's target; nothing to do"])
+                check(fm.requests == 0, "no request when already on the target", res)
             with FakeModem({}) as fm:
                 expect(run(fm, "--check-url", url=base + "missing.pkg"), 12, "HTTP 404")
             with FakeModem({}) as fm:

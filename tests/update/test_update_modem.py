@@ -41,7 +41,8 @@ class Sim:
     """dfota-modem on a pty with --pty-link; the pty is left to the driver."""
 
     def __init__(self, flash, link, args=(), firmware=None, revision=None, timeout=15):
-        argv = [MODEM, "--flash", flash, "--pty-link", link, "-v"]
+        # link None: over TCP on a free loopback port instead of a pty
+        argv = [MODEM, "--flash", flash, "-v"] + (["--pty-link", link] if link else ["--tcp", "0"])
         if firmware:
             argv += ["--firmware", firmware, "--revision", revision]
         argv += list(args)
@@ -209,8 +210,9 @@ class Base(unittest.TestCase):
         self.addCleanup(s.close)
         return s
 
-    def update(self, s, url, args=(), timeout=120):
-        p = subprocess.run([DFOTA, "update", "--port", s.link, "--json"] + list(args) + [url],
+    def update(self, s, url, args=(), timeout=120, tcp=False):
+        port = ["--tcp", s.pty] if tcp else ["--port", s.link]
+        p = subprocess.run([DFOTA, "update"] + port + ["--json"] + list(args) + [url],
                            capture_output=True, text=True, timeout=timeout)
         p.evs = events(p.stdout)
         p.why = "exit %d\n%s\n--- stderr\n%s\n--- simulator log\n%s" % (p.returncode, p.stdout,
@@ -261,6 +263,13 @@ class Layouts(Base):
                     self.assertTrue(all(e["known"] for e in f), p.why)
                     self.assertFalse([e for e in p.evs if e["event"] == "garbled"], p.why)
                     s.close()
+
+    def test_tcp(self):
+        flash = os.path.join(self.dir, "tcp.flash")
+        s = Sim(flash, None, FAST, firmware=self.fw, revision="R1")
+        self.addCleanup(s.close)
+        self.assertRegex(s.pty, r"^127\.0\.0\.1:\d+$")
+        self.assertDone(self.update(s, self.nginx.url("ab.pkg"), tcp=True))
 
     def test_check_url_and_plain_output(self):
         s = self.sim()
@@ -354,6 +363,24 @@ class Drop(Base):
             self.assertEqual(d.evs[-1]["new_revision"], "R2")
         else:
             self.assertEqual(d.evs[-1]["http_err"], 12)
+
+
+    def test_network_outage_mid_download(self):
+        """The network goes for 2 s mid-download: the module ends with
+        HTTPEND 13 (or resumes); no restart is seen, no second request."""
+        kbps = max(8, len(self.pkg) * 8 // 2000)          # about two seconds of download
+        s = self.sim(["--link-kbps", str(kbps), "--outage-after-bytes", str(len(self.pkg) // 2),
+                      "--outage-for", "2"])
+        p = self.update(s, self.nginx.url("ab.pkg"))
+        self.assertIn(p.returncode, (0, 12), p.why)
+        if p.returncode == 0:
+            self.assertDone(p)
+        else:
+            self.assertEqual(p.evs[-1]["http_err"], 13, p.why)
+        kinds = [e["event"] + ":" + e.get("stage", "") for e in p.evs]
+        self.assertEqual(kinds.count("request:"), 1, p.why)
+        before_end = kinds[:kinds.index("fota:END")] if "fota:END" in kinds else kinds
+        self.assertNotIn("reboot:", before_end, p.why)
 
 
 class PowerCut(Base):
