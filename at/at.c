@@ -523,6 +523,18 @@ const char *dfota_at_revision(const char *line)
     return *line ? line : NULL;
 }
 
+int dfota_at_is_boot_line(const struct dfota_at_event *ev)
+{
+    if (!(ev->flags & DFOTA_AT_F_UNSOLICITED))
+        return 0;
+    if (ev->type == DFOTA_AT_EV_URC)
+        return ci_prefix(ev->line, ev->len, "+CPIN:");
+    if (ev->type != DFOTA_AT_EV_INFO)
+        return 0;
+    return ci_prefix(ev->line, ev->len, "F1: ") || ci_equal(ev->line, ev->len, "RDY") ||
+           ci_equal(ev->line, ev->len, "Leaving the BROM");
+}
+
 /* ---- meanings (bc20-dfota.md tables) ---- */
 
 const char *dfota_at_http_err_str(int32_t code)

@@ -34,5 +34,5 @@ for t in $targets; do
   "$LLVM_BIN/llvm-profdata" merge -sparse "$out/$t.profraw" -o "$out/$t.profdata"
   echo "== $t ($(ls $dirs | wc -l) inputs)"
   "$LLVM_BIN/llvm-cov" report "$build/fuzz/$t" -instr-profile="$out/$t.profdata" \
-    "$src/lib" | awk 'NR == 1 || /^TOTAL|\.c / { print $1, "lines", $8, "missed", $9, "cover", $10 }'
+    "$src/lib" | awk '/^TOTAL|\.c / { printf "%-12s lines %5s  missed %5s  line coverage %s\n", $1, $8, $9, $10 }'
 done

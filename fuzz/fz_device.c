@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dfota/error.h"
+#include "dfota/sha256.h"
 #include "encoder.h"
 #include "fuzz_common.h"
 #include "fz_device.h"
@@ -119,4 +121,60 @@ void fzd_free(struct fzd *d)
 {
     if (d->f.mem)
         simflash_free(&d->f);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void fzd_record_crc(struct fzd *d, uint32_t rec, uint32_t len)
+{
+    uint8_t *p = d->f.mem + rec;
+    uint32_t crc = dfota_crc32(0, p, len - 4);
+    p[len - 4] = (uint8_t)crc;
+    p[len - 3] = (uint8_t)(crc >> 8);
+    p[len - 2] = (uint8_t)(crc >> 16);
+    p[len - 1] = (uint8_t)(crc >> 24);
+}
+
+int fzd_snapshot_state(struct fzd *d, uint8_t mode, uint32_t *rec, uint32_t *len)
+{
+    struct dfota_engine *e = malloc(sizeof *e);
+    uint64_t total;
+    uint32_t h, best_seq = 0, half;
+    int found = 0;
+
+    if (!e)
+        return -1;
+    mode |= FZD_INPLACE;
+    fzd_reset(d, mode);
+    if (dfota_init(e, &d->cfg) || dfota_install(e)) {
+        free(e);
+        return -1;
+    }
+    total = d->f.ops;
+    fzd_reset(d, mode);
+    d->f.cut_after = total / 2;
+    d->f.clean_cut = 1;
+    if (dfota_init(e, &d->cfg) == DFOTA_OK)
+        (void)dfota_install(e);
+    simflash_power_on(&d->f);
+    free(e);
+    half = d->cfg.layout.journal_size / 2;
+    for (h = 0; h < 2; h++) {
+        const uint8_t *p = d->f.mem + d->cfg.layout.journal + h * half;
+        uint32_t l = le32(p + 8), seq = le32(p + 4);
+        if (le32(p) != FZD_JR_MAGIC || l < FZD_JR_HEAD + 8 || l > half)
+            continue;
+        if (dfota_crc32(0, p, l - 4) != le32(p + l - 4))
+            continue;
+        if (!found || seq > best_seq) {
+            found = 1;
+            best_seq = seq;
+            *rec = d->cfg.layout.journal + h * half;
+            *len = l;
+        }
+    }
+    return found ? 0 : -1;
 }

@@ -31,4 +31,22 @@ struct fzd {
 void fzd_reset(struct fzd *d, uint8_t mode);
 void fzd_free(struct fzd *d);
 
+
+/* The journal format the snapshot fuzzer writes records of
+ * (docs/journal-format.md): magic "DFJ2", a 216-byte head with the record
+ * length (head + snapshot + CRC) at offset 8 and the sequence number at 4,
+ * then the decoder snapshot, then the CRC-32 (dfota_crc32 from 0) of all
+ * bytes before it. */
+#define FZD_JR_MAGIC 0x324A4644u
+#define FZD_JR_HEAD  216u
+
+/* An in-place device (mode FZD_INPLACE | erased/prog bits of mode) cut in
+ * the middle of an install, so that the newest journal record holds a
+ * decoder snapshot: fills *rec (flash address of that record) and *len (its
+ * length field). Returns 0, or -1 when no such record was found (another
+ * journal format). */
+int fzd_snapshot_state(struct fzd *d, uint8_t mode, uint32_t *rec, uint32_t *len);
+/* Recompute the CRC of the record at rec whose length is len. */
+void fzd_record_crc(struct fzd *d, uint32_t rec, uint32_t len);
+
 #endif

@@ -14,6 +14,8 @@
  *   fuzz_seedgen journals CORPUS/fuzz_journal
  *       the flash regions of fuzz_journal's device (fz_device.h) at power
  *       cuts spread over a clean install, for four device geometries
+ *   fuzz_seedgen snapshots CORPUS/fuzz_snapshot
+ *       the decoder snapshot of a journal record cut mid-install (DFJ2)
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -204,14 +206,44 @@ static int journals(const char *dir)
     return 0;
 }
 
+/* fuzz_snapshot seeds: the snapshot of a record cut mid-install, as is
+ * and with its head, for each geometry. */
+static int snapshots(const char *dir)
+{
+    static struct fzd d;
+    unsigned g;
+    for (g = 0; g < 4; g++) {
+        uint8_t dmode = (uint8_t)(FZD_INPLACE | ((g & 1u) ? FZD_ERASED0 : 0) | ((g & 2u) ? FZD_PROG256 : 0));
+        uint32_t rec, len;
+        unsigned v;
+        if (fzd_snapshot_state(&d, dmode, &rec, &len)) {
+            fprintf(stderr, "snapshots: no DFJ2 record with a snapshot\n");
+            return 1;
+        }
+        for (v = 0; v < 3; v++) {
+            /* snapshot only; with the head; snapshot only, a cut in the resume */
+            uint8_t pre[2] = { (uint8_t)(g | (v == 1 ? 0x04u : 0) | (v == 2 ? 0x10u : 0)), 20 };
+            uint32_t at = v == 1 ? 0 : FZD_JR_HEAD;
+            char name[64];
+            snprintf(name, sizeof name, "s%u.%u", g, v);
+            if (write_file(dir, name, "", pre, 2, d.f.mem + rec + at, len - 4 - at))
+                return 1;
+        }
+    }
+    fzd_free(&d);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "snapshots"))
+        return snapshots(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "journals"))
         return journals(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "images"))
         return images(argv[2]);
     if (argc >= 4 && !strcmp(argv[1], "corpus"))
         return corpus(argv[2], argc - 3, argv + 3);
-    fprintf(stderr, "usage: fuzz_seedgen images DIR | corpus CORPUS PKG... | journals DIR\n");
+    fprintf(stderr, "usage: fuzz_seedgen images DIR | corpus CORPUS PKG... | journals DIR | snapshots DIR\n");
     return 2;
 }

@@ -72,18 +72,6 @@ static void copy_rev(char *dst, const char *line)
     dst[n] = 0;
 }
 
-/* Lines a module prints when it (re)boots. Not +IP: it also comes when the
- * network is back after an outage. */
-static int is_boot_sign(const struct dfota_at_event *ev)
-{
-    if (!(ev->flags & DFOTA_AT_F_UNSOLICITED))
-        return 0;
-    if (ev->type == DFOTA_AT_EV_URC)
-        return dfota_at_params(ev->line, "+CPIN") != NULL;
-    return ev->type == DFOTA_AT_EV_INFO &&
-           (strstr(ev->line, "BROM") || !strcmp(ev->line, "RDY"));
-}
-
 static void on_fota(struct fota_task *t, const struct dfota_at_event *ev)
 {
     dfota_at_lwm2m(ev, &t->lwm2m_state, &t->lwm2m_result);
@@ -127,7 +115,7 @@ static void on_event(struct fota_task *t, const struct dfota_at_event *ev)
         board_log(ev->line);               /* garbled: log it, wait for the next */
         return;
     }
-    if (is_boot_sign(ev) && (t->step == FOTA_FOLLOW || t->step == FOTA_REBOOT)) {
+    if (dfota_at_is_boot_line(ev) && (t->step == FOTA_FOLLOW || t->step == FOTA_REBOOT)) {
         t->rebooted = 1;
         if (t->step == FOTA_REBOOT) {
             t->step = FOTA_VERIFY;

@@ -273,20 +273,6 @@ static int stop_requested(const struct drv *d)
     return interrupts >= 2 || (interrupts && d->phase == PH_SETUP);
 }
 
-/* Lines a module prints when it boots: the MT2625 banner, +CPIN: at SIM
- * start-up, RDY on other Quectel families. Not +IP: a module prints it too
- * when the network comes back after an outage. */
-static int is_boot_line(const struct dfota_at_event *ev)
-{
-    if (!(ev->flags & DFOTA_AT_F_UNSOLICITED))
-        return 0;
-    if (ev->type == DFOTA_AT_EV_URC)
-        return dfota_at_params(ev->line, "+CPIN") != NULL;
-    return ev->type == DFOTA_AT_EV_INFO &&
-           (strstr(ev->line, "Leaving the BROM") || !strcmp(ev->line, "RDY") ||
-            !strncmp(ev->line, "F1: ", 4));
-}
-
 /* Every event passes here first, whatever the driver waits for: a URC that
  * comes between two commands is never lost. */
 static void observe(struct drv *d, const struct dfota_at_event *ev)
@@ -300,7 +286,7 @@ static void observe(struct drv *d, const struct dfota_at_event *ev)
         jev(d, "garbled", "ss", "line", ev->line, "reason", "line too long");
         return;
     }
-    if (is_boot_line(ev) && d->phase >= PH_REQUESTED && d->phase != PH_VERIFY) {
+    if (dfota_at_is_boot_line(ev) && d->phase >= PH_REQUESTED && d->phase != PH_VERIFY) {
         if (!d->reboot_seen) {
             say(d, "the module restarted");
             jev(d, "reboot", "s", "line", ev->line);
@@ -375,7 +361,7 @@ static void observe(struct drv *d, const struct dfota_at_event *ev)
 /* ---- commands -------------------------------------------------------------- */
 
 /* Results of command() and the steps; negative so they never look like an exit code. */
-enum { CMD_OK = 0, CMD_ERROR = -1, CMD_TIMEOUT = -2, CMD_LOST = -3, CMD_STOP = -4 };
+enum { CMD_OK = 0, CMD_ERROR = -1, CMD_TIMEOUT = -2, CMD_LOST = -3, CMD_STOP = -4, CMD_DONE = -5 };
 
 /* Send cmd and wait for its final result; its information lines land in
  * d->info (echo and URCs are handled by observe). */
@@ -585,6 +571,13 @@ static int step_check_url(struct drv *d)
     copy_str(d->pkg_dst, sizeof d->pkg_dst, cr.h.dst_version);
     jev(d, "package", "ssi", "source", cr.h.src_version, "target", cr.h.dst_version, "size",
         (int)cr.total);
+    if (!strcmp(cr.h.dst_version, d->old_rev) && strcmp(cr.h.src_version, d->old_rev)) {
+        /* e.g. run again after a power cut the module recovered from alone */
+        say(d, "done: the module already runs %s, the package's target; nothing to do", d->old_rev);
+        jev(d, "done", "issii", "exit", 0, "old_revision", d->old_rev, "new_revision", d->old_rev,
+            "http_err", -1, "err", -1);
+        return CMD_DONE;
+    }
     if (strcmp(cr.h.src_version, d->old_rev))
         return fail(d, UPDATE_EXIT_SOURCE,
                     "the package was built for %s, the module runs %s: rebuild it with `dfota "
@@ -779,8 +772,14 @@ static int follow(struct drv *d)
         } else if (d->reboot_seen || d->lost) {
             /* A restart before END: during the download, ask again (the
              * module resumes); during the update, a forced upgrade follows. */
-            if (d->phase <= PH_DOWNLOADED && d->phase >= PH_REQUESTED && d->http_err <= 0 &&
-                d->phase != PH_DOWNLOADED) {
+            int quiet;
+            if (!settle_from)
+                settle_from = now_ms();
+            quiet = now_ms() - settle_from > SETTLE_MS && now_ms() - d->last_fota_ms > SETTLE_MS;
+            /* Before START (downloading, or downloaded but not started after
+             * a quiet while): the module lost the request; ask again. */
+            if ((d->phase == PH_REQUESTED || d->phase == PH_DOWNLOAD ||
+                 (d->phase == PH_DOWNLOADED && quiet)) && d->http_err <= 0) {
                 if (d->requests > REQUEST_RETRIES)
                     return fail(d, UPDATE_EXIT_DOWNLOAD,
                                 "the module restarted %d times during the download", d->requests);
@@ -791,18 +790,18 @@ static int follow(struct drv *d)
                 command(d, "ATE0", CMD_TIMEOUT_MS);
                 say(d, "asking again: the module resumes the download");
                 d->reboot_seen = d->lost = 0;
+                settle_from = 0;
+                d->phase = PH_REQUESTED;
                 if ((r = request(d)))
                     return r;
                 continue;
             }
-            if (!settle_from)
-                settle_from = now_ms();
-            if (now_ms() - settle_from > SETTLE_MS && now_ms() - d->last_fota_ms > SETTLE_MS) {
+            if (d->phase == PH_UPDATE && quiet) {
                 /* No forced upgrade showed up: look at what the module runs. */
                 if ((r = verify(d)))
                     return r;
                 if (strcmp(d->new_rev, d->old_rev) && !(d->expect && strcmp(d->new_rev, d->expect)))
-                    say(d, "the module restarted without reporting END%s", "");
+                    say(d, "the module restarted without reporting END");
                 return finish(d);
             }
         }
@@ -977,8 +976,11 @@ int cmd_update(int argc, char **argv)
     if ((rc = step_network(d)))
         goto out_rc;
     /* 3. the package, from here */
-    if (check && (rc = step_check_url(d)))
+    if (check && (rc = step_check_url(d))) {
+        if (rc == CMD_DONE)
+            rc = UPDATE_OK;
         goto out;
+    }
     /* 4. the request, 5. the URCs, the reboot, the revision */
     if ((rc = request(d)))
         goto out_rc;

@@ -26,8 +26,8 @@
  * give the same clean lines. Empty lines are skipped. Leading and trailing
  * spaces are trimmed. A line longer than DFOTA_AT_LINE_MAX - 1 bytes is cut:
  * its first bytes are reported as DFOTA_AT_EV_OVERFLOW and the rest, up to
- * the next LF, is dropped. A NUL byte is kept as the line's end for C string
- * purposes, but the line is reported with its full length.
+ * the next LF, is dropped. A NUL byte inside a line is kept and counted in
+ * .len (C string functions stop at it; FOTA URCs with one are malformed).
  *
  * Classification of a line, in this order:
  *   OK                      -> DFOTA_AT_EV_OK (final)
@@ -176,6 +176,12 @@ int dfota_at_param_str(const char *params, unsigned idx, char *out, size_t n);
 /* "Revision: BC20NBR01A10" -> "BC20NBR01A10". Returns the text after the
  * label or NULL when the line is not a revision line. */
 const char *dfota_at_revision(const char *line);
+
+/* Is this a line a module prints when it (re)boots, with no command pending?
+ * The MT2625 boot-ROM banner ("F1: ...", "Leaving the BROM"), an unsolicited
+ * +CPIN: (SIM start-up), "RDY" (other Quectel families). Not +IP:, which
+ * also comes when the network returns after an outage. */
+int dfota_at_is_boot_line(const struct dfota_at_event *ev);
 
 /* ---- names and meanings -------------------------------------------------- */
 

@@ -362,6 +362,32 @@ static void test_boot_lines(void **st)
     assert_int_equal(evs[5].type, DFOTA_AT_EV_URC);
 }
 
+static void test_boot_line_helper(void **st)
+{
+    struct dfota_at p;
+    struct dfota_at_event ev;
+    static const struct { const char *bytes; int pending, boot; } cases[] = {
+        { "F1: 0000 0000\n\r", 0, 1 },  { "Leaving the BROM\n\r", 0, 1 },
+        { "\r\nRDY\r\n", 0, 1 },        { "\r\n+CPIN: READY\r\n", 0, 1 },
+        { "\r\n+IP: 10.0.0.5\r\n", 0, 0 }, { "\r\n+CEREG: 1\r\n", 0, 0 },
+        { "\r\n+CPIN: READY\r\n", 1, 0 }, /* the answer to AT+CPIN? */
+        { "\r\nQuectel_BC20\r\n", 0, 0 }, { "\r\nOK\r\n", 0, 0 },
+    };
+    (void)st;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *b = cases[i].bytes;
+        size_t n = strlen(b), off = 0;
+        dfota_at_init(&p);
+        if (cases[i].pending)
+            dfota_at_command(&p, "AT+CPIN?");
+        ev.type = DFOTA_AT_EV_NONE;
+        while (off < n && ev.type == DFOTA_AT_EV_NONE)
+            off += dfota_at_feed(&p, (const uint8_t *)b + off, n - off, &ev);
+        assert_int_not_equal(ev.type, DFOTA_AT_EV_NONE);
+        assert_int_equal(dfota_at_is_boot_line(&ev), cases[i].boot);
+    }
+}
+
 static void test_stray_cr(void **st)
 {
     (void)st;
@@ -529,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_echo_on_and_off),
         cmocka_unit_test(test_concatenation_and_urcs),
         cmocka_unit_test(test_boot_lines),
+        cmocka_unit_test(test_boot_line_helper),
         cmocka_unit_test(test_stray_cr),
         cmocka_unit_test(test_byte_by_byte_same),
         cmocka_unit_test(test_overflow),

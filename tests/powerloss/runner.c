@@ -314,6 +314,51 @@ struct recut {
     uint64_t span;                 /* cut within the first `span` operations of a power-up */
 };
 
+/* The update is done: the application erases staging (to download the
+ * next package); two more power-ups must boot the target with nothing
+ * pending, or finish what is pending without the package (a marginal
+ * write may decay meanwhile). */
+static int after_done(struct ctx *c, const struct expect *x, char *why, size_t n)
+{
+    struct simflash *f = &c->d.flash;
+    const struct dfota_layout *l = &c->d.cfg.layout;
+    uint32_t a;
+    int round;
+
+    simflash_power_on(f);
+    for (a = 0; a < l->staging_size; a += l->staging_size ? c->g->sector : 1)
+        if (f->port.erase(f, l->staging + a))
+            return fail(why, n, "erasing staging failed: %s", f->why);
+    for (round = 0; round < 2; round++) {
+        struct dfota_engine e;
+        int rc, to;
+        simflash_power_on(f);
+        rc = dfota_init(&e, &c->d.cfg);
+        vlog("  after done, staging erased, power-up %d: init %s", round, dfota_strerror(rc));
+        if (rc != DFOTA_OK) {
+            vlog("\n");
+            return fail(why, n, "after the update, with staging erased: init %s", dfota_strerror(rc));
+        }
+        vlog(" pending=%d active=%u\n", dfota_pending(&e), dfota_active_slot(&e));
+        if (boot_check(c, &e, x, &to, why, n))
+            return 1;
+        if (dfota_pending(&e)) {
+            /* pending again (a decayed record): it must finish without the package */
+            rc = dfota_resume(&e);
+            vlog("  resume %s\n", dfota_strerror(rc));
+            if (rc != DFOTA_OK || dfota_pending(&e))
+                return fail(why, n, "after the update, with staging erased: pending again, resume %s",
+                            dfota_strerror(rc));
+            to = is_img(slot_mem(c, dfota_active_slot(&e)), x->to, x->tlen);
+        }
+        if (!to)
+            return fail(why, n, "after the update, with staging erased: the old image boots");
+    }
+    if (f->violation)
+        return fail(why, n, "flash rule broken: %s", f->why);
+    return 0;
+}
+
 /* Power-ups until the target boots with nothing pending. 0: pass. */
 static int recover(struct ctx *c, const struct expect *x, struct recut *rc_cut, int tampered_rounds,
                    char *why, size_t n)
@@ -365,7 +410,7 @@ static int recover(struct ctx *c, const struct expect *x, struct recut *rc_cut, 
         } else if (to) {
             if (!f->powered_off && !saved) {
                 vlog(" target boots: done\n");
-                return 0;
+                return after_done(c, x, why, n);
             }
             vlog("\n");
             continue;

@@ -188,6 +188,15 @@ def case_tty_progress():
                 os.close(slave)
 
 
+def case_reboot_between_httpend_and_start():
+    """Downloaded, then a restart and no forced upgrade: asked again."""
+    first = [urc("HTTPSTART"), urc("DOWNLOADING", 100), urc("HTTPEND", 0, "code"), {"reboot": True}]
+    with FakeModem({"qfotadl": first, "qfotadl_2": full_update()}) as fm:
+        res = run(fm)
+        expect(res, 0, "asking again", out=["done: the module runs A01"])
+        check(fm.requests == 2, "AT+QFOTADL sent twice", res)
+
+
 def case_json():
     with FakeModem({"qfotadl": full_update("plain")}) as fm:
         res = run(fm, "--json")
@@ -420,6 +429,10 @@ def case_check_url():
                 expect(res, 5, "the package was built for A07, the module runs A00: rebuild it "
                                "with `dfota diff")
                 check(fm.requests == 0, "no request for a wrong package", res)
+            with FakeModem({"revision": "A08"}) as fm:
+                res = run(fm, "--check-url", url=base + "A07-A08.pkg")
+                expect(res, 0, out=["already runs A08, the package's target; nothing to do"])
+                check(fm.requests == 0, "no request when already on the target", res)
             with FakeModem({}) as fm:
                 expect(run(fm, "--check-url", url=base + "missing.pkg"), 12, "HTTP 404")
             with FakeModem({}) as fm:
