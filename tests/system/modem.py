@@ -82,7 +82,9 @@ class Tools:
              layout="ab", sector_size=4096, security_counter=None):
         """A package from image old to image new (paths or bytes)."""
         old, new = self.file(old), self.file(new)
-        out = out or os.path.join(self.workdir, "%s-%s-%s.pkg" % (from_v, to_v, layout))
+        if out is None:
+            Tools._n += 1
+            out = os.path.join(self.workdir, "%s-%s-%s.%d.pkg" % (from_v, to_v, layout, Tools._n))
         args = ["diff", "--from-version", from_v, "--to-version", to_v, "--layout", layout]
         if product:
             args += ["--product", product]
@@ -218,7 +220,14 @@ class AtClient:
         if serial is None:
             raise ModemError("pyserial is missing: apt-get install python3-serial")
         self.path = path
-        self.ser = serial.Serial(path, 115200, timeout=0.05)
+        # pyserial's open() flushes the input queue (tcflush): the module
+        # answers the open at once (--wait-connect), so its boot output could
+        # be thrown away. Open without that flush.
+        self.ser = serial.Serial(None, 115200, timeout=0.05)
+        self.ser.port = path
+        self.ser.reset_input_buffer = lambda: None
+        self.ser.open()
+        del self.ser.reset_input_buffer
         self.lines = []      # (monotonic time, text)
         self.raw = bytearray()
         self.closed = False
