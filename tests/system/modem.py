@@ -663,4 +663,16 @@ def start_and_settle(m, on_line=None, timeout=120):
         # the hook's SIGKILL may trail the output it reacted to
         m.wait_exit(10)
         return True
+    m.at.on_line = None  # booted without a cut: the hook must not fire later
     return False
+
+
+def drive(tools, m, url, *args, timeout=240):
+    """`dfota update --json` on module m's pty; returns (exit code, events,
+    stderr). The module must run without --wait-connect or be powered up."""
+    import json
+    p = subprocess.run([tools.dfota, "update", "--port", m.link, "--json", "--timeout", str(timeout)]
+                       + [str(a) for a in args] + [url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=timeout + 30)
+    events = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    return p.returncode, events, p.stderr

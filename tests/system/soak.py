@@ -27,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -63,7 +64,7 @@ class Soak:
     def __init__(self, args, tools, ng, tmp, layout, images, pkgs):
         self.a, self.tools, self.ng, self.tmp, self.layout = args, tools, ng, tmp, layout
         self.images, self.pkgs = images, pkgs
-        self.rnd = random.Random(args.seed ^ hash(layout) & 0xFFFF)
+        self.rnd = random.Random(args.seed ^ (zlib.crc32(layout.encode()) & 0xFFFF))
         self.st = dict(updates=0, cycles=0, cuts=0, cut_download=0, cut_update=0, cut_after_end=0,
                        forced=0, double=0, resumed=0, exact_updates=0, erases=0, programs=0, ops=0, ops_updates=0,
                        bytes=0, lb_updates=0, lb_erased=0, lb_changed=0, seconds=0.0)
@@ -91,7 +92,12 @@ class Soak:
             cur = 0
             t0 = time.monotonic()
             while self.st["cycles"] < count and time.monotonic() < deadline:
-                self.cycle(m, cur)
+                try:
+                    self.cycle(m, cur)
+                except (Failed, ModemError):
+                    print("---- the module's log (last lines):\n" + "\n".join(m.log_text().splitlines()[-40:]),
+                          file=sys.stderr)
+                    raise
                 cur = 1 - cur
             self.st["seconds"] = time.monotonic() - t0
         finally:
