@@ -34,33 +34,34 @@ static int crc_flash(struct dfota_engine *e, uint32_t addr, uint32_t len, uint32
 }
 
 /* The block digest chain (package-format.md): entry i is SHA-256(block i ||
- * entry i+1), entry n is 32 zero bytes. e->chain holds entry i, which came
+ * entry i+1) cut to its first DFOTA_BLOCK_DIGEST_LEN bytes, entry n is zero bytes. e->chain holds entry i, which came
  * from signed bytes or from a block already checked; entry i+1 is read from
  * staging and is proved by the same comparison. */
-static int chain_next(struct dfota_engine *e, uint32_t i, uint8_t next[32])
+#define BD DFOTA_BLOCK_DIGEST_LEN
+static int chain_next(struct dfota_engine *e, uint32_t i, uint8_t next[BD])
 {
     const struct dfota_pkg_header *h = &e->hdr;
-    memset(next, 0, 32);
+    memset(next, 0, BD);
     if (!(h->flags & DFOTA_PKG_F_BLOCKHASH) || i + 1 >= dfota__blocks(e))
         return DFOTA_OK;
     return dfota__read(e, LAYOUT(e)->staging + DFOTA_PKG_HEADER_SIZE + dfota__stream_size(h) +
-                              (i + 1) * DFOTA_BLOCK_DIGEST_LEN, next, 32);
+                              (i + 1) * BD, next, BD);
 }
 
 static int chain_check(struct dfota_engine *e, uint32_t i, struct dfota_sha256 *sha,
-                       uint8_t chain[32])
+                       uint8_t chain[BD])
 {
-    uint8_t next[32], d[32];
+    uint8_t next[BD], d[32];
     int rc;
     if (!(e->hdr.flags & DFOTA_PKG_F_BLOCKHASH))
         return DFOTA_OK;
     if ((rc = chain_next(e, i, next)))
         return rc;
-    dfota_sha256_update(sha, next, 32);
+    dfota_sha256_update(sha, next, BD);
     dfota_sha256_final(sha, d);
-    if (memcmp(d, chain, 32) != 0)
+    if (memcmp(d, chain, BD) != 0)
         return DFOTA_ERR_CORRUPT;
-    memcpy(chain, next, 32);
+    memcpy(chain, next, BD);
     return DFOTA_OK;
 }
 
@@ -72,13 +73,13 @@ int dfota__ip_dry_run(struct dfota_engine *e)
     struct dfota__io c;
     struct dfota_patch_io io;
     uint32_t i, n = dfota__blocks(e), len, addr, crc = 0;
-    uint8_t chain[32];
+    uint8_t chain[BD];
     int rc;
 
     if ((rc = dfota__dec_start(e)))
         return rc;
     dfota__dec_io(e, &c, &io);
-    memcpy(chain, e->chain, 32);
+    memcpy(chain, e->chain, BD);
     for (i = 0; i < n; i++) {
         struct dfota_sha256 sha;
         dfota__block_at(e, i, &len, &addr);

@@ -113,7 +113,7 @@ int dfota__check_pkg(struct dfota_engine *e, const uint8_t raw[DFOTA_PKG_HEADER_
     if ((rc = dfota__hash_flash(e, LAYOUT(e)->staging + DFOTA_PKG_HEADER_SIZE, h->payload_size, d,
                                 DFOTA_PHASE_CHECK, dfota__stream_size(h),
                                 fresh && (h->flags & DFOTA_PKG_F_BLOCKHASH) ? e->chain : NULL,
-                                32)))
+                                DFOTA_BLOCK_DIGEST_LEN)))
         return rc;
     if (memcmp(d, h->payload_sha256, 32) != 0)
         return DFOTA_ERR_PAYLOAD;

@@ -217,7 +217,7 @@ int dfota__journal_write(struct dfota_engine *e, uint32_t kind)
         dfota_put_le32(head + J_CRCS + 4 * s, e->block_crc[s]);
     memcpy(head + J_DIGEST, e->hdr_digest, 32);
     memcpy(head + J_DST_SHA, e->hdr.dst_sha256, 32);
-    memcpy(head + J_CHAIN, e->chain, 32);
+    memcpy(head + J_CHAIN, e->chain, DFOTA_BLOCK_DIGEST_LEN);
 
     for (s = 0; s < dfota__half_size(e); s += FLASH(e)->sector_size)
         if ((rc = dfota__erase(e, w.addr + s)))
@@ -289,7 +289,7 @@ int dfota__journal_load(struct dfota_engine *e)
     e->hdr.lag = (uint8_t)dfota_le32(head + J_LAG);
     memcpy(e->hdr.dst_sha256, head + J_DST_SHA, 32);
     memcpy(e->hdr_digest, head + J_DIGEST, 32);
-    memcpy(e->chain, head + J_CHAIN, 32);
+    memcpy(e->chain, head + J_CHAIN, DFOTA_BLOCK_DIGEST_LEN);
     if (kind == JR_KIND_IDLE)
         return DFOTA_OK;
 

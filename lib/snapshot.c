@@ -36,10 +36,12 @@ void dfota__snap_put(struct dfota__js *w, const struct dfota_patch_state *s)
     uint8_t b[14];
 
     dfota__js_put32(w, MODEL_N);
-    for (i = 0; i < MODEL_N; i++) {
-        uint8_t p[2];
-        dfota_put_le16(p, m[i]);
-        dfota__js_put(w, p, 2);
+    for (i = 0; i < MODEL_N;) {
+        uint8_t p[64];
+        uint32_t k = 0;
+        for (; k < sizeof p && i < MODEL_N; k += 2, i++)
+            dfota_put_le16(p + k, m[i]);
+        dfota__js_put(w, p, k);
     }
     dfota__js_put32(w, s->range);
     dfota__js_put32(w, s->code);
@@ -84,12 +86,15 @@ int dfota__snap_get(struct dfota__js *r, struct dfota_engine *e)
     memset(s, 0, sizeof *s);
     if (dfota__js_get32(r) != MODEL_N)
         return DFOTA_ERR_JOURNAL;
-    for (i = 0; i < MODEL_N; i++) {
-        uint8_t p[2];
-        dfota__js_get(r, p, 2);
-        m[i] = dfota_le16(p);
-        if (m[i] == 0 || m[i] >= DZ_PROB_ONE)
-            return DFOTA_ERR_JOURNAL;    /* adaptation keeps 1 .. 4095 */
+    for (i = 0; i < MODEL_N;) {
+        uint8_t p[64];
+        uint32_t k, c = MODEL_N - i < sizeof p / 2 ? MODEL_N - i : (uint32_t)sizeof p / 2;
+        dfota__js_get(r, p, 2 * c);
+        for (k = 0; k < c; k++, i++) {
+            m[i] = dfota_le16(p + 2 * k);
+            if (m[i] == 0 || m[i] >= DZ_PROB_ONE)
+                return DFOTA_ERR_JOURNAL;    /* adaptation keeps 1 .. 4095 */
+        }
     }
     s->range = dfota__js_get32(r);
     s->code = dfota__js_get32(r);

@@ -83,7 +83,7 @@ struct dfota_engine {
     const struct dfota_config *cfg;
     struct dfota_pkg_header hdr;  /* the package (or, from the journal, its target fields) */
     uint8_t  hdr_digest[32];      /* SHA-256 of that package's 312-byte header */
-    uint8_t  chain[32];           /* in place, block table: digest the next block must give */
+    uint8_t  chain[DFOTA_BLOCK_DIGEST_LEN]; /* in place, block chain: entry the next block must give */
     uint32_t seq;                 /* sequence number of the newest journal record */
     uint8_t  state;               /* enum dfota_state */
     uint8_t  active;              /* bank that boots (A/B); 0 in place */

@@ -55,7 +55,8 @@ enum dfota_pkg_off {
 #define DFOTA_PKG_F_BLOCKHASH 0x00000004u /* in place: the payload ends with the block digest
                                              chain (package-format.md) */
 #define DFOTA_PKG_F_KNOWN     (DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH)
-#define DFOTA_BLOCK_DIGEST_LEN 32u        /* bytes of one entry of the block digest chain */
+#define DFOTA_BLOCK_DIGEST_LEN 16u        /* bytes of one entry of the block digest chain:
+                                             SHA-256 cut to 128 bits */
 
 /* Delta algorithms. New ones get new ids; old packages keep applying. */
 #define DFOTA_ALG_DZ1         1u   /* docs/delta-format.md */
