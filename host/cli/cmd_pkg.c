@@ -384,6 +384,8 @@ int cmd_verify(int argc, char **argv)
     /* Only now trust the header's source digest: a tampered header is an
      * invalid or forged package, not a wrong source. */
     if (srcpath) {
+        if (pol.dev.slot_size)
+            cli_over_exit = EXIT_POLICY;     /* OLD larger than the slot: no space */
         if ((rc = cli_read_image(srcpath, format, base,
                                  pol.dev.slot_size ? pol.dev.slot_size : CLI_IMAGE_MAX, &src, &slen))) {
             free(pkg);
@@ -532,6 +534,8 @@ int cmd_apply(int argc, char **argv)
         cli_err("'%s': the package is unsigned and --require-signed is given", pkgpath);
         rc = EXIT_SIGNATURE;
     }
+    if (pol.dev.slot_size)
+        cli_over_exit = EXIT_POLICY;         /* OLD larger than the slot: no space */
     if (!rc && (rc = cli_read_image(srcpath, format, base,
                                     pol.dev.slot_size ? pol.dev.slot_size : CLI_IMAGE_MAX, &src,
                                     &slen)) == 0) {
@@ -669,7 +673,7 @@ static int read_signature(const char *path, uint8_t sig[64])
 {
     uint8_t *b;
     size_t n, i, k = 0;
-    int rc = cli_read_input(path, "signature file", 4096, &b, &n);
+    int rc = cli_read_input(path, "a signature file", 4096, &b, &n);
     if (rc)
         return rc;
     if (n == 64) {

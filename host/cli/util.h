@@ -56,6 +56,9 @@ void cli_json_put(const char *key, const char *s, int comma);
  * after a stat, others just past the bound. what names the kind in errors
  * ("image", "key"). Returns 0 or an exit code (message printed). */
 int cli_read_input(const char *path, const char *what, uint64_t max, uint8_t **buf, size_t *len);
+/* Exit code of an input over its bound (EXIT_USAGE; EXIT_POLICY when the
+ * bound is the device's slot). what reads "an image", "a key file". */
+extern int cli_over_exit;
 
 /* Read a package from path ("-": stdin): the header first, then exactly the
  * payload it announces; parse it. Returns 0 or an exit code (message
