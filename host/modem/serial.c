@@ -229,6 +229,19 @@ size_t serial_service(struct serial *s, const struct pollfd *p, int n, uint8_t *
     return got;
 }
 
+int serial_watch(struct serial *s)
+{
+    /* pty: the slave node reports each open through inotify */
+    if (s->kind != SERIAL_PTY)
+        return 0;
+    s->notify_fd = inotify_init1(IN_CLOEXEC);
+    if (s->notify_fd < 0 || inotify_add_watch(s->notify_fd, s->name, IN_OPEN) < 0) {
+        fprintf(stderr, "dfota-modem: cannot watch '%s': %s\n", s->name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int serial_wait_host(struct serial *s, volatile int *stop)
 {
     if (s->kind == SERIAL_STDIO)
@@ -241,12 +254,8 @@ int serial_wait_host(struct serial *s, volatile int *stop)
         }
         return *stop ? -1 : 0;
     }
-    /* pty: the slave node reports each open through inotify */
-    s->notify_fd = inotify_init1(IN_CLOEXEC);
-    if (s->notify_fd < 0 || inotify_add_watch(s->notify_fd, s->name, IN_OPEN) < 0) {
-        fprintf(stderr, "dfota-modem: cannot watch '%s': %s\n", s->name, strerror(errno));
+    if (s->notify_fd < 0 && serial_watch(s))
         return -1;
-    }
     while (!*stop) {
         struct pollfd p = { s->notify_fd, POLLIN, 0 };
         char ev[256];

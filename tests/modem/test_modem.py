@@ -471,6 +471,72 @@ class Tools(Base):
         self.assertIn(b"Revision: R1", p.stdout, p.stderr)
 
 
+class Transports(Base):
+    """--tcp, --stdio, --pty-link and --wait-connect."""
+
+    def first_line(self, proc, timeout=10):
+        import select
+        deadline = time.monotonic() + timeout
+        line = b""
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            self.assertGreater(left, 0, "no line on stdout")
+            r, _, _ = select.select([proc.stdout], [], [], left)
+            if r:
+                ch = os.read(proc.stdout.fileno(), 1)
+                self.assertTrue(ch, "dfota-modem exited")
+                line += ch
+        return line.decode().strip()
+
+    def test_tcp(self):
+        import socket
+        from modemlib import MODEM
+        flash = self.flash()
+        p = subprocess.Popen([MODEM, "--flash", flash, "--firmware", self.fw, "--revision", "R1",
+                              "--tcp", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (p.poll() is None and p.terminate(), p.wait(10), p.stdout.close()))
+        host, port = self.first_line(p).split(":")
+        self.assertEqual(host, "127.0.0.1")
+        c = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
+        self.addCleanup(c.close)
+        c.sendall(b"AT+CGMR\r")
+        got, deadline = b"", time.monotonic() + 10
+        while b"Revision: R1\r\n\r\nOK\r\n" not in got and time.monotonic() < deadline:
+            got += c.recv(4096)
+        self.assertIn(b"AT+CGMR\r\r\nRevision: R1\r\n\r\nOK\r\n", got)
+        # one host at a time: a second connection is told and closed
+        c2 = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
+        self.addCleanup(c2.close)
+        busy = b""
+        while True:
+            d = c2.recv(4096)
+            if not d:
+                break
+            busy += d
+        self.assertIn(b"in use", busy)
+
+    def test_stdio(self):
+        from modemlib import MODEM
+        flash = self.flash()
+        p = subprocess.run([MODEM, "--flash", flash, "--firmware", self.fw, "--revision", "R1",
+                            "--stdio"], input=b"ATE0\rAT+CGMR\r", stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"\r\nRevision: R1\r\n\r\nOK\r\n", p.stdout)
+        self.assertIn(b"unsigned development packages are accepted", p.stderr)
+
+    def test_pty_link_and_wait_connect(self):
+        link = os.path.join(self.dir, "ttyBC20")
+        m = self.start(["--pty-link", link, "--wait-connect"])
+        self.assertEqual(os.readlink(link), m.path)
+        # powered up only once we opened the pty: the banner is the first byte
+        m.expect(rb"\+CPIN: READY\r\n", 10)
+        self.assertTrue(m.buf.startswith(b"F1: 0000 0000\n\r"), m.buf[:40])
+        m.cmd("AT")
+        m.close()
+        self.assertFalse(os.path.lexists(link))
+
+
 def main():
     signal.signal(signal.SIGALRM, lambda *a: (_ for _ in ()).throw(TimeoutError("test deadline")))
     signal.alarm(int(os.environ.get("DFOTA_MODEM_TEST_TIMEOUT", "600")))
