@@ -85,7 +85,7 @@ class Tools:
         if out is None:
             Tools._n += 1
             out = os.path.join(self.workdir, "%s-%s-%s.%d.pkg" % (from_v, to_v, layout, Tools._n))
-        args = ["diff", "--from-version", from_v, "--to-version", to_v, "--layout", layout]
+        args = ["diff", "--force", "--from-version", from_v, "--to-version", to_v, "--layout", layout]
         if product:
             args += ["--product", product]
         if layout == "inplace":
