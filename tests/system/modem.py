@@ -148,6 +148,7 @@ class FlashFile:
 
     HDR = 4096
     AB, INPLACE = 1, 2
+    MAGICS = (0x314A4644, 0x324A4644)  # "DFJ1", "DFJ2" (lib/engine_priv.h JR_MAGIC)
 
     def __init__(self, path):
         with open(path, "rb") as f:
@@ -170,7 +171,7 @@ class FlashFile:
         for h in (0, 1):
             base = self.journal + h * half
             magic, seq, ln, kind, active = struct.unpack_from("<5I", self.mem, base)
-            if magic != 0x314A4644 or not (140 <= ln <= half):
+            if magic not in self.MAGICS or not (140 <= ln <= half):
                 continue
             body = bytes(self.mem[base:base + ln])
             if zlib.crc32(body[:-4]) != struct.unpack_from("<I", body, ln - 4)[0]:
@@ -520,7 +521,16 @@ class Modem:
         self.close()
 
     def image(self, length):
-        return FlashFile(self.flash).booting_image(length)
+        """The first length bytes of the booting firmware, from the flash
+        file; the bank is cross-checked with the simulator's own log (the
+        last "power-up: bank N boots"), so a change of the journal format
+        shows up here instead of as a wrong bank."""
+        f = FlashFile(self.flash)
+        banks = re.findall(r"power-up: bank (\d+) boots", self.log_text())
+        if banks and f.kind == FlashFile.AB and int(banks[-1]) != f.active_slot():
+            raise ModemError("%s: the journal says bank %d boots, the simulator said bank %s"
+                             % (self.name, f.active_slot(), banks[-1]))
+        return f.booting_image(length)
 
 
 # ---------------------------------------------------------------- one update

@@ -76,7 +76,7 @@ class Soak:
         f = FlashFile(m.flash)
         if f.pending():
             raise Failed("%s: an update is still pending" % why)
-        if f.booting_image(len(self.images[k])) != self.images[k]:
+        if m.image(len(self.images[k])) != self.images[k]:
             raise Failed("%s: the booting firmware is not %s byte for byte" % (why, REVS[k]))
 
     def flash_area(self, m):

@@ -12,7 +12,7 @@ import os
 import re
 
 import systest
-from modem import FlashFile, check_order, drive, firmware_pair, fota, random_image
+from modem import check_order, drive, firmware_pair, fota, random_image
 from servers import Nginx
 
 OLD_REV, NEW_REV, OTHER_REV = "BC20JAR01A01", "BC20JAR01A02", "BC20JAR01A03"
@@ -71,7 +71,7 @@ class Plain(Base):
         self.assertEqual([s for s in stages if s in ("HTTPSTART", "HTTPEND", "START", "END")],
                          ["HTTPSTART", "HTTPEND", "START", "END"])
         m.stop()
-        self.assertEqual(FlashFile(m.flash).booting_image(len(self.new)), self.new)
+        self.assertEqual(m.image(len(self.new)), self.new)
 
 
 class Tls(Base):
@@ -85,7 +85,7 @@ class Tls(Base):
         self.assertEqual([e.get("http_err") for e in events if e["event"] == "error"][-1:], [12], events)
         self.assertIn("12", err)
         m.stop()
-        self.assertEqual(FlashFile(m.flash).booting_image(len(self.old)), self.old)
+        self.assertEqual(m.image(len(self.old)), self.old)
 
     def test_https_update(self):
         m = self.module(extra=["--ca", self.ng.pki.ca_cert])
