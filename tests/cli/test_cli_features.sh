@@ -539,6 +539,12 @@ expect "detached: not a signature" 3 "not an Ed25519 signature" sign --pub enc.p
 rm -f signed3.pkg
 expect "sign --key" 0 "" sign --key k un.pkg -o signed3.pkg
 expect "sign --key: verifies" 0 "" verify --pub k.pub signed3.pkg
+rm -f signed4.pkg
+expect "sign --json" 0 "" sign --json --key k un.pkg -o signed4.pkg
+has "sign --json: key id" "$T/io/out" "\"key_id\":\"$kid_k\""
+expect "inspect shows the signature bytes" 0 "" inspect signed4.pkg
+has "inspect: payload digest" "$T/io/out" "payload      sha256"
+has "inspect: signature bytes" "$T/io/out" "sig bytes"
 expect "sign: both ways" 2 "" sign --key k --signature sig.bin --pub enc.pub un.pkg -o x.pkg
 expect "sign: -o is the input" 2 "it is the input" sign --key k un.pkg -o un.pkg
 
