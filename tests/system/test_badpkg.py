@@ -8,7 +8,6 @@ code, and the module still boots its old firmware with its old revision
 """
 
 import time
-import unittest
 
 import systest
 from modem import drive, firmware_pair, fota
@@ -133,8 +132,6 @@ class Lying(Base):
     def test_redirect_loop_is_12(self):
         self.expect(self.ng.url("loop/good.pkg"), 12, None, "a redirect loop")
 
-    @unittest.skip("dfota-modem at 2b8f380 treats a followed 302 as the response (HTTPEND,12); "
-                   "the fix is on its way to host/modem/http.c (notes/e2e-findings.md, 2)")
     def test_one_redirect_is_followed(self):
         r = fota(self.m.at, self.ng.url("redirect/good.pkg"))
         self.assertEqual((r.httpend, r.end, r.revision), (0, 0, NEW_REV), repr(r))
