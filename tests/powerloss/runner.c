@@ -10,7 +10,7 @@
  *   powerloss_runner --make-golden DIR ENGINE-ID   (golden journals of this engine)
  *   powerloss_runner --golden DIR                  (this engine resumes them)
  *   powerloss_runner [--sample | --all] [--models m1,m2] [--geometries g1,g2]
- *                    [--jobs N] [--max-fail N] [--thin N]
+ *                    [--jobs N] [--max-fail N] [--thin N] [--cap N]
  *
  * For every case the runner requires:
  *  - boot: at every power-up where nothing is pending, the image the boot
@@ -901,6 +901,7 @@ struct opts {
     int jobs;
     int max_fail_print;
     unsigned thin;           /* run only every thin-th selected case (sanitizer builds) */
+    uint64_t cap;            /* --cap: at most about this many k per geometry and model */
 };
 
 /* The k values of a case list: all of them up to `cap`, else evenly spaced
@@ -916,6 +917,8 @@ static int k_selected(uint64_t k, uint64_t span, uint64_t cap)
 
 static uint64_t cap_for(const struct opts *o, const struct geom *g, int m)
 {
+    if (o->cap)
+        return o->cap;
     if (o->all) {
         if (m == M_BITFLIP || m == M_STAGING)
             return 4000;
@@ -1114,7 +1117,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: powerloss_runner [--sample | --all] [--models a,b] [--geometries a,b]\n"
-            "                        [--jobs N] [--max-fail N] [--thin N]\n"
+            "                        [--jobs N] [--max-fail N] [--thin N] [--cap N]\n"
             "       powerloss_runner --case <geometry>:<model>:<k> [-v]\n"
             "       powerloss_runner --list-geometries | --list-models\n"
             "       powerloss_runner --make-golden DIR ENGINE-ID | --golden DIR\n");
@@ -1158,6 +1161,9 @@ int main(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--jobs") && v) {
             o.jobs = atoi(v);
+            i++;
+        } else if (!strcmp(a, "--cap") && v) {
+            o.cap = strtoull(v, NULL, 10);
             i++;
         } else if (!strcmp(a, "--thin") && v) {
             o.thin = (unsigned)atoi(v);
