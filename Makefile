@@ -10,7 +10,8 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check check-plain check-asan check-fuzz check-powerloss bench size install clean
+.PHONY: all deps build demo check check-plain check-asan check-fuzz check-powerloss bench size install clean \
+        modem-figures
 
 PREFIX     ?= /usr/local
 
@@ -63,6 +64,11 @@ bench: build
 # libdfota + headers, pkg-config and CMake package files.
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+# dfota-modem: OK latency, URC spacing, download time on a simulated link, CPU
+# of idle and updating modules (bench/modem_figures.py; a few minutes).
+modem-figures: build
+	DFOTA_MODEM=$(BUILD)/dfota-modem DFOTA_CLI=$(BUILD)/dfota /usr/bin/python3 bench/modem_figures.py
 
 size: build
 	cmake --build $(BUILD) --target size

@@ -29,7 +29,5 @@ if(DFOTA_HOST)
   install(FILES ${PROJECT_SOURCE_DIR}/docs/dfota.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
   install(FILES ${PROJECT_SOURCE_DIR}/scripts/dfota.bash-completion
           DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME dfota)
-  if(TARGET dfota-modem)
-    install(TARGETS dfota-modem RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-  endif()
+  # dfota-modem installs itself (host/modem/CMakeLists.txt)
 endif()

@@ -61,11 +61,11 @@ static int flatten(const char *path, struct segs *s, uint64_t base, uint64_t max
         return EXIT_USAGE;
     }
     if (hi - base > max) {
-        cli_err("'%s': image spans 0x%llx-0x%llx (%llu bytes from base 0x%llx); an image may be "
+        cli_err("'%s': image spans 0x%llx-0x%llx (%llu bytes from base 0x%llx); it may be "
                 "at most %llu bytes", path, (unsigned long long)lo, (unsigned long long)hi,
                 (unsigned long long)(hi - base), (unsigned long long)base,
                 (unsigned long long)max);
-        return EXIT_USAGE;
+        return cli_over_exit;
     }
     b = malloc(hi - base ? (size_t)(hi - base) : 1);
     seen = calloc(1, hi - base ? (size_t)(hi - base) : 1);
@@ -104,6 +104,17 @@ static int hexval(int c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+static int looks_hex(const uint8_t *b, size_t n)
+{
+    size_t i;
+    if (n < 11 || b[0] != ':')
+        return 0;
+    for (i = 1; i < 11; i++)
+        if (hexval(b[i]) < 0)
+            return 0;
+    return 1;
 }
 
 /* Decode Intel HEX in place: record data bytes overwrite the text. */
@@ -243,29 +254,28 @@ static int load_elf(const char *path, const uint8_t *e, size_t n, uint64_t base,
     return rc;
 }
 
-static int looks_hex(const uint8_t *b, size_t n)
-{
-    size_t i;
-    if (n < 11 || b[0] != ':')
-        return 0;
-    for (i = 1; i < 11; i++)
-        if (hexval(b[i]) < 0)
-            return 0;
-    return 1;
-}
-
 int cli_read_image(const char *path, const char *format, uint64_t base, uint64_t max,
                    uint8_t **buf, size_t *len)
 {
-    uint8_t *raw;
+    uint8_t *raw, head[16];
     size_t n;
     int rc, kind;   /* 0 bin, 1 hex, 2 elf */
-    /* HEX text is a little over twice its bytes; ELF carries headers. */
-    uint64_t rmax = !strcmp(format, "bin") ? max : (max > UINT64_MAX / 3 ? max : 3 * max + 65536);
+    const char *what_image = cli_over_exit == EXIT_POLICY ? "an image for this slot" : "an image";
+    uint64_t rmax = max;
 
-    if (rmax > 0xFFFFFFFFull * 3)
-        rmax = 0xFFFFFFFFull * 3;
-    if ((rc = cli_read_input(path, "image", rmax, &raw, &n)))
+    /* HEX text is under three times its bytes, ELF carries headers: a
+     * larger bound for those only (stdin: only with --input-format). */
+    if (!strcmp(format, "auto") && strcmp(path, "-")) {
+        FILE *f = fopen(path, "rb");
+        size_t h = f ? fread(head, 1, sizeof head, f) : 0;
+        if (f)
+            fclose(f);
+        if ((h >= 4 && !memcmp(head, "\x7f" "ELF", 4)) || looks_hex(head, h))
+            rmax = 3 * max + 65536;
+    } else if (!strcmp(format, "hex") || !strcmp(format, "elf")) {
+        rmax = 3 * max + 65536;
+    }
+    if ((rc = cli_read_input(path, what_image, rmax, &raw, &n)))
         return rc;
     if (!strcmp(format, "bin"))
         kind = 0;
@@ -282,10 +292,10 @@ int cli_read_image(const char *path, const char *format, uint64_t base, uint64_t
     }
     if (kind == 0) {
         if (n > max) {
-            cli_err("'%s' is %zu bytes; an image may be at most %llu bytes", path, n,
+            cli_err("'%s' is %zu bytes; %s may be at most %llu bytes", path, n, what_image,
                     (unsigned long long)max);
             free(raw);
-            return EXIT_USAGE;
+            return cli_over_exit;
         }
         *buf = raw;
         *len = n;

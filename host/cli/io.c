@@ -105,6 +105,8 @@ static int read_rest(int fd, const char *path, uint64_t max, size_t hint, uint8_
     return 0;
 }
 
+int cli_over_exit = EXIT_USAGE;
+
 int cli_read_input(const char *path, const char *what, uint64_t max, uint8_t **buf, size_t *len)
 {
     struct stat st;
@@ -113,11 +115,11 @@ int cli_read_input(const char *path, const char *what, uint64_t max, uint8_t **b
     if (fd < 0)
         return EXIT_IO;
     if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
-        cli_err("'%s' is %lld bytes; an %s may be at most %llu bytes", path,
+        cli_err("'%s' is %lld bytes; %s may be at most %llu bytes", shown(path),
                 (long long)st.st_size, what, (unsigned long long)max);
         if (fd)
             close(fd);
-        return EXIT_USAGE;
+        return cli_over_exit;
     }
     rc = read_rest(fd, path, max, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0, buf, len, &over);
     if (fd)
@@ -125,10 +127,10 @@ int cli_read_input(const char *path, const char *what, uint64_t max, uint8_t **b
     if (rc)
         return rc;
     if (over) {
-        cli_err("'%s' holds more than %llu bytes, the most an %s may have", shown(path),
+        cli_err("'%s' holds more than %llu bytes, the most %s may have", shown(path),
                 (unsigned long long)max, what);
         free(*buf);
-        return EXIT_USAGE;
+        return cli_over_exit;
     }
     return 0;
 }

@@ -50,7 +50,7 @@ static int pw_cb(char *buf, int size, int rwflag, void *u)
     if (c->pass && c->pass->file) {
         uint8_t *t;
         size_t tl;
-        if (cli_read_input(c->pass->file, "passphrase file", 4096, &t, &tl)) {
+        if (cli_read_input(c->pass->file, "a passphrase file", 4096, &t, &tl)) {
             c->failed = 1;
             return -1;
         }
@@ -111,7 +111,7 @@ static int load_key(const char *path, const struct cli_pass *pass, int want_secr
     struct pw_ctx pc = { path, pass, 0, 0 };
     int rc;
 
-    if ((rc = cli_read_input(path, "key file", KEY_FILE_MAX, &buf, &len)))
+    if ((rc = cli_read_input(path, "a key file", KEY_FILE_MAX, &buf, &len)))
         return rc;
     *priv = 0;
     if (len == 32) {               /* raw: a seed where a secret key is wanted */

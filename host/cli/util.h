@@ -42,6 +42,9 @@ int cli_oom(const char *what);
  * sizes is set: k K KiB (1024), M MiB, G GiB; kB MB (1000). */
 int cli_parse_u32(const char *s, uint32_t *v, int sizes);
 int cli_parse_u64(const char *s, uint64_t *v, int sizes);
+/* --input-format and --base of the image readers; 0 or EXIT_USAGE (printed). */
+int cli_parse_format(const char *arg, const char **format);
+int cli_parse_base(const char *arg, uint64_t *base);
 /* A header string: printable ASCII, at most 31 bytes. Prints the error. */
 int cli_check_id(const char *opt, const char *s);
 
@@ -56,6 +59,9 @@ void cli_json_put(const char *key, const char *s, int comma);
  * after a stat, others just past the bound. what names the kind in errors
  * ("image", "key"). Returns 0 or an exit code (message printed). */
 int cli_read_input(const char *path, const char *what, uint64_t max, uint8_t **buf, size_t *len);
+/* Exit code of an input over its bound (EXIT_USAGE; EXIT_POLICY when the
+ * bound is the device's slot). what reads "an image", "a key file". */
+extern int cli_over_exit;
 
 /* Read a package from path ("-": stdin): the header first, then exactly the
  * payload it announces; parse it. Returns 0 or an exit code (message
