@@ -13,6 +13,8 @@ static void p_write(void *ctx, const void *buf, size_t len)
     struct mt *t = ctx;
     if (t->out_len + len + 1 > MT_OUT_MAX)
         fail_msg("module output over %u bytes", MT_OUT_MAX);
+    if (t->ok_ops == UINT64_MAX && len == 6 && memcmp(buf, "\r\nOK\r\n", 6) == 0)
+        t->ok_ops = t->flash.ops;
     memcpy(t->out + t->out_len, buf, len);
     t->out_len += len;
     t->out[t->out_len] = 0;
@@ -101,6 +103,7 @@ void mt_init(struct mt *t, int kind, uint32_t sector, uint32_t slot_size, uint32
     t->m = calloc(1, sizeof *t->m);
     t->out = malloc(MT_OUT_MAX);
     t->out[0] = 0;
+    t->ok_ops = UINT64_MAX;
     t->srv.chunk = 700;
     t->srv.stall_at = UINT64_MAX;
     snprintf(t->srv.etag, sizeof t->srv.etag, "\"e-1\"");
@@ -168,6 +171,7 @@ int mt_power_up_offline(struct mt *t, const char *rev)
 
 void mt_clear(struct mt *t)
 {
+    t->ok_ops = UINT64_MAX;
     t->out_len = 0;
     t->out[0] = 0;
 }
