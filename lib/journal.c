@@ -163,16 +163,22 @@ uint32_t dfota__js_get32(struct dfota__js *r)
 static int record_ok(struct dfota_engine *e, uint32_t h, uint8_t head[JR_HEAD])
 {
     struct dfota__js r = { e, half_addr(e, h), 0, 0, 0, 0, 0 };
-    uint32_t len, left, stored;
+    uint32_t len, left, stored, magic;
 
     r.end = r.addr + JR_HEAD;
     dfota__js_get(&r, head, JR_HEAD);
     len = dfota_le32(head + J_LEN);
-    if (r.rc || dfota_le32(head + J_MAGIC) != JR_MAGIC || len < JR_HEAD + 4 ||
-        len > dfota__half_size(e))
+    magic = dfota_le32(head + J_MAGIC);
+    /* DFJ1, the previous format, has a 136-byte head (journal-format.md) */
+    if (r.rc || len > dfota__half_size(e) ||
+        !((magic == JR_MAGIC && len >= JR_HEAD + 4) || (magic == JR_MAGIC_V1 && len >= 140)))
         return 0;
-    r.end = half_addr(e, h) + len;
-    for (left = len - JR_HEAD - 4; left && !r.rc;) {
+    /* the CRC of bytes [0, len - 4), read again from the start */
+    r.addr = half_addr(e, h);
+    r.end = r.addr + len;
+    r.fill = 0;
+    r.crc = 0;
+    for (left = len - 4; left && !r.rc;) {
         uint8_t tmp[64];
         uint32_t n = left < sizeof tmp ? left : (uint32_t)sizeof tmp;
         dfota__js_get(&r, tmp, n);
@@ -276,6 +282,17 @@ int dfota__journal_load(struct dfota_engine *e)
         return DFOTA_ERR_JOURNAL;        /* it read whole a moment ago */
     kind = dfota_le32(head + J_KIND);
     active = dfota_le32(head + J_ACTIVE);
+    if (dfota_le32(head + J_MAGIC) == JR_MAGIC_V1) {
+        /* Written by the engine before DFJ2: its IDLE names the bank that
+         * boots; an A/B update it left pending is given up (its old bank
+         * is intact and stays active; install again). An in-place one
+         * cannot be resumed by this engine: do not boot, report. */
+        if (kind != JR_KIND_IDLE && (kind != JR_KIND_APPLY || IS_INPLACE(e)))
+            return DFOTA_ERR_JOURNAL;
+        kind = JR_KIND_IDLE;
+        if (IS_INPLACE(e))
+            active = 0;
+    }
     if ((kind != JR_KIND_IDLE && kind != JR_KIND_APPLY) || active > 1 ||
         (IS_INPLACE(e) && active))
         return DFOTA_ERR_JOURNAL;
