@@ -36,7 +36,7 @@ uint32_t dfota_journal_half_size(int kind, uint32_t slot_size, uint32_t sector_s
         /* 32-bit division only: no libgcc 64-bit division on Cortex-M */
         uint32_t blocks = slot_size / sector_size + (slot_size % sector_size != 0);
         need = dfota__round_up(JR_HEAD + 4, prog_size) + (uint64_t)blocks * prog_size;
-    } else if (kind == DFOTA_LAYOUT_INPLACE) {
+    } else if (DFOTA_CFG_INPLACE && kind == DFOTA_LAYOUT_INPLACE) {
         need = (uint64_t)dfota__round_up(dfota_journal_record_size(), prog_size) + prog_size;
     } else {
         return 0;
@@ -206,21 +206,18 @@ int dfota__journal_write(struct dfota_engine *e, uint32_t kind)
         e->blocks_done < dfota__blocks(e))
         snap = dfota__snap_size(&e->patch.st);
 #endif
-    memset(head, 0, sizeof head);
-    dfota_put_le32(head + J_MAGIC, JR_MAGIC);
-    dfota_put_le32(head + J_SEQ, seq);
-    dfota_put_le32(head + J_LEN, JR_HEAD + snap + 4);
-    dfota_put_le32(head + J_KIND, kind);
-    dfota_put_le32(head + J_ACTIVE, e->active);
-    dfota_put_le32(head + J_DONE, e->blocks_done);
-    dfota_put_le32(head + J_PREV, e->ckpt_prev);
-    dfota_put_le32(head + J_SNAP, snap ? SNAP_FMT_DZ1 : 0);
-    dfota_put_le32(head + J_DST_SIZE, e->hdr.dst_size);
-    dfota_put_le32(head + J_FLAGS, e->hdr.flags);
-    dfota_put_le32(head + J_SECTOR, e->hdr.sector_size);
-    dfota_put_le32(head + J_LAG, e->hdr.lag);
-    for (s = 0; s < DFOTA_MAX_SCRATCH; s++)
-        dfota_put_le32(head + J_CRCS + 4 * s, e->block_crc[s]);
+    {
+        /* the u32 fields at 0 .. J_DIGEST, in their order */
+        const uint32_t v[J_CRCS / 4] = { JR_MAGIC, seq, JR_HEAD + snap + 4, kind, e->active,
+                                         e->blocks_done, e->ckpt_prev, snap ? SNAP_FMT_DZ1 : 0,
+                                         e->hdr.dst_size, e->hdr.flags, e->hdr.sector_size,
+                                         e->hdr.lag };
+        memset(head, 0, sizeof head);
+        for (s = 0; s < J_DIGEST / 4; s++)
+            dfota_put_le32(head + 4 * s, s < J_CRCS / 4 ? v[s]
+                                         : s - J_CRCS / 4 < DFOTA_MAX_SCRATCH
+                                         ? e->block_crc[s - J_CRCS / 4] : 0);
+    }
     memcpy(head + J_DIGEST, e->hdr_digest, 32);
     memcpy(head + J_DST_SHA, e->hdr.dst_sha256, 32);
     memcpy(head + J_CHAIN, e->chain, DFOTA_BLOCK_DIGEST_LEN);
