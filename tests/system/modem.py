@@ -168,7 +168,8 @@ class FlashFile:
         for h in (0, 1):
             base = self.journal + h * half
             magic, seq, ln, kind, active = struct.unpack_from("<5I", self.mem, base)
-            if magic != 0x314A4644 or not (140 <= ln <= half):
+            # DFJ2 (docs/journal-format.md), or DFJ1 written by older engines
+            if magic not in (0x324A4644, 0x314A4644) or not (140 <= ln <= half):
                 continue
             body = bytes(self.mem[base:base + ln])
             if zlib.crc32(body[:-4]) != struct.unpack_from("<I", body, ln - 4)[0]:
