@@ -108,6 +108,35 @@ def idle_fleet(d, fw, n, seconds):
     return sum(b - a for a, b in zip(c0, c1)), n, seconds
 
 
+def updating_fleet(d, fw, url, n, kbps):
+    """n modules download and apply the package at the same time."""
+    base = os.path.join(d, "upd-base.flash")
+    if not os.path.exists(base):
+        with Modem(base, [], firmware=fw, revision="R1") as m:
+            m.boot()
+    fleet = []
+    try:
+        for i in range(n):
+            flash = os.path.join(d, "upd%d.flash" % i)
+            shutil.copyfile(base, flash)
+            fleet.append(Modem(flash, ["--link-kbps", str(kbps)]))
+        for m in fleet:
+            m.boot()
+        c0 = [cpu_s(m.proc.pid) for m in fleet]
+        t0 = time.monotonic()
+        for m in fleet:
+            m.send('AT+QFOTADL="%s"\r' % url)
+        for m in fleet:
+            m.expect(Q + rb'"END",0\r\n', 600)
+            m.boot()
+        wall = time.monotonic() - t0
+        c1 = [cpu_s(m.proc.pid) for m in fleet]
+    finally:
+        for m in fleet:
+            m.close()
+    return sum(b - a for a, b in zip(c0, c1)), wall
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fleet", type=int, default=50)
@@ -138,6 +167,10 @@ def main():
                       "update + reboot)" % r)
 
             n = 5 if a.quick else a.fleet
+            cpu, wall = updating_fleet(d, fw, url, n, 26)
+            print("updating: %d modules at 26 kbit/s at once, download + update + reboot in %.1f s: "
+                  "%.2f CPU s in all, %.3f%% of a core per updating module" %
+                  (n, wall, cpu, 100.0 * cpu / n / wall))
             cpu, n, secs = idle_fleet(d, fw, n, 5 if a.quick else a.idle_seconds)
             print("idle: %d modules used %.3f CPU s in %.0f s: %.4f%% of a core per module" %
                   (n, cpu, secs, 100.0 * cpu / n / secs))

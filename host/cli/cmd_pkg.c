@@ -30,6 +30,8 @@ static const char *layout_name(const struct dfota_pkg_header *h)
 struct policy {
     struct dfota_host_device dev;
     int have_counter, require_signed;
+    const char *format;      /* how OLD is read: --input-format, --base */
+    uint64_t base;
 };
 
 enum { P_PRODUCT = 300, P_COUNTER, P_SLOT, P_LAYOUT, P_SECTOR, P_SCRATCH, P_REQSIG, P_PUB,
@@ -42,7 +44,9 @@ enum { P_PRODUCT = 300, P_COUNTER, P_SLOT, P_LAYOUT, P_SECTOR, P_SCRATCH, P_REQS
     { "layout", required_argument, 0, P_LAYOUT },                                           \
     { "sector-size", required_argument, 0, P_SECTOR },                                      \
     { "scratch-sectors", required_argument, 0, P_SCRATCH },                                 \
-    { "require-signed", no_argument, 0, P_REQSIG }
+    { "require-signed", no_argument, 0, P_REQSIG },                                        \
+    { "input-format", required_argument, 0, P_FORMAT },                                     \
+    { "base", required_argument, 0, P_BASE }
 
 /* 1: handled, 0: not a policy option, <0: -exit code. */
 static int policy_opt(struct policy *p, int c, const char *arg)
@@ -86,6 +90,10 @@ static int policy_opt(struct policy *p, int c, const char *arg)
     case P_REQSIG:
         p->require_signed = 1;
         return 1;
+    case P_FORMAT:
+        return cli_parse_format(arg, &p->format) ? -EXIT_USAGE : 1;
+    case P_BASE:
+        return cli_parse_base(arg, &p->base) ? -EXIT_USAGE : 1;
     }
     return 0;
 }
@@ -224,7 +232,7 @@ int cmd_inspect(int argc, char **argv)
     struct dfota_pkg_header h;
     uint8_t *pkg, pk[32];
     size_t len;
-    char s_src[65], s_dst[65], s_pay[65], s_kid[17], s_pk[17];
+    char s_src[65], s_dst[65], s_pay[65], s_kid[17], s_pk[17], s_sig[129];
     const char *pub = NULL, *path;
     int c, json = 0, rc, pok, sig = -1;
 
@@ -256,6 +264,7 @@ int cmd_inspect(int argc, char **argv)
     cli_hex(s_dst, h.dst_sha256, 32);
     cli_hex(s_pay, h.payload_sha256, 32);
     cli_hex(s_kid, h.key_id, DFOTA_KEY_ID_LEN);
+    cli_hex(s_sig, h.signature, DFOTA_SIG_LEN);
     if (json) {
         putchar('{');
         printf("\"format_version\":%u", h.format_version);
@@ -270,11 +279,12 @@ int cmd_inspect(int argc, char **argv)
         printf(",\"size\":%u,\"sha256\":\"%s\"},", h.dst_size, s_dst);
         printf("\"algorithm\":%u,\"coder\":%u,\"package_size\":%zu,\"payload_size\":%u,"
                "\"payload_sha256\":\"%s\",\"payload_ok\":%s,\"security_counter\":%u,"
-               "\"stream_crc32\":\"%08x\",\"signed\":%s,\"key_id\":\"%s\",\"signature_ok\":%s,"
+               "\"stream_crc32\":\"%08x\",\"signed\":%s,\"key_id\":\"%s\",\"signature\":\"%s\","
+               "\"signature_ok\":%s,\"header_size\":%u,"
                "\"decoder_ram\":%u,\"engine_ram\":%u,\"sector_buffer\":0}\n",
                h.algorithm, h.coder, len, h.payload_size, s_pay, pok ? "true" : "false",
-               h.security_counter, h.stream_crc32, is_signed(&h) ? "true" : "false", s_kid,
-               sig < 0 ? "null" : sig ? "true" : "false", h.decoder_ram,
+               h.security_counter, h.stream_crc32, is_signed(&h) ? "true" : "false", s_kid, s_sig,
+               sig < 0 ? "null" : sig ? "true" : "false", h.header_size, h.decoder_ram,
                (unsigned)sizeof(struct dfota_engine));
     } else {
         printf("package      %s (%zu bytes, format %u)\n", path, len, h.format_version);
@@ -292,6 +302,7 @@ int cmd_inspect(int argc, char **argv)
                "target\n", h.algorithm == 1 ? "DZ1" : h.algorithm == 2 ? "DZ2" : "?", h.algorithm,
                h.coder, h.payload_size, pok ? "ok" : "CORRUPT",
                h.dst_size ? 100.0 * len / h.dst_size : 0.0);
+        printf("payload      sha256 %s\n", s_pay);
         printf("stream CRC   %08x (CRC-32 of the target in production order)\n", h.stream_crc32);
         printf("device RAM   decoder %u bytes, whole engine %u bytes\n", h.decoder_ram,
                (unsigned)sizeof(struct dfota_engine));
@@ -300,8 +311,10 @@ int cmd_inspect(int argc, char **argv)
                                     : sig < 0 ? "Ed25519 (not checked: give --pub KEY.pub)"
                                     : sig ? "Ed25519, good (checked with --pub)"
                                           : "Ed25519, BAD for the given key");
-        if (is_signed(&h))
+        if (is_signed(&h)) {
             printf("key id       %s\n", s_kid);
+            printf("sig bytes    %.64s\n             %s\n", s_sig, s_sig + 64);
+        }
         if (pub)
             printf("given key    %s\n", s_pk);
     }
@@ -314,21 +327,20 @@ int cmd_verify(int argc, char **argv)
 {
     static const struct option lo[] = { { "pub", required_argument, 0, P_PUB },
                                         { "source", required_argument, 0, P_SOURCE },
-                                        { "input-format", required_argument, 0, P_FORMAT },
-                                        { "base", required_argument, 0, P_BASE },
                                         POLICY_OPTIONS,
                                         { "quiet", no_argument, 0, 'q' },
                                         { "json", no_argument, 0, 'j' },
                                         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     struct policy pol;
-    const char *pub = NULL, *srcpath = NULL, *path, *format = "auto";
+    const char *pub = NULL, *srcpath = NULL, *path;
     struct dfota_pkg_header h;
     uint8_t *pkg, *src, pk[32];
-    uint64_t base = UINT64_MAX;
     size_t len, slen;
     int c, rc, json = 0;
 
     memset(&pol, 0, sizeof pol);
+    pol.format = "auto";
+    pol.base = UINT64_MAX;
     while ((c = cli_getopt(argc, argv, "qjh", lo)) != -1) {
         int r = policy_opt(&pol, c, optarg);
         if (r < 0)
@@ -338,11 +350,6 @@ int cmd_verify(int argc, char **argv)
         switch (c) {
         case P_PUB: pub = optarg; break;
         case P_SOURCE: srcpath = optarg; break;
-        case P_FORMAT: format = optarg; break;
-        case P_BASE:
-            if (cli_parse_u64(optarg, &base, 0) || base > 0xFFFFFFFFull)
-                return cli_usage("--base '%s': a 32-bit address", optarg);
-            break;
         case 'q': cli_quiet = 1; break;
         case 'j': json = 1; break;
         case 'h': return 0;
@@ -386,7 +393,7 @@ int cmd_verify(int argc, char **argv)
     if (srcpath) {
         if (pol.dev.slot_size)
             cli_over_exit = EXIT_POLICY;     /* OLD larger than the slot: no space */
-        if ((rc = cli_read_image(srcpath, format, base,
+        if ((rc = cli_read_image(srcpath, pol.format, pol.base,
                                  pol.dev.slot_size ? pol.dev.slot_size : CLI_IMAGE_MAX, &src, &slen))) {
             free(pkg);
             return rc;
@@ -446,8 +453,6 @@ int cmd_apply(int argc, char **argv)
 {
     static const struct option lo[] = { { "pub", required_argument, 0, P_PUB },
                                         { "output", required_argument, 0, 'o' },
-                                        { "input-format", required_argument, 0, P_FORMAT },
-                                        { "base", required_argument, 0, P_BASE },
                                         POLICY_OPTIONS,
                                         { "force", no_argument, 0, 'f' },
                                         { "quiet", no_argument, 0, 'q' },
@@ -455,17 +460,18 @@ int cmd_apply(int argc, char **argv)
                                         { "json", no_argument, 0, 'j' },
                                         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     struct policy pol;
-    const char *pub = NULL, *out = NULL, *format = "auto", *pkgpath, *srcpath, *inputs[3];
+    const char *pub = NULL, *out = NULL, *pkgpath, *srcpath, *inputs[3];
     struct dfota_pkg_header h;
     struct apply_job job;
     struct dfota_host_apply_stats stats;
     uint8_t *pkg, *src, *dst, pk[32];
-    uint64_t base = UINT64_MAX;
     size_t len, slen, dlen;
     int c, rc, force = 0, json = 0;
     double t0 = cli_now(), secs;
 
     memset(&pol, 0, sizeof pol);
+    pol.format = "auto";
+    pol.base = UINT64_MAX;
     while ((c = cli_getopt(argc, argv, "o:fqvjh", lo)) != -1) {
         int r = policy_opt(&pol, c, optarg);
         if (r < 0)
@@ -475,11 +481,6 @@ int cmd_apply(int argc, char **argv)
         switch (c) {
         case P_PUB: pub = optarg; break;
         case 'o': out = optarg; break;
-        case P_FORMAT: format = optarg; break;
-        case P_BASE:
-            if (cli_parse_u64(optarg, &base, 0) || base > 0xFFFFFFFFull)
-                return cli_usage("--base '%s': a 32-bit address", optarg);
-            break;
         case 'f': force = 1; break;
         case 'q': cli_quiet = 1; break;
         case 'v': cli_verbose = 1; break;
@@ -536,7 +537,7 @@ int cmd_apply(int argc, char **argv)
     }
     if (pol.dev.slot_size)
         cli_over_exit = EXIT_POLICY;         /* OLD larger than the slot: no space */
-    if (!rc && (rc = cli_read_image(srcpath, format, base,
+    if (!rc && (rc = cli_read_image(srcpath, pol.format, pol.base,
                                     pol.dev.slot_size ? pol.dev.slot_size : CLI_IMAGE_MAX, &src,
                                     &slen)) == 0) {
         /* the source check names sizes and digests; the engine repeats it */
@@ -714,13 +715,14 @@ int cmd_sign(int argc, char **argv)
                                         { "output", required_argument, 0, 'o' },
                                         { "force", no_argument, 0, 'f' },
                                         { "quiet", no_argument, 0, 'q' },
+                                        { "json", no_argument, 0, 'j' },
                                         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     struct cli_pass pass = { NULL, NULL };
     const char *key = NULL, *pub = NULL, *sigpath = NULL, *out = NULL, *inputs[4];
     struct dfota_pkg_header h;
     uint8_t *pkg, pk[32], sk[64], msg[DFOTA_PKG_SIGNED_SIZE], sig[64];
     size_t len;
-    int c, rc, force = 0;
+    int c, rc, force = 0, json = 0;
     char kh[17];
 
     while ((c = cli_getopt(argc, argv, "o:fqh", lo)) != -1) {
@@ -733,12 +735,15 @@ int cmd_sign(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'f': force = 1; break;
         case 'q': cli_quiet = 1; break;
+        case 'j': json = 1; break;
         case 'h': return 0;
         default: return EXIT_USAGE;
         }
     }
     if (!out || argc - optind != 1)
         return cli_usage("sign needs one PKG and -o OUT");
+    if (json && cli_is_stdout(out))
+        return cli_usage("--json and -o - both want stdout");
     if (!key == !sigpath)
         return cli_usage("sign needs --key KEY, or --signature SIG with --pub KEY.pub");
     if (sigpath && !pub)
@@ -787,7 +792,12 @@ int cmd_sign(int argc, char **argv)
     rc = cli_write_output(out, pkg, len, 0644, force);
     free(pkg);
     cli_hex(kh, msg + DFOTA_OFF_KEY_ID, 8);
-    if (!rc && !cli_quiet)
+    if (!rc && json) {
+        putchar('{');
+        cli_json_put("package", out, 0);
+        printf(",\"key_id\":\"%s\",\"detached\":%s}\n", kh, sigpath ? "true" : "false");
+    } else if (!rc && !cli_quiet) {
         fprintf(stderr, "dfota: %s: signed, key id %s\n", cli_is_stdout(out) ? "(stdout)" : out, kh);
+    }
     return rc;
 }

@@ -577,6 +577,8 @@ int main(int argc, char **argv)
         modem_log(mo, "made '%s' with firmware '%s', revision %s", flash, firmware, revision);
     }
 
+    if (wait_connect && serial_watch(&mo->serial))
+        return 1;
     if (kind != SERIAL_STDIO) {
         printf("%s\n", mo->serial.name);
         fflush(stdout);

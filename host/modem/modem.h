@@ -71,6 +71,7 @@ struct serial {
     int listen_fd;            /* tcp */
     int notify_fd;            /* pty: inotify on the slave, for --wait-connect */
     int eof;                  /* stdio: stdin ended */
+    int stdio_fl[2];          /* stdio: the file flags to restore */
     char name[128];           /* pty path, or 127.0.0.1:port */
     const char *link;         /* --pty-link */
     uint8_t out[SERIAL_OUT_CAP];
@@ -93,7 +94,9 @@ struct pollfd;
 int  serial_pollfds(struct serial *s, struct pollfd *p);
 /* After poll: accept a TCP host, read bytes (into buf, returns count). */
 size_t serial_service(struct serial *s, const struct pollfd *p, int n, uint8_t *buf, size_t cap);
-/* --wait-connect: block until a host opens the pty / connects. */
+/* --wait-connect: watch for a host before the pty's name is printed, then
+ * block until a host opens the pty / connects. */
+int  serial_watch(struct serial *s);
 int  serial_wait_host(struct serial *s, volatile int *stop);
 
 /* ---- the link and HTTP (http.c) ------------------------------------------ */

@@ -405,6 +405,9 @@ EOF
 }
 DFOTA_PROGRESS=1 "$DFOTA" diff $V -f --layout inplace big_a big_b -o bar.pkg >/dev/null 2>"$T/io/err" && ok || bad "diff with progress: exit $?"
 check_bar "diff in place progress" read hash sort "match 1/2" "match 2/2" refine "enc 1/2" "enc 2/2" write
+DFOTA_PROGRESS=1 "$DFOTA" apply -f big_a bar.pkg -o bar.bin >/dev/null 2>"$T/io/err" && ok || bad "apply in place with progress: exit $?"
+check_bar "apply in place progress" read check apply verify write
+same "apply in place with progress: output" bar.bin big_b
 DFOTA_PROGRESS=1 "$DFOTA" diff $V -f big_a big_b -o bar.pkg >/dev/null 2>"$T/io/err" && ok || bad "diff A/B with progress: exit $?"
 check_bar "diff A/B progress" read sort match refine encode write
 DFOTA_PROGRESS=1 "$DFOTA" apply -f big_a bar.pkg -o bar.bin >/dev/null 2>"$T/io/err" && ok || bad "apply with progress: exit $?"
@@ -536,6 +539,12 @@ expect "detached: not a signature" 3 "not an Ed25519 signature" sign --pub enc.p
 rm -f signed3.pkg
 expect "sign --key" 0 "" sign --key k un.pkg -o signed3.pkg
 expect "sign --key: verifies" 0 "" verify --pub k.pub signed3.pkg
+rm -f signed4.pkg
+expect "sign --json" 0 "" sign --json --key k un.pkg -o signed4.pkg
+has "sign --json: key id" "$T/io/out" "\"key_id\":\"$kid_k\""
+expect "inspect shows the signature bytes" 0 "" inspect signed4.pkg
+has "inspect: payload digest" "$T/io/out" "payload      sha256"
+has "inspect: signature bytes" "$T/io/out" "sig bytes"
 expect "sign: both ways" 2 "" sign --key k --signature sig.bin --pub enc.pub un.pkg -o x.pkg
 expect "sign: -o is the input" 2 "it is the input" sign --key k un.pkg -o un.pkg
 

@@ -129,6 +129,12 @@ class Update(Base):
         self.assertGreaterEqual(len(pct[b"DOWNLOADING"]), 4, pct)
         self.assertEqual(flash_bank(m.flash, boot_banks(m.log_text())[-1])[:len(self.new)], self.new)
 
+    def test_redirect_followed(self):
+        m = self.start(FAST)
+        m.boot()
+        check_urc_order(self, self.full_update(m, self.nginx.url("redirect/update.zip")))
+        self.assertRegex(m.log_text(), r"HTTP 200, first byte 0, total %d" % len(self.pkg))
+
     def test_https_with_ca(self):
         m = self.start(["--ca", self.nginx.pki.ca_cert] + FAST)
         m.boot()
@@ -220,6 +226,22 @@ class Failures(Base):
         m.cmd("AT+CFUN=0")
         m.expect(Q + rb'"HTTPEND",13\r\n', 20)
         self.assertEqual(m.revision(), "R1")
+
+    def test_outage_at_time_is_13(self):
+        m = self.start(["--link-kbps", "8", "--outage-at", "1.5", "--outage-for", "3"] + FAST)
+        m.boot()
+        m.cmd('AT+QFOTADL="%s"' % self.nginx.url("update.zip"))
+        m.expect(Q + rb'"HTTPEND",13\r\n', 20)
+        self.assertEqual(m.cmd("AT+CEREG?"), b"AT+CEREG?\r\r\n+CEREG: 0,2\r\n\r\nOK\r\n")
+        m.expect(rb"\+IP: 10\.0\.0\.5\r\n", 10)     # back after the outage
+        self.assertEqual(m.revision(), "R1")
+
+    def test_registration_delay(self):
+        m = self.start(["--registration-delay-ms", "1500"] + FAST)
+        m.expect(rb"\+CPIN: READY\r\n", 10)
+        self.assertEqual(m.cmd("AT+CEREG?"), b"AT+CEREG?\r\r\n+CEREG: 0,2\r\n\r\nOK\r\n")
+        m.expect(rb"\+IP: 10\.0\.0\.5\r\n", 10)
+        self.assertEqual(m.cmd("AT+CEREG?"), b"AT+CEREG?\r\r\n+CEREG: 0,1\r\n\r\nOK\r\n")
 
     def test_not_registered_is_20(self):
         self.expect_fail(self.nginx.url("update.zip"), "HTTPEND", 20,
@@ -469,6 +491,72 @@ class Tools(Base):
                             m.path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=30)
         self.assertIn(b"Revision: R1", p.stdout, p.stderr)
+
+
+class Transports(Base):
+    """--tcp, --stdio, --pty-link and --wait-connect."""
+
+    def first_line(self, proc, timeout=10):
+        import select
+        deadline = time.monotonic() + timeout
+        line = b""
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            self.assertGreater(left, 0, "no line on stdout")
+            r, _, _ = select.select([proc.stdout], [], [], left)
+            if r:
+                ch = os.read(proc.stdout.fileno(), 1)
+                self.assertTrue(ch, "dfota-modem exited")
+                line += ch
+        return line.decode().strip()
+
+    def test_tcp(self):
+        import socket
+        from modemlib import MODEM
+        flash = self.flash()
+        p = subprocess.Popen([MODEM, "--flash", flash, "--firmware", self.fw, "--revision", "R1",
+                              "--tcp", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (p.poll() is None and p.terminate(), p.wait(10), p.stdout.close()))
+        host, port = self.first_line(p).split(":")
+        self.assertEqual(host, "127.0.0.1")
+        c = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
+        self.addCleanup(c.close)
+        c.sendall(b"AT+CGMR\r")
+        got, deadline = b"", time.monotonic() + 10
+        while b"Revision: R1\r\n\r\nOK\r\n" not in got and time.monotonic() < deadline:
+            got += c.recv(4096)
+        self.assertIn(b"AT+CGMR\r\r\nRevision: R1\r\n\r\nOK\r\n", got)
+        # one host at a time: a second connection is told and closed
+        c2 = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
+        self.addCleanup(c2.close)
+        busy = b""
+        while True:
+            d = c2.recv(4096)
+            if not d:
+                break
+            busy += d
+        self.assertIn(b"in use", busy)
+
+    def test_stdio(self):
+        from modemlib import MODEM
+        flash = self.flash()
+        p = subprocess.run([MODEM, "--flash", flash, "--firmware", self.fw, "--revision", "R1",
+                            "--stdio"], input=b"ATE0\rAT+CGMR\r", stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"\r\nRevision: R1\r\n\r\nOK\r\n", p.stdout)
+        self.assertIn(b"unsigned development packages are accepted", p.stderr)
+
+    def test_pty_link_and_wait_connect(self):
+        link = os.path.join(self.dir, "ttyBC20")
+        m = self.start(["--pty-link", link, "--wait-connect"])
+        self.assertEqual(os.readlink(link), m.path)
+        # powered up only once we opened the pty: the banner is the first byte
+        m.expect(rb"\+CPIN: READY\r\n", 10)
+        self.assertTrue(m.buf.startswith(b"F1: 0000 0000\n\r"), m.buf[:40])
+        m.cmd("AT")
+        m.close()
+        self.assertFalse(os.path.lexists(link))
 
 
 def main():
