@@ -253,6 +253,8 @@ done
 expect "keyid --json" 0 "" keyid --json kw.pub
 has "keyid --json" "$T/io/out" "\"key_id\":\"$kid_pub\""
 expect "keyid of a non-key" 3 "not an Ed25519" keyid a.bin
+expect "a raw public key as --key" 3 "32 raw bytes" diff $V --key kw.raw a.bin b.bin -o x.pkg
+no_file "a raw public key as --key: nothing written" x.pkg
 
 # ---- help and messages ---------------------------------------------------------
 for c in keygen keyid diff inspect verify apply digest sign; do
