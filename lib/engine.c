@@ -503,6 +503,21 @@ static int io_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
     return fl_read(e, c->src_base + off, buf, len);
 }
 
+static uint32_t dst_addr(const struct dfota_engine *e);
+
+/* DZ2, A/B: target bytes that earlier decode calls produced were programmed
+ * into the target slot (decode_to programs each buffer before the next
+ * call), so they are read back from there; in a resumed run the finished
+ * blocks are in flash from before the power cut. In place the decoder
+ * never asks (its target copies use its RAM ring). */
+static int io_dst(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    struct io_ctx *c = ctx;
+    if (c->inplace || off > c->e->hdr.dst_size || len > c->e->hdr.dst_size - off)
+        return DFOTA_ERR_CORRUPT;
+    return fl_read(c->e, dst_addr(c->e) + off, buf, len);
+}
+
 static uint32_t src_addr(const struct dfota_engine *e)
 {
     return LAYOUT(e)->slot[LAYOUT(e)->kind == DFOTA_LAYOUT_AB ? e->active : 0];
@@ -544,7 +559,7 @@ static int decode_to(struct dfota_engine *e, const struct dfota_patch_io *io, ui
 static int dry_run(struct dfota_engine *e)
 {
     struct io_ctx c = { e, src_addr(e), 1, 0 };
-    struct dfota_patch_io io = { &c, io_payload, io_src };
+    struct dfota_patch_io io = { &c, io_payload, io_src, io_dst };
     uint32_t done, total = e->hdr.dst_size, crc = 0;
     int rc;
 
@@ -682,7 +697,7 @@ static int run(struct dfota_engine *e)
 {
     int inplace = LAYOUT(e)->kind == DFOTA_LAYOUT_INPLACE;
     struct io_ctx c = { e, src_addr(e), inplace, 0 };
-    struct dfota_patch_io io = { &c, io_payload, io_src };
+    struct dfota_patch_io io = { &c, io_payload, io_src, io_dst };
     uint32_t n = block_count(e), i, len, addr, lag = e->hdr.lag;
     int rc;
 

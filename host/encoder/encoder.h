@@ -27,6 +27,7 @@ struct dfota_diff_opts {
     /* progress(ctx, done, total) in bytes of target; may be NULL */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    int codec;               /* 0: the smallest of DZ1 and DZ2; else DFOTA_ALG_DZ1 or DFOTA_ALG_DZ2 only */
 };
 
 /* Result of a diff: the payload and the header fields it determines. */
@@ -38,6 +39,7 @@ struct dfota_diff_result {
     uint32_t lag;
     uint32_t stream_crc32;
     uint32_t decoder_ram;
+    uint8_t  algorithm;      /* DFOTA_ALG_* of the payload */
     size_t   literal_bytes;  /* statistics */
     size_t   copy_bytes;
     size_t   ops;
