@@ -1,6 +1,7 @@
 # dfota - the two commands of the README, and a few more.
 #   make demo    install what is missing, build, run the main job
 #   make check   install what is missing, build, run every test (plain, ASan+UBSan, fuzz smoke)
+#   make check-powerloss  the whole power-loss / fault-model sweep (tests/powerloss/)
 #   make bench   package sizes and speed against bsdiff, xdelta3, zstd, xz (bench/README.md)
 #   make size    code size of libdfota for Cortex-M4
 BUILD      ?= build
@@ -9,7 +10,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check check-plain check-asan check-fuzz bench size clean
+.PHONY: all deps build demo check check-plain check-asan check-fuzz check-powerloss bench size clean
 
 all: build
 
@@ -33,12 +34,12 @@ check: check-plain check-asan check-fuzz
 check-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
-# The unit, power-cut and CLI tests again under AddressSanitizer and UBSan.
+# The unit, power-loss (a thinner sample) and CLI tests again under AddressSanitizer and UBSan.
 check-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDFOTA_SANITIZE=ON -DDFOTA_ARM=OFF
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS) -L 'unit|cli' $(CTEST_ARGS)
+	  ctest --output-on-failure -j $(JOBS) -L 'unit|cli|powerloss' $(CTEST_ARGS)
 
 # Each libFuzzer target for a bounded number of runs on its seed corpus.
 check-fuzz: deps
@@ -46,6 +47,11 @@ check-fuzz: deps
 	  -DDFOTA_FUZZ=ON -DDFOTA_ARM=OFF
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz $(CTEST_ARGS)
+
+# Every geometry x every fault model of tests/powerloss/ (make check runs a
+# sample); prints the case counts per model, fails when a case fails.
+check-powerloss: build
+	$(BUILD)/tests/powerloss_runner --all --jobs $(JOBS) --max-fail 200
 
 bench: build
 	@sh scripts/install-deps.sh bench

@@ -1,0 +1,841 @@
+/* powerloss_runner: the engine against the fault models of the strict
+ * simulated flash (host/port/simflash.c), over a sweep of geometries.
+ *
+ * Every case has an id "<geometry>:<model>:<k>" that replays it alone:
+ *
+ *   powerloss_runner --case ab-s4096-p16-ff:torn:57 -v
+ *
+ * Other uses:
+ *   powerloss_runner --list-geometries | --list-models
+ *   powerloss_runner [--sample | --all] [--models m1,m2] [--geometries g1,g2]
+ *                    [--jobs N] [--max-fail N] [--thin N]
+ *
+ * For every case the runner requires:
+ *  - boot: at every power-up where nothing is pending, the image the boot
+ *    loader would start is the old image or the signed target, byte for
+ *    byte (never a mix, never an unsigned or corrupt image);
+ *  - A/B: at every power-up the active bank holds a complete image;
+ *  - done: once the faults stop and the package is intact again, at most a
+ *    few power-ups (each: dfota_init, then dfota_resume when pending, or
+ *    dfota_install again when the old image boots) end with nothing pending
+ *    and the target booting: nothing stays pending for ever;
+ *  - the engine never breaks a rule of the flash port.
+ * tests/powerloss/README.md describes the models and the ids. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "dfota/error.h"
+#include "testutil.h"
+
+/* ---- geometries -------------------------------------------------------- */
+
+struct geom {
+    int kind;
+    uint32_t sector, prog;
+    uint8_t erased;
+    uint32_t lag;
+    int dir;                 /* in place: 1 forward, -1 backward, 0 chosen by the encoder */
+    uint32_t scratch;        /* in place: scratch sectors */
+    uint32_t size;           /* bytes of the old image */
+    int sample;              /* in the `make check` sample */
+    char name[64];
+};
+
+static struct geom geoms[] = {
+    /* the sweeps of the former tests/unit/test_powercut.c */
+    { DFOTA_LAYOUT_AB, 4096, 16, 0xFF, 0, 0, 0, 40000, 1, "" },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 1, 4, 40000, 1, "" },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 0, -1, 2, 40000, 1, "" },
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 0, 3, 12000, 1, "" },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 1, 8, 40000, 1, "" },
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 0, -1, 5, 12000, 1, "" },
+    /* small sectors and program units, flash that erases to 0x00 */
+    { DFOTA_LAYOUT_AB, 256, 1, 0x00, 0, 0, 0, 6000, 1, "" },
+    { DFOTA_LAYOUT_INPLACE, 256, 256, 0x00, 1, 1, 3, 6000, 1, "" },
+    { DFOTA_LAYOUT_AB, 1024, 2, 0x00, 0, 0, 0, 12000, 0, "" },
+    { DFOTA_LAYOUT_INPLACE, 512, 4, 0xFF, 3, -1, 6, 10000, 0, "" },
+    { DFOTA_LAYOUT_INPLACE, 2048, 32, 0x00, 0, 1, 2, 16000, 0, "" },
+    { DFOTA_LAYOUT_INPLACE, 256, 8, 0xFF, 7, 0, 16, 9000, 0, "" },
+    /* large sectors */
+    { DFOTA_LAYOUT_AB, 131072, 256, 0xFF, 0, 0, 0, 300000, 0, "" },
+    { DFOTA_LAYOUT_INPLACE, 131072, 8, 0x00, 1, 0, 3, 300000, 0, "" },
+    { DFOTA_LAYOUT_AB, 65536, 64, 0x00, 0, 0, 0, 150000, 0, "" },
+};
+#define NGEOM (sizeof geoms / sizeof geoms[0])
+
+static void geom_names(void)
+{
+    size_t i;
+    for (i = 0; i < NGEOM; i++) {
+        struct geom *g = &geoms[i];
+        if (g->kind == DFOTA_LAYOUT_AB)
+            snprintf(g->name, sizeof g->name, "ab-s%u-p%u-%02x", g->sector, g->prog, g->erased);
+        else
+            snprintf(g->name, sizeof g->name, "ip-s%u-p%u-%02x-lag%u-%s-sc%u", g->sector, g->prog,
+                     g->erased, g->lag, g->dir > 0 ? "fwd" : g->dir < 0 ? "bwd" : "auto", g->scratch);
+    }
+}
+
+/* ---- fault models ------------------------------------------------------ */
+
+enum model {
+    M_CLEAN, M_TORN, M_TORNBITS, M_ERASE_RANDOM, M_ERASE_PARTIAL, M_ECC, M_BITFLIP, M_MARGINAL,
+    M_CACHE, M_STAGING, M_IOERR, M_MULTICUT, M_SECOND, M_COUNT
+};
+
+static const struct {
+    const char *name;
+    int sample;              /* in the `make check` sample (passes on main's engine) */
+    const char *what;
+} models[M_COUNT] = {
+    [M_CLEAN] = { "clean", 1, "power cut before operation k (it does nothing)" },
+    [M_TORN] = { "torn", 1, "operation k torn: program units prefix + a partial unit; erase prefix + kept or scrambled rest" },
+    [M_TORNBITS] = { "tornbits", 1, "operation k torn: every bit lands or not at random" },
+    [M_ERASE_RANDOM] = { "erase-random", 1, "operation k torn; a cut erase leaves random bytes" },
+    [M_ERASE_PARTIAL] = { "erase-partial", 1, "operation k torn; a cut erase leaves a prefix erased, the rest unchanged" },
+    [M_ECC] = { "ecc", 0, "operation k torn on ECC flash: reads of a cut unit fail until erased, no second program" },
+    [M_BITFLIP] = { "bitflip", 0, "read call k returns one flipped bit (once; correct after a power cycle)" },
+    [M_MARGINAL] = { "marginal", 0, "program k cut at its very end: valid at the next power-up, torn from the one after" },
+    [M_CACHE] = { "cache", 1, "writes held until sync; cut at operation k: each unsynced write lost or landed (reordered)" },
+    [M_STAGING] = { "staging", 0, "payload byte k rewritten in staging between dfota_check and dfota_install" },
+    [M_IOERR] = { "ioerr", 0, "operation k fails with a port error; dfota_resume/install retried on the same engine" },
+    [M_MULTICUT] = { "multicut", 1, "cut at operation k, then 1 to 6 more cuts in the recovery" },
+    [M_SECOND] = { "second", 1, "a second update after the first: cut at its operation k/2 (clean if k even, torn if odd)" },
+};
+
+static int model_by_name(const char *s)
+{
+    int m;
+    for (m = 0; m < M_COUNT; m++)
+        if (strcmp(s, models[m].name) == 0)
+            return m;
+    return -1;
+}
+
+/* ---- a geometry's images, packages and device -------------------------- */
+
+struct ctx {
+    const struct geom *g;
+    uint8_t *src, *dst, *dst2, *pkg, *pkg2;
+    size_t slen, dlen, d2len, plen, p2len;
+    struct tu_device d;
+    uint8_t *initial;        /* flash: old image, package 1 in staging */
+    uint8_t *second;         /* flash: after update 1, package 2 in staging */
+    uint64_t ops, reads;     /* of a clean install (update 1) */
+    uint64_t ops2;           /* of a clean install of update 2 */
+    int ready;
+};
+
+static int verbose;
+
+static void vlog(const char *fmt, ...)
+{
+    va_list ap;
+    if (!verbose)
+        return;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+static void device_init(struct tu_device *d, const struct geom *g, uint32_t staging_size)
+{
+    struct dfota_layout *l = &d->cfg.layout;
+    uint32_t s = g->sector, slot = (g->size + 2 * s + s - 1) / s * s, jhalf, at = 0;
+
+    memset(d, 0, sizeof *d);
+    jhalf = dfota_journal_half_size(g->kind, slot, s, g->prog);
+    staging_size = (staging_size + s - 1) / s * s;
+    l->kind = (uint8_t)g->kind;
+    l->slot[0] = at;
+    at += slot;
+    if (g->kind == DFOTA_LAYOUT_AB) {
+        l->slot[1] = at;
+        at += slot;
+    } else {
+        l->scratch = at;
+        l->scratch_size = g->scratch * s;
+        at += l->scratch_size;
+    }
+    l->slot_size = slot;
+    l->journal = at;
+    l->journal_size = 2 * jhalf;
+    at += 2 * jhalf;
+    l->staging = at;
+    l->staging_size = staging_size;
+    at += staging_size;
+    if (simflash_init(&d->flash, NULL, at, s, g->prog, g->erased))
+        abort();
+    tu_keys(d->pk, (uint8_t[64]){ 0 });
+    d->cfg.flash = &d->flash.port;
+    d->cfg.crypto = dfota_host_crypto();
+    d->cfg.pubkey = d->pk;
+}
+
+static const uint8_t *slot_mem(struct ctx *c, unsigned slot)
+{
+    return c->d.flash.mem + c->d.cfg.layout.slot[slot];
+}
+
+static void ctx_prepare(struct ctx *c, const struct geom *g)
+{
+    struct dfota_engine e;
+    int inplace = g->kind == DFOTA_LAYOUT_INPLACE;
+    uint32_t seed = 21;
+
+    memset(c, 0, sizeof *c);
+    c->g = g;
+    c->slen = g->size;
+    c->src = tu_image(c->slen, seed);
+    c->dst = tu_release(c->src, c->slen, 22, &c->dlen);
+    c->dst2 = tu_release(c->dst, c->dlen, 23, &c->d2len);
+    c->pkg = tu_package(c->src, c->slen, c->dst, c->dlen, inplace, g->sector, g->lag, g->dir, "",
+                        &c->plen);
+    c->pkg2 = tu_package(c->dst, c->dlen, c->dst2, c->d2len, inplace, g->sector, g->lag, g->dir,
+                         "", &c->p2len);
+    device_init(&c->d, g, (uint32_t)(c->plen > c->p2len ? c->plen : c->p2len));
+    if (c->d2len > c->d.cfg.layout.slot_size)
+        abort();
+    memcpy(c->d.flash.mem + c->d.cfg.layout.slot[0], c->src, c->slen);
+    memcpy(c->d.flash.mem + c->d.cfg.layout.staging, c->pkg, c->plen);
+    c->initial = malloc(c->d.flash.size);
+    c->second = malloc(c->d.flash.size);
+    memcpy(c->initial, c->d.flash.mem, c->d.flash.size);
+
+    /* A clean run counts the operations and reads of update 1. */
+    if (dfota_init(&e, &c->d.cfg) != DFOTA_OK)
+        abort();
+    simflash_reset_counters(&c->d.flash);
+    if (dfota_install(&e) != DFOTA_OK) {
+        fprintf(stderr, "%s: clean install failed\n", g->name);
+        abort();
+    }
+    c->ops = c->d.flash.ops;
+    c->reads = c->d.flash.reads;
+    /* Then update 2 from there. */
+    memset(c->d.flash.mem + c->d.cfg.layout.staging, g->erased, c->d.cfg.layout.staging_size);
+    memcpy(c->d.flash.mem + c->d.cfg.layout.staging, c->pkg2, c->p2len);
+    memcpy(c->second, c->d.flash.mem, c->d.flash.size);
+    if (dfota_init(&e, &c->d.cfg) != DFOTA_OK)
+        abort();
+    simflash_reset_counters(&c->d.flash);
+    if (dfota_install(&e) != DFOTA_OK) {
+        fprintf(stderr, "%s: clean second install failed\n", g->name);
+        abort();
+    }
+    c->ops2 = c->d.flash.ops;
+    c->ready = 1;
+}
+
+static void ctx_free(struct ctx *c)
+{
+    if (!c->ready)
+        return;
+    free(c->src);
+    free(c->dst);
+    free(c->dst2);
+    free(c->pkg);
+    free(c->pkg2);
+    free(c->initial);
+    free(c->second);
+    tu_device_free(&c->d);
+    c->ready = 0;
+}
+
+/* Reset the device to a starting flash image with every fault model off. */
+static void device_reset(struct ctx *c, const uint8_t *image)
+{
+    struct simflash *f = &c->d.flash;
+    simflash_set_cache(f, 0);
+    simflash_set_ecc(f, 0);
+    memcpy(f->mem, image, f->size);
+    f->tear = SIMFLASH_TEAR_PREFIX;
+    f->marginal = 0;
+    f->violation = 0;
+    f->why[0] = 0;
+    f->marg_len = 0;
+    simflash_power_on(f);
+    simflash_reset_counters(f);
+}
+
+/* ---- one case ---------------------------------------------------------- */
+
+struct expect {
+    const uint8_t *from, *to;      /* the images that may boot */
+    size_t flen, tlen;
+    const uint8_t *pkg;            /* the package, restored before the recovery */
+    size_t plen;
+};
+
+static int is_img(const uint8_t *m, const uint8_t *img, size_t len)
+{
+    return memcmp(m, img, len) == 0;
+}
+
+static int fail(char *why, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, n, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+/* What a boot loader would start, checked at a power-up: 0 fine. */
+static int boot_check(struct ctx *c, struct dfota_engine *e, const struct expect *x, int *booted_to,
+                      char *why, size_t n)
+{
+    const uint8_t *m = slot_mem(c, dfota_active_slot(e));
+    int is_from = is_img(m, x->from, x->flen), is_to = is_img(m, x->to, x->tlen);
+    *booted_to = 0;
+    if (c->g->kind == DFOTA_LAYOUT_AB && !is_from && !is_to)
+        return fail(why, n, "A/B: active bank %u holds neither the old nor the target image%s",
+                    dfota_active_slot(e), dfota_pending(e) ? " (update pending)" : "");
+    if (!dfota_pending(e)) {
+        if (!is_from && !is_to)
+            return fail(why, n, "nothing pending and the firmware is neither the old nor the target image");
+        *booted_to = is_to;
+    }
+    return 0;
+}
+
+/* Further cuts during the recovery: count and where. */
+struct recut {
+    int n;                         /* cuts still to come */
+    uint32_t seed;
+    uint64_t span;                 /* cut within the first `span` operations of a power-up */
+};
+
+/* Power-ups until the target boots with nothing pending. 0: pass. */
+static int recover(struct ctx *c, const struct expect *x, struct recut *rc_cut, int tampered_rounds,
+                   char *why, size_t n)
+{
+    struct simflash *f = &c->d.flash;
+    int round, installs = 0, last = DFOTA_OK, pending = 0;
+    int limit = 6 + (rc_cut ? rc_cut->n : 0) + tampered_rounds;
+    uint8_t *stage = f->mem + c->d.cfg.layout.staging;
+    uint8_t *saved = NULL;
+
+    if (tampered_rounds) {
+        saved = malloc(x->plen);
+        memcpy(saved, stage, x->plen);
+    }
+    for (round = 0; round < limit; round++) {
+        struct dfota_engine e;
+        int rc, to;
+        if (saved && round == tampered_rounds) {
+            memcpy(stage, x->pkg, x->plen); /* the package is intact again */
+            free(saved);
+            saved = NULL;
+        }
+        simflash_power_on(f);
+        simflash_reset_counters(f);
+        if (rc_cut && rc_cut->n > 0) {
+            f->cut_after = 1 + tu_rand(&rc_cut->seed) % (rc_cut->span ? rc_cut->span : 1);
+            f->clean_cut = tu_rand(&rc_cut->seed) & 1;
+            rc_cut->n--;
+        }
+        rc = dfota_init(&e, &c->d.cfg);
+        vlog("  power-up %d: init %s", round, dfota_strerror(rc));
+        if (f->violation)
+            break;
+        if (rc != DFOTA_OK) {
+            vlog("\n");
+            last = rc;
+            continue;
+        }
+        pending = dfota_pending(&e);
+        vlog(" pending=%d active=%u", pending, dfota_active_slot(&e));
+        if (boot_check(c, &e, x, &to, why, n)) {
+            vlog("\n");
+            free(saved);
+            return 1;
+        }
+        if (pending) {
+            rc = dfota_resume(&e);
+            vlog(" resume %s", dfota_strerror(rc));
+        } else if (to) {
+            if (!f->powered_off && !saved) {
+                vlog(" target boots: done\n");
+                return 0;
+            }
+            vlog("\n");
+            continue;
+        } else {
+            if (installs >= 3) {
+                vlog("\n");
+                return fail(why, n, "old image boots and 3 installs of the intact package failed (last %s)",
+                            dfota_strerror(last));
+            }
+            rc = dfota_install(&e);
+            vlog(" install %s", dfota_strerror(rc));
+            if (!f->powered_off)
+                installs++;     /* a cut one does not count */
+        }
+        vlog("%s\n", f->powered_off ? " (power cut)" : "");
+        last = rc;
+        if (f->violation)
+            break;
+    }
+    free(saved);
+    if (f->violation)
+        return fail(why, n, "flash rule broken: %s", f->why);
+    return fail(why, n, "stuck: after %d power-ups %s (last result %s)", limit,
+                pending ? "the update is still pending" : "the target does not boot",
+                dfota_strerror(last));
+}
+
+static const char *k_of(uint64_t k, char *b, size_t n)
+{
+    snprintf(b, n, "%llu", (unsigned long long)k);
+    return b;
+}
+
+/* Number of k values of a model on a geometry. */
+static uint64_t model_span(const struct ctx *c, int m)
+{
+    switch (m) {
+    case M_BITFLIP:
+        return c->reads;
+    case M_STAGING:
+        return c->plen - DFOTA_PKG_HEADER_SIZE;
+    case M_SECOND:
+        return 2 * (c->ops2 + 1);
+    default:
+        return c->ops + 1;
+    }
+}
+
+/* Run case k of model m. 0: pass; else why holds the failure. */
+static int run_case(struct ctx *c, int m, uint64_t k, char *why, size_t n)
+{
+    struct simflash *f = &c->d.flash;
+    struct dfota_engine e;
+    struct expect x = { c->src, c->dst, c->slen, c->dlen, c->pkg, c->plen };
+    struct recut cut = { 0, 0, 0 }, *recut = NULL;
+    int rc, tampered = 0;
+    uint64_t total = c->ops;
+
+    why[0] = 0;
+    device_reset(c, m == M_SECOND ? c->second : c->initial);
+    f->tear_seed = (uint32_t)(k * 2654435761u + (uint32_t)m * 40503u + 1);
+    switch (m) {
+    case M_CLEAN:
+    case M_TORN:
+        /* as the former test_powercut: every third k one more cut early in the recovery */
+        f->tear_seed = (uint32_t)(k * 2654435761u + (uint32_t)(m == M_TORN) + 1);
+        f->clean_cut = m == M_CLEAN;
+        f->cut_after = k;
+        if (k % 3 == 0) {
+            cut.n = 1;
+            cut.seed = (uint32_t)k * 7919u + 1;
+            cut.span = 97;
+            recut = &cut;
+        }
+        break;
+    case M_TORNBITS:
+        f->tear = SIMFLASH_TEAR_BITS;
+        f->cut_after = k;
+        break;
+    case M_ERASE_RANDOM:
+        f->tear = SIMFLASH_TEAR_RANDOM;
+        f->cut_after = k;
+        break;
+    case M_ERASE_PARTIAL:
+        f->tear = SIMFLASH_TEAR_PARTIAL;
+        f->cut_after = k;
+        break;
+    case M_ECC:
+        simflash_set_ecc(f, 1);
+        f->cut_after = k;
+        if (k % 2 == 0) {
+            cut.n = 1;
+            cut.seed = (uint32_t)k * 7919u + 7;
+            cut.span = c->ops / 4 + 1;
+            recut = &cut;
+        }
+        break;
+    case M_BITFLIP:
+        f->flip_read = k;
+        f->flip_seed = (uint32_t)k * 2246822519u + 3;
+        break;
+    case M_MARGINAL:
+        f->marginal = 1;
+        f->cut_after = k;
+        break;
+    case M_CACHE:
+        simflash_set_cache(f, 1);
+        f->cut_after = k;
+        break;
+    case M_STAGING:
+    case M_IOERR:
+        break;
+    case M_MULTICUT:
+        f->cut_after = k;
+        f->clean_cut = k & 1;
+        cut.seed = (uint32_t)k * 2654435761u + 11;
+        cut.n = 1 + (int)(tu_rand(&cut.seed) % 6);
+        cut.span = c->ops / 2 + 1;
+        recut = &cut;
+        break;
+    case M_SECOND:
+        x.from = c->dst;
+        x.flen = c->dlen;
+        x.to = c->dst2;
+        x.tlen = c->d2len;
+        x.pkg = c->pkg2;
+        x.plen = c->p2len;
+        total = c->ops2;
+        f->cut_after = k / 2;
+        f->clean_cut = !(k & 1);
+        k /= 2;
+        break;
+    }
+
+    rc = dfota_init(&e, &c->d.cfg);
+    if (m == M_STAGING) {
+        /* an interposer (or bit rot) rewrites staging after the check */
+        uint8_t *b = f->mem + c->d.cfg.layout.staging + DFOTA_PKG_HEADER_SIZE + k;
+        if (rc == DFOTA_OK)
+            rc = dfota_check(&e);
+        if (rc != DFOTA_OK)
+            return fail(why, n, "check of the intact package: %s", dfota_strerror(rc));
+        *b ^= (uint8_t)(1u << (k % 8));
+        tampered = 1;
+    }
+    if (m == M_IOERR)
+        f->io_error_at = k;
+    if (rc == DFOTA_OK)
+        rc = dfota_install(&e);
+    vlog("  install: %s%s\n", dfota_strerror(rc), f->powered_off ? " (power cut)" : "");
+    if (f->violation)
+        return fail(why, n, "flash rule broken: %s", f->why);
+    switch (m) {
+    case M_BITFLIP:
+    case M_STAGING:
+        break;
+    case M_IOERR:
+        if (k < total && rc != DFOTA_ERR_IO)
+            return fail(why, n, "install returned %s, not an I/O error", dfota_strerror(rc));
+        if (k < total) {
+            /* docs/engine.md: after DFOTA_ERR_IO, try again (same engine, no power cycle) */
+            int tries;
+            for (tries = 0; tries < 3 && rc != DFOTA_OK; tries++) {
+                rc = dfota_pending(&e) ? dfota_resume(&e) : dfota_install(&e);
+                vlog("  retry %d: %s\n", tries, dfota_strerror(rc));
+            }
+            if (f->violation)
+                return fail(why, n, "flash rule broken: %s", f->why);
+            if (rc != DFOTA_OK)
+                return fail(why, n, "retry after the I/O error on the same engine: %s",
+                            dfota_strerror(rc));
+            if (dfota_pending(&e) || !is_img(slot_mem(c, dfota_active_slot(&e)), x.to, x.tlen))
+                return fail(why, n, "retry after the I/O error returned OK without the target active");
+        }
+        break;
+    default:
+        if (k < total && rc != DFOTA_ERR_IO)
+            return fail(why, n, "install returned %s, not an I/O error", dfota_strerror(rc));
+        if (k >= total && rc != DFOTA_OK)
+            return fail(why, n, "install without a cut returned %s", dfota_strerror(rc));
+        break;
+    }
+    (void)tampered;
+    return recover(c, &x, recut, tampered, why, n);
+}
+
+/* ---- selection and reporting ------------------------------------------- */
+
+struct opts {
+    int all;
+    int models[M_COUNT];     /* selected */
+    int geoms[NGEOM];
+    int jobs;
+    int max_fail_print;
+    unsigned thin;           /* run only every thin-th selected case (sanitizer builds) */
+};
+
+/* The k values of a case list: all of them up to `cap`, else evenly spaced
+ * ones plus the first and last 32. */
+static int k_selected(uint64_t k, uint64_t span, uint64_t cap)
+{
+    uint64_t stride;
+    if (span <= cap || k < 32 || k + 32 >= span)
+        return 1;
+    stride = (span + cap - 1) / cap;
+    return k % stride == 0;
+}
+
+static uint64_t cap_for(const struct opts *o, const struct geom *g, int m)
+{
+    if (o->all) {
+        if (m == M_BITFLIP || m == M_STAGING)
+            return 4000;
+        return g->sector >= 65536 ? 1500 : 20000;
+    }
+    /* the sample: the former test_powercut coverage in full, the rest thinned */
+    if ((m == M_CLEAN || m == M_TORN) && g->sample && g->sector >= 1024 && g->prog == 16)
+        return UINT64_MAX;
+    return g->sample ? 120 : 0;
+}
+
+struct tally {
+    unsigned long pass[M_COUNT], fail[M_COUNT];
+};
+
+static void run_item(const struct opts *o, size_t gi, int m, struct ctx *c, struct tally *t, FILE *out)
+{
+    uint64_t span, k, cap = cap_for(o, &geoms[gi], m);
+    char why[256], kb[32];
+    if (!cap)
+        return;
+    if (!c->ready || c->g != &geoms[gi]) {
+        ctx_free(c);
+        ctx_prepare(c, &geoms[gi]);
+    }
+    unsigned long nsel = 0;
+    span = model_span(c, m);
+    for (k = 0; k < span; k++) {
+        if (!k_selected(k, span, cap))
+            continue;
+        if (o->thin > 1 && nsel++ % o->thin)
+            continue;
+        if (run_case(c, m, k, why, sizeof why)) {
+            t->fail[m]++;
+            fprintf(out, "FAIL %s:%s:%s: %s\n", geoms[gi].name, models[m].name, k_of(k, kb, sizeof kb),
+                    why);
+        } else {
+            t->pass[m]++;
+        }
+    }
+}
+
+static int run_all(const struct opts *o)
+{
+    struct tally total;
+    int w, jobs = o->jobs > 0 ? o->jobs : 1, m, bad = 0;
+    FILE *res[64];
+    pid_t pid[64];
+    size_t gi;
+    unsigned long printed = 0, nfail = 0;
+
+    if (jobs > 64)
+        jobs = 64;
+    memset(&total, 0, sizeof total);
+    for (w = 0; w < jobs; w++) {
+        res[w] = tmpfile();
+        if (!res[w]) {
+            perror("tmpfile");
+            return 2;
+        }
+        fflush(NULL);
+        pid[w] = jobs > 1 ? fork() : 0;
+        if (pid[w] < 0) {
+            perror("fork");
+            return 2;
+        }
+        if (pid[w] == 0) {
+            struct ctx c;
+            struct tally t;
+            size_t item = 0;
+            memset(&c, 0, sizeof c);
+            memset(&t, 0, sizeof t);
+            for (gi = 0; gi < NGEOM; gi++) {
+                if (!o->geoms[gi])
+                    continue;
+                for (m = 0; m < M_COUNT; m++) {
+                    if (!o->models[m] || !cap_for(o, &geoms[gi], m))
+                        continue;
+                    if (item++ % (size_t)jobs != (size_t)w)
+                        continue;
+                    run_item(o, gi, m, &c, &t, res[w]);
+                }
+            }
+            ctx_free(&c);
+            for (m = 0; m < M_COUNT; m++)
+                fprintf(res[w], "TALLY %d %lu %lu\n", m, t.pass[m], t.fail[m]);
+            fflush(res[w]);
+            if (jobs > 1)
+                _exit(0);
+        }
+    }
+    for (w = 0; w < jobs; w++) {
+        char line[512];
+        if (jobs > 1) {
+            int st;
+            if (waitpid(pid[w], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                fprintf(stderr, "worker %d died\n", w);
+                bad = 1;
+            }
+        }
+        rewind(res[w]);
+        while (fgets(line, sizeof line, res[w])) {
+            int mm;
+            unsigned long p, fl;
+            if (sscanf(line, "TALLY %d %lu %lu", &mm, &p, &fl) == 3 && mm >= 0 && mm < M_COUNT) {
+                total.pass[mm] += p;
+                total.fail[mm] += fl;
+            } else if (strncmp(line, "FAIL ", 5) == 0) {
+                nfail++;
+                if (printed++ < (unsigned long)o->max_fail_print)
+                    fputs(line, stdout);
+            }
+        }
+        fclose(res[w]);
+    }
+    if (printed > (unsigned long)o->max_fail_print)
+        printf("... %lu more failing cases not shown (--max-fail)\n",
+               printed - (unsigned long)o->max_fail_print);
+    printf("\n%-14s %9s %9s %9s\n", "model", "cases", "pass", "fail");
+    {
+        unsigned long tp = 0, tf = 0;
+        for (m = 0; m < M_COUNT; m++) {
+            if (!total.pass[m] && !total.fail[m])
+                continue;
+            printf("%-14s %9lu %9lu %9lu\n", models[m].name, total.pass[m] + total.fail[m],
+                   total.pass[m], total.fail[m]);
+            tp += total.pass[m];
+            tf += total.fail[m];
+        }
+        printf("%-14s %9lu %9lu %9lu\n", "total", tp + tf, tp, tf);
+    }
+    if (nfail)
+        printf("replay one: powerloss_runner --case <id> -v\n");
+    return nfail || bad ? 1 : 0;
+}
+
+static int select_list(const char *list, int *sel, size_t n, int is_model)
+{
+    char buf[1024], *tok, *save;
+    size_t i;
+    memset(sel, 0, n * sizeof *sel);
+    snprintf(buf, sizeof buf, "%s", list);
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int found = 0;
+        for (i = 0; i < n; i++)
+            if (strcmp(tok, is_model ? models[i].name : geoms[i].name) == 0)
+                sel[i] = found = 1;
+        if (!found) {
+            fprintf(stderr, "unknown %s: %s\n", is_model ? "model" : "geometry", tok);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int replay(const char *id)
+{
+    char g[128], mname[64], why[256];
+    unsigned long long k;
+    const char *a = strchr(id, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+    size_t gi;
+    int m, r;
+    struct ctx c;
+
+    if (!a || !b || (size_t)(a - id) >= sizeof g || (size_t)(b - a - 1) >= sizeof mname ||
+        sscanf(b + 1, "%llu", &k) != 1) {
+        fprintf(stderr, "case id: <geometry>:<model>:<k>\n");
+        return 2;
+    }
+    memcpy(g, id, (size_t)(a - id));
+    g[a - id] = 0;
+    memcpy(mname, a + 1, (size_t)(b - a - 1));
+    mname[b - a - 1] = 0;
+    m = model_by_name(mname);
+    for (gi = 0; gi < NGEOM; gi++)
+        if (strcmp(geoms[gi].name, g) == 0)
+            break;
+    if (gi == NGEOM || m < 0) {
+        fprintf(stderr, "unknown geometry or model in %s (--list-geometries, --list-models)\n", id);
+        return 2;
+    }
+    ctx_prepare(&c, &geoms[gi]);
+    if (k >= model_span(&c, m)) {
+        fprintf(stderr, "%s: k must be below %llu\n", id, (unsigned long long)model_span(&c, m));
+        ctx_free(&c);
+        return 2;
+    }
+    vlog("%s: %s\n", id, models[m].what);
+    r = run_case(&c, m, k, why, sizeof why);
+    printf("%s %s%s%s\n", id, r ? "FAIL" : "pass", r ? ": " : "", why);
+    ctx_free(&c);
+    return r;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: powerloss_runner [--sample | --all] [--models a,b] [--geometries a,b]\n"
+            "                        [--jobs N] [--max-fail N] [--thin N]\n"
+            "       powerloss_runner --case <geometry>:<model>:<k> [-v]\n"
+            "       powerloss_runner --list-geometries | --list-models\n");
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    int i, m;
+    size_t gi;
+
+    geom_names();
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    memset(&o, 0, sizeof o);
+    o.jobs = 1;
+    o.max_fail_print = 50;
+    for (m = 0; m < M_COUNT; m++)
+        o.models[m] = 1;
+    for (gi = 0; gi < NGEOM; gi++)
+        o.geoms[gi] = 1;
+    for (i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-v"))
+            verbose = 1;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-v")) {
+            verbose = 1;
+        } else if (!strcmp(a, "--all")) {
+            o.all = 1;
+        } else if (!strcmp(a, "--sample")) {
+            o.all = 0;
+            for (m = 0; m < M_COUNT; m++)
+                o.models[m] = models[m].sample;
+        } else if (!strcmp(a, "--models") && v) {
+            if (select_list(v, o.models, M_COUNT, 1))
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--geometries") && v) {
+            if (select_list(v, o.geoms, NGEOM, 0))
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--jobs") && v) {
+            o.jobs = atoi(v);
+            i++;
+        } else if (!strcmp(a, "--thin") && v) {
+            o.thin = (unsigned)atoi(v);
+            i++;
+        } else if (!strcmp(a, "--max-fail") && v) {
+            o.max_fail_print = atoi(v);
+            i++;
+        } else if (!strcmp(a, "--case") && v) {
+            return replay(v);
+        } else if (!strcmp(a, "--list-geometries")) {
+            for (gi = 0; gi < NGEOM; gi++)
+                printf("%s%s\n", geoms[gi].name, geoms[gi].sample ? "  (sample)" : "");
+            return 0;
+        } else if (!strcmp(a, "--list-models")) {
+            for (m = 0; m < M_COUNT; m++)
+                printf("%-14s %s%s\n", models[m].name, models[m].what,
+                       models[m].sample ? "  (sample)" : "");
+            return 0;
+        } else {
+            usage();
+            return 2;
+        }
+    }
+    return run_all(&o);
+}
