@@ -108,7 +108,7 @@ static int dst_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint
         /* in place: only the ring, reset at every block start */
         if (q < p->ring_from || s->out_pos - q > DZ2_RING)
             return DFOTA_ERR_CORRUPT;
-        *b = p->ring[q & (DZ2_RING - 1)];
+        *b = s->ring[q & (DZ2_RING - 1)];
         return DFOTA_OK;
     }
     if (q >= base) {
@@ -116,7 +116,7 @@ static int dst_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint
         return DFOTA_OK;
     }
     if (q >= p->ring_from && s->out_pos - q <= DZ2_RING) {
-        *b = p->ring[q & (DZ2_RING - 1)];
+        *b = s->ring[q & (DZ2_RING - 1)];
         return DFOTA_OK;
     }
     if (q - p->dst_base < p->dst_len) {
@@ -205,7 +205,7 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
         if (p->err)
             return p->err;
         s->prev_byte = b;
-        p->ring[s->out_pos & (DZ2_RING - 1)] = b;
+        s->ring[s->out_pos & (DZ2_RING - 1)] = b;
         *out++ = b;
         s->out_pos++;
         s->addr++;
@@ -219,3 +219,7 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
     }
     return DFOTA_OK;
 }
+
+/* The ring shares the model's union with DZ1's larger model: no extra RAM. */
+_Static_assert(sizeof(struct dz2_model) + DZ2_RING <= sizeof(struct dz_model),
+               "DZ2 model and ring must fit in DZ1's model");

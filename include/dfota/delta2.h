@@ -31,7 +31,7 @@ extern "C" {
 /* In place, a target copy reads a RAM ring of the last DZ2_RING bytes of
  * the current block (the dry run writes nothing, so older target bytes are
  * nowhere to be read). A/B reads any older target byte back from flash. */
-#define DZ2_RING      512u
+#define DZ2_RING      256u
 #define DZ2_DSTBUF    32u     /* read-ahead of target bytes read back (A/B) */
 
 /* Decisions of the operation kind, per previous kind. */
@@ -60,7 +60,7 @@ struct dz2_model {
     struct dz_num m_len;                        /* exact copy length - 1, new distance */
     struct dz_num r_len;                        /* exact copy length - 1, repeat */
     struct dz_num t_dist;                       /* target distance */
-    struct dz_num o_mag;                        /* source offset from the alignment */
+#define o_mag off_mag
     uint16_t o_zero, o_sign;
 };
 

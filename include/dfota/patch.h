@@ -39,7 +39,12 @@ struct dfota_patch_io {
 struct dfota_patch_state {
     union {
         struct dz_model m;        /* DZ1 */
-        struct dz2_model m2;      /* DZ2 */
+        struct {                  /* DZ2 */
+            struct dz2_model m2;
+            /* the last DZ2_RING target bytes; the model is smaller than
+             * DZ1's, so the ring costs no RAM. Valid from ring_from on. */
+            uint8_t ring[DZ2_RING];
+        };
     };
     uint32_t range, code;
     uint32_t in_pos;      /* payload bytes consumed by the range decoder */
@@ -79,12 +84,12 @@ struct dfota_patch {
     int err;                       /* sticky error of a refill */
     uint8_t  in_buf[DFOTA_PATCH_INBUF];
     uint8_t  src_buf[DFOTA_PATCH_SRCBUF];
-    /* DZ2: recent target bytes (not part of the state: in place the ring
-     * is reset at every block start, where the journal saves the state) */
-    uint32_t ring_from;            /* first stream position the ring holds */
-    uint32_t dst_base, dst_len;    /* target read-back bytes [dst_base, +dst_len) */
+    /* DZ2: the first stream position st.ring holds (in place the ring is
+     * emptied at every block start, where the journal saves the state; a
+     * restore empties it too), and the target read-back buffer (A/B) */
+    uint32_t ring_from;
+    uint32_t dst_base, dst_len;    /* target bytes [dst_base, dst_base + dst_len) */
     uint8_t  dst_buf[DZ2_DSTBUF];
-    uint8_t  ring[DZ2_RING];
 };
 
 /* Start decoding the payload that header h describes. */
