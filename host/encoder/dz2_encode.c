@@ -94,7 +94,7 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
     struct rc_enc r;
     struct dz2_ctx x;
     uint32_t ss = c->inplace ? c->sector : 0;
-    size_t k, bstart = 0;
+    size_t k, bstart = 0, nops[DZ2_OP_KINDS] = { 0 }, nbytes[DZ2_OP_KINDS] = { 0 };
 
     if (!m)
         return DFOTA_ERR_ARG;
@@ -103,7 +103,9 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
     memset(&x, 0, sizeof x);
     for (k = 0; k < DZ2_REPS; k++)
         x.rep[k] = 1;
-    st_on = 0;
+    st_on = getenv("DFOTA_STATS") != NULL;
+    memset(st_bits, 0, sizeof st_bits);
+    st_cat = ST_PRE;
     put_preamble2(&r, m, xp);
     for (k = 0; k < ops->n; k++) {
         const struct dz2_op *op = &ops->v[k];
@@ -113,6 +115,9 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
 
         if (op->len == 0 || x.out_pos + (uint64_t)op->len > c->dst_len)
             goto bad;
+        st_cat = op->kind == DZ2_OP_MATCH ? ST_DMRU : ST_OPS;
+        nops[op->kind]++;
+        nbytes[op->kind] += op->len;
         if (op->kind == DZ2_OP_LIT) {
             if (x.prev_op == DZ2_OP_LIT)
                 goto bad;
@@ -188,6 +193,7 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
                 bstart = off;
             }
             b = c->dst[x.out_pos];
+            st_cat = op->kind == DZ2_OP_LIT ? ST_LIT : ST_DZERO;
             if (op->kind == DZ2_OP_LIT) {
                 rc_tree8(&r, m->lit[dz_lit_ctx(x.addr, x.prev_byte)], b, DZ_ADAPT_SLOW);
             } else if (op->kind == DZ2_OP_COPY) {
@@ -213,6 +219,12 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
     }
     if (x.out_pos != c->dst_len)
         goto bad;
+    if (st_on)
+        fprintf(stderr, "dz2 stats x=%u: copy %zu ops %zu B (ops %.0f B, bytes %.0f B) | lit %zu runs %zu B "
+                "-> %.0f B | match %zu ops %zu B (%.0f B) | pre %.0f B\n", xp->flags,
+                nops[DZ2_OP_COPY], nbytes[DZ2_OP_COPY], st_bits[ST_OPS] / 8, st_bits[ST_DZERO] / 8,
+                nops[DZ2_OP_LIT], nbytes[DZ2_OP_LIT], st_bits[ST_LIT] / 8, nops[DZ2_OP_MATCH],
+                nbytes[DZ2_OP_MATCH], st_bits[ST_DMRU] / 8, st_bits[ST_PRE] / 8);
     rc_flush(&r);
     free(m);
     if (r.oom) {

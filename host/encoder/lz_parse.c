@@ -306,6 +306,83 @@ static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *o
     return DFOTA_OK;
 }
 
+/* Longest hash-chain match at stream position t, at most lim bytes. */
+static uint32_t best_chain(struct parser *ps, size_t t, uint32_t lim, size_t *pos)
+{
+    const struct dz_match_ctx *c = ps->c;
+    size_t jt = c->src_len + t, bs, be;
+    uint32_t best = 0, depth;
+    int32_t cand;
+
+    if (lim < MATCH_MIN_HASH || jt + 4 > ps->jlen)
+        return 0;
+    dz2_block_span(c, t, &bs, &be);
+    insert_upto(ps, jt);
+    cand = ps->head[hash4(ps->j + jt)];
+    for (depth = 0; cand >= 0 && depth < CHAIN_DEPTH; depth++, cand = ps->prev[cand]) {
+        uint32_t l;
+        if (memcmp(ps->j + cand, ps->j + jt, 4))
+            continue;
+        l = match_len(ps, t, (size_t)cand, lim, bs);
+        if (l > best) {
+            best = l;
+            *pos = (size_t)cand;
+            if (l == lim)
+                break;
+        }
+    }
+    return best;
+}
+
+/* An approximate copy of len bytes at stream position t0 from source s0.
+ * Where its difference bytes are dense and an exact copy covers the same
+ * bytes, that stretch goes to the LZ parse instead (target bytes repeated
+ * in the target, code that moved by a different offset). */
+#define CARVE_MIN 12u
+static int emit_copy2(struct parser *ps, size_t t0, uint32_t s0, uint32_t len, struct dz2_oplist *out)
+{
+    const struct dz_match_ctx *c = ps->c;
+    uint32_t i = 0, piece = 0;
+    int rc = DFOTA_OK;
+
+    while (i < len && !rc) {
+        size_t t = t0 + i, pos = 0;
+        uint32_t l, k;
+        float cc = 0, cl;
+        if (c->dst[t] == c->src[s0 + i] || len - i < CARVE_MIN) {
+            i++;
+            continue;
+        }
+        l = best_chain(ps, t, len - i, &pos);
+        if (l < CARVE_MIN) {
+            i++;
+            continue;
+        }
+        for (k = 0; k < l; k++)
+            cc += c->dst[t + k] == c->src[s0 + i + k] ? 0.4f : 9.0f;
+        cl = 16.0f + num_price(l) + num_price((uint32_t)(c->src_len + t - pos));
+        if (cc <= 2.0f * cl) {   /* a clear win only: prediction, not counted here, makes many differences free */
+            i++;
+            continue;
+        }
+        if (i > piece) {
+            rc = push(out, DZ2_OP_COPY, i - piece, s0 + piece);
+            ps->align = (int32_t)((int64_t)s0 - (int64_t)t0);
+            ps->lastlit = 0;
+        }
+        if (!rc)
+            rc = parse_gap(ps, t, t + l, out);
+        i += l;
+        piece = i;
+    }
+    if (!rc && len > piece) {
+        rc = push(out, DZ2_OP_COPY, len - piece, s0 + piece);
+        ps->align = (int32_t)((int64_t)s0 - (int64_t)t0);
+        ps->lastlit = 0;
+    }
+    return rc;
+}
+
 int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, struct dz2_oplist *out)
 {
     struct parser ps;
@@ -348,9 +425,7 @@ int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, struct 
             if (t > gap)
                 rc = parse_gap(&ps, gap, t, out);
             if (!rc)
-                rc = push(out, DZ2_OP_COPY, op->len, op->src);
-            ps.align = (int32_t)((int64_t)op->src - (int64_t)t);
-            ps.lastlit = 0;
+                rc = emit_copy2(&ps, t, op->src, op->len, out);
             t += op->len;
             gap = t;
         } else {
