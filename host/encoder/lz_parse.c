@@ -11,7 +11,7 @@
 #include "dfota/error.h"
 #include "dz2.h"
 
-#define HASH_BITS   22
+#define HASH_BITS_MAX 22     /* the hash table grows with the input, up to 16 MiB */
 #define CHAIN_DEPTH 24
 #define NICE_LEN    96        /* a match this long is taken without further search */
 #define DZ2_CHUNK   4096u
@@ -32,6 +32,7 @@ struct parser {
     uint8_t *j;               /* source, then the target stream */
     size_t jlen, inserted;
     int32_t *head, *prev;
+    unsigned hash_bits;
     float lit_price[DZ_LIT_CTX][256];
     struct node *nodes;
     /* state at the current position */
@@ -40,10 +41,10 @@ struct parser {
     int lastlit;
 };
 
-static inline uint32_t hash4(const uint8_t *p)
+static inline uint32_t hash4(const struct parser *ps, const uint8_t *p)
 {
     uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    return (v * 2654435761u) >> (32 - HASH_BITS);
+    return (v * 2654435761u) >> (32 - ps->hash_bits);
 }
 
 static void insert_upto(struct parser *ps, size_t upto)
@@ -51,7 +52,7 @@ static void insert_upto(struct parser *ps, size_t upto)
     while (ps->inserted < upto) {
         size_t i = ps->inserted++;
         if (i + 4 <= ps->jlen) {
-            uint32_t h = hash4(ps->j + i);
+            uint32_t h = hash4(ps, ps->j + i);
             ps->prev[i] = ps->head[h];
             ps->head[h] = (int32_t)i;
         }
@@ -235,7 +236,7 @@ static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *o
             /* hash-chain matches */
             if (lim >= MATCH_MIN_HASH && best < NICE_LEN && jt + 4 <= ps->jlen) {
                 uint32_t top = 0;
-                cand = ps->head[hash4(ps->j + jt)];
+                cand = ps->head[hash4(ps, ps->j + jt)];
                 for (depth = 0; cand >= 0 && depth < CHAIN_DEPTH; depth++, cand = ps->prev[cand]) {
                     size_t u = (size_t)cand;
                     uint32_t l, d = (uint32_t)(jt - u);
@@ -318,7 +319,7 @@ static uint32_t best_chain(struct parser *ps, size_t t, uint32_t lim, size_t *po
         return 0;
     dz2_block_span(c, t, &bs, &be);
     insert_upto(ps, jt);
-    cand = ps->head[hash4(ps->j + jt)];
+    cand = ps->head[hash4(ps, ps->j + jt)];
     for (depth = 0; cand >= 0 && depth < CHAIN_DEPTH; depth++, cand = ps->prev[cand]) {
         uint32_t l;
         if (memcmp(ps->j + cand, ps->j + jt, 4))
@@ -395,7 +396,10 @@ int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, struct 
     ps.c = c;
     ps.jlen = c->src_len + c->dst_len;
     ps.j = malloc(ps.jlen ? ps.jlen : 1);
-    ps.head = malloc(sizeof(int32_t) << HASH_BITS);
+    for (ps.hash_bits = 12; ps.hash_bits < HASH_BITS_MAX && ((size_t)1 << ps.hash_bits) < ps.jlen;
+         ps.hash_bits++)
+        ;
+    ps.head = malloc(sizeof(int32_t) << ps.hash_bits);
     ps.prev = malloc((ps.jlen ? ps.jlen : 1) * sizeof(int32_t));
     ps.nodes = malloc((DZ2_CHUNK + 1) * sizeof *ps.nodes);
     if (!ps.j || !ps.head || !ps.prev || !ps.nodes || ps.jlen > 0x7FFFFFFF) {
@@ -404,7 +408,7 @@ int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, struct 
     }
     memcpy(ps.j, c->src, c->src_len);
     memcpy(ps.j + c->src_len, c->dst, c->dst_len);
-    memset(ps.head, 0xFF, sizeof(int32_t) << HASH_BITS);
+    memset(ps.head, 0xFF, sizeof(int32_t) << ps.hash_bits);
     for (k = 0; k < DZ2_REPS; k++)
         ps.rep[k] = 1;
     /* literal prices from the target's byte statistics per literal context */
