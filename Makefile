@@ -10,7 +10,10 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check check-plain check-asan check-fuzz check-powerloss bench size clean
+.PHONY: all deps build demo check check-plain check-asan check-fuzz check-powerloss bench size install clean \
+        modem-figures
+
+PREFIX     ?= /usr/local
 
 all: build
 
@@ -34,12 +37,12 @@ check: check-plain check-asan check-fuzz
 check-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
-# The unit, power-loss (a thinner sample) and CLI tests again under AddressSanitizer and UBSan.
+# The unit, power-loss (a thinner sample), CLI and update-driver tests again under AddressSanitizer and UBSan.
 check-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDFOTA_SANITIZE=ON -DDFOTA_ARM=OFF
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS) -L 'unit|cli|powerloss' $(CTEST_ARGS)
+	  ctest --output-on-failure -j $(JOBS) -L 'unit|cli|powerloss|update' $(CTEST_ARGS)
 
 # Each libFuzzer target for a bounded number of runs on its seed corpus.
 check-fuzz: deps
@@ -56,6 +59,16 @@ check-powerloss: build
 bench: build
 	@sh scripts/install-deps.sh bench
 	cmake --build $(BUILD) --target bench
+
+# make install PREFIX=/usr DESTDIR=/tmp/stage: dfota, man page, completion,
+# libdfota + headers, pkg-config and CMake package files.
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+# dfota-modem: OK latency, URC spacing, download time on a simulated link, CPU
+# of idle and updating modules (bench/modem_figures.py; a few minutes).
+modem-figures: build
+	DFOTA_MODEM=$(BUILD)/dfota-modem DFOTA_CLI=$(BUILD)/dfota /usr/bin/python3 bench/modem_figures.py
 
 size: build
 	cmake --build $(BUILD) --target size

@@ -307,7 +307,7 @@ class Dfota:
         if layout == "inplace":
             cmd += ["--layout", "inplace", "--sector-size", str(self.args.sector_size)]
         cmd += ["--from-version", self.args.from_version, "--to-version", self.args.to_version,
-                "--key", self.key, pair.old, pair.new, "-o", pkg]
+                "--key", self.key, "--force", pair.old, pair.new, "-o", pkg]
         return cmd
 
     def apply_cmd(self, pair, pkg, out):

@@ -11,13 +11,20 @@
  *       CORPUS/fuzz_engine/<pkg>.<mode><cut>  mode and power-cut bytes, the package
  *       CORPUS/fuzz_patch_decode/<pkg>.<mode>
  *                                         mode byte, target size, payload
+ *   fuzz_seedgen journals CORPUS/fuzz_journal
+ *       the flash regions of fuzz_journal's device (fz_device.h) at power
+ *       cuts spread over a clean install, for four device geometries
+ *   fuzz_seedgen snapshots CORPUS/fuzz_snapshot
+ *       the decoder snapshot of a journal record cut mid-install (DFJ2)
  */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dfota/error.h"
 #include "dfota/package.h"
 #include "fuzz_common.h"
+#include "fz_device.h"
 
 static int write_file(const char *dir, const char *name, const char *suffix, const uint8_t *pre,
                       size_t pre_len, const uint8_t *data, size_t len)
@@ -147,12 +154,96 @@ static int corpus(const char *dir, int n, char **pkgs)
     return 0;
 }
 
+/* fuzz_journal seeds: the device as a power cut at operation k of an
+ * install leaves it (a torn operation), as [mode][cut][regions]. */
+static int journals(const char *dir)
+{
+    static const uint8_t geoms[] = { 0x00, 0x01, 0x06, 0x07 };
+    static struct fzd d;
+    struct dfota_engine e;
+    unsigned g, i;
+
+    for (g = 0; g < sizeof geoms; g++) {
+        uint64_t total;
+        fzd_reset(&d, geoms[g]);
+        if (dfota_init(&e, &d.cfg) || dfota_install(&e)) {
+            fprintf(stderr, "journals: clean install failed (mode 0x%02x)\n", geoms[g]);
+            return 1;
+        }
+        total = d.f.ops;
+        for (i = 0; i < 12; i++) {
+            uint64_t k = total * (2 * i + 1) / 24;
+            uint8_t pre[2] = { geoms[g], (uint8_t)(i * 7) };
+            char name[64];
+            FILE *f;
+            unsigned r;
+            if (i % 3 == 1)
+                pre[0] |= 0x10;                 /* and a cut during the resume */
+            if (i % 4 == 2)
+                pre[0] |= 0x20;                 /* install afterwards */
+            fzd_reset(&d, geoms[g]);
+            d.f.cut_after = k;
+            d.f.tear_seed = (uint32_t)k * 2654435761u + 1;
+            if (dfota_init(&e, &d.cfg) == DFOTA_OK)
+                (void)dfota_install(&e);
+            simflash_power_on(&d.f);
+            snprintf(name, sizeof name, "%s/j%02x.%02u", dir, geoms[g], i);
+            f = fopen(name, "wb");
+            if (!f) {
+                perror(name);
+                return 1;
+            }
+            fwrite(pre, 1, 2, f);
+            for (r = 0; r < d.nregion; r++)
+                fwrite(d.f.mem + d.region[r][0], 1, d.region[r][1], f);
+            if (fclose(f)) {
+                perror(name);
+                return 1;
+            }
+        }
+    }
+    fzd_free(&d);
+    return 0;
+}
+
+/* fuzz_snapshot seeds: the snapshot of a record cut mid-install, as is
+ * and with its head, for each geometry. */
+static int snapshots(const char *dir)
+{
+    static struct fzd d;
+    unsigned g;
+    for (g = 0; g < 4; g++) {
+        uint8_t dmode = (uint8_t)(FZD_INPLACE | ((g & 1u) ? FZD_ERASED0 : 0) | ((g & 2u) ? FZD_PROG256 : 0));
+        uint32_t rec, len;
+        unsigned v;
+        if (fzd_snapshot_state(&d, dmode, &rec, &len)) {
+            fprintf(stderr, "snapshots: no DFJ2 record with a snapshot\n");
+            return 1;
+        }
+        for (v = 0; v < 3; v++) {
+            /* snapshot only; with the head; snapshot only, a cut in the resume */
+            uint8_t pre[2] = { (uint8_t)(g | (v == 1 ? 0x04u : 0) | (v == 2 ? 0x10u : 0)), 20 };
+            uint32_t at = v == 1 ? 0 : FZD_JR_HEAD;
+            char name[64];
+            snprintf(name, sizeof name, "s%u.%u", g, v);
+            if (write_file(dir, name, "", pre, 2, d.f.mem + rec + at, len - 4 - at))
+                return 1;
+        }
+    }
+    fzd_free(&d);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "snapshots"))
+        return snapshots(argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "journals"))
+        return journals(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "images"))
         return images(argv[2]);
     if (argc >= 4 && !strcmp(argv[1], "corpus"))
         return corpus(argv[2], argc - 3, argv + 3);
-    fprintf(stderr, "usage: fuzz_seedgen images DIR | corpus CORPUS PKG...\n");
+    fprintf(stderr, "usage: fuzz_seedgen images DIR | corpus CORPUS PKG... | journals DIR | snapshots DIR\n");
     return 2;
 }

@@ -370,8 +370,9 @@ static int c_qfotadl(struct dfota_mod *m, enum op op, const char *a, const char 
         return AT_SYNTAX;
     a++;
     e--;
-    if (memchr(a, '"', (size_t)(e - a)))
-        return AT_SYNTAX;
+    for (const char *q = a; q < e; q++)
+        if (*q == '"')
+            return AT_SYNTAX;   /* two strings, or a quote inside */
     return fota_request(m, a, (size_t)(e - a));
 }
 

@@ -141,6 +141,8 @@ static void settle(struct dfota_mod *m)
         mod_strlcpy(r->rev, r->next_rev, sizeof r->rev);
         if (r->next_sec > r->sec_counter)
             r->sec_counter = r->next_sec;
+        if (r->sec_counter > m->ecfg.security_counter)
+            m->ecfg.security_counter = r->sec_counter;
         r->last_stage = STAGE_END;
         r->last_code = 0;
     } else if (r->last_stage != STAGE_END) {
@@ -644,6 +646,8 @@ static void update(struct dfota_mod *m)
             mod_strlcpy(r->rev, r->next_rev, sizeof r->rev);
             if (r->next_sec > r->sec_counter)
                 r->sec_counter = r->next_sec;
+            if (r->sec_counter > m->ecfg.security_counter)
+                m->ecfg.security_counter = r->sec_counter;
         }
         r->has_next = 0;
     }
@@ -682,4 +686,32 @@ void dfota_mod_poll(struct dfota_mod *m, uint32_t now_ms)
     } else if (m->fota == DFOTA_MOD_FOTA_UPDATING) {
         update(m);
     }
+}
+
+static int32_t until(uint32_t at, uint32_t now)
+{
+    int32_t d = (int32_t)(at - now);
+    return d < 0 ? 0 : d;
+}
+
+int32_t dfota_mod_poll_in(const struct dfota_mod *m, uint32_t now_ms)
+{
+    int32_t d = -1, e;
+
+    if (m->reboot || !m->booted)
+        return -1;
+    if (m->fota == DFOTA_MOD_FOTA_UPDATING)
+        return 0;
+    if (m->fota != DFOTA_MOD_FOTA_DOWNLOADING)
+        return -1;
+    if (m->http == HTTP_WAIT)
+        return until(m->start_at, now_ms);
+    if (m->http == HTTP_RUN && m->cfg->http_stall_ms)
+        d = until(m->last_data_ms + m->cfg->http_stall_ms, now_ms);
+    if (m->http == HTTP_RUN && m->dl_news && m->cfg->progress_ms) {
+        e = until(m->last_urc_ms + m->cfg->progress_ms, now_ms);
+        if (d < 0 || e < d)
+            d = e;
+    }
+    return d;
 }

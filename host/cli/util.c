@@ -1,16 +1,17 @@
+/* dfota CLI: exit codes, messages, numbers, strings. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include "dfota/error.h"
 #include "util.h"
 
+const char *cli_cmd;
+int cli_quiet, cli_verbose;
+
+/* The one table of exit codes (docs/cli.md#exit-codes). */
 int cli_exit_for(int err)
 {
     switch (err) {
@@ -23,14 +24,15 @@ int cli_exit_for(int err)
     case DFOTA_ERR_VERSION:
     case DFOTA_ERR_HEADER:
     case DFOTA_ERR_SIZE:
-    case DFOTA_ERR_PRODUCT:
     case DFOTA_ERR_PAYLOAD:
     case DFOTA_ERR_ALGORITHM:
     case DFOTA_ERR_CORRUPT:
-    case DFOTA_ERR_TARGET:
+    case DFOTA_ERR_TARGET:    return EXIT_INVALID;
+    case DFOTA_ERR_PRODUCT:
     case DFOTA_ERR_LAYOUT:
     case DFOTA_ERR_NOSPACE:
-    case DFOTA_ERR_DOWNGRADE: return EXIT_INVALID;
+    case DFOTA_ERR_DOWNGRADE: return EXIT_POLICY;
+    case CLI_ERR_NOMEM:       /* fall through: internal */
     default:                  return EXIT_INTERNAL;
     }
 }
@@ -45,241 +47,87 @@ void cli_err(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-int cli_read_file(const char *path, uint8_t **buf, size_t *len)
+int cli_usage(const char *fmt, ...)
 {
-    FILE *f = fopen(path, "rb");
-    uint8_t *b = NULL;
-    size_t n = 0, cap = 0;
-
-    if (!f) {
-        cli_err("cannot open '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    for (;;) {
-        size_t got;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 1 << 20;
-            uint8_t *nb = realloc(b, nc);
-            if (!nb) {
-                cli_err("out of memory reading '%s'", path);
-                free(b);
-                fclose(f);
-                return -1;
-            }
-            b = nb;
-            cap = nc;
-        }
-        got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        cli_err("cannot read '%s': %s", path, strerror(errno));
-        free(b);
-        fclose(f);
-        return -1;
-    }
-    fclose(f);
-    *buf = b;
-    *len = n;
-    return 0;
+    va_list ap;
+    fputs("dfota: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (cli_cmd)
+        fprintf(stderr, " (see 'dfota %s --help')\n", cli_cmd);
+    else
+        fputs(" (see 'dfota --help')\n", stderr);
+    return EXIT_USAGE;
 }
 
-int cli_write_file(const char *path, const void *buf, size_t len, int mode)
+int cli_oom(const char *what)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    int fd;
-    const uint8_t *p = buf;
+    cli_err("out of memory %s", what);
+    return cli_exit_for(CLI_ERR_NOMEM);
+}
 
-    if (!tmp)
+int cli_parse_u64(const char *s, uint64_t *v, int sizes)
+{
+    char *end;
+    unsigned long long x, mul = 1;
+
+    if (!*s || *s == '-' || *s == '+' || *s == ' ')
         return -1;
-    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        cli_err("cannot create '%s': %s", path, strerror(errno));
-        free(tmp);
+    errno = 0;
+    x = strtoull(s, &end, 0);
+    if (errno || end == s)
         return -1;
-    }
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            cli_err("cannot write '%s': %s", path, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            free(tmp);
+    if (*end) {
+        if (!sizes)
             return -1;
+        if (!strcmp(end, "k") || !strcmp(end, "K") || !strcmp(end, "KiB") || !strcmp(end, "Ki"))
+            mul = 1024;
+        else if (!strcmp(end, "M") || !strcmp(end, "MiB") || !strcmp(end, "Mi"))
+            mul = 1024 * 1024;
+        else if (!strcmp(end, "G") || !strcmp(end, "GiB") || !strcmp(end, "Gi"))
+            mul = 1024ull * 1024 * 1024;
+        else if (!strcmp(end, "kB") || !strcmp(end, "KB"))
+            mul = 1000;
+        else if (!strcmp(end, "MB"))
+            mul = 1000 * 1000;
+        else if (!strcmp(end, "GB"))
+            mul = 1000ull * 1000 * 1000;
+        else
+            return -1;
+        if (x > UINT64_MAX / mul)
+            return -1;
+    }
+    *v = x * mul;
+    return 0;
+}
+
+int cli_parse_u32(const char *s, uint32_t *v, int sizes)
+{
+    uint64_t x;
+    if (cli_parse_u64(s, &x, sizes) || x > UINT32_MAX)
+        return -1;
+    *v = (uint32_t)x;
+    return 0;
+}
+
+int cli_check_id(const char *opt, const char *s)
+{
+    size_t i, n = strlen(s);
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch > 0x7E) {
+            cli_usage("%s '%s': byte %zu is 0x%02x; strings are printable ASCII (0x20-0x7e)", opt,
+                      s, i + 1, ch);
+            return EXIT_USAGE;
         }
-        p += w;
-        len -= (size_t)w;
     }
-    if (fchmod(fd, (mode_t)mode) || fsync(fd) || close(fd) || rename(tmp, path)) {
-        cli_err("cannot write '%s': %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return -1;
+    if (n > DFOTA_PKG_ID_LEN - 1) {
+        cli_usage("%s is %zu bytes long; the header holds at most %u bytes (31 characters)", opt, n,
+                  DFOTA_PKG_ID_LEN - 1);
+        return EXIT_USAGE;
     }
-    free(tmp);
     return 0;
-}
-
-/* Ed25519 keys as PEM: PKCS#8 for the secret seed, SubjectPublicKeyInfo for
- * the public key, as OpenSSL writes them (`openssl pkey` reads both). */
-static const uint8_t PKCS8_PREFIX[16] = { 0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
-                                          0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20 };
-static const uint8_t SPKI_PREFIX[12] = { 0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
-                                         0x2b, 0x65, 0x70, 0x03, 0x21, 0x00 };
-
-static int pem_decode(const uint8_t *text, size_t len, const char *label, uint8_t *der,
-                      size_t cap, size_t *der_len)
-{
-    char begin[64], end[64];
-    const char *b, *e;
-    char *s = malloc(len + 1);
-    int rc = -1;
-
-    if (!s)
-        return -1;
-    memcpy(s, text, len);
-    s[len] = 0;
-    snprintf(begin, sizeof begin, "-----BEGIN %s-----", label);
-    snprintf(end, sizeof end, "-----END %s-----", label);
-    b = strstr(s, begin);
-    e = b ? strstr(b, end) : NULL;
-    if (b && e) {
-        b += strlen(begin);
-        rc = sodium_base642bin(der, cap, b, (size_t)(e - b), " \r\n\t", der_len, NULL,
-                               sodium_base64_VARIANT_ORIGINAL);
-    }
-    free(s);
-    return rc;
-}
-
-static int pem_write(FILE *f, const char *label, const uint8_t *der, size_t n)
-{
-    char b64[256];
-    sodium_bin2base64(b64, sizeof b64, der, n, sodium_base64_VARIANT_ORIGINAL);
-    return fprintf(f, "-----BEGIN %s-----\n%s\n-----END %s-----\n", label, b64, label) < 0;
-}
-
-int cli_read_secret_key(const char *path, uint8_t sk[64])
-{
-    uint8_t *buf, der[64], pk[32];
-    size_t len, dl = 0;
-
-    if (cli_read_file(path, &buf, &len))
-        return -1;
-    if (pem_decode(buf, len, "PRIVATE KEY", der, sizeof der, &dl) || dl != 48 ||
-        memcmp(der, PKCS8_PREFIX, 16) != 0) {
-        free(buf);
-        cli_err("'%s' is not an Ed25519 private key (PEM PKCS#8, as `dfota keygen` writes)", path);
-        return -1;
-    }
-    free(buf);
-    if (sodium_init() < 0 || crypto_sign_ed25519_seed_keypair(pk, sk, der + 16)) {
-        cli_err("cannot derive a key pair from '%s'", path);
-        return -1;
-    }
-    sodium_memzero(der, sizeof der);
-    return 0;
-}
-
-int cli_read_public_key(const char *path, uint8_t pk[32])
-{
-    uint8_t *buf, der[64];
-    size_t len, dl = 0;
-
-    if (cli_read_file(path, &buf, &len))
-        return -1;
-    if (len == 32) {
-        /* a raw key, as a device embeds it */
-        memcpy(pk, buf, 32);
-        free(buf);
-        return 0;
-    }
-    if (pem_decode(buf, len, "PUBLIC KEY", der, sizeof der, &dl) || dl != 44 ||
-        memcmp(der, SPKI_PREFIX, 12) != 0) {
-        free(buf);
-        cli_err("'%s' is not an Ed25519 public key (PEM, or 32 raw bytes)", path);
-        return -1;
-    }
-    free(buf);
-    memcpy(pk, der + 12, 32);
-    return 0;
-}
-
-int cli_write_keys(const char *path, const uint8_t pk[32], const uint8_t sk[64])
-{
-    uint8_t der[48];
-    char *text = NULL, *pubpath;
-    size_t tlen = 0;
-    FILE *f;
-    int rc;
-
-    memcpy(der, PKCS8_PREFIX, 16);
-    memcpy(der + 16, sk, 32);            /* the seed is the first half */
-    f = open_memstream(&text, &tlen);
-    if (!f)
-        return -1;
-    rc = pem_write(f, "PRIVATE KEY", der, 48);
-    fclose(f);
-    sodium_memzero(der, sizeof der);
-    if (rc || cli_write_file(path, text, tlen, 0600)) {
-        sodium_memzero(text, tlen);
-        free(text);
-        return -1;
-    }
-    sodium_memzero(text, tlen);
-    free(text);
-
-    memcpy(der, SPKI_PREFIX, 12);
-    memcpy(der + 12, pk, 32);
-    f = open_memstream(&text, &tlen);
-    if (!f)
-        return -1;
-    rc = pem_write(f, "PUBLIC KEY", der, 44);
-    fclose(f);
-    pubpath = malloc(strlen(path) + 5);
-    if (!pubpath) {
-        free(text);
-        return -1;
-    }
-    sprintf(pubpath, "%s.pub", path);
-    rc = rc || cli_write_file(pubpath, text, tlen, 0644);
-    free(pubpath);
-    free(text);
-    return rc ? -1 : 0;
-}
-
-void cli_progress_start(struct cli_progress *p, const char *label)
-{
-    p->label = label;
-    p->tty = isatty(STDERR_FILENO);
-    p->last = -1;
-}
-
-void cli_progress_update(struct cli_progress *p, uint64_t done, uint64_t total)
-{
-    int pct = total ? (int)(done * 100 / total) : 100, i;
-    char bar[41];
-
-    if (!p->tty || pct == p->last)
-        return;
-    p->last = pct;
-    for (i = 0; i < 40; i++)
-        bar[i] = i < pct * 40 / 100 ? '#' : '.';
-    bar[40] = 0;
-    fprintf(stderr, "\r%-8s [%s] %3d%%", p->label, bar, pct);
-    fflush(stderr);
-}
-
-void cli_progress_end(struct cli_progress *p)
-{
-    if (p->tty && p->last >= 0)
-        fprintf(stderr, "\r%*s\r", 60, "");
 }
 
 void cli_hex(char *out, const uint8_t *in, size_t n)
@@ -291,4 +139,29 @@ void cli_hex(char *out, const uint8_t *in, size_t n)
         out[2 * i + 1] = d[in[i] & 15];
     }
     out[2 * n] = 0;
+}
+
+const char *cli_json_str(char *out, const char *s)
+{
+    char *o = out;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            *o++ = '\\';
+            *o++ = (char)ch;
+        } else if (ch < 0x20 || ch == 0x7F) {
+            o += sprintf(o, "\\u%04x", ch);
+        } else {
+            *o++ = (char)ch;
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+void cli_json_put(const char *key, const char *s, int comma)
+{
+    char *o = malloc(6 * strlen(s) + 1);
+    printf("%s\"%s\":\"%s\"", comma ? "," : "", key, o ? cli_json_str(o, s) : "");
+    free(o);
 }

@@ -37,10 +37,16 @@ static void keep(struct dfota_diff_result *res, int *rc, uint8_t *p, size_t plen
     }
 }
 
+static void phase(const struct dfota_diff_opts *o, int ph, unsigned i, unsigned n)
+{
+    if (o->phase)
+        o->phase(o->progress_ctx, ph, i, n);
+}
+
 static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const uint8_t *grams,
                     const uint8_t *dst,
-                    size_t dst_len, const struct dfota_diff_opts *o, int backward,
-                    struct dfota_diff_result *res)
+                    size_t dst_len, const struct dfota_diff_opts *o, int backward, unsigned pass,
+                    unsigned passes, struct dfota_diff_result *res)
 {
     struct dz_match_ctx c;
     struct dz_oplist ops = { 0 };
@@ -61,6 +67,9 @@ static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const
     c.lag = o->inplace ? o->lag : 0;
     c.progress = o->progress;
     c.progress_ctx = o->progress_ctx;
+    c.phase = o->phase;
+    c.pass = pass;
+    c.passes = passes;
     if (o->inplace) {
         t = stream_order(dst, dst_len, c.sector, backward);
         if (!t)
@@ -71,6 +80,7 @@ static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const
     }
     c.dst_len = dst_len;
 
+    phase(o, DFOTA_DIFF_MATCH, pass, passes);
     rc = dz_match(&c, &ops);
     if (!rc) {
         /* Reference prediction pays on code and costs a little elsewhere:
@@ -91,6 +101,7 @@ static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const
                 uint8_t *p = NULL;
                 size_t plen = 0;
                 x->flags = settings[s];
+                phase(o, DFOTA_DIFF_ENCODE, (unsigned)s, (unsigned)(sizeof settings / sizeof settings[0]));
                 rc = dz_encode_ops(&c, &ops, x, &p, &plen);
                 keep(res, &rc, p, plen, DFOTA_ALG_DZ1);
             }
@@ -104,6 +115,7 @@ static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const
                 uint8_t *p = NULL;
                 size_t plen = 0;
                 x->flags = settings[s];
+                phase(o, DFOTA_DIFF_ENCODE, (unsigned)s, (unsigned)(sizeof settings / sizeof settings[0]));
                 rc = dz2_encode_ops(&c, &ops2, x, &p, &plen);
                 keep(res, &rc, p, plen, DFOTA_ALG_DZ2);
             }
@@ -153,6 +165,7 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
         oc.codec = atoi(getenv("DFOTA_CODEC"));
         o = &oc;
     }
+    phase(o, DFOTA_DIFF_SORT, 0, 1);
     if (src_len > 0x7FFFFFFF || dst_len > 0xFFFFFFFFu)
         return DFOTA_ERR_ARG;
     if (o->inplace && (o->sector_size < 256 || (o->sector_size & (o->sector_size - 1)) ||
@@ -176,13 +189,13 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
         }
     }
     if (!o->inplace || o->direction) {
-        rc = diff_one(src, src_len, sa, grams, dst, dst_len, o, o->direction < 0, res);
+        rc = diff_one(src, src_len, sa, grams, dst, dst_len, o, o->direction < 0, 0, 1, res);
     } else {
         /* In place, the better write order depends on which way code moved. */
         struct dfota_diff_result fwd, bwd;
-        rc = diff_one(src, src_len, sa, grams, dst, dst_len, o, 0, &fwd);
+        rc = diff_one(src, src_len, sa, grams, dst, dst_len, o, 0, 0, 2, &fwd);
         if (!rc) {
-            rc = diff_one(src, src_len, sa, grams, dst, dst_len, o, 1, &bwd);
+            rc = diff_one(src, src_len, sa, grams, dst, dst_len, o, 1, 1, 2, &bwd);
             if (rc) {
                 dfota_diff_result_free(&fwd);
             } else if (bwd.payload_size < fwd.payload_size) {

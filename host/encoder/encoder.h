@@ -27,7 +27,21 @@ struct dfota_diff_opts {
     /* progress(ctx, done, total) in bytes of target; may be NULL */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* phase(progress_ctx, DFOTA_DIFF_*, index, count): a phase starts; may
+     * be NULL. MATCH: pass index of count (two in place with direction
+     * auto); ENCODE: setting index of count within the current pass. */
+    void (*phase)(void *ctx, int phase, unsigned index, unsigned count);
     int codec;               /* 0: the smallest of DZ1 and DZ2; else DFOTA_ALG_DZ1 or DFOTA_ALG_DZ2 only */
+};
+
+/* Phases of a diff, in the order they run (dfota_diff_opts.phase). */
+enum dfota_diff_phase {
+    DFOTA_DIFF_HASH = 1,     /* SHA-256 of source and target (package build) */
+    DFOTA_DIFF_SORT = 2,     /* suffix array of the source */
+    DFOTA_DIFF_MATCH = 3,    /* matching; progress() reports within it */
+    DFOTA_DIFF_REFINE = 6,   /* short source matches inside literals (per pass, after MATCH) */
+    DFOTA_DIFF_ENCODE = 4,   /* entropy coding with one setting */
+    DFOTA_DIFF_SIGN = 5,     /* header and signature (package build) */
 };
 
 /* Result of a diff: the payload and the header fields it determines. */
@@ -63,6 +77,8 @@ struct dz_match_ctx {
     uint32_t sector, nblocks, lag;
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    void (*phase)(void *ctx, int phase, unsigned index, unsigned count);
+    unsigned pass, passes;
 };
 
 int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops);

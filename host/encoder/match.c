@@ -182,11 +182,15 @@ static int emit_copy(const struct dz_match_ctx *c, struct dz_oplist *ops, size_t
 static int refine_literals(const struct dz_match_ctx *c, struct dz_oplist *ops)
 {
     struct dz_oplist out = { 0 };
-    size_t i, t = 0;
+    size_t i, t = 0, next_report = 0;
     int64_t expect_off = 0;
 
     for (i = 0; i < ops->n; i++) {
         const struct dz_op op = ops->v[i];
+        if (c->progress && t >= next_report) {
+            c->progress(c->progress_ctx, t, c->dst_len);
+            next_report = t + (1u << 16);
+        }
         if (!op.lit) {
             if (dz_oplist_push(&out, 0, op.len, op.src))
                 goto oom;
@@ -194,7 +198,12 @@ static int refine_literals(const struct dz_match_ctx *c, struct dz_oplist *ops)
         } else {
             size_t k = 0, lit_start = 0;
             while (k < op.len) {
-                size_t pos, l = search(c, t + k, (int64_t)(t + k) + expect_off, &pos);
+                size_t pos, l;
+                if (c->progress && t + k >= next_report) {
+                    c->progress(c->progress_ctx, t + k, c->dst_len);
+                    next_report = t + k + (1u << 16);
+                }
+                l = search(c, t + k, (int64_t)(t + k) + expect_off, &pos);
                 if (l > op.len - k)
                     l = op.len - k;
                 if (l >= DZ_SHORT_MATCH) {
@@ -233,6 +242,10 @@ int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
         size_t oldscore = 0, scsc;
 
         scsc = scan += len;
+        if (c->progress && scan >= next_report && scan < m) {
+            c->progress(c->progress_ctx, scan, m);
+            next_report = scan + (1u << 16);
+        }
         for (; scan < m; scan++) {
             if (c->progress && scan >= next_report) {
                 c->progress(c->progress_ctx, scan, m);
@@ -310,5 +323,7 @@ int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
     }
     if (c->progress)
         c->progress(c->progress_ctx, m, m);
+    if (c->phase)
+        c->phase(c->progress_ctx, DFOTA_DIFF_REFINE, c->pass, c->passes);
     return refine_literals(c, ops);
 }

@@ -26,6 +26,8 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     strcpy(h.src_version, meta->src_version);
     strcpy(h.dst_version, meta->dst_version);
     h.security_counter = meta->security_counter;
+    if (opts->phase)
+        opts->phase(opts->progress_ctx, DFOTA_DIFF_HASH, 0, 1);
     h.src_size = (uint32_t)src_len;
     h.dst_size = (uint32_t)dst_len;
     dfota_host_sha256(src, src_len, h.src_sha256);
@@ -39,6 +41,8 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
         dfota_diff_result_free(&res);
         return DFOTA_ERR_ARG;
     }
+    if (opts->phase)
+        opts->phase(opts->progress_ctx, DFOTA_DIFF_SIGN, 0, 1);
     h.algorithm = res.algorithm;
     h.flags = res.flags;
     h.sector_size = res.sector_size;

@@ -27,6 +27,17 @@ int dfota_host_apply(const uint8_t *src, size_t src_len, const uint8_t *pkg, siz
                      void (*progress)(void *ctx, int phase, unsigned percent), void *progress_ctx,
                      struct dfota_host_apply_stats *stats)
 {
+    return dfota_host_apply_dev(src, src_len, pkg, pkg_len, pubkey, NULL, out, out_len, progress,
+                                progress_ctx, stats);
+}
+
+int dfota_host_apply_dev(const uint8_t *src, size_t src_len, const uint8_t *pkg, size_t pkg_len,
+                         const uint8_t *pubkey, const struct dfota_host_device *dev,
+                         uint8_t **out, size_t *out_len,
+                         void (*progress)(void *ctx, int phase, unsigned percent),
+                         void *progress_ctx, struct dfota_host_apply_stats *stats)
+{
+    static const struct dfota_host_device none;
     struct dfota_pkg_header h;
     struct dfota_config cfg;
     struct dfota_engine *e;
@@ -40,17 +51,30 @@ int dfota_host_apply(const uint8_t *src, size_t src_len, const uint8_t *pkg, siz
         return rc;
     if ((rc = dfota_pkg_check_size(&h, pkg_len)))
         return rc;
-    ss = (h.flags & DFOTA_PKG_F_INPLACE) ? h.sector_size : 4096;
-    slot = up(src_len > h.dst_size ? src_len : h.dst_size, ss);
+    if (!dev)
+        dev = &none;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.layout.kind = dev->layout ? (uint8_t)dev->layout
+                    : (h.flags & DFOTA_PKG_F_INPLACE) ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB;
+    ss = dev->sector_size ? dev->sector_size
+         : (h.flags & DFOTA_PKG_F_INPLACE) && h.sector_size ? h.sector_size : 4096;
+    if (ss < 256 || (ss & (ss - 1)))
+        return DFOTA_ERR_ARG;
+    if (dev->slot_size) {
+        slot = dev->slot_size;
+        if (slot % ss)
+            return DFOTA_ERR_ARG;
+        if (src_len > slot)
+            return DFOTA_ERR_NOSPACE;
+    } else {
+        slot = up(src_len > h.dst_size ? src_len : h.dst_size, ss);
+    }
     if (!slot)
         slot = ss;
-    jhalf = dfota_journal_half_size((h.flags & DFOTA_PKG_F_INPLACE) ? DFOTA_LAYOUT_INPLACE
-                                                                    : DFOTA_LAYOUT_AB,
-                                    slot, ss, 16);
-
-    memset(&cfg, 0, sizeof cfg);
+    jhalf = dfota_journal_half_size(cfg.layout.kind, slot, ss, 16);
+    cfg.product = dev->product;
+    cfg.security_counter = dev->security_counter;
     at = 0;
-    cfg.layout.kind = (h.flags & DFOTA_PKG_F_INPLACE) ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB;
     cfg.layout.slot[0] = at;
     at += slot;
     if (cfg.layout.kind == DFOTA_LAYOUT_AB) {
@@ -58,7 +82,7 @@ int dfota_host_apply(const uint8_t *src, size_t src_len, const uint8_t *pkg, siz
         at += slot;
     } else {
         cfg.layout.scratch = at;
-        cfg.layout.scratch_size = (h.lag + 2u) * ss;
+        cfg.layout.scratch_size = (dev->scratch_sectors ? dev->scratch_sectors : h.lag + 2u) * ss;
         at += cfg.layout.scratch_size;
     }
     cfg.layout.slot_size = slot;

@@ -127,4 +127,21 @@ int dfota_host_apply(const uint8_t *src, size_t src_len, const uint8_t *pkg, siz
                      void (*progress)(void *ctx, int phase, unsigned percent), void *progress_ctx,
                      struct dfota_host_apply_stats *stats);
 
+/* The device to simulate instead of one laid out for the package: its
+ * policy and layout; zero fields take the package's values (layout kind,
+ * sector size, lag + 2 scratch sectors) or the smallest slot that fits. */
+struct dfota_host_device {
+    const char *product;        /* NULL or "": any */
+    uint32_t security_counter;
+    int layout;                 /* 0, DFOTA_LAYOUT_AB or DFOTA_LAYOUT_INPLACE */
+    uint32_t sector_size;       /* erase sector of the flash */
+    uint32_t slot_size;         /* bytes of a bank / the firmware region */
+    uint32_t scratch_sectors;   /* in place */
+};
+int dfota_host_apply_dev(const uint8_t *src, size_t src_len, const uint8_t *pkg, size_t pkg_len,
+                         const uint8_t *pubkey, const struct dfota_host_device *dev,
+                         uint8_t **out, size_t *out_len,
+                         void (*progress)(void *ctx, int phase, unsigned percent),
+                         void *progress_ctx, struct dfota_host_apply_stats *stats);
+
 #endif

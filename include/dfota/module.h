@@ -236,6 +236,12 @@ void dfota_mod_http_end(struct dfota_mod *m, enum dfota_mod_http_result r);
  * inside this call once the download is complete. */
 void dfota_mod_poll(struct dfota_mod *m, uint32_t now_ms);
 
+/* How many ms from now_ms the core next needs dfota_mod_poll (a retry, the
+ * stall timer, a DOWNLOADING heartbeat): 0 at once (e.g. the install is
+ * due), -1 when nothing is timed (idle: poll after input or events only).
+ * A platform may sleep that long when no serial or HTTP event comes. */
+int32_t dfota_mod_poll_in(const struct dfota_mod *m, uint32_t now_ms);
+
 /* Nonzero after END,0 (or AT+QRST=1): the platform resets the module and
  * calls dfota_mod_init and dfota_mod_boot again. */
 int dfota_mod_reboot_requested(const struct dfota_mod *m);

@@ -160,6 +160,10 @@ static int power(struct mt *t, const char *rev, int online)
 {
     int rc;
     simflash_power_on(&t->flash);
+    if (t->next_cut) {
+        t->flash.cut_after = t->flash.ops + t->next_cut - 1;
+        t->next_cut = 0;
+    }
     t->active = 0;
     t->aborted_due = 0;
     rc = dfota_mod_init(t->m, &t->cfg);

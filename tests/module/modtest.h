@@ -50,6 +50,7 @@ struct mt {
     /* every GET asked for */
     struct mt_req reqs[64];
     int nreqs, aborts;
+    uint64_t next_cut;        /* nonzero: the next power-up loses power again after this many ops */
     char log[4096];
 };
 

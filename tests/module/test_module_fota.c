@@ -39,6 +39,18 @@ static uint8_t *build(const uint8_t *src, size_t slen, const uint8_t *dst, size_
     return pkg;
 }
 
+static uint8_t *build_sec(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen,
+                          const char *to, uint32_t sec, size_t *plen)
+{
+    struct dfota_diff_opts o;
+    struct dfota_pkg_meta meta = { "dfota-test", "x", to, sec };
+    uint8_t pk[32], sk[64], *pkg = NULL;
+    tu_keys(pk, sk);
+    memset(&o, 0, sizeof o);
+    assert_int_equal(dfota_package_build(src, slen, dst, dlen, &o, &meta, sk, &pkg, plen, NULL), 0);
+    return pkg;
+}
+
 /* A target with 16 KiB of new, incompressible bytes: packages of ~17 KiB,
  * several staging sectors, so that resumes have whole sectors to keep. */
 static uint8_t *release(const uint8_t *a, uint32_t seed, size_t *len)
@@ -210,6 +222,44 @@ static void two_updates(void **st)
     done(t);
 }
 
+/* The module keeps the security counter of what it installed: an older
+ * counter is refused afterwards (255), an equal one is fine. */
+static void security_counter_kept(void **st)
+{
+    struct mt *t = device(0);
+    uint8_t *p1, *p2, *p3;
+    size_t l1, l2, l3;
+    (void)st;
+    p1 = build_sec(F.a, ALEN, F.b, F.blen, "1.1.0", 5, &l1);
+    p2 = build_sec(F.b, F.blen, F.c, F.clen, "1.2.0", 3, &l2);
+    p3 = build_sec(F.b, F.blen, F.c, F.clen, "1.2.1", 5, &l3);
+    t->srv.file = p1;
+    t->srv.len = l1;
+    fota(t);
+    mt_assert_fota(t, 0, 0);
+    mt_reboot_if_asked(t);
+    mt_send(t, "ATE0\r");
+    t->srv.file = p2;
+    t->srv.len = l2;
+    snprintf(t->srv.etag, sizeof t->srv.etag, "\"e-2\"");
+    mt_clear(t);
+    fota(t);
+    mt_assert_fota(t, 0, 255);
+    assert_string_equal(mt_revision(t), "1.1.0");
+    t->srv.file = p3;
+    t->srv.len = l3;
+    snprintf(t->srv.etag, sizeof t->srv.etag, "\"e-3\"");
+    mt_clear(t);
+    fota(t);
+    mt_assert_fota(t, 0, 0);
+    mt_reboot_if_asked(t);
+    assert_string_equal(mt_revision(t), "1.2.1");
+    free(p1);
+    free(p2);
+    free(p3);
+    done(t);
+}
+
 static void percent_forms(void **st)
 {
     static const char *want[] = { "\"DOWNLOADING\", 100%\r\n", "\"DOWNLOADING\",100\r\n",
@@ -256,6 +306,31 @@ static void progress_heartbeat(void **st)
 }
 
 /* ---- download failures ---------------------------------------------------------- */
+
+/* dfota_mod_poll_in: what the core's timers need, so a platform can sleep. */
+static void poll_deadlines(void **st)
+{
+    struct mt *t = device(0);
+    (void)st;
+    assert_int_equal(dfota_mod_poll_in(t->m, t->now), -1);          /* idle */
+    mt_send(t, REQ);
+    assert_int_equal(dfota_mod_poll_in(t->m, t->now), 0);           /* the GET is due */
+    mt_step(t, 10);                                                 /* started */
+    assert_int_equal(dfota_mod_poll_in(t->m, t->now), (int32_t)t->cfg.http_stall_ms);
+    mt_step(t, 10);                                                 /* headers */
+    mt_step(t, 10);                                                 /* 700 bytes */
+    /* events carry the time of the last poll: 10 ms ago here */
+    assert_int_equal(dfota_mod_poll_in(t->m, t->now), (int32_t)t->cfg.http_stall_ms - 10);
+    t->srv.stall_at = 700;                                          /* the server stops */
+    mt_step(t, 10);
+    /* no bytes since the last URC: no heartbeat, the stall timer runs */
+    assert_int_equal(dfota_mod_poll_in(t->m, t->now), (int32_t)t->cfg.http_stall_ms - 20);
+    t->now += t->cfg.http_stall_ms;
+    assert_int_equal(dfota_mod_poll_in(t->m, t->now), 0);
+    mt_step(t, 0);                                                  /* the stall: a retry */
+    assert_int_equal(dfota_mod_poll_in(t->m, t->now), DFOTA_MOD_RETRY_MS);
+    done(t);
+}
 
 static void http_404(void **st)
 {
@@ -807,8 +882,10 @@ int main(void)
         cmocka_unit_test(success_ab),
         cmocka_unit_test(success_inplace),
         cmocka_unit_test(two_updates),
+        cmocka_unit_test(security_counter_kept),
         cmocka_unit_test(percent_forms),
         cmocka_unit_test(progress_heartbeat),
+        cmocka_unit_test(poll_deadlines),
         cmocka_unit_test(http_404),
         cmocka_unit_test(http_500_retried),
         cmocka_unit_test(retries_resume_with_if_range),

@@ -7,6 +7,8 @@
  *
  * Other uses:
  *   powerloss_runner --list-geometries | --list-models
+ *   powerloss_runner --make-golden DIR ENGINE-ID   (golden journals of this engine)
+ *   powerloss_runner --golden DIR                  (this engine resumes them)
  *   powerloss_runner [--sample | --all] [--models m1,m2] [--geometries g1,g2]
  *                    [--jobs N] [--max-fail N] [--thin N]
  *
@@ -22,7 +24,7 @@
  *  - the engine never breaks a rule of the flash port.
  * tests/powerloss/README.md describes the models and the ids. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "dfota/error.h"
+#include "dfota/sha256.h"
 #include "testutil.h"
 
 /* ---- geometries -------------------------------------------------------- */
@@ -311,6 +314,51 @@ struct recut {
     uint64_t span;                 /* cut within the first `span` operations of a power-up */
 };
 
+/* The update is done: the application erases staging (to download the
+ * next package); two more power-ups must boot the target with nothing
+ * pending, or finish what is pending without the package (a marginal
+ * write may decay meanwhile). */
+static int after_done(struct ctx *c, const struct expect *x, char *why, size_t n)
+{
+    struct simflash *f = &c->d.flash;
+    const struct dfota_layout *l = &c->d.cfg.layout;
+    uint32_t a;
+    int round;
+
+    simflash_power_on(f);
+    for (a = 0; a < l->staging_size; a += l->staging_size ? c->g->sector : 1)
+        if (f->port.erase(f, l->staging + a))
+            return fail(why, n, "erasing staging failed: %s", f->why);
+    for (round = 0; round < 2; round++) {
+        struct dfota_engine e;
+        int rc, to;
+        simflash_power_on(f);
+        rc = dfota_init(&e, &c->d.cfg);
+        vlog("  after done, staging erased, power-up %d: init %s", round, dfota_strerror(rc));
+        if (rc != DFOTA_OK) {
+            vlog("\n");
+            return fail(why, n, "after the update, with staging erased: init %s", dfota_strerror(rc));
+        }
+        vlog(" pending=%d active=%u\n", dfota_pending(&e), dfota_active_slot(&e));
+        if (boot_check(c, &e, x, &to, why, n))
+            return 1;
+        if (dfota_pending(&e)) {
+            /* pending again (a decayed record): it must finish without the package */
+            rc = dfota_resume(&e);
+            vlog("  resume %s\n", dfota_strerror(rc));
+            if (rc != DFOTA_OK || dfota_pending(&e))
+                return fail(why, n, "after the update, with staging erased: pending again, resume %s",
+                            dfota_strerror(rc));
+            to = is_img(slot_mem(c, dfota_active_slot(&e)), x->to, x->tlen);
+        }
+        if (!to)
+            return fail(why, n, "after the update, with staging erased: the old image boots");
+    }
+    if (f->violation)
+        return fail(why, n, "flash rule broken: %s", f->why);
+    return 0;
+}
+
 /* Power-ups until the target boots with nothing pending. 0: pass. */
 static int recover(struct ctx *c, const struct expect *x, struct recut *rc_cut, int tampered_rounds,
                    char *why, size_t n)
@@ -362,7 +410,7 @@ static int recover(struct ctx *c, const struct expect *x, struct recut *rc_cut, 
         } else if (to) {
             if (!f->powered_off && !saved) {
                 vlog(" target boots: done\n");
-                return 0;
+                return after_done(c, x, why, n);
             }
             vlog("\n");
             continue;
@@ -547,6 +595,301 @@ static int run_case(struct ctx *c, int m, uint64_t k, char *why, size_t n)
     }
     (void)tampered;
     return recover(c, &x, recut, tampered, why, n);
+}
+
+
+/* ---- golden journals: resume by another build of the engine ------------- */
+
+/* A golden case is a whole flash image as an update left it at a power cut,
+ * made by the engine of an earlier commit (--make-golden), with a manifest
+ * of its layout. --golden DIR requires that this build's engine resumes
+ * each one to the signed target (whose digest is in the package in the
+ * image's staging), also when the resume is cut once more. */
+struct golden {
+    struct dfota_layout l;
+    uint32_t sector, prog, size;
+    unsigned erased;
+    char engine[64];
+};
+
+/* .flash files: runs of erased bytes squeezed out. A sequence of
+ * [LE32 erased run][LE32 literal length][literal bytes] up to the size the
+ * manifest gives. */
+static int rle_write(FILE *f, const uint8_t *m, uint32_t size, uint8_t erased)
+{
+    uint32_t at = 0;
+    while (at < size) {
+        uint32_t e = at, l;
+        uint8_t h[8];
+        while (e < size && m[e] == erased)
+            e++;
+        l = e;
+        /* a literal ends at 16 erased bytes in a row */
+        while (l < size) {
+            uint32_t z = l;
+            while (z < size && z - l < 16 && m[z] == erased)
+                z++;
+            if (z - l >= 16 || z == size)
+                break;
+            l = z + 1;
+        }
+        if (l > size)
+            l = size;
+        h[0] = (uint8_t)(e - at); h[1] = (uint8_t)((e - at) >> 8);
+        h[2] = (uint8_t)((e - at) >> 16); h[3] = (uint8_t)((e - at) >> 24);
+        h[4] = (uint8_t)(l - e); h[5] = (uint8_t)((l - e) >> 8);
+        h[6] = (uint8_t)((l - e) >> 16); h[7] = (uint8_t)((l - e) >> 24);
+        if (fwrite(h, 1, 8, f) != 8 || fwrite(m + e, 1, l - e, f) != l - e)
+            return 0;
+        at = l;
+    }
+    return 1;
+}
+
+static int rle_read(FILE *f, uint8_t *m, uint32_t size, uint8_t erased)
+{
+    uint32_t at = 0;
+    while (at < size) {
+        uint8_t h[8];
+        uint32_t e, l;
+        if (fread(h, 1, 8, f) != 8)
+            return 0;
+        e = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+        l = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
+        if (e > size - at || l > size - at - e)
+            return 0;
+        memset(m + at, erased, e);
+        if (fread(m + at + e, 1, l, f) != l)
+            return 0;
+        at += e + l;
+    }
+    return 1;
+}
+
+static int golden_write(const char *dir, const char *name, struct ctx *c, const char *engine)
+{
+    char path[1024];
+    FILE *f;
+    const struct dfota_layout *l = &c->d.cfg.layout;
+    int ok;
+
+    snprintf(path, sizeof path, "%s/%s.flash", dir, name);
+    f = fopen(path, "wb");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    ok = rle_write(f, c->d.flash.mem, c->d.flash.size, c->g->erased);
+    if (fclose(f) || !ok) {
+        perror(path);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/%s.txt", dir, name);
+    f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    fprintf(f, "engine %s\nkind %u\nsector %u\nprog %u\nerased %u\nsize %u\n"
+               "slot0 %u\nslot1 %u\nslot_size %u\nscratch %u\nscratch_size %u\n"
+               "journal %u\njournal_size %u\nstaging %u\nstaging_size %u\n",
+            engine, l->kind, c->g->sector, c->g->prog, c->g->erased, c->d.flash.size, l->slot[0],
+            l->slot[1], l->slot_size, l->scratch, l->scratch_size, l->journal, l->journal_size,
+            l->staging, l->staging_size);
+    return fclose(f) ? -1 : 0;
+}
+
+static int make_golden(const char *dir, const char *engine)
+{
+    /* a small geometry of each layout; 4 torn cuts spread over the update */
+    static const char *names[] = { "ab-s1024-p2-00", "ip-s1024-p16-ff-lag1-auto-sc3" };
+    size_t i, gi;
+    int n = 0;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        struct ctx c;
+        unsigned j;
+        for (gi = 0; gi < NGEOM && strcmp(geoms[gi].name, names[i]); gi++)
+            ;
+        if (gi == NGEOM)
+            return 2;
+        ctx_prepare(&c, &geoms[gi]);
+        for (j = 0; j < 4; j++) {
+            struct dfota_engine e;
+            uint64_t k = c.ops * (2 * j + 1) / 8;
+            char name[128];
+            device_reset(&c, c.initial);
+            c.d.flash.cut_after = k;
+            c.d.flash.tear_seed = (uint32_t)k * 2654435761u + 5;
+            if (dfota_init(&e, &c.d.cfg) == DFOTA_OK)
+                (void)dfota_install(&e);
+            simflash_power_on(&c.d.flash);
+            if (dfota_init(&e, &c.d.cfg) != DFOTA_OK || !dfota_pending(&e))
+                continue;      /* only cuts that leave an update pending */
+            snprintf(name, sizeof name, "%s@%llu", names[i], (unsigned long long)k);
+            if (golden_write(dir, name, &c, engine)) {
+                ctx_free(&c);
+                return 1;
+            }
+            printf("wrote %s/%s.flash\n", dir, name);
+            n++;
+        }
+        ctx_free(&c);
+    }
+    return n ? 0 : 1;
+}
+
+static int golden_load(const char *txt, struct golden *g)
+{
+    FILE *f = fopen(txt, "r");
+    char key[32];
+    unsigned long v;
+    char sval[64];
+    int n = 0;
+    if (!f)
+        return -1;
+    memset(g, 0, sizeof *g);
+    while (fscanf(f, "%31s", key) == 1) {
+        if (!strcmp(key, "engine")) {
+            if (fscanf(f, "%63s", sval) == 1)
+                snprintf(g->engine, sizeof g->engine, "%s", sval);
+            continue;
+        }
+        if (fscanf(f, "%lu", &v) != 1)
+            break;
+        n++;
+        if (!strcmp(key, "kind")) g->l.kind = (uint8_t)v;
+        else if (!strcmp(key, "sector")) g->sector = (uint32_t)v;
+        else if (!strcmp(key, "prog")) g->prog = (uint32_t)v;
+        else if (!strcmp(key, "erased")) g->erased = (unsigned)v;
+        else if (!strcmp(key, "size")) g->size = (uint32_t)v;
+        else if (!strcmp(key, "slot0")) g->l.slot[0] = (uint32_t)v;
+        else if (!strcmp(key, "slot1")) g->l.slot[1] = (uint32_t)v;
+        else if (!strcmp(key, "slot_size")) g->l.slot_size = (uint32_t)v;
+        else if (!strcmp(key, "scratch")) g->l.scratch = (uint32_t)v;
+        else if (!strcmp(key, "scratch_size")) g->l.scratch_size = (uint32_t)v;
+        else if (!strcmp(key, "journal")) g->l.journal = (uint32_t)v;
+        else if (!strcmp(key, "journal_size")) g->l.journal_size = (uint32_t)v;
+        else if (!strcmp(key, "staging")) g->l.staging = (uint32_t)v;
+        else if (!strcmp(key, "staging_size")) g->l.staging_size = (uint32_t)v;
+        else n--;
+    }
+    fclose(f);
+    return n == 14 ? 0 : -1;
+}
+
+/* Resume one golden image, optionally with a cut at operation cut (UINT64_MAX:
+ * none). 0: the target boots with nothing pending. */
+static int golden_case(const struct golden *g, const uint8_t *img, uint64_t cut, int torn,
+                       char *why, size_t n)
+{
+    struct tu_device d;
+    struct dfota_pkg_header h;
+    uint8_t dig[32];
+    int round, rc = DFOTA_OK, r = 1;
+
+    memset(&d, 0, sizeof d);
+    if (simflash_init(&d.flash, NULL, g->size, g->sector, g->prog, (uint8_t)g->erased))
+        return fail(why, n, "bad manifest");
+    memcpy(d.flash.mem, img, g->size);
+    tu_keys(d.pk, (uint8_t[64]){ 0 });
+    d.cfg.flash = &d.flash.port;
+    d.cfg.crypto = dfota_host_crypto();
+    d.cfg.pubkey = d.pk;
+    d.cfg.layout = g->l;
+    if (dfota_pkg_parse(&h, img + g->l.staging, DFOTA_PKG_HEADER_SIZE) != DFOTA_OK) {
+        simflash_free(&d.flash);
+        return fail(why, n, "no package in the image's staging");
+    }
+    d.flash.cut_after = cut;
+    d.flash.clean_cut = !torn;
+    d.flash.tear_seed = (uint32_t)cut * 2654435761u + 9;
+    for (round = 0; round < 4; round++) {
+        struct dfota_engine e;
+        rc = dfota_init(&e, &d.cfg);
+        if (rc == DFOTA_OK && dfota_pending(&e))
+            rc = dfota_resume(&e);
+        if (rc == DFOTA_OK && !d.flash.powered_off && !dfota_pending(&e)) {
+            dfota_sha256(d.flash.mem + g->l.slot[dfota_active_slot(&e)], h.dst_size, dig);
+            if (memcmp(dig, h.dst_sha256, 32) != 0) {
+                fail(why, n, "resumed, but the booting image is not the signed target");
+                goto out;
+            }
+            r = 0;
+            goto out;
+        }
+        simflash_power_on(&d.flash);
+    }
+    fail(why, n, "not resumed after 4 power-ups (last %s)", dfota_strerror(rc));
+out:
+    if (!r && d.flash.violation)
+        r = fail(why, n, "flash rule broken: %s", d.flash.why);
+    simflash_free(&d.flash);
+    return r;
+}
+
+static int check_golden(const char *dir)
+{
+    char line[1024];
+    DIR *ls;
+    struct dirent *de;
+    unsigned long pass = 0, failed = 0;
+
+    ls = opendir(dir);
+    if (!ls) {
+        perror(dir);
+        return 2;
+    }
+    while ((de = readdir(ls)) != NULL) {
+        char base[1024], path[2300], why[256];
+        struct golden g;
+        uint8_t *img;
+        FILE *f;
+        size_t len;
+        uint64_t cut;
+        snprintf(line, sizeof line, "%s", de->d_name);
+        len = strlen(line);
+        if (len < 5 || strcmp(line + len - 4, ".txt"))
+            continue;
+        line[len - 4] = 0;
+        snprintf(base, sizeof base, "%s", line);
+        snprintf(path, sizeof path, "%s/%s.txt", dir, base);
+        if (golden_load(path, &g)) {
+            printf("FAIL golden %s: bad manifest\n", base);
+            failed++;
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s.flash", dir, base);
+        img = malloc(g.size);
+        f = fopen(path, "rb");
+        if (!f || !rle_read(f, img, g.size, (uint8_t)g.erased)) {
+            printf("FAIL golden %s: cannot read %s\n", base, path);
+            failed++;
+            if (f)
+                fclose(f);
+            free(img);
+            continue;
+        }
+        fclose(f);
+        /* the resume alone, then cut at a spread of its first operations */
+        for (cut = 0; cut <= 64; cut = cut ? cut * 2 : 1) {
+            uint64_t at = cut ? cut - 1 : UINT64_MAX;
+            int torn;
+            for (torn = 0; torn < (cut ? 2 : 1); torn++) {
+                if (golden_case(&g, img, at, torn, why, sizeof why)) {
+                    printf("FAIL golden %s (engine %s), cut %s%s: %s\n", base, g.engine,
+                           cut ? "at op " : "none", cut ? (torn ? "torn" : "clean") : "", why);
+                    failed++;
+                } else {
+                    pass++;
+                }
+            }
+        }
+        free(img);
+    }
+    closedir(ls);
+    printf("golden journals in %s: %lu cases, %lu pass, %lu fail\n", dir, pass + failed, pass,
+           failed);
+    return failed || !pass ? 1 : 0;
 }
 
 /* ---- selection and reporting ------------------------------------------- */
@@ -773,7 +1116,8 @@ static void usage(void)
             "usage: powerloss_runner [--sample | --all] [--models a,b] [--geometries a,b]\n"
             "                        [--jobs N] [--max-fail N] [--thin N]\n"
             "       powerloss_runner --case <geometry>:<model>:<k> [-v]\n"
-            "       powerloss_runner --list-geometries | --list-models\n");
+            "       powerloss_runner --list-geometries | --list-models\n"
+            "       powerloss_runner --make-golden DIR ENGINE-ID | --golden DIR\n");
 }
 
 int main(int argc, char **argv)
@@ -821,6 +1165,10 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--max-fail") && v) {
             o.max_fail_print = atoi(v);
             i++;
+        } else if (!strcmp(a, "--golden") && v) {
+            return check_golden(v);
+        } else if (!strcmp(a, "--make-golden") && v && i + 2 < argc) {
+            return make_golden(v, argv[i + 2]);
         } else if (!strcmp(a, "--case") && v) {
             return replay(v);
         } else if (!strcmp(a, "--list-geometries")) {

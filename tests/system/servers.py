@@ -752,6 +752,12 @@ class Varnish:
         return sum(v for k, v in self.stats().items()
                    if k.startswith("VBE.") and k.endswith(".beresp_bodybytes"))
 
+    def log_query(self, query, grouping="request"):
+        """varnishlog -d (what is in the shared log now) for records matching
+        a VSL query, e.g. 'RespStatus == 206'; returns the text."""
+        return _run(["/usr/bin/varnishlog", "-n", self.workdir, "-d", "-g", grouping, "-q", query],
+                    timeout=30).decode(errors="replace")
+
     def ban(self, url_regex):
         """Invalidate cached objects whose URL matches url_regex."""
         # varnish's CLI unescapes backslashes once

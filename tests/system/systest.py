@@ -42,3 +42,57 @@ def main(timeout=240):
                 f.write("%s\t%s\t%s\n" % (n, v, u))
     ok = prog.result.wasSuccessful() and prog.result.testsRun > 0
     sys.exit(0 if ok else 1)
+
+
+# ---------------------------------------------------------------- a base case
+
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+
+class SysCase(unittest.TestCase):
+    """A test case with a temp dir, the build's tools and a release key.
+    Modems made with self.modem() stop after each test."""
+
+    @classmethod
+    def setUpClass(cls):
+        from modem import Tools
+        cls.tmp = tempfile.mkdtemp(prefix="dfota-sys.")
+        cls.tools = Tools(workdir=cls.tmp)
+        if not cls.tools.have_modem():
+            raise unittest.SkipTest("no dfota-modem in this build: " + cls.tools.modem)
+        cls.key = cls.tools.keygen("release")
+        cls._class_objs = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for o in reversed(cls._class_objs):
+            o.close()
+        if os.environ.get("DFOTA_KEEP_TMP"):
+            print("kept", cls.tmp)
+        else:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        self._objs = []
+
+    def tearDown(self):
+        failed = any(e for _, e in (self._outcome.result.errors + self._outcome.result.failures)
+                     if _ is self) if hasattr(self, "_outcome") else False
+        for o in reversed(self._objs):
+            if failed and hasattr(o, "log_tail"):
+                print("---- %s log:\n%s" % (o.name, o.log_text()[-6000:]))
+            o.close()
+
+    def modem(self, name, firmware, revision, args=()):
+        from modem import Modem
+        m = Modem(self.tools, self.tmp, "%s-%s" % (self._testMethodName, name), firmware=firmware,
+                  revision=revision, args=args)
+        self._objs.append(m)
+        return m
+
+    @classmethod
+    def keep(cls, obj):
+        """Close obj with the class (servers shared by the tests)."""
+        cls._class_objs.append(obj)
+        return obj

@@ -1,0 +1,180 @@
+/* See fz_device.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dfota/error.h"
+#include "dfota/sha256.h"
+#include "encoder.h"
+#include "fuzz_common.h"
+#include "fz_device.h"
+
+#define FZD_SECTOR 1024u
+#define FZD_SLOT   8192u
+#define FZD_LAG    1u
+
+static struct {
+    int built;
+    uint8_t *pkg;
+    size_t pkg_len;
+    uint8_t dst[FZ_DST_MAX];
+    size_t dst_len;
+} pk[2];                          /* [0] A/B, [1] in place */
+
+static uint8_t g_src[FZ_SRC_SIZE];
+static uint8_t g_pk[32];
+
+static void build(int inplace)
+{
+    struct dfota_diff_opts o;
+    struct dfota_pkg_meta meta = { FZ_PRODUCT, "1.0.0", "1.1.0", FZ_COUNTER };
+    uint8_t sk[64];
+
+    fz_image(g_src, FZ_SRC_SIZE, FZ_SRC_SEED);
+    fz_keypair(g_pk, sk);
+    memset(&o, 0, sizeof o);
+    o.inplace = inplace;
+    o.sector_size = FZD_SECTOR;
+    o.lag = FZD_LAG;
+    o.direction = inplace ? 1 : 0;
+    pk[inplace].dst_len = fz_release(g_src, pk[inplace].dst, inplace ? 1 : 0);
+    if (dfota_package_build(g_src, FZ_SRC_SIZE, pk[inplace].dst, pk[inplace].dst_len, &o, &meta,
+                            sk, &pk[inplace].pkg, &pk[inplace].pkg_len, NULL)) {
+        fprintf(stderr, "fz_device: package build failed\n");
+        abort();
+    }
+    pk[inplace].built = 1;
+}
+
+void fzd_reset(struct fzd *d, uint8_t mode)
+{
+    int inplace = (mode & FZD_INPLACE) != 0;
+    uint32_t prog = (mode & FZD_PROG256) ? 256 : 16, at = 0, jhalf, ss = FZD_SECTOR;
+    uint8_t erased = (mode & FZD_ERASED0) ? 0x00 : 0xFF;
+    struct dfota_layout *l = &d->cfg.layout;
+
+    if (!pk[inplace].built)
+        build(inplace);
+    if (d->f.mem && d->mode == (mode & FZD_GEOM)) {
+        /* same geometry: reset the contents only */
+        simflash_set_cache(&d->f, 0);
+        simflash_set_ecc(&d->f, 0);
+        memset(d->f.mem, erased, d->f.size);
+        d->f.violation = 0;
+        d->f.why[0] = 0;
+        d->f.tear = SIMFLASH_TEAR_PREFIX;
+        d->f.clean_cut = 0;
+        simflash_power_on(&d->f);
+        simflash_reset_counters(&d->f);
+    } else {
+        fzd_free(d);
+        memset(d, 0, sizeof *d);
+        d->mode = mode & FZD_GEOM;
+        jhalf = dfota_journal_half_size(inplace ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB, FZD_SLOT,
+                                        ss, prog);
+        l->kind = inplace ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB;
+        l->slot_size = FZD_SLOT;
+        l->slot[0] = at;
+        at += FZD_SLOT;
+        if (inplace) {
+            l->scratch = at;
+            l->scratch_size = (FZD_LAG + 2) * ss;
+            at += l->scratch_size;
+        } else {
+            l->slot[1] = at;
+            at += FZD_SLOT;
+        }
+        l->journal = at;
+        l->journal_size = 2 * jhalf;
+        at += 2 * jhalf;
+        l->staging = at;
+        l->staging_size = ((uint32_t)pk[inplace].pkg_len + ss - 1) / ss * ss;
+        at += l->staging_size;
+        if (simflash_init(&d->f, NULL, at, ss, prog, erased))
+            abort();
+        d->cfg.flash = &d->f.port;
+        d->cfg.crypto = dfota_host_crypto();
+        d->cfg.pubkey = g_pk;
+        d->cfg.product = FZ_PRODUCT;
+        d->cfg.security_counter = FZ_COUNTER;
+        d->nregion = 0;
+        d->region[d->nregion][0] = l->journal;
+        d->region[d->nregion++][1] = l->journal_size;
+        if (inplace) {
+            d->region[d->nregion][0] = l->scratch;
+            d->region[d->nregion++][1] = l->scratch_size;
+            d->region[d->nregion][0] = l->slot[0];
+            d->region[d->nregion++][1] = FZD_SLOT;
+        } else {
+            d->region[d->nregion][0] = l->slot[1];
+            d->region[d->nregion++][1] = FZD_SLOT;
+        }
+    }
+    memcpy(d->f.mem + d->cfg.layout.slot[0], g_src, FZ_SRC_SIZE);
+    memcpy(d->f.mem + d->cfg.layout.staging, pk[inplace].pkg, pk[inplace].pkg_len);
+    d->pkg = pk[inplace].pkg;
+    d->pkg_len = pk[inplace].pkg_len;
+    d->dst = pk[inplace].dst;
+    d->dst_len = pk[inplace].dst_len;
+}
+
+void fzd_free(struct fzd *d)
+{
+    if (d->f.mem)
+        simflash_free(&d->f);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void fzd_record_crc(struct fzd *d, uint32_t rec, uint32_t len)
+{
+    uint8_t *p = d->f.mem + rec;
+    uint32_t crc = dfota_crc32(0, p, len - 4);
+    p[len - 4] = (uint8_t)crc;
+    p[len - 3] = (uint8_t)(crc >> 8);
+    p[len - 2] = (uint8_t)(crc >> 16);
+    p[len - 1] = (uint8_t)(crc >> 24);
+}
+
+int fzd_snapshot_state(struct fzd *d, uint8_t mode, uint32_t *rec, uint32_t *len)
+{
+    struct dfota_engine *e = malloc(sizeof *e);
+    uint64_t total;
+    uint32_t h, best_seq = 0, half;
+    int found = 0;
+
+    if (!e)
+        return -1;
+    mode |= FZD_INPLACE;
+    fzd_reset(d, mode);
+    if (dfota_init(e, &d->cfg) || dfota_install(e)) {
+        free(e);
+        return -1;
+    }
+    total = d->f.ops;
+    fzd_reset(d, mode);
+    d->f.cut_after = total / 2;
+    d->f.clean_cut = 1;
+    if (dfota_init(e, &d->cfg) == DFOTA_OK)
+        (void)dfota_install(e);
+    simflash_power_on(&d->f);
+    free(e);
+    half = d->cfg.layout.journal_size / 2;
+    for (h = 0; h < 2; h++) {
+        const uint8_t *p = d->f.mem + d->cfg.layout.journal + h * half;
+        uint32_t l = le32(p + 8), seq = le32(p + 4);
+        if (le32(p) != FZD_JR_MAGIC || l < FZD_JR_HEAD + 8 || l > half)
+            continue;
+        if (dfota_crc32(0, p, l - 4) != le32(p + l - 4))
+            continue;
+        if (!found || seq > best_seq) {
+            found = 1;
+            best_seq = seq;
+            *rec = d->cfg.layout.journal + h * half;
+            *len = l;
+        }
+    }
+    return found ? 0 : -1;
+}

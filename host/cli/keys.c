@@ -1,0 +1,281 @@
+/* dfota CLI: Ed25519 key files. OpenSSL's libcrypto reads every form
+ * (PEM or DER, PKCS#8 encrypted or not, SubjectPublicKeyInfo); libsodium
+ * signs. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+#include <openssl/ui.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "util.h"
+
+#define KEY_FILE_MAX 65536
+
+static const uint8_t PKCS8_PREFIX[16] = { 0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
+                                          0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20 };
+static const uint8_t SPKI_PREFIX[12] = { 0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+                                         0x2b, 0x65, 0x70, 0x03, 0x21, 0x00 };
+
+void cli_key_id(const uint8_t pk[32], uint8_t kid[8])
+{
+    uint8_t d[32];
+    crypto_hash_sha256(d, pk, 32);
+    memcpy(kid, d, 8);
+}
+
+struct pw_ctx {
+    const char *path;
+    const struct cli_pass *pass;
+    int asked;
+    int failed;   /* the passphrase source itself failed (message printed) */
+};
+
+/* The passphrase: --pass-file (first line), --pass-env, or a prompt on the
+ * terminal. */
+static int pw_cb(char *buf, int size, int rwflag, void *u)
+{
+    struct pw_ctx *c = u;
+    const char *src = NULL;
+    size_t n;
+
+    c->asked = 1;
+    if (c->pass && c->pass->file) {
+        uint8_t *t;
+        size_t tl;
+        if (cli_read_input(c->pass->file, "a passphrase file", 4096, &t, &tl)) {
+            c->failed = 1;
+            return -1;
+        }
+        for (n = 0; n < tl && t[n] != '\n' && t[n] != '\r'; n++)
+            ;
+        if (n >= (size_t)size)
+            n = (size_t)size - 1;
+        memcpy(buf, t, n);
+        sodium_memzero(t, tl);
+        free(t);
+        return (int)n;
+    }
+    if (c->pass && c->pass->env) {
+        src = getenv(c->pass->env);
+        if (!src) {
+            cli_err("'%s' is encrypted and the environment variable %s is not set", c->path,
+                    c->pass->env);
+            c->failed = 1;
+            return -1;
+        }
+        n = strlen(src);
+        if (n >= (size_t)size)
+            n = (size_t)size - 1;
+        memcpy(buf, src, n);
+        return (int)n;
+    }
+    if (!isatty(STDIN_FILENO)) {
+        int fd = open("/dev/tty", O_RDWR);
+        if (fd < 0) {
+            cli_err("'%s' is encrypted: give --pass-file FILE or --pass-env VAR (no terminal to "
+                    "ask on)", c->path);
+            c->failed = 1;
+            return -1;
+        }
+        close(fd);
+    }
+    {
+        char prompt[300];
+        snprintf(prompt, sizeof prompt, "passphrase for %s: ", c->path);
+        if (EVP_read_pw_string(buf, size, prompt, 0) != 0) {
+            c->failed = 1;
+            cli_err("'%s': no passphrase read", c->path);
+            return -1;
+        }
+    }
+    return (int)strlen(buf);
+}
+
+/* Parse any supported key form; *pkey is an Ed25519 key. priv: a secret
+ * key was found. Returns 0, or an exit code (message printed). */
+static int load_key(const char *path, const struct cli_pass *pass, int want_secret,
+                    uint8_t out_seed[32], uint8_t out_pk[32], int *priv)
+{
+    uint8_t *buf;
+    size_t len;
+    EVP_PKEY *k = NULL;
+    BIO *bio;
+    struct pw_ctx pc = { path, pass, 0, 0 };
+    int rc;
+
+    if ((rc = cli_read_input(path, "a key file", KEY_FILE_MAX, &buf, &len)))
+        return rc;
+    *priv = 0;
+    if (len == 32) {               /* raw: a seed where a secret key is wanted */
+        if (want_secret == 1) {
+            uint8_t sk[64];
+            memcpy(out_seed, buf, 32);
+            *priv = 1;
+            if (crypto_sign_ed25519_seed_keypair(out_pk, sk, out_seed)) {
+                free(buf);
+                return EXIT_INTERNAL;
+            }
+            sodium_memzero(sk, sizeof sk);
+        } else {
+            memcpy(out_pk, buf, 32);
+        }
+        sodium_memzero(buf, len);
+        free(buf);
+        return 0;
+    }
+    bio = BIO_new_mem_buf(buf, (int)len);
+    if (bio && len > 10 && memmem(buf, len, "-----BEGIN", 10)) {
+        int enc = memmem(buf, len, "ENCRYPTED", 9) != NULL;
+        k = PEM_read_bio_PrivateKey(bio, NULL, pw_cb, &pc);
+        if (!k && !pc.failed && !enc) {
+            BIO_reset(bio);
+            k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+        } else if (k) {
+            *priv = 1;
+        } else if (!pc.failed && pc.asked) {
+            cli_err("'%s': cannot decrypt the key (wrong passphrase?)", path);
+            pc.failed = 1;
+        }
+    } else if (bio) {
+        const unsigned char *p = buf;
+        k = d2i_AutoPrivateKey(NULL, &p, (long)len);
+        if (k) {
+            *priv = 1;
+        } else {
+            X509_SIG *p8;
+            p = buf;
+            p8 = d2i_X509_SIG(NULL, &p, (long)len);
+            if (p8) {          /* encrypted PKCS#8, DER */
+                char pw[1024];
+                int n = pw_cb(pw, sizeof pw, 0, &pc);
+                if (n >= 0) {
+                    PKCS8_PRIV_KEY_INFO *inf = PKCS8_decrypt(p8, pw, n);
+                    sodium_memzero(pw, sizeof pw);
+                    if (inf) {
+                        k = EVP_PKCS82PKEY(inf);
+                        PKCS8_PRIV_KEY_INFO_free(inf);
+                        *priv = k != NULL;
+                    } else {
+                        cli_err("'%s': cannot decrypt the key (wrong passphrase?)", path);
+                        pc.failed = 1;
+                    }
+                }
+                X509_SIG_free(p8);
+            } else {
+                p = buf;
+                k = d2i_PUBKEY(NULL, &p, (long)len);
+            }
+        }
+    }
+    BIO_free(bio);
+    sodium_memzero(buf, len);
+    free(buf);
+    ERR_clear_error();
+    if (!k) {
+        if (!pc.failed)
+            cli_err("'%s' is not an Ed25519 %s key (PEM or DER %s, or raw 32 bytes)", path,
+                    want_secret == 1 ? "private" : "public",
+                    want_secret == 1 ? "PKCS#8, encrypted or not" : "SubjectPublicKeyInfo");
+        return EXIT_IO;
+    }
+    if (EVP_PKEY_id(k) != EVP_PKEY_ED25519) {
+        cli_err("'%s' is a %s key, not Ed25519", path, OBJ_nid2sn(EVP_PKEY_id(k)));
+        EVP_PKEY_free(k);
+        return EXIT_IO;
+    }
+    {
+        size_t pl = 32, sl = 32;
+        if (EVP_PKEY_get_raw_public_key(k, out_pk, &pl) != 1 || pl != 32 ||
+            (*priv && (EVP_PKEY_get_raw_private_key(k, out_seed, &sl) != 1 || sl != 32))) {
+            cli_err("'%s': cannot read the raw Ed25519 key", path);
+            EVP_PKEY_free(k);
+            return EXIT_IO;
+        }
+    }
+    EVP_PKEY_free(k);
+    if (want_secret == 1 && !*priv) {
+        cli_err("'%s' is a public key; signing needs the private key", path);
+        return EXIT_IO;
+    }
+    if (want_secret == 0 && *priv) {
+        sodium_memzero(out_seed, 32);
+        cli_err("'%s' is a private key; give the public key (KEY.pub)", path);
+        return EXIT_IO;
+    }
+    return 0;
+}
+
+int cli_read_secret_key(const char *path, const struct cli_pass *pass, uint8_t sk[64])
+{
+    uint8_t seed[32], pk[32], pk2[32];
+    int priv, rc;
+
+    if ((rc = load_key(path, pass, 1, seed, pk, &priv)))
+        return rc;
+    if (sodium_init() < 0 || crypto_sign_ed25519_seed_keypair(pk2, sk, seed)) {
+        cli_err("cannot derive a key pair from '%s'", path);
+        return EXIT_INTERNAL;
+    }
+    sodium_memzero(seed, sizeof seed);
+    return 0;
+}
+
+int cli_read_public_key(const char *path, const struct cli_pass *pass, uint8_t pk[32])
+{
+    uint8_t seed[32];
+    int priv, rc = load_key(path, pass, 0, seed, pk, &priv);
+    sodium_memzero(seed, sizeof seed);
+    return rc;
+}
+
+int cli_read_any_key(const char *path, const struct cli_pass *pass, uint8_t pk[32])
+{
+    uint8_t seed[32];
+    int priv, rc = load_key(path, pass, 2, seed, pk, &priv);
+    sodium_memzero(seed, sizeof seed);
+    return rc;
+}
+
+static int pem_text(const char *label, const uint8_t *der, size_t n, char **out, size_t *olen)
+{
+    char b64[256];
+    size_t cap = 2 * sizeof b64;
+    char *t = malloc(cap);
+    if (!t)
+        return -1;
+    sodium_bin2base64(b64, sizeof b64, der, n, sodium_base64_VARIANT_ORIGINAL);
+    *olen = (size_t)snprintf(t, cap, "-----BEGIN %s-----\n%s\n-----END %s-----\n", label, b64,
+                             label);
+    *out = t;
+    return 0;
+}
+
+int cli_key_pem(const uint8_t pk[32], const uint8_t sk[64], char **sec, size_t *slen, char **pub,
+                size_t *plen)
+{
+    uint8_t der[48];
+    int rc;
+
+    memcpy(der, PKCS8_PREFIX, 16);
+    memcpy(der + 16, sk, 32);            /* the seed is the first half */
+    rc = pem_text("PRIVATE KEY", der, 48, sec, slen);
+    sodium_memzero(der, sizeof der);
+    if (rc)
+        return -1;
+    memcpy(der, SPKI_PREFIX, 12);
+    memcpy(der + 12, pk, 32);
+    if (pem_text("PUBLIC KEY", der, 44, pub, plen)) {
+        sodium_memzero(*sec, *slen);
+        free(*sec);
+        return -1;
+    }
+    return 0;
+}

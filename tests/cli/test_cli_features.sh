@@ -1,0 +1,542 @@
+#!/bin/sh
+# Black-box tests of what a mature CLI owes its users (issue 12): it never
+# destroys a file (inputs, existing files, symlinks, FIFOs, device nodes,
+# stdout), reads with bounds, writes key pairs atomically, explains itself
+# (help, messages with numbers, summaries, JSON), shows truthful progress,
+# takes the device policy, reads HEX/ELF and every key form, and signs
+# detached. Destructive cases run in a temporary directory; the device node
+# case only as root.
+#
+#   sh tests/cli/test_cli_features.sh /path/to/dfota
+set -u
+
+if [ $# -ne 1 ]; then
+    echo "usage: $0 /path/to/dfota" >&2
+    exit 2
+fi
+DFOTA=$1
+case $DFOTA in /*) ;; *) DFOTA=$(pwd)/$DFOTA ;; esac
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=/usr/bin/python3
+[ -x $PY ] || PY=python3
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/dfota-clif.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'exit 130' HUP INT TERM
+cd "$T" || exit 1
+mkdir io w
+W=$T/w
+umask 022
+
+. "$HERE/lib.sh"
+
+[ -x "$DFOTA" ] || { bad "no executable at $DFOTA"; finish; }
+
+# same NAME A B: files A and B are byte-identical.
+same() { if cmp -s "$2" "$3"; then ok; else bad "$1: $2 and $3 differ"; fi; }
+# has NAME FILE PATTERN: FILE contains the fixed string PATTERN.
+has() { if grep -qF -- "$3" "$2"; then ok; else bad "$1: $(basename "$2") lacks '$3'"; sed 's/^/    | /' "$2" | head -5; fi; }
+# mode_is NAME FILE MODE: ls -l mode string
+mode_is() {
+    _m=$(ls -ld "$2" | cut -c1-10)
+    if [ "$_m" = "$3" ]; then ok; else bad "$1: $2 is $_m, expected $3"; fi
+}
+V="--from-version 1.0 --to-version 2.0"
+
+# ---- data ------------------------------------------------------------------
+$PY - "$W" <<'EOF' || { bad "cannot generate test data"; finish; }
+import os, random, struct, sys
+w = sys.argv[1]
+def put(name, data):
+    with open(os.path.join(w, name), "wb") as f:
+        f.write(data)
+r = random.Random(12)
+def rnd(n):
+    return r.getrandbits(8 * n).to_bytes(n, "little") if n else b""
+def fw(n):
+    voc = [rnd(4) for _ in range(200)]
+    out = bytearray(b"".join(r.choices(voc, k=n // 4 + 1))[:n])
+    for i in range(0, n, 701):
+        out[i:i + 8] = rnd(8)
+    return bytes(out)
+a = fw(40000)
+b = a[:15000] + rnd(900) + a[15000:30000] + a[30100:]
+put("a.bin", a)
+put("b.bin", b)
+put("c.bin", fw(30000))
+big = fw(1024 * 1024 + 4321)
+bb = bytearray(big)
+for i in range(0, len(bb), 30011):
+    bb[i] ^= 0x11
+put("big_a", big)
+put("big_b", bytes(bb[:300000]) + rnd(20000) + bytes(bb[300000:]))
+# Intel HEX of b.bin at 0x08000000 in 32-byte records, split by an ELA record
+def ihex(data, base, step=32):
+    out, upper = [], None
+    def rec(t, addr, payload):
+        body = bytes([len(payload), (addr >> 8) & 255, addr & 255, t]) + payload
+        return ":" + body.hex().upper() + "%02X" % ((-sum(body)) & 255)
+    for off in range(0, len(data), step):
+        a_ = base + off
+        if a_ >> 16 != upper:
+            upper = a_ >> 16
+            out.append(rec(4, 0, struct.pack(">H", upper)))
+        out.append(rec(0, a_ & 0xFFFF, data[off:off + step]))
+    out.append(rec(1, 0, b""))
+    return "\n".join(out) + "\n"
+put("a.hex", ihex(a, 0x08000000).encode())
+put("b.hex", ihex(b, 0x08000000).encode())
+# b.hex with a gap: the first 256 bytes missing (0xFF in the image with --base)
+put("gap.hex", ihex(b[256:], 0x08000100).encode())
+put("gap.bin", b"\xff" * 256 + b[256:])
+bad_ = ihex(b, 0x08000000).splitlines()
+bad_[3] = bad_[3][:-2] + ("00" if bad_[3][-2:] != "00" else "01")
+put("badsum.hex", ("\n".join(bad_) + "\n").encode())
+# ELF32 little-endian with two PT_LOAD segments (text at 0x08000000 and data
+# loaded at 0x08000000+len(text)+pad), as a linker lays out flash
+def elf(segs):
+    phoff, n = 52, len(segs)
+    data_off = phoff + 32 * n
+    hdr = b"\x7fELF" + bytes([1, 1, 1, 0]) + b"\0" * 8
+    hdr += struct.pack("<HHIIIIIHHHHHH", 2, 40, 1, segs[0][0], phoff, 0, 0x5000200, 52, 32, n, 40, 0, 0)
+    ph, body, off = b"", b"", data_off
+    for paddr, payload in segs:
+        ph += struct.pack("<IIIIIIII", 1, off, paddr + 0x10000000, paddr, len(payload), len(payload) + 64, 5, 4)
+        body += payload
+        off += len(payload)
+    return hdr + ph + body
+put("b.elf", elf([(0x08000000, b[:20000]), (0x08000000 + 20000 + 48, b[20048:])]))
+put("b_elf.bin", b[:20000] + b"\xff" * 48 + b[20048:])
+EOF
+cd "$W" || exit 1
+
+expect "keygen" 0 "" keygen -o k
+expect "keygen other" 0 "" keygen -o k2
+
+# ---- never destroy a user's file -------------------------------------------
+cp k k.save
+cp a.bin a.save
+expect "-o is the signing key" 2 "it is the input 'k'" diff $V --key k a.bin b.bin -o k
+same "-o is the signing key: key unchanged" k k.save
+expect "-o is OLD" 2 "it is the input" diff $V --key k a.bin b.bin -o a.bin
+same "-o is OLD: OLD unchanged" a.bin a.save
+ln a.bin a.link
+expect "-o is a hard link to OLD" 2 "it is the input" diff $V a.bin b.bin -o a.link
+expect "-o is OLD, even with -f" 2 "it is the input" diff $V -f a.bin b.bin -o a.bin
+same "-o is OLD with -f: unchanged" a.bin a.save
+expect "apply -o is the package" 2 "it is the input" apply a.bin k -o k
+rm -f p.pkg
+expect "diff" 0 "" diff $V --key k a.bin b.bin -o p.pkg
+cp p.pkg p.save
+expect "existing output without -f" 2 "use -f/--force" diff $V --key k a.bin c.bin -o p.pkg
+same "existing output kept" p.pkg p.save
+expect "existing output with -f" 0 "" diff $V --key k -f a.bin c.bin -o p.pkg
+cmp -s p.pkg p.save && bad "-f did not replace the output" || ok
+expect "existing output with --force" 0 "" diff $V --key k --force a.bin b.bin -o p.pkg
+same "--force output is the same package again" p.pkg p.save
+echo precious >target.txt
+ln -s target.txt sym.pkg
+expect "symlink output" 2 "symbolic link" diff $V -f a.bin b.bin -o sym.pkg
+[ -L sym.pkg ] && ok || bad "symlink output: the link was replaced"
+has "symlink output: its target is untouched" target.txt precious
+ln -s no-such-target dangling.pkg
+expect "dangling symlink output" 2 "symbolic link" diff $V a.bin b.bin -o dangling.pkg
+[ -L dangling.pkg ] && [ ! -e no-such-target ] && ok || bad "dangling symlink: replaced or followed"
+mkdir outdir
+expect "directory output" 3 "directory" diff $V a.bin b.bin -o outdir
+# FIFO: written into, stays a FIFO
+mkfifo fifo
+cat fifo >fifo.got &
+catpid=$!
+expect "FIFO output" 0 "" diff $V --key k a.bin b.bin -o fifo
+wait $catpid
+same "FIFO output: the reader got the package" fifo.got p.save
+[ -p fifo ] && ok || bad "FIFO output: fifo is no longer a FIFO"
+# -o - and /dev/stdout, /dev/fd/N: into the descriptor
+"$DFOTA" diff $V --key k a.bin b.bin -o - >stdout.pkg 2>"$T/io/err" && ok || bad "-o -: exit $?"
+same "-o -: stdout is the package" stdout.pkg p.save
+"$DFOTA" diff $V --key k a.bin b.bin -o /dev/stdout >devstdout.pkg 2>"$T/io/err" && ok || bad "-o /dev/stdout: exit $?"
+same "-o /dev/stdout with stdout a file: the file is the package" devstdout.pkg p.save
+[ -c /dev/stdout ] || [ -L /dev/stdout ] && ok || bad "/dev/stdout was replaced"
+"$DFOTA" diff $V --key k a.bin b.bin -o /dev/fd/3 3>fd3.pkg 2>"$T/io/err" && ok || bad "-o /dev/fd/3: exit $?"
+same "-o /dev/fd/3 (as -o >(cmd) gives)" fd3.pkg p.save
+"$DFOTA" apply a.bin p.pkg -o - >stdout.bin 2>"$T/io/err" && ok || bad "apply -o -: exit $?"
+same "apply -o -: stdout is the target" stdout.bin b.bin
+expect "--json with -o -" 2 "stdout" diff $V --json a.bin b.bin -o -
+if [ "$(id -u)" = 0 ]; then
+    mknod null c 1 3 && {
+        expect "device node output" 0 "" diff $V a.bin b.bin -o null
+        [ -c null ] && ok || bad "device node output: no longer a character device"
+        expect "apply into a device node" 0 "" apply a.bin p.pkg -o null
+        [ -c null ] && ok || bad "apply: device node replaced"
+        [ -c /dev/null ] && ok || bad "/dev/null is not a character device"
+    }
+else
+    echo "skip: not root, no device node test"
+fi
+# stdin
+"$DFOTA" inspect - <p.pkg >"$T/io/out" 2>"$T/io/err" && ok || bad "inspect -: exit $?"
+has "inspect - reads stdin" "$T/io/out" "(stdin)"
+cat p.pkg | "$DFOTA" verify --pub k.pub --source a.bin - >"$T/io/out" 2>"$T/io/err" && ok || bad "verify - from a pipe: exit $?"
+"$DFOTA" apply a.bin - -o stdin.bin <p.pkg 2>"$T/io/err" && ok || bad "apply OLD - : exit $?"
+same "apply with the package on stdin" stdin.bin b.bin
+head -c 500 p.pkg | "$DFOTA" verify - >/dev/null 2>"$T/io/err"
+[ $? -eq 4 ] && ok || bad "truncated package on stdin: not exit 4"
+has "truncated package on stdin: numbers" "$T/io/err" "its header says"
+expect "OLD and PKG both stdin" 2 "stdin" apply - - -o x.bin
+
+# ---- bounded readers -------------------------------------------------------
+timeout 20 "$DFOTA" inspect /dev/zero >/dev/null 2>"$T/io/err"
+[ $? -eq 4 ] && ok || bad "inspect /dev/zero: not exit 4 within 20 s"
+has "inspect /dev/zero: bad magic" "$T/io/err" "not a dfota package"
+timeout 20 "$DFOTA" verify /dev/zero >/dev/null 2>&1
+[ $? -eq 4 ] && ok || bad "verify /dev/zero: not exit 4"
+# a package header announcing 4 GiB of payload, then /dev/zero: refused just past
+$PY -c "
+import sys
+d = bytearray(open('p.pkg','rb').read()[:312])
+d[0xC4:0xC8] = (0xFFFFF000).to_bytes(4, 'little')
+sys.stdout.buffer.write(bytes(d))" >huge_hdr.pkg
+truncate -s 2200M sparse.bin
+timeout 20 "$DFOTA" diff $V sparse.bin b.bin -o x.pkg >/dev/null 2>"$T/io/err"
+[ $? -eq 2 ] && ok || bad "2.2 GB sparse image: not refused (exit 2) within 20 s"
+has "2.2 GB sparse image: sizes named" "$T/io/err" "2306867200 bytes"
+no_file "2.2 GB sparse image: no output" x.pkg
+timeout 20 "$DFOTA" apply --slot-size 64k sparse.bin p.pkg -o x.bin >/dev/null 2>"$T/io/err"
+[ $? -eq 7 ] && ok || bad "image larger than --slot-size: not refused (exit 7)"
+has "image larger than --slot-size: sizes" "$T/io/err" "may be at most 65536 bytes"
+head -c 100000 /dev/zero >zero100k
+cat zero100k | timeout 20 "$DFOTA" apply --slot-size 64k - p.pkg -o x.bin >/dev/null 2>"$T/io/err"
+[ $? -eq 7 ] && ok || bad "stdin image past --slot-size: not refused"
+has "stdin image past --slot-size: just past the bound" "$T/io/err" "more than 65536 bytes"
+rm -f sparse.bin
+
+# ---- keygen ------------------------------------------------------------------
+expect "keygen kf" 0 "" keygen -o kf
+cp kf kf.save; cp kf.pub kfpub.save
+expect "keygen over an existing pair" 2 "use -f/--force" keygen -o kf
+same "keygen refused: secret kept" kf kf.save
+same "keygen refused: public kept" kf.pub kfpub.save
+expect "keygen --force" 0 "" keygen --force -o kf
+cmp -s kf kf.save && bad "keygen --force did not replace the key" || ok
+cmp -s kf.pub kfpub.save && bad "keygen --force did not replace the public key" || ok
+mkdir kd.pub
+expect "keygen: KEY.pub cannot be written" 3 "kd.pub" keygen -o kd
+[ ! -e kd ] && ok || bad "keygen failed but left the secret kd behind"
+rmdir kd.pub
+mkdir ro && chmod 500 ro
+if [ "$(id -u)" != 0 ]; then
+    expect "keygen in a read-only directory" 3 "" keygen -o ro/k
+    no_file "keygen read-only: nothing" ro/k
+fi
+chmod 700 ro
+(umask 077 && "$DFOTA" keygen -o ku >"$T/io/out" 2>"$T/io/err") && ok || bad "keygen under umask 077"
+mode_is "umask 077: secret" ku "-rw-------"
+mode_is "umask 077: public" ku.pub "-rw-------"
+(umask 027 && "$DFOTA" keygen -o kv >/dev/null 2>&1)
+mode_is "umask 027: secret 0600" kv "-rw-------"
+mode_is "umask 027: public 0640" kv.pub "-rw-r-----"
+expect "keygen prints the key id" 0 "" keygen -o kw
+kid_printed=$(sed -n 's/.*key id \([0-9a-f]\{16\}\).*/\1/p' "$T/io/out")
+expect "keyid KEY.pub" 0 "" keyid kw.pub
+kid_pub=$(cat "$T/io/out")
+expect "keyid KEY" 0 "" keyid kw
+kid_sec=$(cat "$T/io/out")
+[ -n "$kid_printed" ] && [ "$kid_printed" = "$kid_pub" ] && [ "$kid_pub" = "$kid_sec" ] && ok ||
+    bad "key ids differ: keygen '$kid_printed', keyid pub '$kid_pub', keyid secret '$kid_sec'"
+openssl pkey -pubin -in kw.pub -outform DER 2>/dev/null | tail -c 32 >kw.raw
+openssl pkey -pubin -in kw.pub -outform DER -out kw.pub.der 2>/dev/null
+openssl pkey -in kw -outform DER -out kw.der 2>/dev/null
+for f in kw.raw kw.pub.der kw.der; do
+    expect "keyid $f" 0 "" keyid "$f" && { [ "$(cat "$T/io/out")" = "$kid_pub" ] && ok || bad "keyid $f differs"; }
+done
+expect "keyid --json" 0 "" keyid --json kw.pub
+has "keyid --json" "$T/io/out" "\"key_id\":\"$kid_pub\""
+expect "keyid of a non-key" 3 "not an Ed25519" keyid a.bin
+
+# ---- help and messages ---------------------------------------------------------
+for c in keygen keyid diff inspect verify apply digest sign; do
+    for h in --help -h; do
+        expect "$c $h" 0 "" $c $h && {
+            has "$c $h: usage" "$T/io/out" "usage: dfota $c"
+            has "$c $h: example" "$T/io/out" "example:"
+        }
+    done
+    "$DFOTA" help $c >"$T/io/help.$c" 2>&1
+    "$DFOTA" $c --help >"$T/io/help2.$c" 2>&1
+    same "dfota help $c = dfota $c --help" "$T/io/help.$c" "$T/io/help2.$c"
+done
+has "diff --help names defaults" "$T/io/help.diff" "default 4096"
+has "diff --help lists --key" "$T/io/help.diff" "--key KEY"
+expect "help of no command" 2 "no such command" help frobnicate
+expect "--version" 0 "" --version
+has "--version" "$T/io/out" "dfota 0."
+expect "unknown option points to help" 2 "see 'dfota diff --help'" diff --bogus
+one_line "unknown option: one line"
+expect "missing value points to help" 2 "see 'dfota verify --help'" verify --pub
+expect "unknown short option" 2 "unknown option '-z'" apply -z
+# numbers in the messages
+head -c 400 p.save >trunc.pkg
+expect "truncated: sizes" 4 "package is 400 bytes, its header says $(wc -c <p.save | tr -d ' ') (truncated?)" verify trunc.pkg
+$PY -c "
+d = bytearray(open('p.pkg','rb').read()); d[8] = 2; open('v2.pkg','wb').write(d)"
+expect "format version" 4 "format version 2, this dfota reads 1" inspect v2.pkg
+rm -f prod.pkg
+expect "diff with a product" 0 "" diff $V --product acme-x1 --key k a.bin b.bin -o prod.pkg
+expect "wrong product named" 7 "product 'acme-x1' in the header is not 'acme-x2'" verify --product acme-x2 prod.pkg
+expect "wrong source: sizes and digests" 5 "40000 bytes, sha256 " verify --source c.bin p.pkg
+has "wrong source: the given size" "$T/io/err" "given: 30000 bytes"
+expect "source already is the target" 5 "already is the target" verify --source b.bin p.pkg
+expect "apply to the target" 5 "already is the target" apply b.bin p.pkg -o x.bin
+kid_k=$("$DFOTA" keyid k.pub) kid_k2=$("$DFOTA" keyid k2.pub)
+expect "bad signature names both key ids" 6 "signed by key $kid_k, not by the given key $kid_k2" verify --pub k2.pub p.pkg
+# arguments checked before the work
+expect "non-ASCII version, before the work" 2 "byte 5 is 0xc3" diff --from-version "1.0-ä" --to-version 2 big_a big_b -o x.pkg
+expect "version of 32 bytes" 2 "is 32 bytes long" diff --from-version "0123456789abcdef0123456789abcdef" --to-version 2 a.bin b.bin -o x.pkg
+expect "a 31-byte version is fine" 0 "" diff --from-version "0123456789abcdef0123456789abcde" --to-version 2 a.bin b.bin -o v31.pkg
+expect "sector size 2 GiB refused" 2 "--sector-size" diff $V --layout inplace --sector-size 2G a.bin b.bin -o x.pkg
+expect "sector size 2147483648 refused" 2 "--sector-size" diff $V --layout inplace --sector-size 2147483648 a.bin b.bin -o x.pkg
+no_file "bad arguments write nothing" x.pkg
+rm -f s4k.pkg s64.pkg
+expect "--sector-size 4k" 0 "" diff $V --layout inplace --sector-size 4k a.bin b.bin -o s4k.pkg
+expect "--sector-size 4k is 4096" 0 "" inspect --json s4k.pkg && has "4k = 4096" "$T/io/out" '"sector_size":4096'
+expect "--sector-size 64KiB" 0 "" diff $V --layout inplace --sector-size 64KiB a.bin b.bin -o s64.pkg
+expect "--sector-size 64KiB is 65536" 0 "" inspect --json s64.pkg && has "64KiB = 65536" "$T/io/out" '"sector_size":65536'
+expect "bad suffix" 2 "--sector-size" diff $V --layout inplace --sector-size 4q a.bin b.bin -o x.pkg
+# out of memory: its own message and the internal-error code (not under ASan)
+truncate -s 100M zeros100m
+if (ulimit -v 250000 && "$DFOTA" --version >/dev/null 2>&1) 2>/dev/null; then
+    (ulimit -v 250000 && exec "$DFOTA" diff $V zeros100m b.bin -o oom.pkg) >/dev/null 2>"$T/io/err"
+    orc=$?
+    if [ $orc -eq 0 ]; then
+        echo "skip: 250 MB were enough for a 100 MB source; no OOM case"
+        rm -f oom.pkg
+    else
+        [ $orc -eq 1 ] && ok || bad "out of memory: exit $orc, expected 1"
+        has "out of memory: message" "$T/io/err" "out of memory"
+    fi
+else
+    echo "skip: dfota does not start under ulimit -v (sanitizer build); no OOM case"
+fi
+rm -f zeros100m
+
+# ---- summaries, -q, -v, --json -------------------------------------------------
+rm -f s.pkg
+expect "diff summary" 0 "" diff $V --key k a.bin b.bin -o s.pkg && one_line "diff summary: one line"
+has "diff summary: sizes and ratio" "$T/io/err" "% of the $(wc -c <b.bin | tr -d ' ')-byte target"
+has "diff summary: time" "$T/io/err" " s"
+expect "diff -q" 0 "" diff $V -q -f --key k a.bin b.bin -o s.pkg
+[ -s "$T/io/err" ] && bad "diff -q printed: $(cat "$T/io/err")" || ok
+expect "diff -q unsigned: silent" 0 "" diff $V -q -f a.bin b.bin -o s.pkg
+[ -s "$T/io/err" ] && bad "diff -q (unsigned) printed something" || ok
+expect "diff --unsigned: no warning" 0 "" diff $V --unsigned -f a.bin b.bin -o s.pkg
+grep -q warning "$T/io/err" && bad "--unsigned still warns" || ok
+expect "diff --key and --unsigned" 2 "exclude" diff $V --unsigned --key k a.bin b.bin -o s.pkg
+expect "diff -v" 0 "" diff $V -v -f --key k a.bin b.bin -o s.pkg
+has "diff -v: phases timed" "$T/io/err" "dfota: sort"
+has "diff -v: details" "$T/io/err" "operations"
+expect "diff --json" 0 "" diff $V --json -f --key k a.bin b.bin -o s.pkg && cp "$T/io/out" "$T/io/diff.json"
+expect "apply summary" 0 "" apply a.bin s.pkg -o s.bin && one_line "apply summary: one line"
+has "apply summary: erases, bytes programmed" "$T/io/err" "bytes programmed"
+expect "apply -q" 0 "" apply -q -f a.bin s.pkg -o s.bin
+[ -s "$T/io/err" ] && bad "apply -q printed something" || ok
+expect "apply -v" 0 "" apply -v -f a.bin s.pkg -o s.bin
+has "apply -v: counters" "$T/io/err" "program operations"
+expect "apply --json" 0 "" apply --json -f a.bin s.pkg -o s.bin && cp "$T/io/out" "$T/io/apply.json"
+expect "verify --json" 0 "" verify --json --pub k.pub --source a.bin s.pkg && cp "$T/io/out" "$T/io/verify.json"
+expect "verify -q" 0 "" verify -q s.pkg
+[ -s "$T/io/out" ] && bad "verify -q printed something" || ok
+expect "keygen --json" 0 "" keygen --json -o kj && cp "$T/io/out" "$T/io/keygen.json"
+expect "inspect --json --pub" 0 "" inspect --json --pub k.pub s.pkg && cp "$T/io/out" "$T/io/inspect.json"
+expect "digest --json" 0 "" digest --json --pub k.pub s.pkg && cp "$T/io/out" "$T/io/digest.json"
+$PY - "$T/io" >"$T/io/jsonres" 2>&1 <<'EOF'
+import json, os, sys
+io = sys.argv[1]
+want = {
+    "diff": ["package_size", "payload_size", "source_size", "target_size", "ratio", "seconds", "key_id", "signed"],
+    "apply": ["target_size", "erases", "bytes_programmed", "seconds"],
+    "verify": ["ok", "signed", "signature_checked", "source_checked", "key_id"],
+    "keygen": ["secret", "public", "key_id"],
+    "inspect": ["lag", "scratch_sectors", "stream_crc32", "key_id", "signature_ok", "payload_ok"],
+    "digest": ["key_id", "message", "message_size", "sha256"],
+}
+for name, keys in want.items():
+    try:
+        j = json.load(open(os.path.join(io, name + ".json")))
+        miss = [k for k in keys if k not in j]
+        print(("FAIL %s --json lacks %s" % (name, miss)) if miss else "ok %s --json" % name)
+    except Exception as e:
+        print("FAIL %s --json: %s" % (name, e))
+j = json.load(open(os.path.join(io, "inspect.json")))
+print("ok inspect signature_ok" if j.get("signature_ok") is True else "FAIL inspect signature_ok not true")
+EOF
+while IFS= read -r line; do
+    case $line in "ok "*) ok ;; "FAIL "*) bad "${line#FAIL }" ;; *) bad "json: $line" ;; esac
+done <"$T/io/jsonres"
+
+# ---- progress over the whole job -----------------------------------------------
+# check_bar NAME PHASES...: io/err holds the frames; each fits 39 columns,
+# the percentages never go back and end at 100, every phase appears.
+check_bar() {
+    _n=$1
+    shift
+    $PY - "$T/io/err" "$@" >"$T/io/barres" <<'EOF'
+import re, sys
+raw = open(sys.argv[1], "rb").read().decode("utf-8", "replace")
+frames = [f for f in re.split(r"[\r\n]", raw) if "%]" in f or re.search(r"\] +\d+%$", f)]
+pcts = [int(re.search(r"(\d+)%$", f).group(1)) for f in frames if re.search(r"(\d+)%$", f)]
+errs = []
+if not frames:
+    errs.append("no frames")
+if any(len(f) > 39 for f in frames):
+    errs.append("a frame is wider than 39 columns: %r" % max(frames, key=len))
+if any(b < a for a, b in zip(pcts, pcts[1:])):
+    i = next(i for i, (a, b) in enumerate(zip(pcts, pcts[1:])) if b < a)
+    errs.append("goes back: %r then %r" % (frames[i], frames[i + 1]))
+if pcts and pcts[-1] != 100:
+    errs.append("ends at %d%%" % pcts[-1])
+for ph in sys.argv[2:]:
+    if not any(f.startswith(ph) for f in frames):
+        errs.append("phase %r never shown" % ph)
+print("FAIL " + "; ".join(errs) if errs else "ok %d frames" % len(frames))
+EOF
+    IFS= read -r _l <"$T/io/barres"
+    case $_l in "ok "*) ok ;; *) bad "$_n: ${_l#FAIL }" ;; esac
+}
+DFOTA_PROGRESS=1 "$DFOTA" diff $V -f --layout inplace big_a big_b -o bar.pkg >/dev/null 2>"$T/io/err" && ok || bad "diff with progress: exit $?"
+check_bar "diff in place progress" read hash sort "match 1/2" "match 2/2" refine "enc 1/2" "enc 2/2" write
+DFOTA_PROGRESS=1 "$DFOTA" diff $V -f big_a big_b -o bar.pkg >/dev/null 2>"$T/io/err" && ok || bad "diff A/B with progress: exit $?"
+check_bar "diff A/B progress" read sort match refine encode write
+DFOTA_PROGRESS=1 "$DFOTA" apply -f big_a bar.pkg -o bar.bin >/dev/null 2>"$T/io/err" && ok || bad "apply with progress: exit $?"
+check_bar "apply progress" read check apply verify write
+same "apply with progress: output" bar.bin big_b
+DFOTA_PROGRESS=1 "$DFOTA" diff $V -q -f a.bin b.bin -o bar.pkg >/dev/null 2>"$T/io/err"
+[ -s "$T/io/err" ] && bad "-q still draws the bar" || ok
+
+# ---- the device policy: every engine rejection -----------------------------------
+rm -f pol.pkg ip.pkg
+expect "policy: diff" 0 "" diff $V --product acme --security-counter 5 --key k a.bin b.bin -o pol.pkg
+expect "policy: in-place diff" 0 "" diff $V --layout inplace --sector-size 1k --scratch-sectors 4 --key k a.bin b.bin -o ip.pkg
+# policy NAME CODE PATTERN PKG OPTIONS...: verify and apply both refuse (or accept)
+policy() {
+    _pn=$1 _pc=$2 _pp=$3 _pk=$4
+    shift 4
+    expect "verify $_pn" "$_pc" "$_pp" verify "$@" "$_pk"
+    rm -f pol.out
+    expect "apply $_pn" "$_pc" "$_pp" apply "$@" a.bin "$_pk" -o pol.out
+    if [ "$_pc" -eq 0 ]; then same "apply $_pn: output" pol.out b.bin; else no_file "apply $_pn: nothing written" pol.out; fi
+}
+policy "product matches" 0 "" pol.pkg --product acme
+policy "product differs" 7 "product 'acme' in the header is not 'other'" pol.pkg --product other
+policy "counter equal" 0 "" pol.pkg --security-counter 5
+policy "downgrade" 7 "security counter 5 in the header is lower than the device's 6" pol.pkg --security-counter 6
+policy "slot fits" 0 "" pol.pkg --slot-size 40k
+policy "no space" 7 "36864 bytes" pol.pkg --slot-size 36k
+# the target alone too large: the engine's own refusal (OLD fits)
+rm -f grow.pkg
+expect "policy: growing diff" 0 "" diff $V c.bin a.bin -o grow.pkg
+expect "verify: target larger than the slot" 7 "target 40000 bytes; the slot holds 36864 bytes" verify --slot-size 36k grow.pkg
+expect "apply: target larger than the slot (engine)" 7 "target 40000 bytes; the slot holds 36864 bytes" apply --slot-size 36k c.bin grow.pkg -o pol.out
+no_file "apply: target too large: nothing written" pol.out
+policy "A/B package on an in-place device" 7 "for an A/B device" pol.pkg --layout inplace
+policy "in-place package on an A/B device" 7 "for an in-place device" ip.pkg --layout ab
+policy "in-place, other sector size" 7 "1024-byte sectors" ip.pkg --layout inplace --sector-size 4k
+policy "in-place, too few scratch sectors" 7 "at least 4 scratch sectors" ip.pkg --layout inplace --scratch-sectors 3
+policy "in-place, more scratch sectors" 0 "" ip.pkg --layout inplace --sector-size 1024 --scratch-sectors 6
+rm -f uns.pkg
+expect "unsigned diff" 0 "" diff $V --unsigned a.bin b.bin -o uns.pkg
+policy "require-signed, unsigned" 6 "unsigned" uns.pkg --require-signed
+policy "require-signed, signed" 0 "" pol.pkg --require-signed
+expect "verify unsigned without policy" 0 "" verify uns.pkg
+expect "slot-size not whole sectors" 2 "whole number" verify --slot-size 5000 --sector-size 4096 pol.pkg
+expect "scratch sectors for A/B" 2 "inplace" verify --layout ab --scratch-sectors 4 pol.pkg
+
+# ---- inspect shows everything ------------------------------------------------------
+expect "inspect in place" 0 "" inspect ip.pkg
+has "inspect: lag" "$T/io/out" "lag 2"
+has "inspect: scratch sectors" "$T/io/out" "needs 4 scratch sectors"
+has "inspect: stream CRC" "$T/io/out" "stream CRC"
+has "inspect: key id" "$T/io/out" "key id       $kid_k"
+expect "inspect --pub good" 0 "" inspect --pub k.pub ip.pkg
+has "inspect --pub good" "$T/io/out" "good"
+expect "inspect --pub other key" 0 "" inspect --pub k2.pub ip.pkg
+has "inspect --pub other key" "$T/io/out" "BAD"
+expect "inspect --json in place" 0 "" inspect --json ip.pkg
+has "inspect --json: lag" "$T/io/out" '"lag":2'
+has "inspect --json: scratch" "$T/io/out" '"scratch_sectors":4'
+
+# ---- Intel HEX and ELF -----------------------------------------------------------------
+rm -f hex.pkg
+expect "diff from Intel HEX" 0 "" diff $V --key k a.hex b.hex -o hex.pkg
+expect "HEX package applies to the binary" 0 "" apply a.bin hex.pkg -o hex.bin
+same "HEX image = the binary" hex.bin b.bin
+expect "verify --source HEX" 0 "" verify --source a.hex hex.pkg
+rm -f gap.pkg
+expect "HEX with a gap and --base" 0 "" diff $V --base 0x08000000 a.hex gap.hex -o gap.pkg
+expect "HEX gap: apply" 0 "" apply a.bin gap.pkg -o gap.out
+same "HEX gap filled with 0xFF from --base" gap.out gap.bin
+expect "HEX data below --base" 2 "below --base" diff $V --base 0x08001000 a.hex b.hex -o x.pkg
+expect "HEX bad checksum" 2 "checksum" diff $V a.hex badsum.hex -o x.pkg
+expect "--input-format bin keeps HEX text" 0 "" diff $V --input-format bin -f a.hex b.hex -o x.pkg
+rm -f x.pkg elf.pkg
+expect "diff from ELF" 0 "" diff $V a.bin b.elf -o elf.pkg
+expect "ELF package applies" 0 "" apply a.bin elf.pkg -o elf.out
+same "ELF image: PT_LOAD at load addresses, gap 0xFF" elf.out b_elf.bin
+expect "--input-format elf on a binary" 2 "not an ELF" diff $V --input-format elf a.bin b.bin -o x.pkg
+expect "bad --input-format" 2 "--input-format" diff $V --input-format srec a.bin b.bin -o x.pkg
+
+# ---- keys: encrypted PKCS#8, DER -------------------------------------------------------
+if openssl genpkey -algorithm ed25519 -out plain.pem 2>/dev/null &&
+    openssl pkcs8 -topk8 -v2 aes-256-cbc -in plain.pem -out enc.pem -passout pass:s3cret 2>/dev/null &&
+    openssl pkey -in plain.pem -pubout -out enc.pub 2>/dev/null &&
+    openssl pkey -in plain.pem -outform DER -out plain.der 2>/dev/null &&
+    openssl pkcs8 -topk8 -v2 aes-256-cbc -in plain.pem -outform DER -out enc.der -passout pass:s3cret 2>/dev/null; then
+    printf 's3cret\n' >pass.txt
+    rm -f e1.pkg e2.pkg e3.pkg e4.pkg
+    DFOTA_PW=s3cret expect "encrypted PEM, --pass-env" 0 "" diff $V --key enc.pem --pass-env DFOTA_PW a.bin b.bin -o e1.pkg
+    expect "encrypted PEM: verifies" 0 "" verify --pub enc.pub e1.pkg
+    expect "encrypted PEM, --pass-file" 0 "" diff $V --key enc.pem --pass-file pass.txt a.bin b.bin -o e2.pkg
+    expect "encrypted DER, --pass-file" 0 "" diff $V --key enc.der --pass-file pass.txt a.bin b.bin -o e3.pkg
+    expect "encrypted DER: verifies" 0 "" verify --pub enc.pub e3.pkg
+    expect "plain DER key" 0 "" diff $V --key plain.der a.bin b.bin -o e4.pkg
+    expect "plain DER: verifies" 0 "" verify --pub enc.pub e4.pkg
+    printf 'wrong\n' >wrong.txt
+    expect "wrong passphrase" 3 "wrong passphrase" diff $V --key enc.pem --pass-file wrong.txt a.bin b.bin -o x.pkg
+    no_file "wrong passphrase: nothing written" x.pkg
+    expect "unset passphrase variable" 3 "NO_SUCH_VAR" diff $V --key enc.pem --pass-env NO_SUCH_VAR a.bin b.bin -o x.pkg
+    setsid -w "$DFOTA" diff $V --key enc.pem a.bin b.bin -o x.pkg </dev/null >/dev/null 2>"$T/io/err"
+    [ $? -eq 3 ] && ok || bad "encrypted key without a terminal: not exit 3"
+    has "encrypted key without a terminal: what to give" "$T/io/err" "--pass-file"
+    expect "keyid of an encrypted key" 0 "" keyid --pass-file pass.txt enc.pem
+    [ "$(cat "$T/io/out")" = "$("$DFOTA" keyid enc.pub)" ] && ok || bad "keyid of the encrypted key differs"
+    expect "public key as --key" 3 "public key" diff $V --key enc.pub a.bin b.bin -o x.pkg
+else
+    bad "openssl could not make the test keys"
+fi
+
+# ---- detached signing ------------------------------------------------------------------
+rm -f un.pkg msg.bin sig.bin signed.pkg signed2.pkg
+expect "detached: unsigned package" 0 "" diff $V --unsigned a.bin b.bin -o un.pkg
+expect "detached: digest to a file" 0 "" digest --pub enc.pub -o msg.bin un.pkg
+[ "$(wc -c <msg.bin | tr -d ' ')" = 248 ] && ok || bad "digest: not 248 bytes"
+expect "detached: digest hex" 0 "" digest --pub enc.pub un.pkg
+[ "$(tr -d '\n' <"$T/io/out")" = "$(od -An -v -tx1 msg.bin | tr -d ' \n')" ] && ok || bad "digest hex differs from the raw bytes"
+openssl pkeyutl -sign -rawin -inkey plain.pem -in msg.bin -out sig.bin 2>/dev/null && ok || bad "openssl cannot sign the digest"
+expect "detached: sign --signature" 0 "" sign --pub enc.pub --signature sig.bin un.pkg -o signed.pkg
+expect "detached: verifies" 0 "" verify --pub enc.pub --source a.bin signed.pkg
+expect "detached: applies with the key" 0 "" apply --pub enc.pub a.bin signed.pkg -o sg.bin
+same "detached: output" sg.bin b.bin
+od -An -v -tx1 sig.bin | tr -d ' \n' >sig.hex
+rm -f signed2.pkg
+expect "detached: hex signature" 0 "" sign --pub enc.pub --signature sig.hex un.pkg -o signed2.pkg
+same "detached: hex and raw give the same package" signed.pkg signed2.pkg
+expect "detached: signature by another key" 6 "" sign --pub k.pub --signature sig.bin un.pkg -o bad.pkg
+no_file "detached: bad signature writes nothing" bad.pkg
+expect "detached: not a signature" 3 "not an Ed25519 signature" sign --pub enc.pub --signature pass.txt un.pkg -o bad.pkg
+rm -f signed3.pkg
+expect "sign --key" 0 "" sign --key k un.pkg -o signed3.pkg
+expect "sign --key: verifies" 0 "" verify --pub k.pub signed3.pkg
+expect "sign: both ways" 2 "" sign --key k --signature sig.bin --pub enc.pub un.pkg -o x.pkg
+expect "sign: -o is the input" 2 "it is the input" sign --key k un.pkg -o un.pkg
+
+finish
