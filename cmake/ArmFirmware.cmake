@@ -259,3 +259,29 @@ function(dfota_arm_size name)
     VERBATIM)
   set_target_properties(${name} PROPERTIES DFOTA_OBJECTS "${objs}")
 endfunction()
+
+#   dfota_arm_size_linked(<name> SOURCES <src>... [INCLUDES ...] [DEFINES ...]
+#       [OPTIONS ...] ROOTS <symbol>...)
+#       compiles SOURCES, links them into one relocatable object keeping only
+#       what ROOTS reach (ld -r --gc-sections: what a device calling those
+#       functions carries, C library calls left undefined); target <name>
+#       prints its arm-none-eabi-size line.
+function(dfota_arm_size_linked name)
+  cmake_parse_arguments(PARSE_ARGV 1 A "" "" "SOURCES;INCLUDES;DEFINES;OPTIONS;ROOTS")
+  set(objdir "${CMAKE_CURRENT_BINARY_DIR}/${name}.arm")
+  _dfota_arm_compile(objs ${name} "${objdir}"
+    SOURCES ${A_SOURCES} INCLUDES ${A_INCLUDES} DEFINES ${A_DEFINES} OPTIONS ${A_OPTIONS})
+  set(roots "")
+  foreach(r IN LISTS A_ROOTS)
+    list(APPEND roots "-Wl,-u,${r}")
+  endforeach()
+  set(out "${objdir}/${name}.o")
+  add_custom_command(OUTPUT "${out}"
+    COMMAND ${DFOTA_ARM_GCC} ${DFOTA_ARM_CPU_FLAGS} -nostdlib -r -Wl,--gc-sections ${roots}
+            ${objs} -o "${out}"
+    DEPENDS ${objs}
+    COMMENT "ARM LD -r --gc-sections ${name}"
+    VERBATIM)
+  add_custom_target(${name}_objs ALL DEPENDS "${out}")
+  set_target_properties(${name}_objs PROPERTIES DFOTA_LINKED "${out}")
+endfunction()

@@ -9,7 +9,6 @@
 #include "dfota/patch.h"
 #include "patch_int.h"
 
-#define DZ2_OP_STORED 0xFFu   /* internal: the payload is the target verbatim */
 
 /* Start the next operation (docs/delta-format.md, "DZ2 operations"). */
 static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)

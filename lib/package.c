@@ -86,13 +86,25 @@ int dfota_pkg_parse(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
         /* In place works in whole sectors: a power of two, at least 256. */
         if (h->sector_size < 256 || (h->sector_size & (h->sector_size - 1)))
             return DFOTA_ERR_HEADER;
-    } else if (h->sector_size != 0 || h->lag != 0 || (h->flags & DFOTA_PKG_F_BACKWARD)) {
+    } else if (h->sector_size != 0 || h->lag != 0 ||
+               (h->flags & (DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH))) {
         return DFOTA_ERR_HEADER;
     }
-    /* A payload always holds at least the range coder's five bytes. */
-    if (h->payload_size < 5)
+    /* A payload always holds at least the range coder's five bytes, and
+     * the block digest chain (one entry per sector block) after them. */
+    if ((uint64_t)h->payload_size < 5u + dfota_pkg_table_size(h))
         return DFOTA_ERR_HEADER;
     return DFOTA_OK;
+}
+
+uint64_t dfota_pkg_table_size(const struct dfota_pkg_header *h)
+{
+    uint32_t n;
+    if (!(h->flags & DFOTA_PKG_F_BLOCKHASH) || !h->sector_size)
+        return 0;
+    /* 32-bit division only (no libgcc 64-bit division on Cortex-M) */
+    n = h->dst_size / h->sector_size + (h->dst_size % h->sector_size != 0);
+    return (uint64_t)n * DFOTA_BLOCK_DIGEST_LEN;
 }
 
 int dfota_pkg_check_size(const struct dfota_pkg_header *h, uint64_t pkg_len)

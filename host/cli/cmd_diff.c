@@ -161,14 +161,12 @@ int cmd_diff(int argc, char **argv)
                 return cli_usage("--security-counter '%s': a number from 0 to 4294967295", optarg);
             break;
         case O_FORMAT:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "bin") && strcmp(optarg, "hex") &&
-                strcmp(optarg, "elf"))
-                return cli_usage("--input-format '%s': it is auto, bin, hex or elf", optarg);
-            format = optarg;
+            if (cli_parse_format(optarg, &format))
+                return EXIT_USAGE;
             break;
         case O_BASE:
-            if (cli_parse_u64(optarg, &base, 0) || base > 0xFFFFFFFFull)
-                return cli_usage("--base '%s': a 32-bit address (e.g. 0x08000000)", optarg);
+            if (cli_parse_base(optarg, &base))
+                return EXIT_USAGE;
             break;
         default: return EXIT_USAGE;
         }

@@ -30,6 +30,8 @@ static const char *layout_name(const struct dfota_pkg_header *h)
 struct policy {
     struct dfota_host_device dev;
     int have_counter, require_signed;
+    const char *format;      /* how OLD is read: --input-format, --base */
+    uint64_t base;
 };
 
 enum { P_PRODUCT = 300, P_COUNTER, P_SLOT, P_LAYOUT, P_SECTOR, P_SCRATCH, P_REQSIG, P_PUB,
@@ -42,7 +44,9 @@ enum { P_PRODUCT = 300, P_COUNTER, P_SLOT, P_LAYOUT, P_SECTOR, P_SCRATCH, P_REQS
     { "layout", required_argument, 0, P_LAYOUT },                                           \
     { "sector-size", required_argument, 0, P_SECTOR },                                      \
     { "scratch-sectors", required_argument, 0, P_SCRATCH },                                 \
-    { "require-signed", no_argument, 0, P_REQSIG }
+    { "require-signed", no_argument, 0, P_REQSIG },                                        \
+    { "input-format", required_argument, 0, P_FORMAT },                                     \
+    { "base", required_argument, 0, P_BASE }
 
 /* 1: handled, 0: not a policy option, <0: -exit code. */
 static int policy_opt(struct policy *p, int c, const char *arg)
@@ -86,6 +90,10 @@ static int policy_opt(struct policy *p, int c, const char *arg)
     case P_REQSIG:
         p->require_signed = 1;
         return 1;
+    case P_FORMAT:
+        return cli_parse_format(arg, &p->format) ? -EXIT_USAGE : 1;
+    case P_BASE:
+        return cli_parse_base(arg, &p->base) ? -EXIT_USAGE : 1;
     }
     return 0;
 }
@@ -314,21 +322,20 @@ int cmd_verify(int argc, char **argv)
 {
     static const struct option lo[] = { { "pub", required_argument, 0, P_PUB },
                                         { "source", required_argument, 0, P_SOURCE },
-                                        { "input-format", required_argument, 0, P_FORMAT },
-                                        { "base", required_argument, 0, P_BASE },
                                         POLICY_OPTIONS,
                                         { "quiet", no_argument, 0, 'q' },
                                         { "json", no_argument, 0, 'j' },
                                         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     struct policy pol;
-    const char *pub = NULL, *srcpath = NULL, *path, *format = "auto";
+    const char *pub = NULL, *srcpath = NULL, *path;
     struct dfota_pkg_header h;
     uint8_t *pkg, *src, pk[32];
-    uint64_t base = UINT64_MAX;
     size_t len, slen;
     int c, rc, json = 0;
 
     memset(&pol, 0, sizeof pol);
+    pol.format = "auto";
+    pol.base = UINT64_MAX;
     while ((c = cli_getopt(argc, argv, "qjh", lo)) != -1) {
         int r = policy_opt(&pol, c, optarg);
         if (r < 0)
@@ -338,11 +345,6 @@ int cmd_verify(int argc, char **argv)
         switch (c) {
         case P_PUB: pub = optarg; break;
         case P_SOURCE: srcpath = optarg; break;
-        case P_FORMAT: format = optarg; break;
-        case P_BASE:
-            if (cli_parse_u64(optarg, &base, 0) || base > 0xFFFFFFFFull)
-                return cli_usage("--base '%s': a 32-bit address", optarg);
-            break;
         case 'q': cli_quiet = 1; break;
         case 'j': json = 1; break;
         case 'h': return 0;
@@ -386,7 +388,7 @@ int cmd_verify(int argc, char **argv)
     if (srcpath) {
         if (pol.dev.slot_size)
             cli_over_exit = EXIT_POLICY;     /* OLD larger than the slot: no space */
-        if ((rc = cli_read_image(srcpath, format, base,
+        if ((rc = cli_read_image(srcpath, pol.format, pol.base,
                                  pol.dev.slot_size ? pol.dev.slot_size : CLI_IMAGE_MAX, &src, &slen))) {
             free(pkg);
             return rc;
@@ -446,8 +448,6 @@ int cmd_apply(int argc, char **argv)
 {
     static const struct option lo[] = { { "pub", required_argument, 0, P_PUB },
                                         { "output", required_argument, 0, 'o' },
-                                        { "input-format", required_argument, 0, P_FORMAT },
-                                        { "base", required_argument, 0, P_BASE },
                                         POLICY_OPTIONS,
                                         { "force", no_argument, 0, 'f' },
                                         { "quiet", no_argument, 0, 'q' },
@@ -455,17 +455,18 @@ int cmd_apply(int argc, char **argv)
                                         { "json", no_argument, 0, 'j' },
                                         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     struct policy pol;
-    const char *pub = NULL, *out = NULL, *format = "auto", *pkgpath, *srcpath, *inputs[3];
+    const char *pub = NULL, *out = NULL, *pkgpath, *srcpath, *inputs[3];
     struct dfota_pkg_header h;
     struct apply_job job;
     struct dfota_host_apply_stats stats;
     uint8_t *pkg, *src, *dst, pk[32];
-    uint64_t base = UINT64_MAX;
     size_t len, slen, dlen;
     int c, rc, force = 0, json = 0;
     double t0 = cli_now(), secs;
 
     memset(&pol, 0, sizeof pol);
+    pol.format = "auto";
+    pol.base = UINT64_MAX;
     while ((c = cli_getopt(argc, argv, "o:fqvjh", lo)) != -1) {
         int r = policy_opt(&pol, c, optarg);
         if (r < 0)
@@ -475,11 +476,6 @@ int cmd_apply(int argc, char **argv)
         switch (c) {
         case P_PUB: pub = optarg; break;
         case 'o': out = optarg; break;
-        case P_FORMAT: format = optarg; break;
-        case P_BASE:
-            if (cli_parse_u64(optarg, &base, 0) || base > 0xFFFFFFFFull)
-                return cli_usage("--base '%s': a 32-bit address", optarg);
-            break;
         case 'f': force = 1; break;
         case 'q': cli_quiet = 1; break;
         case 'v': cli_verbose = 1; break;
@@ -536,7 +532,7 @@ int cmd_apply(int argc, char **argv)
     }
     if (pol.dev.slot_size)
         cli_over_exit = EXIT_POLICY;         /* OLD larger than the slot: no space */
-    if (!rc && (rc = cli_read_image(srcpath, format, base,
+    if (!rc && (rc = cli_read_image(srcpath, pol.format, pol.base,
                                     pol.dev.slot_size ? pol.dev.slot_size : CLI_IMAGE_MAX, &src,
                                     &slen)) == 0) {
         /* the source check names sizes and digests; the engine repeats it */

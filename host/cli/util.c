@@ -165,3 +165,18 @@ void cli_json_put(const char *key, const char *s, int comma)
     printf("%s\"%s\":\"%s\"", comma ? "," : "", key, o ? cli_json_str(o, s) : "");
     free(o);
 }
+
+int cli_parse_format(const char *arg, const char **format)
+{
+    if (strcmp(arg, "auto") && strcmp(arg, "bin") && strcmp(arg, "hex") && strcmp(arg, "elf"))
+        return cli_usage("--input-format '%s': it is auto, bin, hex or elf", arg);
+    *format = arg;
+    return 0;
+}
+
+int cli_parse_base(const char *arg, uint64_t *base)
+{
+    if (cli_parse_u64(arg, base, 0) || *base > 0xFFFFFFFFull)
+        return cli_usage("--base '%s': a 32-bit address (e.g. 0x08000000)", arg);
+    return 0;
+}

@@ -42,6 +42,9 @@ int cli_oom(const char *what);
  * sizes is set: k K KiB (1024), M MiB, G GiB; kB MB (1000). */
 int cli_parse_u32(const char *s, uint32_t *v, int sizes);
 int cli_parse_u64(const char *s, uint64_t *v, int sizes);
+/* --input-format and --base of the image readers; 0 or EXIT_USAGE (printed). */
+int cli_parse_format(const char *arg, const char **format);
+int cli_parse_base(const char *arg, uint64_t *base);
 /* A header string: printable ASCII, at most 31 bytes. Prints the error. */
 int cli_check_id(const char *opt, const char *s);
 

@@ -1,10 +1,39 @@
 /* A whole package: header, signature, payload (docs/package-format.md). */
 #include <stdlib.h>
 #include <string.h>
+#include "dfota/delta.h"
 #include "dfota/error.h"
 #include "dfota/sha256.h"
 #include "encoder.h"
 #include "host_port.h"
+
+/* In place: the block digest chain after the DZ stream (package-format.md).
+ * Entry i = SHA-256(block i || entry i+1) cut to DFOTA_BLOCK_DIGEST_LEN
+ * bytes, over the blocks in production order, entry n = zero bytes; so the device checks each block as it is
+ * produced with the entry before it, starting from entry 0, which the
+ * payload digest (signed through the header) covers. */
+static void block_chain(const struct dfota_pkg_header *h, const uint8_t *dst, uint8_t *table)
+{
+    uint32_t n = dz_block_count(h->dst_size, h->sector_size), i;
+    uint8_t next[DFOTA_BLOCK_DIGEST_LEN];
+
+    if (!(h->flags & DFOTA_PKG_F_BLOCKHASH))
+        return;
+    memset(next, 0, sizeof next);
+    for (i = n; i-- > 0;) {
+        struct dfota_sha256 c;
+        uint8_t d[32];
+        uint32_t off, len, addr;
+        dz_block(i, h->dst_size, h->sector_size, (h->flags & DFOTA_PKG_F_BACKWARD) != 0, &off,
+                 &len, &addr);
+        dfota_sha256_init(&c);
+        dfota_sha256_update(&c, dst + addr, len);
+        dfota_sha256_update(&c, next, sizeof next);
+        dfota_sha256_final(&c, d);
+        memcpy(table + (size_t)i * DFOTA_BLOCK_DIGEST_LEN, d, DFOTA_BLOCK_DIGEST_LEN);
+        memcpy(next, d, sizeof next);
+    }
+}
 
 int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t dst_len,
                         const struct dfota_diff_opts *opts, const struct dfota_pkg_meta *meta,
@@ -14,6 +43,7 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     struct dfota_pkg_header h;
     struct dfota_diff_result res;
     uint8_t *out;
+    size_t table;
     int rc;
 
     if (src_len > UINT32_MAX || dst_len > UINT32_MAX)
@@ -49,14 +79,24 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     h.lag = (uint8_t)res.lag;
     h.stream_crc32 = res.stream_crc32;
     h.decoder_ram = res.decoder_ram;
-    h.payload_size = (uint32_t)res.payload_size;
-    dfota_host_sha256(res.payload, res.payload_size, h.payload_sha256);
+    if (h.flags & DFOTA_PKG_F_INPLACE)
+        h.flags |= DFOTA_PKG_F_BLOCKHASH;
+    table = (size_t)dfota_pkg_table_size(&h);
+    if (table > UINT32_MAX - DFOTA_PKG_HEADER_SIZE ||
+        res.payload_size > UINT32_MAX - DFOTA_PKG_HEADER_SIZE - table) {
+        dfota_diff_result_free(&res);
+        return DFOTA_ERR_ARG;
+    }
+    h.payload_size = (uint32_t)(res.payload_size + table);
 
-    out = malloc(DFOTA_PKG_HEADER_SIZE + res.payload_size);
+    out = malloc(DFOTA_PKG_HEADER_SIZE + res.payload_size + table);
     if (!out) {
         dfota_diff_result_free(&res);
         return DFOTA_ERR_ARG;
     }
+    memcpy(out + DFOTA_PKG_HEADER_SIZE, res.payload, res.payload_size);
+    block_chain(&h, dst, out + DFOTA_PKG_HEADER_SIZE + res.payload_size);
+    dfota_host_sha256(out + DFOTA_PKG_HEADER_SIZE, h.payload_size, h.payload_sha256);
     if (sk) {
         /* The key id is the start of SHA-256(public key); libsodium keeps
          * the public key in the second half of the secret key. */
@@ -72,9 +112,8 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
         dfota_diff_result_free(&res);
         return rc;
     }
-    memcpy(out + DFOTA_PKG_HEADER_SIZE, res.payload, res.payload_size);
     *pkg = out;
-    *pkg_len = DFOTA_PKG_HEADER_SIZE + res.payload_size;
+    *pkg_len = DFOTA_PKG_HEADER_SIZE + h.payload_size;
     if (stats) {
         *stats = res;
         stats->payload = NULL;

@@ -71,6 +71,7 @@ struct serial {
     int listen_fd;            /* tcp */
     int notify_fd;            /* pty: inotify on the slave, for --wait-connect */
     int eof;                  /* stdio: stdin ended */
+    int stdio_fl[2];          /* stdio: the file flags to restore */
     char name[128];           /* pty path, or 127.0.0.1:port */
     const char *link;         /* --pty-link */
     uint8_t out[SERIAL_OUT_CAP];

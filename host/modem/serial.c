@@ -106,6 +106,9 @@ int serial_open(struct serial *s, int kind, uint16_t tcp_port, const char *link)
         s->in_fd = 0;
         s->out_fd = 1;
         snprintf(s->name, sizeof s->name, "stdio");
+        /* restored at exit: the descriptions may be shared with a shell */
+        s->stdio_fl[0] = fcntl(0, F_GETFL);
+        s->stdio_fl[1] = fcntl(1, F_GETFL);
         if (nonblock(0) || nonblock(1)) {
             fprintf(stderr, "dfota-modem: cannot make stdin/stdout non-blocking\n");
             return -1;
@@ -125,6 +128,13 @@ void serial_close(struct serial *s)
     }
     if (s->kind == SERIAL_TCP && s->in_fd >= 0)
         close(s->in_fd);
+    if (s->kind == SERIAL_STDIO) {
+        if (s->stdio_fl[0] >= 0)
+            fcntl(0, F_SETFL, s->stdio_fl[0]);
+        if (s->stdio_fl[1] >= 0)
+            fcntl(1, F_SETFL, s->stdio_fl[1]);
+        s->in_fd = s->out_fd = -1;
+    }
     if (s->master >= 0)
         close(s->master);
     if (s->slave_hold >= 0)

@@ -25,6 +25,7 @@ extern "C" {
 #define DZ2_OP_LIT    2u      /* literal run */
 #define DZ2_OP_MATCH  3u      /* exact copy: new distance (source or target) or a repeat */
 #define DZ2_OP_KINDS  4u
+#define DZ2_OP_STORED 0xFFu     /* decoder state only: the payload is the target verbatim */
 #define DZ2_REPS      4u
 #define DZ2_MATCH_MIN 2u      /* shortest exact copy */
 

@@ -14,6 +14,15 @@
 extern "C" {
 #endif
 
+/* Layouts compiled in (docs/engine.md, "Building"): a device that uses one
+ * does not carry the code of the other. Both are on by default. */
+#ifndef DFOTA_CFG_AB
+#define DFOTA_CFG_AB 1
+#endif
+#ifndef DFOTA_CFG_INPLACE
+#define DFOTA_CFG_INPLACE 1
+#endif
+
 #ifndef DFOTA_MAX_SCRATCH
 #define DFOTA_MAX_SCRATCH 16  /* in place: most scratch sectors the engine uses */
 #endif
@@ -21,6 +30,17 @@ extern "C" {
 #ifndef DFOTA_IO_BUF
 #define DFOTA_IO_BUF 256      /* bytes; the one I/O buffer of the engine */
 #endif
+
+/* The one state of an engine; it alone decides which calls are valid
+ * (docs/engine.md, "The engine state"). */
+enum dfota_state {
+    DFOTA_STATE_OFF     = 0,  /* dfota_init not called, or it failed */
+    DFOTA_STATE_IDLE    = 1,  /* nothing pending: dfota_check, dfota_install */
+    DFOTA_STATE_CHECKED = 2,  /* the package in staging passed dfota_check */
+    DFOTA_STATE_PENDING = 3,  /* an update is unfinished on flash: dfota_resume */
+    DFOTA_STATE_FAILED  = 4,  /* still pending, and the last resume or install could not
+                                 produce a verified image: do not boot, report, retry */
+};
 
 enum dfota_layout_kind {
     DFOTA_LAYOUT_AB      = 1, /* two banks; the target goes to the inactive one */
@@ -61,18 +81,17 @@ struct dfota_config {
  * stack); nothing is allocated. */
 struct dfota_engine {
     const struct dfota_config *cfg;
-    struct dfota_pkg_header hdr;
-    uint8_t  hdr_digest[32];      /* SHA-256 of the package header in staging */
+    struct dfota_pkg_header hdr;  /* the package (or, from the journal, its target fields) */
+    uint8_t  hdr_digest[32];      /* SHA-256 of that package's 312-byte header */
+    uint8_t  chain[DFOTA_BLOCK_DIGEST_LEN]; /* in place, block chain: entry the next block must give */
     uint32_t seq;                 /* sequence number of the newest journal record */
+    uint8_t  state;               /* enum dfota_state */
     uint8_t  active;              /* bank that boots (A/B); 0 in place */
-    uint8_t  pending;             /* an update is in progress in the journal */
-    uint8_t  checked;             /* the package in staging passed dfota_check() */
-    uint8_t  torn_mark;           /* A/B: a progress mark was cut mid-program */
+    uint8_t  half;                /* journal half of the newest record */
+    uint8_t  batch_done;          /* in place: the last checkpoint's commits are marked done */
     uint32_t blocks_done;         /* blocks decoded (A/B: also written) */
     uint32_t ckpt_prev;           /* in place: blocks_done at the checkpoint before */
-    uint8_t  batch_done;          /* in place: the last checkpoint's commits are marked done */
     uint32_t block_crc[DFOTA_MAX_SCRATCH]; /* in place: CRC of block blocks_done-1-k in scratch */
-    uint8_t  journal_digest[32];  /* package header digest the journal names */
     struct dfota_patch patch;
     uint8_t  buf[DFOTA_IO_BUF];
 };
@@ -84,8 +103,12 @@ int dfota_init(struct dfota_engine *e, const struct dfota_config *cfg);
 /* Bank to boot (0 or 1; always 0 in place). */
 unsigned dfota_active_slot(const struct dfota_engine *e);
 
-/* Nonzero when the journal holds an unfinished update: call dfota_resume(). */
+/* Nonzero when the journal holds an unfinished update (state PENDING or
+ * FAILED): call dfota_resume(), and in place do not boot the firmware. */
 int dfota_pending(const struct dfota_engine *e);
+
+/* The engine state (enum dfota_state). */
+enum dfota_state dfota_state(const struct dfota_engine *e);
 
 /* Check the package in staging without writing anything: header, product,
  * layout, source digest, payload digest, signature; in place also a dry run
@@ -95,8 +118,9 @@ int dfota_check(struct dfota_engine *e);
 /* Check, then apply the package and make the target the firmware that boots. */
 int dfota_install(struct dfota_engine *e);
 
-/* Finish an update cut by a power loss (the BC20's forced upgrade). Returns
- * DFOTA_OK at once when nothing is pending. */
+/* Finish an update cut by a power loss (the BC20's forced upgrade). It reads
+ * the journal again, so it may follow any failed call without dfota_init.
+ * Returns DFOTA_OK at once when nothing is pending. */
 int dfota_resume(struct dfota_engine *e);
 
 /* Check a package header's signature: key id, then Ed25519 over the signed
@@ -105,7 +129,7 @@ int dfota_resume(struct dfota_engine *e);
 int dfota_pkg_check_signature(const struct dfota_pkg_header *h, const uint8_t *raw,
                               const uint8_t *pubkey, const struct dfota_crypto *crypto);
 
-/* Size of one journal record holding a decoder snapshot (in place). */
+/* Largest journal record, one holding a decoder snapshot (in place). */
 uint32_t dfota_journal_record_size(void);
 
 /* Bytes one journal half needs (a whole number of sectors) for a layout

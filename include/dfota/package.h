@@ -52,7 +52,11 @@ enum dfota_pkg_off {
 /* Header flags. */
 #define DFOTA_PKG_F_INPLACE   0x00000001u /* target is written over the source */
 #define DFOTA_PKG_F_BACKWARD  0x00000002u /* in place: sectors are produced last to first */
-#define DFOTA_PKG_F_KNOWN     (DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BACKWARD)
+#define DFOTA_PKG_F_BLOCKHASH 0x00000004u /* in place: the payload ends with the block digest
+                                             chain (package-format.md) */
+#define DFOTA_PKG_F_KNOWN     (DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH)
+#define DFOTA_BLOCK_DIGEST_LEN 16u        /* bytes of one entry of the block digest chain:
+                                             SHA-256 cut to 128 bits */
 
 /* Delta algorithms. New ones get new ids; old packages keep applying. */
 #define DFOTA_ALG_DZ1         1u   /* docs/delta-format.md */
@@ -88,6 +92,10 @@ struct dfota_pkg_header {
  * Checks magic, format version, header size, flags, ids, algorithm and coder;
  * not the signature or digests. Returns DFOTA_OK or a negative dfota_err. */
 int dfota_pkg_parse(struct dfota_pkg_header *h, const uint8_t *raw, size_t len);
+
+/* Bytes of the block digest chain at the end of the payload (0 without
+ * DFOTA_PKG_F_BLOCKHASH); the DZ stream is the payload before it. */
+uint64_t dfota_pkg_table_size(const struct dfota_pkg_header *h);
 
 /* Check that a package of total length pkg_len holds exactly this header's
  * payload. DFOTA_ERR_SIZE when it does not. */

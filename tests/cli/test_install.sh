@@ -26,6 +26,9 @@ for f in bin/dfota share/man/man1/dfota.1 share/bash-completion/completions/dfot
     [ -e "$D/usr/$f" ] && ok || bad "not installed: /usr/$f"
 done
 "$D/usr/bin/dfota" --version | grep -q "^dfota " && ok || bad "installed dfota does not run"
+if [ -x "$B/dfota-modem" ]; then
+    [ -x "$D/usr/bin/dfota-modem" ] && ok || bad "dfota-modem is built but not installed"
+fi
 bash -n "$D/usr/share/bash-completion/completions/dfota" && ok || bad "completion is not valid bash"
 if command -v man >/dev/null 2>&1; then
     man -l "$D/usr/share/man/man1/dfota.1" 2>/dev/null | grep -q "EXIT STATUS" && ok || bad "man page does not render"

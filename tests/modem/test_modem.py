@@ -221,6 +221,22 @@ class Failures(Base):
         m.expect(Q + rb'"HTTPEND",13\r\n', 20)
         self.assertEqual(m.revision(), "R1")
 
+    def test_outage_at_time_is_13(self):
+        m = self.start(["--link-kbps", "8", "--outage-at", "1.5", "--outage-for", "3"] + FAST)
+        m.boot()
+        m.cmd('AT+QFOTADL="%s"' % self.nginx.url("update.zip"))
+        m.expect(Q + rb'"HTTPEND",13\r\n', 20)
+        self.assertEqual(m.cmd("AT+CEREG?"), b"AT+CEREG?\r\r\n+CEREG: 0,2\r\n\r\nOK\r\n")
+        m.expect(rb"\+IP: 10\.0\.0\.5\r\n", 10)     # back after the outage
+        self.assertEqual(m.revision(), "R1")
+
+    def test_registration_delay(self):
+        m = self.start(["--registration-delay-ms", "1500"] + FAST)
+        m.expect(rb"\+CPIN: READY\r\n", 10)
+        self.assertEqual(m.cmd("AT+CEREG?"), b"AT+CEREG?\r\r\n+CEREG: 0,2\r\n\r\nOK\r\n")
+        m.expect(rb"\+IP: 10\.0\.0\.5\r\n", 10)
+        self.assertEqual(m.cmd("AT+CEREG?"), b"AT+CEREG?\r\r\n+CEREG: 0,1\r\n\r\nOK\r\n")
+
     def test_not_registered_is_20(self):
         self.expect_fail(self.nginx.url("update.zip"), "HTTPEND", 20,
                          args=["--registration", "searching"])

@@ -83,7 +83,7 @@ class Tools:
         """A package from image old to image new (paths or bytes)."""
         old, new = self.file(old), self.file(new)
         out = out or os.path.join(self.workdir, "%s-%s-%s.pkg" % (from_v, to_v, layout))
-        args = ["diff", "--from-version", from_v, "--to-version", to_v, "--layout", layout]
+        args = ["diff", "--force", "--from-version", from_v, "--to-version", to_v, "--layout", layout]
         if product:
             args += ["--product", product]
         if layout == "inplace":

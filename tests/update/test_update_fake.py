@@ -403,7 +403,7 @@ def make_package(d, src_ver, dst_ver):
     with open(b, "wb") as f:
         f.write(data[:5000] + b"new code" * 100 + data[5800:])
     out = os.path.join(d, "%s-%s.pkg" % (src_ver, dst_ver))
-    subprocess.run([DFOTA, "diff", "--from-version", src_ver, "--to-version", dst_ver, a, b, "-o", out],
+    subprocess.run([DFOTA, "diff", "--force", "--from-version", src_ver, "--to-version", dst_ver, a, b, "-o", out],
                    check=True, capture_output=True, timeout=120)
     return out
 

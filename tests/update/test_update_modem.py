@@ -119,7 +119,7 @@ def diff(d, old, new, src, dst, name, layout=()):
     a = write(os.path.join(d, name + ".old"), old)
     b = write(os.path.join(d, name + ".new"), new)
     out = os.path.join(d, name)
-    subprocess.run([DFOTA, "diff", "--from-version", src, "--to-version", dst] + list(layout) +
+    subprocess.run([DFOTA, "diff", "--force", "--from-version", src, "--to-version", dst] + list(layout) +
                    [a, b, "-o", out], check=True, capture_output=True, timeout=120)
     with open(out, "rb") as f:
         return f.read()
