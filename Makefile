@@ -4,13 +4,15 @@
 #   make check-powerloss  the whole power-loss / fault-model sweep (tests/powerloss/)
 #   make bench   package sizes and speed against bsdiff, xdelta3, zstd, xz (bench/README.md)
 #   make size    code size of libdfota for Cortex-M4
+#   make soak    A->B->A updates with random power cuts (not in make check):
+#                SOAK_COUNT=N updates per layout (default 40) or SOAK_SECONDS=S, SOAK_SEED=N
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check check-plain check-asan check-fuzz check-powerloss bench size install clean \
+.PHONY: all deps build demo check check-plain check-asan check-fuzz check-powerloss bench size soak install clean \
         modem-figures
 
 PREFIX     ?= /usr/local
@@ -72,6 +74,10 @@ modem-figures: build
 
 size: build
 	cmake --build $(BUILD) --target size
+
+soak: build
+	/usr/bin/python3 tests/system/soak.py --build $(BUILD) $(if $(SOAK_SECONDS),--seconds $(SOAK_SECONDS)) \
+	  $(if $(SOAK_COUNT),--count $(SOAK_COUNT)) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -14,7 +14,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=$1
 shift
 LLVM_BIN=${LLVM_BIN:-/usr/lib/llvm-14/bin}
-targets="fuzz_pkg_parse fuzz_patch_decode fuzz_engine fuzz_journal"
+targets="fuzz_pkg_parse fuzz_patch_decode fuzz_engine fuzz_journal fuzz_snapshot"
 cov="-fprofile-instr-generate -fcoverage-mapping"
 cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DDFOTA_FUZZ=ON -DDFOTA_ARM=OFF -DDFOTA_FUZZ_SANITIZERS=address \

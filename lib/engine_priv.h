@@ -88,6 +88,7 @@ int dfota__check_pkg(struct dfota_engine *e, const uint8_t raw[DFOTA_PKG_HEADER_
 /* ---- journal.c (docs/journal-format.md) ------------------------------------ */
 
 #define JR_MAGIC      0x324A4644u  /* "DFJ2" */
+#define JR_MAGIC_V1   0x314A4644u  /* "DFJ1", the format before: read, never written */
 #define JR_HEAD       216u
 #define JR_KIND_IDLE  1u
 #define JR_KIND_APPLY 2u

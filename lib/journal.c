@@ -36,7 +36,7 @@ uint32_t dfota_journal_half_size(int kind, uint32_t slot_size, uint32_t sector_s
         /* 32-bit division only: no libgcc 64-bit division on Cortex-M */
         uint32_t blocks = slot_size / sector_size + (slot_size % sector_size != 0);
         need = dfota__round_up(JR_HEAD + 4, prog_size) + (uint64_t)blocks * prog_size;
-    } else if (kind == DFOTA_LAYOUT_INPLACE) {
+    } else if (DFOTA_CFG_INPLACE && kind == DFOTA_LAYOUT_INPLACE) {
         need = (uint64_t)dfota__round_up(dfota_journal_record_size(), prog_size) + prog_size;
     } else {
         return 0;
@@ -163,16 +163,22 @@ uint32_t dfota__js_get32(struct dfota__js *r)
 static int record_ok(struct dfota_engine *e, uint32_t h, uint8_t head[JR_HEAD])
 {
     struct dfota__js r = { e, half_addr(e, h), 0, 0, 0, 0, 0 };
-    uint32_t len, left, stored;
+    uint32_t len, left, stored, magic;
 
     r.end = r.addr + JR_HEAD;
     dfota__js_get(&r, head, JR_HEAD);
     len = dfota_le32(head + J_LEN);
-    if (r.rc || dfota_le32(head + J_MAGIC) != JR_MAGIC || len < JR_HEAD + 4 ||
-        len > dfota__half_size(e))
+    magic = dfota_le32(head + J_MAGIC);
+    /* DFJ1, the previous format, has a 136-byte head (journal-format.md) */
+    if (r.rc || len > dfota__half_size(e) ||
+        !((magic == JR_MAGIC && len >= JR_HEAD + 4) || (magic == JR_MAGIC_V1 && len >= 140)))
         return 0;
-    r.end = half_addr(e, h) + len;
-    for (left = len - JR_HEAD - 4; left && !r.rc;) {
+    /* the CRC of bytes [0, len - 4), read again from the start */
+    r.addr = half_addr(e, h);
+    r.end = r.addr + len;
+    r.fill = 0;
+    r.crc = 0;
+    for (left = len - 4; left && !r.rc;) {
         uint8_t tmp[64];
         uint32_t n = left < sizeof tmp ? left : (uint32_t)sizeof tmp;
         dfota__js_get(&r, tmp, n);
@@ -200,21 +206,19 @@ int dfota__journal_write(struct dfota_engine *e, uint32_t kind)
         e->blocks_done < dfota__blocks(e))
         snap = dfota__snap_size(&e->patch.st);
 #endif
-    memset(head, 0, sizeof head);
-    dfota_put_le32(head + J_MAGIC, JR_MAGIC);
-    dfota_put_le32(head + J_SEQ, seq);
-    dfota_put_le32(head + J_LEN, JR_HEAD + snap + 4);
-    dfota_put_le32(head + J_KIND, kind);
-    dfota_put_le32(head + J_ACTIVE, e->active);
-    dfota_put_le32(head + J_DONE, e->blocks_done);
-    dfota_put_le32(head + J_PREV, e->ckpt_prev);
-    dfota_put_le32(head + J_SNAP, snap ? SNAP_FMT_OF(&e->hdr) : 0);
-    dfota_put_le32(head + J_DST_SIZE, e->hdr.dst_size);
-    dfota_put_le32(head + J_FLAGS, e->hdr.flags);
-    dfota_put_le32(head + J_SECTOR, e->hdr.sector_size);
-    dfota_put_le32(head + J_LAG, e->hdr.lag);
-    for (s = 0; s < DFOTA_MAX_SCRATCH; s++)
-        dfota_put_le32(head + J_CRCS + 4 * s, e->block_crc[s]);
+    {
+        /* the u32 fields at 0 .. J_DIGEST, in their order */
+        const uint32_t v[J_CRCS / 4] = { JR_MAGIC, seq, JR_HEAD + snap + 4, kind, e->active,
+                                         e->blocks_done, e->ckpt_prev,
+                                         snap ? SNAP_FMT_OF(&e->hdr) : 0,
+                                         e->hdr.dst_size, e->hdr.flags, e->hdr.sector_size,
+                                         e->hdr.lag };
+        memset(head, 0, sizeof head);
+        for (s = 0; s < J_DIGEST / 4; s++)
+            dfota_put_le32(head + 4 * s, s < J_CRCS / 4 ? v[s]
+                                         : s - J_CRCS / 4 < DFOTA_MAX_SCRATCH
+                                         ? e->block_crc[s - J_CRCS / 4] : 0);
+    }
     memcpy(head + J_DIGEST, e->hdr_digest, 32);
     memcpy(head + J_DST_SHA, e->hdr.dst_sha256, 32);
     memcpy(head + J_CHAIN, e->chain, DFOTA_BLOCK_DIGEST_LEN);
@@ -276,6 +280,17 @@ int dfota__journal_load(struct dfota_engine *e)
         return DFOTA_ERR_JOURNAL;        /* it read whole a moment ago */
     kind = dfota_le32(head + J_KIND);
     active = dfota_le32(head + J_ACTIVE);
+    if (dfota_le32(head + J_MAGIC) == JR_MAGIC_V1) {
+        /* Written by the engine before DFJ2: its IDLE names the bank that
+         * boots; an A/B update it left pending is given up (its old bank
+         * is intact and stays active; install again). An in-place one
+         * cannot be resumed by this engine: do not boot, report. */
+        if (kind != JR_KIND_IDLE && (kind != JR_KIND_APPLY || IS_INPLACE(e)))
+            return DFOTA_ERR_JOURNAL;
+        kind = JR_KIND_IDLE;
+        if (IS_INPLACE(e))
+            active = 0;
+    }
     if ((kind != JR_KIND_IDLE && kind != JR_KIND_APPLY) || active > 1 ||
         (IS_INPLACE(e) && active))
         return DFOTA_ERR_JOURNAL;

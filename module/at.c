@@ -95,11 +95,17 @@ void mod_urc(struct dfota_mod *m, const char *text)
     m->urc_len = (uint16_t)(m->urc_len + n + 4);
 }
 
+/* After a final result code: the URCs held back, then a state record the
+ * command made due. */
 static void urc_flush(struct dfota_mod *m)
 {
     m->in_response = 0;
     mod_write(m, m->urc_queue, m->urc_len);
     m->urc_len = 0;
+    if (m->save_due) {
+        m->save_due = 0;
+        mod_state_save(m);
+    }
 }
 
 static void final_result(struct dfota_mod *m, int r)

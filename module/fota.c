@@ -292,7 +292,7 @@ static void dl_end(struct dfota_mod *m, int code)
     /* what is staged stays on record: the same URL resumes from it */
     m->rec.last_stage = STAGE_HTTPEND;
     m->rec.last_code = (uint8_t)code;
-    mod_state_save(m);
+    mod_state_save_soon(m);
 }
 
 static void http_stop(struct dfota_mod *m)
@@ -391,7 +391,7 @@ int fota_request(struct dfota_mod *m, const char *url, size_t len)
         qind(m, "HTTPEND", 20);
         r->last_stage = STAGE_HTTPEND;
         r->last_code = 20;
-        mod_state_save(m);
+        mod_state_save_soon(m);
         return 0;
     }
     if (r->dl_total && mod_strlen(r->url) == len && memcmp(r->url, url, len) == 0) {

@@ -52,5 +52,8 @@ void fota_abort_for_reboot(struct dfota_mod *m);                     /* AT+QRST=
 /* state.c */
 int mod_state_load(struct dfota_mod *m);      /* newest valid record into m->rec */
 int mod_state_save(struct dfota_mod *m);      /* m->rec as the next record */
+/* The same, but while a command answers only once its final result code is
+ * out (a sector erase must not delay OK). */
+void mod_state_save_soon(struct dfota_mod *m);
 
 #endif

@@ -147,3 +147,11 @@ int mod_state_save(struct dfota_mod *m)
     m->provisioned = 1;
     return DFOTA_OK;
 }
+
+void mod_state_save_soon(struct dfota_mod *m)
+{
+    if (m->in_response)
+        m->save_due = 1;
+    else
+        mod_state_save(m);
+}

@@ -232,7 +232,7 @@ int cmd_inspect(int argc, char **argv)
     struct dfota_pkg_header h;
     uint8_t *pkg, pk[32];
     size_t len;
-    char s_src[65], s_dst[65], s_pay[65], s_kid[17], s_pk[17];
+    char s_src[65], s_dst[65], s_pay[65], s_kid[17], s_pk[17], s_sig[129];
     const char *pub = NULL, *path;
     int c, json = 0, rc, pok, sig = -1;
 
@@ -264,6 +264,7 @@ int cmd_inspect(int argc, char **argv)
     cli_hex(s_dst, h.dst_sha256, 32);
     cli_hex(s_pay, h.payload_sha256, 32);
     cli_hex(s_kid, h.key_id, DFOTA_KEY_ID_LEN);
+    cli_hex(s_sig, h.signature, DFOTA_SIG_LEN);
     if (json) {
         putchar('{');
         printf("\"format_version\":%u", h.format_version);
@@ -278,11 +279,12 @@ int cmd_inspect(int argc, char **argv)
         printf(",\"size\":%u,\"sha256\":\"%s\"},", h.dst_size, s_dst);
         printf("\"algorithm\":%u,\"coder\":%u,\"package_size\":%zu,\"payload_size\":%u,"
                "\"payload_sha256\":\"%s\",\"payload_ok\":%s,\"security_counter\":%u,"
-               "\"stream_crc32\":\"%08x\",\"signed\":%s,\"key_id\":\"%s\",\"signature_ok\":%s,"
+               "\"stream_crc32\":\"%08x\",\"signed\":%s,\"key_id\":\"%s\",\"signature\":\"%s\","
+               "\"signature_ok\":%s,\"header_size\":%u,"
                "\"decoder_ram\":%u,\"engine_ram\":%u,\"sector_buffer\":0}\n",
                h.algorithm, h.coder, len, h.payload_size, s_pay, pok ? "true" : "false",
-               h.security_counter, h.stream_crc32, is_signed(&h) ? "true" : "false", s_kid,
-               sig < 0 ? "null" : sig ? "true" : "false", h.decoder_ram,
+               h.security_counter, h.stream_crc32, is_signed(&h) ? "true" : "false", s_kid, s_sig,
+               sig < 0 ? "null" : sig ? "true" : "false", h.header_size, h.decoder_ram,
                (unsigned)sizeof(struct dfota_engine));
     } else {
         printf("package      %s (%zu bytes, format %u)\n", path, len, h.format_version);
@@ -300,6 +302,7 @@ int cmd_inspect(int argc, char **argv)
                "target\n", h.algorithm == 1 ? "DZ1" : h.algorithm == 2 ? "DZ2" : "?", h.algorithm,
                h.coder, h.payload_size, pok ? "ok" : "CORRUPT",
                h.dst_size ? 100.0 * len / h.dst_size : 0.0);
+        printf("payload      sha256 %s\n", s_pay);
         printf("stream CRC   %08x (CRC-32 of the target in production order)\n", h.stream_crc32);
         printf("device RAM   decoder %u bytes, whole engine %u bytes\n", h.decoder_ram,
                (unsigned)sizeof(struct dfota_engine));
@@ -308,8 +311,10 @@ int cmd_inspect(int argc, char **argv)
                                     : sig < 0 ? "Ed25519 (not checked: give --pub KEY.pub)"
                                     : sig ? "Ed25519, good (checked with --pub)"
                                           : "Ed25519, BAD for the given key");
-        if (is_signed(&h))
+        if (is_signed(&h)) {
             printf("key id       %s\n", s_kid);
+            printf("sig bytes    %.64s\n             %s\n", s_sig, s_sig + 64);
+        }
         if (pub)
             printf("given key    %s\n", s_pk);
     }
@@ -710,13 +715,14 @@ int cmd_sign(int argc, char **argv)
                                         { "output", required_argument, 0, 'o' },
                                         { "force", no_argument, 0, 'f' },
                                         { "quiet", no_argument, 0, 'q' },
+                                        { "json", no_argument, 0, 'j' },
                                         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     struct cli_pass pass = { NULL, NULL };
     const char *key = NULL, *pub = NULL, *sigpath = NULL, *out = NULL, *inputs[4];
     struct dfota_pkg_header h;
     uint8_t *pkg, pk[32], sk[64], msg[DFOTA_PKG_SIGNED_SIZE], sig[64];
     size_t len;
-    int c, rc, force = 0;
+    int c, rc, force = 0, json = 0;
     char kh[17];
 
     while ((c = cli_getopt(argc, argv, "o:fqh", lo)) != -1) {
@@ -729,12 +735,15 @@ int cmd_sign(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'f': force = 1; break;
         case 'q': cli_quiet = 1; break;
+        case 'j': json = 1; break;
         case 'h': return 0;
         default: return EXIT_USAGE;
         }
     }
     if (!out || argc - optind != 1)
         return cli_usage("sign needs one PKG and -o OUT");
+    if (json && cli_is_stdout(out))
+        return cli_usage("--json and -o - both want stdout");
     if (!key == !sigpath)
         return cli_usage("sign needs --key KEY, or --signature SIG with --pub KEY.pub");
     if (sigpath && !pub)
@@ -783,7 +792,12 @@ int cmd_sign(int argc, char **argv)
     rc = cli_write_output(out, pkg, len, 0644, force);
     free(pkg);
     cli_hex(kh, msg + DFOTA_OFF_KEY_ID, 8);
-    if (!rc && !cli_quiet)
+    if (!rc && json) {
+        putchar('{');
+        cli_json_put("package", out, 0);
+        printf(",\"key_id\":\"%s\",\"detached\":%s}\n", kh, sigpath ? "true" : "false");
+    } else if (!rc && !cli_quiet) {
         fprintf(stderr, "dfota: %s: signed, key id %s\n", cli_is_stdout(out) ? "(stdout)" : out, kh);
+    }
     return rc;
 }

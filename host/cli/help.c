@@ -140,5 +140,6 @@ const char HELP_SIGN[] =
     "  --signature SIG           64 raw bytes or 128 hex digits\n"
     "  -o, --output OUT          the signed package; '-' is stdout (required)\n"
     "  -f, --force               replace an existing OUT    -q, --quiet  no summary\n"
+    "      --json                {\"package\",\"key_id\",\"detached\"} on stdout\n"
     "\n"
     "example: dfota sign --key vendor.key unsigned.pkg -o update.pkg\n";

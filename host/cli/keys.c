@@ -114,20 +114,16 @@ static int load_key(const char *path, const struct cli_pass *pass, int want_secr
     if ((rc = cli_read_input(path, "a key file", KEY_FILE_MAX, &buf, &len)))
         return rc;
     *priv = 0;
-    if (len == 32) {               /* raw: a seed where a secret key is wanted */
+    if (len == 32) {               /* raw: a public key as a device embeds it */
         if (want_secret == 1) {
-            uint8_t sk[64];
-            memcpy(out_seed, buf, 32);
-            *priv = 1;
-            if (crypto_sign_ed25519_seed_keypair(out_pk, sk, out_seed)) {
-                free(buf);
-                return EXIT_INTERNAL;
-            }
-            sodium_memzero(sk, sizeof sk);
-        } else {
-            memcpy(out_pk, buf, 32);
+            /* never take 32 raw bytes as a seed: a public key given by
+             * mistake would sign with a key nobody has */
+            free(buf);
+            cli_err("'%s' is 32 raw bytes (a public key?); signing needs the private key (PEM or "
+                    "DER PKCS#8)", path);
+            return EXIT_IO;
         }
-        sodium_memzero(buf, len);
+        memcpy(out_pk, buf, 32);
         free(buf);
         return 0;
     }

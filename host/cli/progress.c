@@ -21,7 +21,8 @@ double cli_now(void)
 
 /* Seconds the job still takes: the running step from its own rate (once
  * it has run a while), each future step's prediction times the ratio
- * actual/predicted of the finished steps of its kind, else of all. */
+ * actual/predicted of the finished steps of its kind, else of the latest
+ * finished step that took time, else of all. */
 static double remaining(const struct cli_bar *b, double now)
 {
     double all_t = 0, all_p = 0, rem = 0, k_all;
@@ -32,6 +33,13 @@ static double remaining(const struct cli_bar *b, double now)
         all_p += b->pred[i];
     }
     k_all = all_p > 1e-9 && all_t > 0.05 ? all_t / all_p : 1.0;
+    /* a kind not seen yet scales like the latest finished step that took
+     * time: on random data refine and encode are slow where match was */
+    for (i = b->cur - 1; i >= 0 && i < b->n; i--)
+        if (b->pred[i] > 1e-4 && b->took[i] > 0.05) {
+            k_all = b->took[i] / b->pred[i];
+            break;
+        }
     if (b->cur >= 0 && b->cur < b->n) {
         double el = now - b->step_t0, est;
         if (b->frac > 0.05 && el > 0.25)
@@ -41,6 +49,9 @@ static double remaining(const struct cli_bar *b, double now)
         if (est < el)
             est = el;
         rem += est - el;
+        /* the running step, once its rate is known, is the latest */
+        if (b->frac > 0.1 && el > 1.0 && b->pred[b->cur] > 1e-4)
+            k_all = est / b->pred[b->cur];
     }
     for (i = b->cur + 1; i < b->n; i++) {
         double kt = 0, kp = 0, k = k_all;

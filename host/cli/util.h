@@ -95,8 +95,9 @@ struct cli_pass {
     const char *file;  /* --pass-file */
     const char *env;   /* --pass-env */
 };
-/* A secret Ed25519 key: PEM PKCS#8 (encrypted or not), DER PKCS#8, or raw
- * 32-byte seed. sk is libsodium's 64-byte form. */
+/* A secret Ed25519 key: PEM or DER PKCS#8, encrypted or not (never raw
+ * bytes: a raw public key taken as a seed would sign with nobody's key).
+ * sk is libsodium's 64-byte form. */
 int cli_read_secret_key(const char *path, const struct cli_pass *pass, uint8_t sk[64]);
 /* A public key: PEM or DER SubjectPublicKeyInfo, or raw 32 bytes. */
 int cli_read_public_key(const char *path, const struct cli_pass *pass, uint8_t pk[32]);

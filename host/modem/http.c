@@ -30,7 +30,7 @@ struct http {
     uint32_t start_ms, ready_ms;   /* headers and data not before ready_ms */
     /* the current response's headers */
     long status;
-    int have_cr, headers_ready, headers_sent, bad_status;
+    int have_cr, headers_ready, headers_sent, bad_status, have_loc;
     uint64_t cr_first, cr_total, clen;
     int have_clen;
     char etag[DFOTA_MOD_ETAG_MAX + 48], lastmod[DFOTA_MOD_ETAG_MAX + 48];
@@ -75,20 +75,17 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
         const char *sp = strchr(line, ' ');
         h->status = sp ? strtol(sp + 1, NULL, 10) : 0;
         h->have_cr = h->have_clen = 0;
+        h->headers_ready = h->bad_status = h->have_loc = 0;
         h->cr_first = h->cr_total = h->clen = 0;
         h->etag[0] = h->lastmod[0] = 0;
         return n;
     }
     if (!line[0]) {
-        /* end of this response's headers; a followed redirect or an
-         * interim response is not the one the core wants */
-        long redirs = 0;
-        char *loc = NULL;
-        curl_easy_getinfo(h->easy, CURLINFO_REDIRECT_URL, &loc);
-        curl_easy_getinfo(h->easy, CURLINFO_REDIRECT_COUNT, &redirs);
+        /* end of this response's headers; an interim response or a
+         * redirect curl follows is not the one the core wants */
         if (h->status >= 100 && h->status < 200)
             return n;
-        if (h->status >= 300 && h->status < 400 && loc)
+        if (h->status >= 300 && h->status < 400 && h->have_loc)
             return n;
         h->headers_ready = 1;
         if (h->status < 200 || h->status > 299)
@@ -114,6 +111,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
         h->clen = strtoull(v, NULL, 10);
     } else if (!strncasecmp(line, "ETag:", 5)) {
         snprintf(h->etag, sizeof h->etag, "%s", v);
+    } else if (!strncasecmp(line, "Location:", 9)) {
+        h->have_loc = 1;
     } else if (!strncasecmp(line, "Last-Modified:", 14)) {
         snprintf(h->lastmod, sizeof h->lastmod, "%s", v);
     }
@@ -124,6 +123,8 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 {
     struct http *h = ctx;
     size_t n = size * nmemb;
+    if (h->status >= 300 && h->status < 400 && h->have_loc)
+        return n;               /* the body of a redirect curl follows */
     if (!h->headers_ready)
         h->headers_ready = 1;   /* a server that sent no blank line: take what we have */
     if (h->bad_status)
@@ -197,7 +198,7 @@ static void reset_response(struct http *h)
     h->paused = h->curl_done = 0;
     h->result = CURLE_OK;
     h->status = 0;
-    h->have_cr = h->have_clen = h->headers_ready = h->headers_sent = h->bad_status = 0;
+    h->have_cr = h->have_clen = h->headers_ready = h->headers_sent = h->bad_status = h->have_loc = 0;
     h->cr_first = h->cr_total = h->clen = 0;
     h->etag[0] = h->lastmod[0] = 0;
     h->len = 0;

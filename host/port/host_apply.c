@@ -17,9 +17,10 @@ static void fwd_progress(void *ctx, enum dfota_phase ph, unsigned pct)
         p->fn(p->ctx, (int)ph, pct);
 }
 
-static uint32_t up(uint64_t v, uint32_t unit)
+/* v rounded up to unit, in 64 bits: the caller checks it fits the flash */
+static uint64_t up(uint64_t v, uint32_t unit)
 {
-    return (uint32_t)((v + unit - 1) / unit * unit);
+    return (v + unit - 1) / unit * unit;
 }
 
 int dfota_host_apply(const uint8_t *src, size_t src_len, const uint8_t *pkg, size_t pkg_len,
@@ -43,8 +44,8 @@ int dfota_host_apply_dev(const uint8_t *src, size_t src_len, const uint8_t *pkg,
     struct dfota_engine *e;
     struct simflash f;
     struct prog_fwd pf = { progress, progress_ctx };
-    uint32_t ss, slot, jhalf, at;
-    uint64_t total;
+    uint32_t ss, slot, jhalf;
+    uint64_t total, at, slot64, staging;
     int rc;
 
     if ((rc = dfota_pkg_parse(&h, pkg, pkg_len)))
@@ -60,40 +61,54 @@ int dfota_host_apply_dev(const uint8_t *src, size_t src_len, const uint8_t *pkg,
          : (h.flags & DFOTA_PKG_F_INPLACE) && h.sector_size ? h.sector_size : 4096;
     if (ss < 256 || (ss & (ss - 1)))
         return DFOTA_ERR_ARG;
+    /* Every size in 64 bits until it is known to fit the 32-bit flash. */
     if (dev->slot_size) {
-        slot = dev->slot_size;
-        if (slot % ss)
+        slot64 = dev->slot_size;
+        if (slot64 % ss)
             return DFOTA_ERR_ARG;
-        if (src_len > slot)
+        if (src_len > slot64)
             return DFOTA_ERR_NOSPACE;
     } else {
-        slot = up(src_len > h.dst_size ? src_len : h.dst_size, ss);
+        slot64 = up(src_len > h.dst_size ? src_len : h.dst_size, ss);
     }
-    if (!slot)
-        slot = ss;
+    if (!slot64)
+        slot64 = ss;
+    staging = up(pkg_len, ss);
+    if (slot64 > UINT32_MAX || staging > UINT32_MAX)
+        return DFOTA_ERR_NOSPACE;
+    slot = (uint32_t)slot64;
     jhalf = dfota_journal_half_size(cfg.layout.kind, slot, ss, 16);
+    if (!jhalf)
+        return DFOTA_ERR_NOSPACE;
     cfg.product = dev->product;
     cfg.security_counter = dev->security_counter;
+    total = cfg.layout.kind == DFOTA_LAYOUT_AB ? 0
+        : (dev->scratch_sectors ? dev->scratch_sectors : h.lag + 2u) * (uint64_t)ss;
+    if (total > UINT32_MAX)
+        return DFOTA_ERR_NOSPACE;
+    cfg.layout.scratch_size = (uint32_t)total;
+    /* slots (or slot and scratch), journal, staging: every address fits
+     * in 32 bits when the end does */
+    total = slot64 + (cfg.layout.kind == DFOTA_LAYOUT_AB ? slot64 : cfg.layout.scratch_size) +
+            2 * (uint64_t)jhalf + staging;
+    if (total > UINT32_MAX)
+        return DFOTA_ERR_NOSPACE;
     at = 0;
-    cfg.layout.slot[0] = at;
+    cfg.layout.slot[0] = (uint32_t)at;
     at += slot;
     if (cfg.layout.kind == DFOTA_LAYOUT_AB) {
-        cfg.layout.slot[1] = at;
+        cfg.layout.slot[1] = (uint32_t)at;
         at += slot;
     } else {
-        cfg.layout.scratch = at;
-        cfg.layout.scratch_size = (dev->scratch_sectors ? dev->scratch_sectors : h.lag + 2u) * ss;
+        cfg.layout.scratch = (uint32_t)at;
         at += cfg.layout.scratch_size;
     }
     cfg.layout.slot_size = slot;
-    cfg.layout.journal = at;
+    cfg.layout.journal = (uint32_t)at;
     cfg.layout.journal_size = 2 * jhalf;
-    at += 2 * jhalf;
-    cfg.layout.staging = at;
-    cfg.layout.staging_size = up(pkg_len, ss);
-    total = (uint64_t)at + cfg.layout.staging_size;
-    if (total > UINT32_MAX)
-        return DFOTA_ERR_NOSPACE;
+    at += 2 * (uint64_t)jhalf;
+    cfg.layout.staging = (uint32_t)at;
+    cfg.layout.staging_size = (uint32_t)staging;
     if (simflash_init(&f, NULL, (uint32_t)total, ss, 16, 0xFF))
         return DFOTA_ERR_ARG;
     if (src_len)

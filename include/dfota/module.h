@@ -179,6 +179,7 @@ struct dfota_mod {
     struct dfota_mod_rec rec;             /* RAM image of the newest state record */
     uint32_t rec_half, rec_slot;          /* where the next record goes */
     uint8_t  provisioned, booted, reboot;
+    uint8_t  save_due;                    /* a record waits until the final result code */
     /* AT engine */
     uint8_t  line_state;                  /* looking for "AT", saw 'A', in a command line */
     uint8_t  line_overflow;

@@ -253,6 +253,8 @@ done
 expect "keyid --json" 0 "" keyid --json kw.pub
 has "keyid --json" "$T/io/out" "\"key_id\":\"$kid_pub\""
 expect "keyid of a non-key" 3 "not an Ed25519" keyid a.bin
+expect "a raw public key as --key" 3 "32 raw bytes" diff $V --key kw.raw a.bin b.bin -o x.pkg
+no_file "a raw public key as --key: nothing written" x.pkg
 
 # ---- help and messages ---------------------------------------------------------
 for c in keygen keyid diff inspect verify apply digest sign; do
@@ -539,6 +541,12 @@ expect "detached: not a signature" 3 "not an Ed25519 signature" sign --pub enc.p
 rm -f signed3.pkg
 expect "sign --key" 0 "" sign --key k un.pkg -o signed3.pkg
 expect "sign --key: verifies" 0 "" verify --pub k.pub signed3.pkg
+rm -f signed4.pkg
+expect "sign --json" 0 "" sign --json --key k un.pkg -o signed4.pkg
+has "sign --json: key id" "$T/io/out" "\"key_id\":\"$kid_k\""
+expect "inspect shows the signature bytes" 0 "" inspect signed4.pkg
+has "inspect: payload digest" "$T/io/out" "payload      sha256"
+has "inspect: signature bytes" "$T/io/out" "sig bytes"
 expect "sign: both ways" 2 "" sign --key k --signature sig.bin --pub enc.pub un.pkg -o x.pkg
 expect "sign: -o is the input" 2 "it is the input" sign --key k un.pkg -o un.pkg
 

@@ -129,6 +129,12 @@ class Update(Base):
         self.assertGreaterEqual(len(pct[b"DOWNLOADING"]), 4, pct)
         self.assertEqual(flash_bank(m.flash, boot_banks(m.log_text())[-1])[:len(self.new)], self.new)
 
+    def test_redirect_followed(self):
+        m = self.start(FAST)
+        m.boot()
+        check_urc_order(self, self.full_update(m, self.nginx.url("redirect/update.zip")))
+        self.assertRegex(m.log_text(), r"HTTP 200, first byte 0, total %d" % len(self.pkg))
+
     def test_https_with_ca(self):
         m = self.start(["--ca", self.nginx.pki.ca_cert] + FAST)
         m.boot()

@@ -13,6 +13,8 @@ static void p_write(void *ctx, const void *buf, size_t len)
     struct mt *t = ctx;
     if (t->out_len + len + 1 > MT_OUT_MAX)
         fail_msg("module output over %u bytes", MT_OUT_MAX);
+    if (t->ok_ops == UINT64_MAX && len == 6 && memcmp(buf, "\r\nOK\r\n", 6) == 0)
+        t->ok_ops = t->flash.ops;
     memcpy(t->out + t->out_len, buf, len);
     t->out_len += len;
     t->out[t->out_len] = 0;
@@ -71,31 +73,10 @@ static void p_log(void *ctx, const char *msg)
 void mt_init(struct mt *t, int kind, uint32_t sector, uint32_t slot_size, uint32_t scratch,
              uint32_t staging)
 {
-    struct dfota_layout *l = &t->cfg.engine.layout;
-    uint32_t jhalf, at = 0, state = 2 * sector;
+    uint32_t at, state = 2 * sector;
 
     memset(t, 0, sizeof *t);
-    slot_size = (slot_size + sector - 1) / sector * sector;
-    staging = (staging + sector - 1) / sector * sector;
-    jhalf = dfota_journal_half_size(kind, slot_size, sector, 16);
-    l->kind = (uint8_t)kind;
-    l->slot[0] = at;
-    at += slot_size;
-    if (kind == DFOTA_LAYOUT_AB) {
-        l->slot[1] = at;
-        at += slot_size;
-    } else {
-        l->scratch = at;
-        l->scratch_size = scratch * sector;
-        at += l->scratch_size;
-    }
-    l->slot_size = slot_size;
-    l->journal = at;
-    l->journal_size = 2 * jhalf;
-    at += 2 * jhalf;
-    l->staging = at;
-    l->staging_size = staging;
-    at += staging;
+    at = tu_layout(&t->cfg.engine.layout, kind, sector, slot_size, scratch, staging);
     if (state < 2 * DFOTA_MOD_REC_SIZE)
         state = 2 * DFOTA_MOD_REC_SIZE;
     t->cfg.state.addr = at;
@@ -122,6 +103,7 @@ void mt_init(struct mt *t, int kind, uint32_t sector, uint32_t slot_size, uint32
     t->m = calloc(1, sizeof *t->m);
     t->out = malloc(MT_OUT_MAX);
     t->out[0] = 0;
+    t->ok_ops = UINT64_MAX;
     t->srv.chunk = 700;
     t->srv.stall_at = UINT64_MAX;
     snprintf(t->srv.etag, sizeof t->srv.etag, "\"e-1\"");
@@ -189,6 +171,7 @@ int mt_power_up_offline(struct mt *t, const char *rev)
 
 void mt_clear(struct mt *t)
 {
+    t->ok_ops = UINT64_MAX;
     t->out_len = 0;
     t->out[0] = 0;
 }

@@ -50,7 +50,10 @@ struct mt {
     /* every GET asked for */
     struct mt_req reqs[64];
     int nreqs, aborts;
-    uint64_t next_cut;        /* nonzero: the next power-up loses power again after this many ops */
+    uint64_t next_cut;
+    uint64_t ok_ops;          /* flash operations done when "\r\nOK\r\n" was first written
+                                 after mt_clear (UINT64_MAX: not yet) */
+    uint64_t ops_flushed;        /* nonzero: the next power-up loses power again after this many ops */
     char log[4096];
 };
 

@@ -10,7 +10,7 @@
  *   powerloss_runner --make-golden DIR ENGINE-ID   (golden journals of this engine)
  *   powerloss_runner --golden DIR                  (this engine resumes them)
  *   powerloss_runner [--sample | --all] [--models m1,m2] [--geometries g1,g2]
- *                    [--jobs N] [--max-fail N] [--thin N]
+ *                    [--jobs N] [--max-fail N] [--thin N] [--cap N]
  *
  * For every case the runner requires:
  *  - boot: at every power-up where nothing is pending, the image the boot
@@ -101,12 +101,12 @@ static const struct {
     [M_TORNBITS] = { "tornbits", 1, "operation k torn: every bit lands or not at random" },
     [M_ERASE_RANDOM] = { "erase-random", 1, "operation k torn; a cut erase leaves random bytes" },
     [M_ERASE_PARTIAL] = { "erase-partial", 1, "operation k torn; a cut erase leaves a prefix erased, the rest unchanged" },
-    [M_ECC] = { "ecc", 0, "operation k torn on ECC flash: reads of a cut unit fail until erased, no second program" },
-    [M_BITFLIP] = { "bitflip", 0, "read call k returns one flipped bit (once; correct after a power cycle)" },
-    [M_MARGINAL] = { "marginal", 0, "program k cut at its very end: valid at the next power-up, torn from the one after" },
+    [M_ECC] = { "ecc", 1, "operation k torn on ECC flash: reads of a cut unit fail until erased, no second program" },
+    [M_BITFLIP] = { "bitflip", 1, "read call k returns one flipped bit (once; correct after a power cycle)" },
+    [M_MARGINAL] = { "marginal", 1, "program k cut at its very end: valid at the next power-up, torn from the one after" },
     [M_CACHE] = { "cache", 1, "writes held until sync; cut at operation k: each unsynced write lost or landed (reordered)" },
-    [M_STAGING] = { "staging", 0, "payload byte k rewritten in staging between dfota_check and dfota_install" },
-    [M_IOERR] = { "ioerr", 0, "operation k fails with a port error; dfota_resume/install retried on the same engine" },
+    [M_STAGING] = { "staging", 1, "payload byte k rewritten in staging between dfota_check and dfota_install" },
+    [M_IOERR] = { "ioerr", 1, "operation k fails with a port error; dfota_resume/install retried on the same engine" },
     [M_MULTICUT] = { "multicut", 1, "cut at operation k, then 1 to 6 more cuts in the recovery" },
     [M_SECOND] = { "second", 1, "a second update after the first: cut at its operation k/2 (clean if k even, torn if odd)" },
 };
@@ -901,6 +901,7 @@ struct opts {
     int jobs;
     int max_fail_print;
     unsigned thin;           /* run only every thin-th selected case (sanitizer builds) */
+    uint64_t cap;            /* --cap: at most about this many k per geometry and model */
 };
 
 /* The k values of a case list: all of them up to `cap`, else evenly spaced
@@ -916,6 +917,8 @@ static int k_selected(uint64_t k, uint64_t span, uint64_t cap)
 
 static uint64_t cap_for(const struct opts *o, const struct geom *g, int m)
 {
+    if (o->cap)
+        return o->cap;
     if (o->all) {
         if (m == M_BITFLIP || m == M_STAGING)
             return 4000;
@@ -1114,7 +1117,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: powerloss_runner [--sample | --all] [--models a,b] [--geometries a,b]\n"
-            "                        [--jobs N] [--max-fail N] [--thin N]\n"
+            "                        [--jobs N] [--max-fail N] [--thin N] [--cap N]\n"
             "       powerloss_runner --case <geometry>:<model>:<k> [-v]\n"
             "       powerloss_runner --list-geometries | --list-models\n"
             "       powerloss_runner --make-golden DIR ENGINE-ID | --golden DIR\n");
@@ -1158,6 +1161,9 @@ int main(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--jobs") && v) {
             o.jobs = atoi(v);
+            i++;
+        } else if (!strcmp(a, "--cap") && v) {
+            o.cap = strtoull(v, NULL, 10);
             i++;
         } else if (!strcmp(a, "--thin") && v) {
             o.thin = (unsigned)atoi(v);

@@ -82,7 +82,9 @@ class Tools:
              layout="ab", sector_size=4096, security_counter=None):
         """A package from image old to image new (paths or bytes)."""
         old, new = self.file(old), self.file(new)
-        out = out or os.path.join(self.workdir, "%s-%s-%s.pkg" % (from_v, to_v, layout))
+        if out is None:
+            Tools._n += 1
+            out = os.path.join(self.workdir, "%s-%s-%s.%d.pkg" % (from_v, to_v, layout, Tools._n))
         args = ["diff", "--force", "--from-version", from_v, "--to-version", to_v, "--layout", layout]
         if product:
             args += ["--product", product]
@@ -146,6 +148,7 @@ class FlashFile:
 
     HDR = 4096
     AB, INPLACE = 1, 2
+    MAGICS = (0x314A4644, 0x324A4644)  # "DFJ1", "DFJ2" (lib/engine_priv.h JR_MAGIC)
 
     def __init__(self, path):
         with open(path, "rb") as f:
@@ -168,7 +171,7 @@ class FlashFile:
         for h in (0, 1):
             base = self.journal + h * half
             magic, seq, ln, kind, active = struct.unpack_from("<5I", self.mem, base)
-            if magic != 0x314A4644 or not (140 <= ln <= half):
+            if magic not in self.MAGICS or not (140 <= ln <= half):
                 continue
             body = bytes(self.mem[base:base + ln])
             if zlib.crc32(body[:-4]) != struct.unpack_from("<I", body, ln - 4)[0]:
@@ -218,10 +221,19 @@ class AtClient:
         if serial is None:
             raise ModemError("pyserial is missing: apt-get install python3-serial")
         self.path = path
-        self.ser = serial.Serial(path, 115200, timeout=0.05)
+        # pyserial's open() flushes the input queue (tcflush): the module
+        # answers the open at once (--wait-connect), so its boot output could
+        # be thrown away. Open without that flush.
+        self.ser = serial.Serial(None, 115200, timeout=0.05)
+        self.ser.port = path
+        self.ser.reset_input_buffer = lambda: None
+        self.ser.open()
+        del self.ser.reset_input_buffer
         self.lines = []      # (monotonic time, text)
         self.raw = bytearray()
         self.closed = False
+        self.close_reason = None
+        self.status = None   # a callable giving the module's process state, for messages
         self._part = bytearray()
         self._cond = threading.Condition()
         self._stop = False
@@ -236,7 +248,8 @@ class AtClient:
                 b = self.ser.read(1)          # returns at the first byte (or 50 ms)
                 if b and self.ser.in_waiting:
                     b += self.ser.read(self.ser.in_waiting)
-            except (serial.SerialException, OSError, TypeError):
+            except (serial.SerialException, OSError, TypeError) as e:
+                self.close_reason = "%s: %s" % (type(e).__name__, e)
                 break
             if not b:
                 continue
@@ -288,8 +301,9 @@ class AtClient:
                     i += 1
                 left = end - time.monotonic()
                 if left <= 0 or self.closed:
-                    raise ModemError("%s: no line for %s within %.0f s (closed=%s); last lines: %r"
-                                     % (self.path, what, timeout, self.closed,
+                    raise ModemError("%s: no line for %s within %.0f s (closed: %s%s); last lines: %r"
+                                     % (self.path, what, timeout, self.closed and (self.close_reason or "yes"),
+                                        ", module: %s" % self.status() if self.status else "",
                                         [t for _, t in self.lines[-12:]]))
                 self._cond.wait(min(left, 0.5))
 
@@ -432,6 +446,7 @@ class Modem:
         end = time.monotonic() + timeout
         while True:
             at = AtClient(self.link, on_line)
+            at.status = self.status
             if not wait_connect:
                 return at
             try:
@@ -442,6 +457,12 @@ class Modem:
                 if time.monotonic() > end or self.proc.poll() is not None:
                     raise ModemError("%s did not power up when its pty was opened: %s"
                                      % (self.name, self.log_tail()))
+
+    def status(self):
+        if self.proc is None:
+            return "not running"
+        rc = self.proc.poll()
+        return "running (pid %d)" % self.proc.pid if rc is None else "exited with %s" % rc
 
     def log_text(self):
         with contextlib.suppress(FileNotFoundError):
@@ -500,7 +521,16 @@ class Modem:
         self.close()
 
     def image(self, length):
-        return FlashFile(self.flash).booting_image(length)
+        """The first length bytes of the booting firmware, from the flash
+        file; the bank is cross-checked with the simulator's own log (the
+        last "power-up: bank N boots"), so a change of the journal format
+        shows up here instead of as a wrong bank."""
+        f = FlashFile(self.flash)
+        banks = re.findall(r"power-up: bank (\d+) boots", self.log_text())
+        if banks and f.kind == FlashFile.AB and int(banks[-1]) != f.active_slot():
+            raise ModemError("%s: the journal says bank %d boots, the simulator said bank %s"
+                             % (self.name, f.active_slot(), banks[-1]))
+        return f.booting_image(length)
 
 
 # ---------------------------------------------------------------- one update
@@ -609,8 +639,11 @@ def cutter(m, pred):
             return
         if pred(*st) or st[0] == "END":
             hook.fired = st
+            pid = m.proc.pid
             with contextlib.suppress(ProcessLookupError):
-                os.kill(m.proc.pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+            with open(m.log, "a") as f:
+                f.write("---- power cut: SIGKILL of pid %d after %s\n" % (pid, text))
     hook.fired = None
     return hook
 
@@ -625,3 +658,31 @@ def cut_during(m, url, pred, timeout=120):
         raise ModemError("AT+QFOTADL answered %s" % final)
     m.wait_exit(timeout)
     return hook.fired
+
+
+def start_and_settle(m, on_line=None, timeout=120):
+    """Power up with an on_line hook (e.g. a cutter for the forced upgrade)
+    and wait until either the process is gone (the hook cut the power) or
+    the boot completed (+CPIN: READY). Returns True if the process ended."""
+    m.start(on_line=on_line)
+    fired = lambda: getattr(on_line, "fired", None) is not None  # noqa: E731
+    wait_until(lambda: m.proc.poll() is not None or fired() or
+               any(t.startswith("+CPIN: READY") for t in m.at.text()), timeout,
+               "%s to boot or be cut" % m.name)
+    if m.proc.poll() is not None or fired():
+        # the hook's SIGKILL may trail the output it reacted to
+        m.wait_exit(10)
+        return True
+    m.at.on_line = None  # booted without a cut: the hook must not fire later
+    return False
+
+
+def drive(tools, m, url, *args, timeout=240):
+    """`dfota update --json` on module m's pty; returns (exit code, events,
+    stderr). The module must run without --wait-connect or be powered up."""
+    import json
+    p = subprocess.run([tools.dfota, "update", "--port", m.link, "--json", "--timeout", str(timeout)]
+                       + [str(a) for a in args] + [url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=timeout + 30)
+    events = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    return p.returncode, events, p.stderr

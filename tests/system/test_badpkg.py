@@ -7,11 +7,10 @@ code, and the module still boots its old firmware with its old revision
     test_badpkg.py Lying      (ctest: system_lying_server)
 """
 
-import os
 import time
 
 import systest
-from modem import firmware_pair, fota
+from modem import drive, firmware_pair, fota
 from servers import Nginx
 
 OLD_REV, NEW_REV = "BC20JAR01A01", "BC20JAR01A02"
@@ -72,6 +71,27 @@ class Packages(Base):
         other = firmware_pair(64 * 1024, seed=52, edits=400)[0]
         p = self.tools.diff(other, self.new, OLD_REV, NEW_REV, key=self.key, out=self.tmp + "/src.pkg")
         self.expect(self.serve("src.pkg", p), 0, 254, "built from other firmware")
+
+    def test_wrong_source_with_dfota_update(self):
+        other = firmware_pair(64 * 1024, seed=53, edits=400)[0]
+        p = self.tools.diff(other, self.new, "BC20JAR01A00", NEW_REV, key=self.key, out=self.tmp + "/src2.pkg")
+        url = self.serve("src2.pkg", p)
+        self.m.stop()
+        m = self.modem("d", self.old, OLD_REV, ["--pubkey", self.key[1], "--product", "dfota-test"])
+        m.start(open_serial=False, wait_connect=False)
+        # --check-url: caught from the header alone (a Range request), before AT+QFOTADL
+        mark = self.ng.mark()
+        rc, events, err = drive(self.tools, m, url, "--check-url")
+        self.assertEqual(rc, 5, err)   # package for another revision
+        self.assertIn("BC20JAR01A00", err)
+        self.assertFalse([e for e in events if e["event"] == "request"], events)
+        self.assertTrue(all(e["status"] == 206 for e in self.ng.requests("/src2.pkg", since=mark)))
+        # without it the module downloads it and refuses it: END,254
+        rc, events, err = drive(self.tools, m, url)
+        self.assertEqual(rc, 13, err)  # update failed
+        self.assertEqual([e.get("err") for e in events if e["event"] == "error"][-1:], [254], events)
+        m.stop()
+        self.assertEqual(m.image(len(self.old)), self.old)
 
     def test_wrong_product_unsigned_other_key_are_255(self):
         p = self.tools.diff(self.old, self.new, OLD_REV, NEW_REV, key=self.key, product="other-product",

@@ -79,7 +79,7 @@ class Fleet(systest.SysCase):
             m.stop()
             f = FlashFile(m.flash)
             self.assertFalse(f.pending())
-            self.assertEqual(f.booting_image(len(self.new)), self.new, m.name)
+            self.assertEqual(m.image(len(self.new)), self.new, m.name)
         origin = self.ng.bytes_served("/fw/fleet.pkg", since=mark)
         print("fleet %s: %d modules, package %d bytes, wall %.1f s (first done %.1f s), origin served %d bytes"
               % (where, n, self.size, wall, min(times), origin))

@@ -12,7 +12,7 @@ import os
 import re
 
 import systest
-from modem import check_order, firmware_pair, fota, random_image
+from modem import check_order, drive, firmware_pair, fota, random_image
 from servers import Nginx
 
 OLD_REV, NEW_REV, OTHER_REV = "BC20JAR01A01", "BC20JAR01A02", "BC20JAR01A03"
@@ -58,11 +58,34 @@ class Plain(Base):
         self.assertEqual(m.at.command("ATI")[1][-1], "Revision: " + NEW_REV)
         reqs = self.ng.requests("/fw/ab.pkg", since=mark)
         self.assertEqual([(e["status"], e["body"]) for e in reqs], [(200, os.path.getsize(self.pkg))])
-        systest.figure("nginx http: update of a %d-byte package, s" % reqs[0]["body"], round(r.seconds, 2))
+
+
+    def test_http_update_with_dfota_update(self):
+        m = self.modem("d", self.old, OLD_REV, ["--pubkey", self.key[1], "--product", "dfota-test"])
+        m.start(open_serial=False, wait_connect=False)
+        rc, events, err = drive(self.tools, m, self.ng.url("fw/ab.pkg"), "--expect-revision", NEW_REV)
+        self.assertEqual(rc, 0, err)
+        done = [e for e in events if e["event"] == "done"]
+        self.assertEqual((done[-1]["old_revision"], done[-1]["new_revision"]), (OLD_REV, NEW_REV))
+        stages = [e["stage"] for e in events if e["event"] == "fota"]
+        self.assertEqual([s for s in stages if s in ("HTTPSTART", "HTTPEND", "START", "END")],
+                         ["HTTPSTART", "HTTPEND", "START", "END"])
+        m.stop()
+        self.assertEqual(m.image(len(self.new)), self.new)
 
 
 class Tls(Base):
     https = True
+
+    def test_wrong_ca_with_dfota_update(self):
+        m = self.modem("d", self.old, OLD_REV, ["--pubkey", self.key[1], "--ca", self.ng.pki.wrong_ca_cert])
+        m.start(open_serial=False, wait_connect=False)
+        rc, events, err = drive(self.tools, m, self.ng.url("fw/ab.pkg", https=True))
+        self.assertEqual(rc, 12, err)  # download failed
+        self.assertEqual([e.get("http_err") for e in events if e["event"] == "error"][-1:], [12], events)
+        self.assertIn("12", err)
+        m.stop()
+        self.assertEqual(m.image(len(self.old)), self.old)
 
     def test_https_update(self):
         m = self.module(extra=["--ca", self.ng.pki.ca_cert])
@@ -149,6 +172,7 @@ class Resume(Base):
         self.assertTrue(after, "no resume request: %r" % reqs)
         self.assertEqual(after[0]["if_range"], e1, "the resume must name the ETag of P1")
         self.assertEqual(after[0]["status"], 200, "nginx sends the whole new file")
+        print("replaced mid-download: %r" % r)
         if r.end == 0:
             self.assertEqual(r.revision, OTHER_REV, "%r" % r)
             self.assertEqual(m.image(len(other)), other)

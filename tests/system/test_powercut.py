@@ -17,7 +17,7 @@ import random
 import time
 
 import systest
-from modem import FlashFile, after_power_up, cut_during, cutter, firmware_pair, fota
+from modem import FlashFile, after_power_up, cut_during, cutter, firmware_pair, fota, start_and_settle
 from servers import Nginx
 
 REVS = ("BC20JAR01A01", "BC20JAR01A02")
@@ -43,7 +43,7 @@ class Cuts(systest.SysCase):
         self.assertEqual(m.at.revision(), REVS[k], why)
         f = FlashFile(m.flash)
         self.assertFalse(f.pending(), "%s: an update is still pending" % why)
-        self.assertEqual(f.booting_image(len(self.images[k])), self.images[k],
+        self.assertEqual(m.image(len(self.images[k])), self.images[k],
                          "%s: the booting firmware is not %s byte for byte" % (why, REVS[k]))
 
     def test_random_cuts(self):
@@ -102,13 +102,8 @@ class Cuts(systest.SysCase):
             why = "double cut %d: UPDATING >= %d%%, then the forced upgrade's UPDATING >= %d%%" % (j, p1, p2)
             fired = cut_during(m, url, lambda st, v: st == "UPDATING" and v is not None and v >= p1)
             hook = cutter(m, lambda st, v: st == "UPDATING" and v is not None and v >= p2)
-            m.start(on_line=hook)
-            if fired[0] != "END":
-                m.wait_exit(60)
-                double += hook.fired is not None and hook.fired[0] != "END"
-                m.start()
-            else:
-                m.kill()
+            if fired[0] == "END" or start_and_settle(m, hook):
+                double += fired[0] != "END" and hook.fired is not None and hook.fired[0] != "END"
                 m.start()
             code = after_power_up(m.at)
             self.assertIn(code, (0, None), why + m.log_tail())

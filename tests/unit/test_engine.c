@@ -269,6 +269,499 @@ static void test_two_updates_alternate_banks(void **st)
     free(c);
 }
 
+
+/* ---- issue 13: faults of real flash and boot loaders ------------------- */
+
+/* The image the firmware region / active bank holds is the old or the new. */
+static int boots_old_or_new(struct tu_device *d, struct fixture *f, unsigned slot)
+{
+    const uint8_t *m = d->flash.mem + d->cfg.layout.slot[slot];
+    return memcmp(m, f->a, N) == 0 || memcmp(m, f->b, f->blen) == 0;
+}
+
+/* Power up until nothing is pending (at most 4 times); the target boots. */
+static void settle_to_target(struct tu_device *d, struct fixture *f, const char *what)
+{
+    struct dfota_engine e;
+    int i, rc = DFOTA_OK;
+    for (i = 0; i < 4; i++) {
+        simflash_power_on(&d->flash);
+        assert_int_equal(dfota_init(&e, &d->cfg), DFOTA_OK);
+        if (!dfota_pending(&e)) {
+            if (!boots_old_or_new(d, f, dfota_active_slot(&e)))
+                fail_msg("%s: nothing pending over an image that is neither", what);
+            if (memcmp(d->flash.mem + d->cfg.layout.slot[dfota_active_slot(&e)], f->b, f->blen))
+                rc = dfota_install(&e);   /* the old image boots: ask again */
+            else
+                return;
+        } else {
+            rc = dfota_resume(&e);
+        }
+        (void)rc;
+    }
+    fail_msg("%s: still not the target (%s)", what, dfota_strerror(rc));
+}
+
+/* Findings 1 and 2: one transient bit error in one read() of an in-place
+ * update. Nothing unverified boots, nothing stays pending once the reads
+ * are right again. */
+static void test_transient_read_flip_inplace(void **st)
+{
+    struct fixture *f = *st;
+    struct tu_device d;
+    size_t plen;
+    uint8_t *p = tu_package(f->a, N, f->b, f->blen, 1, 4096, 1, 0, "", &plen), *initial;
+    uint64_t reads, k;
+    struct dfota_engine e;
+    unsigned failed_installs = 0;
+
+    tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 5, 2 * N);
+    tu_device_load(&d, 0, f->a, N, p, plen);
+    initial = malloc(d.flash.size);
+    memcpy(initial, d.flash.mem, d.flash.size);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    assert_int_equal(dfota_install(&e), DFOTA_OK);
+    reads = d.flash.reads;
+    for (k = 0; k < reads; k += 1 + reads / 150) {
+        char id[64];
+        int rc;
+        snprintf(id, sizeof id, "flip read %llu", (unsigned long long)k);
+        memcpy(d.flash.mem, initial, d.flash.size);
+        simflash_power_on(&d.flash);
+        simflash_reset_counters(&d.flash);
+        d.flash.flip_read = k;
+        d.flash.flip_seed = (uint32_t)k * 7919u + 1;
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        rc = dfota_install(&e);
+        if (rc)
+            failed_installs++;
+        /* a failed install is pending or refused, never IDLE over a bad image */
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        if (!dfota_pending(&e) && !boots_old_or_new(&d, f, 0))
+            fail_msg("%s: %s, nothing pending, a bad image boots", id, dfota_strerror(rc));
+        settle_to_target(&d, f, id);
+        assert_false(d.flash.violation);
+    }
+    printf("transient flips: %llu reads, %u installs failed and recovered\n",
+           (unsigned long long)reads, failed_installs);
+    free(initial);
+    tu_device_free(&d);
+    free(p);
+}
+
+/* Findings 1 and 8: staging rewritten after dfota_check (interposer, bit
+ * rot): install reads staging again and refuses it, writing nothing; the
+ * package restored, it installs. (Changed while applying: the block chain
+ * stops it before a commit; tests/powerloss, model staging.) */
+static void test_staging_changed(void **st)
+{
+    struct fixture *f = *st;
+    struct tu_device d;
+    struct dfota_engine e;
+    size_t plen, i;
+    for (i = 0; i < 2; i++) {
+        int inplace = i == 1;
+        uint8_t *p = tu_package(f->a, N, f->b, f->blen, inplace, 4096, 1, 0, "", &plen);
+        uint32_t at;
+        tu_device_init(&d, inplace ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB, 4096, N + 4096, 5,
+                       2 * N);
+        tu_device_load(&d, 0, f->a, N, p, plen);
+        at = d.cfg.layout.staging + DFOTA_PKG_HEADER_SIZE + 40;
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_int_equal(dfota_check(&e), DFOTA_OK);
+        assert_int_equal(dfota_state(&e), DFOTA_STATE_CHECKED);
+        d.flash.mem[at] ^= 0x10;
+        simflash_reset_counters(&d.flash);
+        assert_int_equal(dfota_install(&e), DFOTA_ERR_PAYLOAD);
+        assert_int_equal(d.flash.erases + d.flash.progs, 0);
+        assert_false(dfota_pending(&e));
+        d.flash.mem[at] ^= 0x10;
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_int_equal(dfota_install(&e), DFOTA_OK);
+        settle_to_target(&d, f, "staging restored");
+        tu_device_free(&d);
+        free(p);
+    }
+}
+
+/* Finding 8: the header is read once; its digest and its signature are
+ * of the same bytes. An interposer that shows a forged header (whose
+ * payload digest matches a forged payload) on the first read and the
+ * genuine signed one after must not get the forged payload accepted. */
+struct interposer {
+    struct dfota_flash port;
+    struct simflash *f;
+    uint32_t staging;
+    const uint8_t *forged;   /* 312 bytes */
+    unsigned header_reads;
+};
+
+static int ip_read(void *ctx, uint32_t addr, void *buf, uint32_t len)
+{
+    struct interposer *x = ctx;
+    int rc = x->f->port.read(x->f->port.ctx, addr, buf, len);
+    if (!rc && addr == x->staging && len >= DFOTA_PKG_HEADER_SIZE && x->header_reads++ == 0)
+        memcpy(buf, x->forged, DFOTA_PKG_HEADER_SIZE);
+    return rc;
+}
+static int ip_prog(void *ctx, uint32_t a, const void *b, uint32_t l)
+{
+    struct interposer *x = ctx;
+    return x->f->port.prog(x->f->port.ctx, a, b, l);
+}
+static int ip_erase(void *ctx, uint32_t a)
+{
+    struct interposer *x = ctx;
+    return x->f->port.erase(x->f->port.ctx, a);
+}
+
+static void test_header_read_once(void **st)
+{
+    struct fixture *f = *st;
+    struct tu_device d;
+    struct dfota_engine e;
+    struct interposer x;
+    struct dfota_pkg_header h;
+    size_t plen, i;
+    uint8_t *p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen), forged[312];
+    uint8_t *junk = malloc(plen);
+    uint32_t s = 77;
+
+    for (i = 0; i < plen; i++)
+        junk[i] = (uint8_t)tu_rand(&s);
+    tu_device_init(&d, DFOTA_LAYOUT_AB, 4096, N + 4096, 0, 2 * N);
+    tu_device_load(&d, 0, f->a, N, p, plen);
+    /* staging: the genuine header, a forged payload of the same size */
+    memcpy(d.flash.mem + d.cfg.layout.staging + DFOTA_PKG_HEADER_SIZE, junk,
+           plen - DFOTA_PKG_HEADER_SIZE);
+    assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+    dfota_sha256(junk, plen - DFOTA_PKG_HEADER_SIZE, h.payload_sha256);
+    assert_int_equal(dfota_pkg_write(&h, forged), DFOTA_OK);  /* signature: the genuine one */
+    x.port = d.flash.port;
+    x.port.ctx = &x;
+    x.port.read = ip_read;
+    x.port.prog = ip_prog;
+    x.port.erase = ip_erase;
+    x.f = &d.flash;
+    x.staging = d.cfg.layout.staging;
+    x.forged = forged;
+    x.header_reads = 0;
+    d.cfg.flash = &x.port;
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    assert_int_equal(dfota_check(&e), DFOTA_ERR_SIGNATURE);
+    assert_int_equal(x.header_reads, 1);
+    x.header_reads = 0;
+    assert_int_not_equal(dfota_install(&e), DFOTA_OK);
+    assert_int_equal(d.flash.erases + d.flash.progs, 0);
+    free(junk);
+    free(p);
+    tu_device_free(&d);
+}
+
+/* Finding 6: after a port error, dfota_resume on the same engine (no
+ * dfota_init) finishes the update: it reads the journal from flash. */
+static void test_resume_after_io_error_same_engine(void **st)
+{
+    struct fixture *f = *st;
+    size_t plen;
+    int layout;
+    for (layout = 0; layout < 2; layout++) {
+        int inplace = layout == 1;
+        uint8_t *p = tu_package(f->a, N, f->b, f->blen, inplace, 4096, 1, 0, "", &plen), *initial;
+        struct tu_device d;
+        struct dfota_engine e;
+        uint64_t ops, k;
+        tu_device_init(&d, inplace ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB, 4096, N + 4096, 3,
+                       2 * N);
+        tu_device_load(&d, 0, f->a, N, p, plen);
+        initial = malloc(d.flash.size);
+        memcpy(initial, d.flash.mem, d.flash.size);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        simflash_reset_counters(&d.flash);
+        assert_int_equal(dfota_install(&e), DFOTA_OK);
+        ops = d.flash.ops;
+        for (k = 0; k < ops; k += 3) {
+            int rc, tries;
+            memcpy(d.flash.mem, initial, d.flash.size);
+            simflash_power_on(&d.flash);
+            simflash_reset_counters(&d.flash);
+            d.flash.io_error_at = k;
+            assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+            rc = dfota_install(&e);
+            for (tries = 0; rc && tries < 3; tries++)
+                rc = dfota_pending(&e) ? dfota_resume(&e) : dfota_install(&e);
+            if (rc)
+                fail_msg("%s io error at op %llu: %s", inplace ? "in place" : "A/B",
+                         (unsigned long long)k, dfota_strerror(rc));
+            assert_int_equal(dfota_state(&e), DFOTA_STATE_IDLE);
+            assert_memory_equal(d.flash.mem + d.cfg.layout.slot[dfota_active_slot(&e)], f->b,
+                                f->blen);
+            assert_false(d.flash.violation);
+        }
+        free(initial);
+        tu_device_free(&d);
+        free(p);
+    }
+}
+
+/* Finding 4 (a finished update never needs the package again): the IDLE
+ * record lost (decayed) after the application erased staging; the record
+ * before it has every block done: resume verifies and ends it from the
+ * journal alone. */
+static void test_finished_update_without_package(void **st)
+{
+    struct fixture *f = *st;
+    size_t plen;
+    int layout;
+    for (layout = 0; layout < 2; layout++) {
+        int inplace = layout == 1;
+        uint8_t *p = tu_package(f->a, N, f->b, f->blen, inplace, 4096, 1, 0, "", &plen);
+        struct tu_device d;
+        struct dfota_engine e;
+        uint32_t half, s;
+        tu_device_init(&d, inplace ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB, 4096, N + 4096, 3,
+                       2 * N);
+        tu_device_load(&d, 0, f->a, N, p, plen);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_int_equal(dfota_install(&e), DFOTA_OK);
+        /* the IDLE record is the newest: lose it, erase staging */
+        half = d.cfg.layout.journal + (e.seq & 1) * (d.cfg.layout.journal_size / 2);
+        memset(d.flash.mem + half, 0xFF, d.cfg.layout.journal_size / 2);
+        for (s = 0; s < d.cfg.layout.staging_size; s++)
+            d.flash.mem[d.cfg.layout.staging + s] = 0xFF;
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_true(dfota_pending(&e));
+        assert_int_equal(dfota_resume(&e), DFOTA_OK);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_false(dfota_pending(&e));
+        assert_int_equal(dfota_active_slot(&e), inplace ? 0 : 1);
+        assert_memory_equal(d.flash.mem + d.cfg.layout.slot[dfota_active_slot(&e)], f->b, f->blen);
+        tu_device_free(&d);
+        free(p);
+    }
+}
+
+/* Findings 3 and 7 on ECC flash: a unit whose program or erase was cut
+ * reads as an error and must not be programmed again without an erase.
+ * Cuts at every operation of an A/B and an in-place update. */
+static void test_ecc_flash_cuts(void **st)
+{
+    struct fixture *f = *st;
+    size_t plen;
+    int layout;
+    for (layout = 0; layout < 2; layout++) {
+        int inplace = layout == 1;
+        uint8_t *p = tu_package(f->a, N, f->b, f->blen, inplace, 4096, 1, 0, "", &plen), *initial;
+        struct tu_device d;
+        struct dfota_engine e;
+        uint64_t ops, k;
+        tu_device_init(&d, inplace ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB, 4096, N + 4096, 3,
+                       2 * N);
+        tu_device_load(&d, 0, f->a, N, p, plen);
+        assert_int_equal(simflash_set_ecc(&d.flash, 1), 0);
+        initial = malloc(d.flash.size);
+        memcpy(initial, d.flash.mem, d.flash.size);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        simflash_reset_counters(&d.flash);
+        assert_int_equal(dfota_install(&e), DFOTA_OK);
+        ops = d.flash.ops;
+        for (k = 0; k < ops; k += inplace ? 3 : 1) {
+            char id[64];
+            snprintf(id, sizeof id, "%s ecc cut %llu", inplace ? "in place" : "A/B",
+                     (unsigned long long)k);
+            memcpy(d.flash.mem, initial, d.flash.size);
+            assert_int_equal(simflash_set_ecc(&d.flash, 0), 0);
+            assert_int_equal(simflash_set_ecc(&d.flash, 1), 0);
+            simflash_power_on(&d.flash);
+            simflash_reset_counters(&d.flash);
+            d.flash.cut_after = k;
+            d.flash.tear_seed = (uint32_t)k * 2654435761u + 3;
+            assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+            assert_int_equal(dfota_install(&e), DFOTA_ERR_IO);
+            simflash_power_on(&d.flash);
+            if (dfota_init(&e, &d.cfg) != DFOTA_OK)
+                fail_msg("%s: dfota_init fails after the cut", id);
+            settle_to_target(&d, f, id);
+            if (d.flash.violation)
+                fail_msg("%s: %s", id, d.flash.why);
+        }
+        free(initial);
+        tu_device_free(&d);
+        free(p);
+    }
+}
+
+/* Finding 5: a checkpoint record with a valid CRC but a field out of
+ * range is refused (DFOTA_ERR_JOURNAL, still pending), never read out of
+ * bounds. Offsets from docs/journal-format.md. */
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void test_snapshot_fields_range_checked(void **st)
+{
+    struct fixture *f = *st;
+    size_t plen, i;
+    uint8_t *p = tu_package(f->a, N, f->b, f->blen, 1, 4096, 1, 0, "", &plen), *cut;
+    struct tu_device d;
+    struct dfota_engine e;
+    const uint32_t model = (uint32_t)sizeof(struct dz_model), s0 = 216;
+    const uint32_t words = s0 + 4 + model, bytes = words + 44, tail = bytes + 14;
+    /* field offsets in the record, and a bad value for each */
+    const struct { uint32_t off, size, bad; const char *name; } bad[] = {
+        { bytes + 13, 1, 7, "pred_kind" },
+        { bytes + 12, 1, 9, "pred_n" },
+        { bytes + 0, 1, 3, "op" },
+        { tail + 4, 4, 100000, "map_n" },
+        { words + 8, 4, 0x7FFFFFFF, "in_pos" },
+        { words + 0, 4, 0, "range" },
+        { words + 12, 4, 12345, "out_pos" },
+        { s0 + 4, 2, 0, "a probability" },
+        { s0, 4, 1, "model count" },
+        { 20, 4, 999, "done" },
+        { 36, 4, 0x80, "flags" },
+    };
+    tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 3, 2 * N);
+    tu_device_load(&d, 0, f->a, N, p, plen);
+    /* cut after a few checkpoints: the newest record has a snapshot */
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    d.flash.cut_after = 600;
+    assert_int_equal(dfota_install(&e), DFOTA_ERR_IO);
+    simflash_power_on(&d.flash);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    assert_true(dfota_pending(&e));
+    assert_true(e.blocks_done > 0 && e.blocks_done < 15);
+    cut = malloc(d.flash.size);
+    memcpy(cut, d.flash.mem, d.flash.size);
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint32_t half = d.cfg.layout.journal + (e.seq & 1) * (d.cfg.layout.journal_size / 2);
+        uint8_t *r = d.flash.mem + half;
+        uint32_t len;
+        memcpy(d.flash.mem, cut, d.flash.size);
+        assert_int_equal(get32(r), 0x324A4644u);
+        len = get32(r + 8);
+        assert_true(len > tail);               /* a snapshot record */
+        if (bad[i].size == 1)
+            r[bad[i].off] = (uint8_t)bad[i].bad;
+        else if (bad[i].size == 2)
+            r[bad[i].off] = (uint8_t)bad[i].bad, r[bad[i].off + 1] = (uint8_t)(bad[i].bad >> 8);
+        else
+            put32(r + bad[i].off, bad[i].bad);
+        put32(r + len - 4, dfota_crc32(0, r, len - 4));
+        simflash_power_on(&d.flash);
+        {
+            struct dfota_engine e2;
+            int rc = dfota_init(&e2, &d.cfg);
+            if (!rc)
+                rc = dfota_resume(&e2);
+            if (rc != DFOTA_ERR_JOURNAL)
+                fail_msg("%s out of range: %s, not refused", bad[i].name, dfota_strerror(rc));
+            assert_true(dfota_pending(&e2));
+            assert_int_equal(dfota_state(&e2), DFOTA_STATE_FAILED);
+        }
+    }
+    /* untouched, it resumes */
+    memcpy(d.flash.mem, cut, d.flash.size);
+    settle_to_target(&d, f, "snapshot intact");
+    free(cut);
+    free(p);
+    tu_device_free(&d);
+}
+
+/* A journal of the previous format (DFJ1): its IDLE record's bank boots. */
+static void test_dfj1_idle_record(void **st)
+{
+    struct fixture *f = *st;
+    struct tu_device d;
+    struct dfota_engine e;
+    size_t plen;
+    uint8_t *p, *r;
+    tu_device_init(&d, DFOTA_LAYOUT_AB, 4096, N + 4096, 0, 2 * N);
+    p = tu_package(f->b, f->blen, f->a, N, 0, 0, 0, 0, "", &plen);  /* from bank 1's image */
+    tu_device_load(&d, 1, f->b, f->blen, p, plen);
+    r = d.flash.mem + d.cfg.layout.journal + d.cfg.layout.journal_size / 2;   /* half 1, seq 1 */
+    memset(r, 0, 140);
+    put32(r, 0x314A4644u);
+    put32(r + 4, 1);
+    put32(r + 8, 140);
+    put32(r + 12, 1);          /* IDLE */
+    put32(r + 16, 1);          /* bank 1 boots */
+    put32(r + 136, dfota_crc32(0, r, 136));
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    assert_false(dfota_pending(&e));
+    assert_int_equal(dfota_active_slot(&e), 1);
+    assert_int_equal(dfota_install(&e), DFOTA_OK);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    assert_int_equal(dfota_active_slot(&e), 0);
+    assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], f->a, N);
+    free(p);
+    tu_device_free(&d);
+}
+
+/* The engine state decides which calls are valid. */
+static void test_state_calls(void **st)
+{
+    struct fixture *f = *st;
+    struct tu_device d;
+    struct dfota_engine e;
+    size_t plen;
+    uint8_t *p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen);
+    tu_device_init(&d, DFOTA_LAYOUT_AB, 4096, N + 4096, 0, 2 * N);
+    tu_device_load(&d, 0, f->a, N, p, plen);
+    memset(&e, 0, sizeof e);
+    assert_int_equal(dfota_state(&e), DFOTA_STATE_OFF);
+    assert_int_equal(dfota_check(&e), DFOTA_ERR_STATE);
+    assert_int_equal(dfota_install(&e), DFOTA_ERR_STATE);
+    assert_int_equal(dfota_resume(&e), DFOTA_ERR_STATE);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    assert_int_equal(dfota_state(&e), DFOTA_STATE_IDLE);
+    assert_int_equal(dfota_resume(&e), DFOTA_OK);
+    assert_int_equal(dfota_check(&e), DFOTA_OK);
+    assert_int_equal(dfota_state(&e), DFOTA_STATE_CHECKED);
+    d.flash.cut_after = 5;
+    assert_int_equal(dfota_install(&e), DFOTA_ERR_IO);
+    assert_int_equal(dfota_state(&e), DFOTA_STATE_PENDING);
+    simflash_power_on(&d.flash);
+    assert_int_equal(dfota_check(&e), DFOTA_ERR_STATE);
+    assert_int_equal(dfota_install(&e), DFOTA_ERR_STATE);
+    assert_int_equal(dfota_resume(&e), DFOTA_OK);
+    assert_int_equal(dfota_state(&e), DFOTA_STATE_IDLE);
+    assert_int_equal(dfota_active_slot(&e), 1);
+    free(p);
+    tu_device_free(&d);
+}
+
+/* Finding 9: sizes that do not fit 32 bits are refused, not wrapped. */
+static void test_host_and_budget_overflows(void **st)
+{
+    struct fixture *f = *st;
+    size_t plen;
+    uint8_t *p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen), *out = NULL;
+    size_t olen = 0;
+    struct dfota_pkg_header h;
+    uint32_t sizes[] = { 0xFFFFFFFEu, 0xFFFFFFFFu, 0x80000000u }, i;
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+        h.dst_size = sizes[i];
+        assert_int_equal(dfota_pkg_write(&h, p), DFOTA_OK);
+        assert_int_not_equal(dfota_host_apply(f->a, N, p, plen, NULL, &out, &olen, NULL, NULL,
+                                              NULL), DFOTA_OK);
+        assert_null(out);
+    }
+    /* a slot of about 4 GiB: the budget is right, or 0 when it cannot fit */
+    assert_int_equal(dfota_journal_half_size(DFOTA_LAYOUT_AB, 0xFFFFFFFFu, 4096, 16),
+                     (224u + 1048576u * 16u + 4095u) / 4096u * 4096u);
+    assert_int_equal(dfota_journal_half_size(DFOTA_LAYOUT_AB, 0xFFFFFFFFu, 256, 256), 0);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +775,16 @@ int main(void)
         cmocka_unit_test(test_ab_signed_garbage_keeps_old_bank),
         cmocka_unit_test(test_downgrade_refused),
         cmocka_unit_test(test_two_updates_alternate_banks),
+        cmocka_unit_test(test_transient_read_flip_inplace),
+        cmocka_unit_test(test_staging_changed),
+        cmocka_unit_test(test_header_read_once),
+        cmocka_unit_test(test_resume_after_io_error_same_engine),
+        cmocka_unit_test(test_finished_update_without_package),
+        cmocka_unit_test(test_ecc_flash_cuts),
+        cmocka_unit_test(test_snapshot_fields_range_checked),
+        cmocka_unit_test(test_dfj1_idle_record),
+        cmocka_unit_test(test_state_calls),
+        cmocka_unit_test(test_host_and_budget_overflows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

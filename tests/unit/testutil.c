@@ -102,13 +102,12 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
     return pkg;
 }
 
-void tu_device_init(struct tu_device *d, int kind, uint32_t sector, uint32_t slot_size,
-                    uint32_t scratch_sectors, uint32_t staging_size)
+uint32_t tu_layout(struct dfota_layout *l, int kind, uint32_t sector, uint32_t slot_size,
+                   uint32_t scratch_sectors, uint32_t staging_size)
 {
     uint32_t jhalf, at = 0;
-    struct dfota_layout *l = &d->cfg.layout;
 
-    memset(d, 0, sizeof *d);
+    memset(l, 0, sizeof *l);
     slot_size = (slot_size + sector - 1) / sector * sector;
     jhalf = dfota_journal_half_size(kind, slot_size, sector, 16);
     staging_size = (staging_size + sector - 1) / sector * sector;
@@ -129,7 +128,16 @@ void tu_device_init(struct tu_device *d, int kind, uint32_t sector, uint32_t slo
     at += 2 * jhalf;
     l->staging = at;
     l->staging_size = staging_size;
-    at += staging_size;
+    return at + staging_size;
+}
+
+void tu_device_init(struct tu_device *d, int kind, uint32_t sector, uint32_t slot_size,
+                    uint32_t scratch_sectors, uint32_t staging_size)
+{
+    uint32_t at;
+
+    memset(d, 0, sizeof *d);
+    at = tu_layout(&d->cfg.layout, kind, sector, slot_size, scratch_sectors, staging_size);
     if (simflash_init(&d->flash, NULL, at, sector, 16, 0xFF))
         abort();
     tu_keys(d->pk, (uint8_t[64]){ 0 });

@@ -31,6 +31,11 @@ struct tu_device {
     struct dfota_config cfg;
     uint8_t pk[32];
 };
+/* The regions of a device, one after the other from address 0 (slots,
+ * scratch in place, journal, staging; sizes rounded up to sectors, 16-byte
+ * program unit); returns the first address after them. */
+uint32_t tu_layout(struct dfota_layout *l, int kind, uint32_t sector, uint32_t slot_size,
+                   uint32_t scratch_sectors, uint32_t staging_size);
 void tu_device_init(struct tu_device *d, int kind, uint32_t sector, uint32_t slot_size,
                     uint32_t scratch_sectors, uint32_t staging_size);
 void tu_device_free(struct tu_device *d);
