@@ -633,7 +633,9 @@ int main(int argc, char **argv)
         http_perform(mo->http);
     }
 out:
-    modem_log(mo, "stopping after %llu flash operations", (unsigned long long)mo->flash.ops);
+    modem_log(mo, "stopping after %llu flash operations (%llu erases, %llu programs, %llu bytes programmed)",
+              (unsigned long long)mo->flash.ops, (unsigned long long)mo->flash.sf.erases,
+              (unsigned long long)mo->flash.sf.progs, (unsigned long long)mo->flash.sf.prog_bytes);
     serial_drain(&mo->serial, 1000);
     http_free(mo->http);
     serial_close(&mo->serial);

@@ -226,9 +226,9 @@ class AtClient:
         # be thrown away. Open without that flush.
         self.ser = serial.Serial(None, 115200, timeout=0.05)
         self.ser.port = path
-        self.ser.reset_input_buffer = lambda: None
+        self.ser._reset_input_buffer = lambda: None  # what open() calls (pyserial 3.5)
         self.ser.open()
-        del self.ser.reset_input_buffer
+        del self.ser._reset_input_buffer
         self.lines = []      # (monotonic time, text)
         self.raw = bytearray()
         self.closed = False
