@@ -470,6 +470,12 @@ def best_peer(pair):
     return best
 
 
+def codec_name(c):
+    """The codec a dfota package uses (header algorithm id, from inspect)."""
+    a = c.inspect.get("algorithm") if isinstance(getattr(c, "inspect", None), dict) else None
+    return {1: "DZ1", 2: "DZ2"}.get(a, NA)
+
+
 def report(pairs, args, env_lines, callgrind_line, failures):
     out = []
     out.append("dfota benchmark  (%s)" % time.strftime("%Y-%m-%d %H:%M:%S %Z"))
@@ -509,7 +515,8 @@ def report(pairs, args, env_lines, callgrind_line, failures):
     # ---- table 3: dfota relative to peers, speed, RAM (not with --no-dfota)
     if not args.no_dfota:
         heads = ["pair", "best-run", "ab/run", "ab/sp3", "ab/spall", "ip/ab",
-                 "diff-s", "t/zstd", "RSS-MiB", "rss/zstd", "apply-MB/s", "dec-RAM", "ip-RAM", "sect-buf"]
+                 "diff-s", "t/zstd", "RSS-MiB", "rss/zstd", "apply-MB/s", "dec-RAM", "ip-RAM", "sect-buf",
+                 "codec"]
         rows = []
         cols = {k: [] for k in ("run", "sp3", "spall", "ipab", "t", "rss", "mbps")}
         for p in pairs:
@@ -529,7 +536,7 @@ def report(pairs, args, env_lines, callgrind_line, failures):
             sb = ip.sector_buffer if ip.sector_buffer is not None else ab.sector_buffer
             if ab.status == ERR:
                 bad = "MISMATCH" if ab.roundtrip == "MISMATCH" else ERR
-                rows.append([p.name, ("%d %s" % bp) if bp else NA, bad] + [NA] * 11)
+                rows.append([p.name, ("%d %s" % bp) if bp else NA, bad] + [NA] * 12)
                 continue
             rows.append([
                 p.name,
@@ -540,12 +547,13 @@ def report(pairs, args, env_lines, callgrind_line, failures):
                 fmt_ratio(ab.diff_rss / 1024, 1) if ab.diff_rss else NA, fmt_ratio(v["rss"], 2),
                 fmt_ratio(v["mbps"], 1),
                 fmt_int(ab.decoder_ram), fmt_int(ip.decoder_ram if ip.status == "ok" else None), fmt_int(sb),
+                "%s/%s" % (codec_name(ab), codec_name(ip)),
             ])
         med = ["median", "", fmt_ratio(median(cols["run"]), 3), fmt_ratio(median(cols["sp3"]), 3),
                fmt_ratio(median(cols["spall"]), 3), fmt_ratio(median(cols["ipab"]), 3),
                fmt_ratio(median([p.cells["dfota-ab"].diff_s for p in pairs
                                    if p.cells["dfota-ab"].status == "ok"]), 2), fmt_ratio(median(cols["t"]), 2),
-               "", fmt_ratio(median(cols["rss"]), 2), fmt_ratio(median(cols["mbps"]), 1), "", "", ""]
+               "", fmt_ratio(median(cols["rss"]), 2), fmt_ratio(median(cols["mbps"]), 1), "", "", "", ""]
         mx = ["max", "", fmt_ratio(max([x for x in cols["run"] if x is not None], default=None), 3),
               fmt_ratio(max([x for x in cols["sp3"] if x is not None], default=None), 3),
               fmt_ratio(max([x for x in cols["spall"] if x is not None], default=None), 3),
@@ -556,7 +564,7 @@ def report(pairs, args, env_lines, callgrind_line, failures):
               fmt_int(max_ok(pairs, "dfota-ip", "decoder_ram")),
               fmt_int(max([x for x in (max_ok(pairs, "dfota-ab", "sector_buffer"),
                                        max_ok(pairs, "dfota-ip", "sector_buffer")) if x is not None],
-                          default=None))]
+                          default=None)), ""]
         out.append("3. dfota vs peers (ratios < 1 mean dfota is smaller/faster/leaner)")
         out.append(table(heads, table_rows_with_summary(rows, [med, mx])))
         spall = [x for x in cols["spall"] if x is not None]

@@ -89,9 +89,19 @@ static int known_err(int rc)
 /* ---- the reference decode (bit 2) ---- */
 
 struct ref_io {
-    const uint8_t *payload, *src;
-    uint32_t payload_size, src_size;
+    const uint8_t *payload, *src, *dst;
+    uint32_t payload_size, src_size, dst_size;
 };
+
+/* DZ2 A/B target read-back: one decode call produces the whole A/B target,
+ * so the decoder finds every byte in its output and never asks. */
+static int ref_dst(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    const struct ref_io *c = ctx;
+    FZ_CHECK(0 && off && len);
+    memcpy(buf, c->dst + off, len);
+    return 0;
+}
 
 static int ref_payload(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 {
@@ -116,8 +126,8 @@ static int ref_decode(const struct dfota_pkg_header *h, const uint8_t *payload, 
                       uint8_t *target, uint32_t *crc)
 {
     struct dfota_patch *p = malloc(sizeof *p);
-    struct ref_io c = { payload, slot, h->payload_size, h->src_size };
-    struct dfota_patch_io io = { &c, ref_payload, ref_src };
+    struct ref_io c = { payload, slot, target, h->payload_size, h->src_size, h->dst_size };
+    struct dfota_patch_io io = { &c, ref_payload, ref_src, ref_dst };
     uint32_t nb = dz_block_count(h->dst_size, h->sector_size), i, off, len, addr;
     int back = (h->flags & DFOTA_PKG_F_BACKWARD) != 0, rc = DFOTA_OK;
 

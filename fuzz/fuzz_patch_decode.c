@@ -1,7 +1,8 @@
-/* fuzz_patch_decode: the DZ1 decoder alone, the fuzzer input as its payload.
+/* fuzz_patch_decode: the DZ1 and DZ2 decoders alone, the fuzzer input as
+ * their payload.
  *
  * Input: byte 0 selects the header, bytes 1-2 (little-endian, 14 bits) the
- * target size, the rest is the payload.
+ * target size, bit 14 of them the codec (1 = DZ2), the rest is the payload.
  *   bit 0     in place (else A/B)
  *   bit 1     backward (in place only)
  *   bits 2-3  in-place sector size: 256 << n
@@ -15,8 +16,11 @@
  * than the decoder's read-ahead buffer. Every call must return DFOTA_OK or
  * DFOTA_ERR_CORRUPT. The payload is decoded twice, the second time 256 bytes
  * at a time with the decoder state saved, the struct wiped and the state
- * restored between calls (what the engine does across a power cut): both
- * runs must agree byte for byte, in the result and in the final state. */
+ * restored between calls (what the engine does across a power cut; DZ2 in
+ * place: at block starts only, where the engine's journal saves it): both
+ * runs must agree byte for byte, in the result and in the final state.
+ * DZ2's target read-back (A/B) is served from the bytes earlier calls
+ * produced, and traps on any other. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +37,18 @@ struct io {
     const uint8_t *payload;
     uint32_t payload_size;
     uint32_t src_size;
+    const uint8_t *dst;      /* target produced by earlier decode calls */
+    uint32_t dst_done;
 };
+
+static int rd_dst(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    const struct io *c = ctx;
+    FZ_CHECK(len > 0 && len <= DZ2_DSTBUF);
+    FZ_CHECK(off <= c->dst_done && len <= c->dst_done - off);
+    memcpy(buf, c->dst + off, len);
+    return 0;
+}
 
 static int rd_payload(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 {
@@ -59,9 +74,12 @@ static const uint32_t CHUNKS[8] = { 1, 3, 17, 64, 255, 256, 1000, 0 /* all at on
 static int run_chunked(struct dfota_patch *p, const struct dfota_pkg_header *h,
                        const struct dfota_patch_io *io, uint8_t *out, uint32_t chunk)
 {
+    struct io *c = io->ctx;
     uint32_t done = 0;
     int rc;
 
+    c->dst = out;
+    c->dst_done = 0;
     FZ_CHECK(dfota_patch_init(p, h) == DFOTA_OK);
     while (done < h->dst_size) {
         uint32_t n = h->dst_size - done;
@@ -84,6 +102,7 @@ static int run_chunked(struct dfota_patch *p, const struct dfota_pkg_header *h,
         memcpy(out + done, buf, n);
         free(buf);
         done += n;
+        c->dst_done = done;
     }
     FZ_CHECK(dfota_patch_done(p));
     return DFOTA_OK;
@@ -93,18 +112,28 @@ static int run_restored(struct dfota_patch *p, const struct dfota_pkg_header *h,
                         const struct dfota_patch_io *io, uint8_t *out)
 {
     struct dfota_patch_state saved;
-    uint32_t done = 0;
+    struct io *c = io->ctx;
+    uint32_t done = 0, blk = 0;
     int rc;
 
+    c->dst = out;
+    c->dst_done = 0;
     FZ_CHECK(dfota_patch_init(p, h) == DFOTA_OK);
     while (done < h->dst_size) {
         uint32_t n = h->dst_size - done;
-        if (n > 256)
+        if (h->algorithm == DFOTA_ALG_DZ2 && (h->flags & DFOTA_PKG_F_INPLACE)) {
+            uint32_t off, len, addr;    /* one block a call */
+            dz_block(blk++, h->dst_size, h->sector_size, (h->flags & DFOTA_PKG_F_BACKWARD) != 0,
+                     &off, &len, &addr);
+            n = len;
+        } else if (n > 256) {
             n = 256;
+        }
         rc = dfota_patch_decode(p, io, out + done, n);
         if (rc)
             return rc;
         done += n;
+        c->dst_done = done;
         /* A power cut: only the state survives (the journal snapshot). */
         memcpy(&saved, &p->st, sizeof saved);
         memset(p, 0xA5, sizeof *p);
@@ -120,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t raw[DFOTA_PKG_HEADER_SIZE];
     struct dfota_patch *p1, *p2;
     struct io c;
-    struct dfota_patch_io io = { &c, rd_payload, rd_src };
+    struct dfota_patch_io io = { &c, rd_payload, rd_src, rd_dst };
     uint8_t mode, *out1, *out2;
     int rc1, rc2;
 
@@ -141,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     h.lag = (mode & 1) ? 2 : 0;
     h.src_size = (mode & 0x10) ? 0 : FZ_SRC_SIZE;
     h.dst_size = (uint32_t)(data[1] | (data[2] << 8)) & DST_MASK;
-    h.algorithm = DFOTA_ALG_DZ1;
+    h.algorithm = (data[2] & 0x40) ? DFOTA_ALG_DZ2 : DFOTA_ALG_DZ1;
     h.coder = DFOTA_CODER_RC1;
     h.payload_size = (uint32_t)(size - 3);
     FZ_CHECK(dfota_pkg_write(&h, raw) == DFOTA_OK);

@@ -138,7 +138,7 @@ static int corpus(const char *dir, int n, char **pkgs)
             pre[0] = (uint8_t)(1u | ((h.flags & DFOTA_PKG_F_BACKWARD) ? 2u : 0u) | (s << 2));
         }
         pre[1] = (uint8_t)h.dst_size;
-        pre[2] = (uint8_t)(h.dst_size >> 8);
+        pre[2] = (uint8_t)((h.dst_size >> 8) | (h.algorithm == DFOTA_ALG_DZ2 ? 0x40u : 0u));
         snprintf(sub, sizeof sub, "%s/fuzz_patch_decode", dir);
         for (k = 0; k < 2; k++) {
             uint8_t m = pre[0];

@@ -110,6 +110,19 @@ static int io_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
     return dfota__read(e, c->src_base + off, buf, len);
 }
 
+/* DZ2, A/B: target bytes that earlier decode calls produced were programmed
+ * into the target slot (dfota__decode programs each buffer before the next
+ * call), so they are read back from there; a resumed run replays the
+ * finished blocks, which are in flash from before the power cut. In place
+ * the decoder never asks (its target copies use its RAM ring). */
+static int io_dst(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    struct dfota__io *c = ctx;
+    if (c->inplace || off > c->e->hdr.dst_size || len > c->e->hdr.dst_size - off)
+        return DFOTA_ERR_CORRUPT;
+    return dfota__read(c->e, dfota__dst_addr(c->e) + off, buf, len);
+}
+
 int dfota__dec_start(struct dfota_engine *e)
 {
     int rc = dfota_patch_init(&e->patch, &e->hdr);
@@ -126,6 +139,7 @@ void dfota__dec_io(struct dfota_engine *e, struct dfota__io *c, struct dfota_pat
     io->ctx = c;
     io->read_payload = io_payload;
     io->read_src = io_src;
+    io->read_dst = io_dst;
 }
 
 int dfota__decode(struct dfota_engine *e, const struct dfota_patch_io *io, uint32_t addr,

@@ -78,7 +78,7 @@ int dfota_pkg_parse(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
     memcpy(h->key_id, raw + DFOTA_OFF_KEY_ID, DFOTA_KEY_ID_LEN);
     memcpy(h->signature, raw + DFOTA_OFF_SIGNATURE, DFOTA_SIG_LEN);
 
-    if (h->algorithm != DFOTA_ALG_DZ1 || h->coder != DFOTA_CODER_RC1)
+    if ((h->algorithm != DFOTA_ALG_DZ1 && h->algorithm != DFOTA_ALG_DZ2) || h->coder != DFOTA_CODER_RC1)
         return DFOTA_ERR_ALGORITHM;
     if (raw[DFOTA_OFF_RESERVED] != 0 || h->lag > DFOTA_MAX_LAG)
         return DFOTA_ERR_HEADER;

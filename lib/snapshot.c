@@ -1,5 +1,5 @@
-/* In place: the DZ1 decoder state as journal bytes (docs/journal-format.md,
- * "The decoder snapshot"). Every field is written explicitly, little-endian,
+/* In place: the DZ1 or DZ2 decoder state as journal bytes
+ * (docs/journal-format.md, "The decoder snapshot"). Every field is written explicitly, little-endian,
  * and range-checked when read back, so that another build of the engine
  * resumes it or refuses it, and never reads out of bounds. A change of the
  * decoder's behaviour or state needs a new SNAP_FMT_* id. */
@@ -8,7 +8,13 @@
 #if DFOTA_CFG_INPLACE
 
 #define MODEL_N ((uint32_t)(sizeof(struct dz_model) / sizeof(uint16_t)))
+#define MODEL2_N ((uint32_t)(sizeof(struct dz2_model) / sizeof(uint16_t)))
 _Static_assert(sizeof(struct dz_model) % sizeof(uint16_t) == 0, "the model is probabilities");
+_Static_assert(sizeof(struct dz2_model) % sizeof(uint16_t) == 0, "the model is probabilities");
+/* DZ2 after the map: rep[4], align, mstart. Its ring is empty at a block
+ * start (where snapshots are taken) and is not saved. */
+#define SNAP_DZ2_EXTRA (6u * 4u)
+_Static_assert(2u * MODEL2_N + SNAP_DZ2_EXTRA <= 2u * MODEL_N, "DZ1's snapshot is the largest");
 
 /* model count and probabilities; 11 words; 14 bytes; base, map_n; the map */
 #define SNAP_FIXED (4u + 2u * MODEL_N + 11u * 4u + 14u + 8u)
@@ -16,6 +22,8 @@ _Static_assert(sizeof(struct dz_model) % sizeof(uint16_t) == 0, "the model is pr
 uint32_t dfota__snap_size(const struct dfota_patch_state *s)
 {
     uint32_t n = s->map_n > DZ_MAP_MAX ? DZ_MAP_MAX : s->map_n;
+    if (s->alg == DFOTA_ALG_DZ2)
+        return SNAP_FIXED - 2u * MODEL_N + 2u * MODEL2_N + SNAP_DZ2_EXTRA + 8u * n;
     return SNAP_FIXED + 8u * n;
 }
 
@@ -33,13 +41,14 @@ void dfota__snap_put(struct dfota__js *w, const struct dfota_patch_state *s)
 {
     const uint16_t *m = (const uint16_t *)(const void *)&s->m;
     uint32_t i, n = s->map_n > DZ_MAP_MAX ? DZ_MAP_MAX : s->map_n;
+    uint32_t mn = s->alg == DFOTA_ALG_DZ2 ? MODEL2_N : MODEL_N;
     uint8_t b[14];
 
-    dfota__js_put32(w, MODEL_N);
-    for (i = 0; i < MODEL_N;) {
+    dfota__js_put32(w, mn);
+    for (i = 0; i < mn;) {
         uint8_t p[64];
         uint32_t k = 0;
-        for (; k < sizeof p && i < MODEL_N; k += 2, i++)
+        for (; k < sizeof p && i < mn; k += 2, i++)
             dfota_put_le16(p + k, m[i]);
         dfota__js_put(w, p, k);
     }
@@ -69,6 +78,12 @@ void dfota__snap_put(struct dfota__js *w, const struct dfota_patch_state *s)
         dfota__js_put32(w, s->map[i].src);
         dfota__js_put32(w, (uint32_t)s->map[i].shift);
     }
+    if (s->alg == DFOTA_ALG_DZ2) {
+        for (i = 0; i < DZ2_REPS; i++)
+            dfota__js_put32(w, s->rep[i]);
+        dfota__js_put32(w, (uint32_t)s->align);
+        dfota__js_put32(w, s->mstart);
+    }
 }
 
 /* Read a snapshot into e->patch for a checkpoint at blocks_done, checking
@@ -79,16 +94,19 @@ int dfota__snap_get(struct dfota__js *r, struct dfota_engine *e)
     uint16_t *m = (uint16_t *)(void *)&s->m;
     const struct dfota_pkg_header *h = &e->hdr;
     uint32_t i, done = e->blocks_done, off, len, addr;
+    int dz2 = h->algorithm == DFOTA_ALG_DZ2;
+    uint32_t mn = dz2 ? MODEL2_N : MODEL_N;
     uint8_t b[14];
 
     if (done == 0 || done >= dfota__blocks(e))
         return DFOTA_ERR_JOURNAL;        /* a checkpoint follows a block, before the last */
     memset(s, 0, sizeof *s);
-    if (dfota__js_get32(r) != MODEL_N)
+    s->alg = h->algorithm;
+    if (dfota__js_get32(r) != mn)
         return DFOTA_ERR_JOURNAL;
-    for (i = 0; i < MODEL_N;) {
+    for (i = 0; i < mn;) {
         uint8_t p[64];
-        uint32_t k, c = MODEL_N - i < sizeof p / 2 ? MODEL_N - i : (uint32_t)sizeof p / 2;
+        uint32_t k, c = mn - i < sizeof p / 2 ? mn - i : (uint32_t)sizeof p / 2;
         dfota__js_get(r, p, 2 * c);
         for (k = 0; k < c; k++, i++) {
             m[i] = dfota_le16(p + 2 * k);
@@ -126,6 +144,12 @@ int dfota__snap_get(struct dfota__js *r, struct dfota_engine *e)
         if (i && s->map[i].src <= s->map[i - 1].src)
             return DFOTA_ERR_JOURNAL;    /* strictly increasing, as the preamble's */
     }
+    if (dz2) {
+        for (i = 0; i < DZ2_REPS; i++)
+            s->rep[i] = dfota__js_get32(r);
+        s->align = (int32_t)dfota__js_get32(r);
+        s->mstart = dfota__js_get32(r);
+    }
     /* The package's fields come from its header, not from the journal. */
     s->src_size = h->src_size;
     s->dst_size = h->dst_size;
@@ -138,10 +162,13 @@ int dfota__snap_get(struct dfota__js *r, struct dfota_engine *e)
     if (r->rc || s->range < DZ_RC_TOP || s->in_pos < 5 || s->in_pos > s->payload_size ||
         s->block != done - 1 || s->out_pos != off + len || s->block_end != s->out_pos ||
         s->addr != addr + len || s->src_pos > s->src_size ||
-        s->remaining > s->dst_size - s->out_pos || s->op > DZ_OP_LIT ||
+        s->remaining > s->dst_size - s->out_pos ||
+        (!dz2 && (s->op > DZ_OP_LIT || s->prev_op > DZ_OP_LIT)) ||
+        (dz2 && ((s->op > DZ2_OP_MATCH && s->op != DZ2_OP_STORED) || s->prev_op > DZ2_OP_MATCH)) ||
         (s->op == DZ_OP_COPY && s->remaining > s->src_size - s->src_pos) ||
-        s->prev_op > DZ_OP_LIT || (s->xflags & ~DZ_X_KNOWN) || s->pred_n > 4 ||
-        s->pred_kind >= DZ_PRED_KINDS)
+        (dz2 && s->op == DZ2_OP_MATCH && s->mstart < s->src_size &&
+         s->remaining > s->src_size - s->mstart) ||
+        (s->xflags & ~DZ_X_KNOWN) || s->pred_n > 4 || s->pred_kind >= DZ_PRED_KINDS)
         return DFOTA_ERR_JOURNAL;
     dfota_patch_restore(&e->patch, s);
     return DFOTA_OK;

@@ -5,6 +5,7 @@
 #include "dfota/error.h"
 #include "dfota/patch.h"
 #include "dfota/sha256.h"
+#include "dz2.h"
 #include "encoder.h"
 
 /* Target bytes in the order the device produces them. */
@@ -21,6 +22,19 @@ static uint8_t *stream_order(const uint8_t *dst, size_t n, uint32_t sector, int 
         memcpy(t + off, dst + addr, len);
     }
     return t;
+}
+
+/* Keep payload p if it is the first or the smallest so far. */
+static void keep(struct dfota_diff_result *res, int *rc, uint8_t *p, size_t plen, uint8_t alg)
+{
+    if (!*rc && (!res->payload || plen < res->payload_size)) {
+        free(res->payload);
+        res->payload = p;
+        res->payload_size = plen;
+        res->algorithm = alg;
+    } else {
+        free(p);
+    }
 }
 
 static void phase(const struct dfota_diff_opts *o, int ph, unsigned i, unsigned n)
@@ -82,19 +96,36 @@ static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const
             dz_build_map(&c, &ops, x);
             x->base = dz_guess_base(&c, &ops, x);
         }
-        for (s = 0; !rc && s < sizeof settings / sizeof settings[0]; s++) {
-            uint8_t *p = NULL;
-            size_t plen = 0;
-            x->flags = settings[s];
-            phase(o, DFOTA_DIFF_ENCODE, (unsigned)s, (unsigned)(sizeof settings / sizeof settings[0]));
-            rc = dz_encode_ops(&c, &ops, x, &p, &plen);
-            if (!rc && (!res->payload || plen < res->payload_size)) {
-                free(res->payload);
-                res->payload = p;
-                res->payload_size = plen;
-            } else {
-                free(p);
+        if (o->codec != DFOTA_ALG_DZ2) {
+            for (s = 0; !rc && s < sizeof settings / sizeof settings[0]; s++) {
+                uint8_t *p = NULL;
+                size_t plen = 0;
+                x->flags = settings[s];
+                phase(o, DFOTA_DIFF_ENCODE, (unsigned)s, (unsigned)(sizeof settings / sizeof settings[0]));
+                rc = dz_encode_ops(&c, &ops, x, &p, &plen);
+                keep(res, &rc, p, plen, DFOTA_ALG_DZ1);
             }
+        }
+        if (!rc && o->codec != DFOTA_ALG_DZ1 && dst_len) {
+            /* DZ2: one parse, coded with each setting; then the stored
+             * payload, so no package grows much beyond the target. */
+            struct dz2_oplist ops2;
+            rc = dz2_parse(&c, &ops, &ops2);
+            for (s = 0; !rc && s < sizeof settings / sizeof settings[0]; s++) {
+                uint8_t *p = NULL;
+                size_t plen = 0;
+                x->flags = settings[s];
+                phase(o, DFOTA_DIFF_ENCODE, (unsigned)s, (unsigned)(sizeof settings / sizeof settings[0]));
+                rc = dz2_encode_ops(&c, &ops2, x, &p, &plen);
+                keep(res, &rc, p, plen, DFOTA_ALG_DZ2);
+            }
+            if (!rc && dst_len >= 4) {      /* a payload holds at least 5 bytes */
+                uint8_t *p = NULL;
+                size_t plen = 0;
+                rc = dz2_stored(&c, &p, &plen);
+                keep(res, &rc, p, plen, DFOTA_ALG_DZ2);
+            }
+            free(ops2.v);
         }
         free(x);
     }
@@ -125,7 +156,15 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
     uint8_t *grams = NULL;
     int rc;
 
+    struct dfota_diff_opts oc;
+
     memset(res, 0, sizeof *res);
+    if (!o->codec && getenv("DFOTA_CODEC")) {
+        /* bench and tests: force one codec (1 = DZ1, 2 = DZ2) */
+        oc = *o;
+        oc.codec = atoi(getenv("DFOTA_CODEC"));
+        o = &oc;
+    }
     phase(o, DFOTA_DIFF_SORT, 0, 1);
     if (src_len > 0x7FFFFFFF || dst_len > 0xFFFFFFFFu)
         return DFOTA_ERR_ARG;

@@ -31,6 +31,7 @@ struct dfota_diff_opts {
      * be NULL. MATCH: pass index of count (two in place with direction
      * auto); ENCODE: setting index of count within the current pass. */
     void (*phase)(void *ctx, int phase, unsigned index, unsigned count);
+    int codec;               /* 0: the smallest of DZ1 and DZ2; else DFOTA_ALG_DZ1 or DFOTA_ALG_DZ2 only */
 };
 
 /* Phases of a diff, in the order they run (dfota_diff_opts.phase). */
@@ -52,6 +53,7 @@ struct dfota_diff_result {
     uint32_t lag;
     uint32_t stream_crc32;
     uint32_t decoder_ram;
+    uint8_t  algorithm;      /* DFOTA_ALG_* of the payload */
     size_t   literal_bytes;  /* statistics */
     size_t   copy_bytes;
     size_t   ops;

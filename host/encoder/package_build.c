@@ -62,7 +62,6 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     h.dst_size = (uint32_t)dst_len;
     dfota_host_sha256(src, src_len, h.src_sha256);
     dfota_host_sha256(dst, dst_len, h.dst_sha256);
-    h.algorithm = DFOTA_ALG_DZ1;
     h.coder = DFOTA_CODER_RC1;
 
     rc = dfota_diff(src, src_len, dst, dst_len, opts, &res);
@@ -74,6 +73,7 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     }
     if (opts->phase)
         opts->phase(opts->progress_ctx, DFOTA_DIFF_SIGN, 0, 1);
+    h.algorithm = res.algorithm;
     h.flags = res.flags;
     h.sector_size = res.sector_size;
     h.lag = (uint8_t)res.lag;

@@ -60,6 +60,7 @@ enum dfota_pkg_off {
 
 /* Delta algorithms. New ones get new ids; old packages keep applying. */
 #define DFOTA_ALG_DZ1         1u   /* docs/delta-format.md */
+#define DFOTA_ALG_DZ2         2u   /* docs/delta-format.md, "DZ2" */
 /* Entropy coders. */
 #define DFOTA_CODER_RC1       1u   /* adaptive binary range coder */
 

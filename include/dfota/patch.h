@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "dfota/delta.h"
+#include "dfota/delta2.h"
 #include "dfota/package.h"
 
 #ifdef __cplusplus
@@ -27,12 +28,24 @@ struct dfota_patch_io {
      * address off. Return 0 or a negative dfota_err. */
     int (*read_payload)(void *ctx, uint32_t off, uint8_t *buf, uint32_t len);
     int (*read_src)(void *ctx, uint32_t off, uint8_t *buf, uint32_t len);
+    /* DZ2, A/B only: read back len target bytes at address off that earlier
+     * dfota_patch_decode calls produced (the engine programmed them, so
+     * they are read from flash). May be NULL for DZ1 and in place. */
+    int (*read_dst)(void *ctx, uint32_t off, uint8_t *buf, uint32_t len);
 };
 
 /* Everything the decoder needs to go on: plain integers only, so the engine
  * can store it in the journal and restore it after a power cut. */
 struct dfota_patch_state {
-    struct dz_model m;
+    union {
+        struct dz_model m;        /* DZ1 */
+        struct {                  /* DZ2 */
+            struct dz2_model m2;
+            /* the last DZ2_RING target bytes; the model is smaller than
+             * DZ1's, so the ring costs no RAM. Valid from ring_from on. */
+            uint8_t ring[DZ2_RING];
+        };
+    };
     uint32_t range, code;
     uint32_t in_pos;      /* payload bytes consumed by the range decoder */
     uint32_t out_pos;     /* target stream bytes produced */
@@ -51,10 +64,14 @@ struct dfota_patch_state {
     uint8_t  pred[4];     /* predicted source bytes of the current reference */
     uint8_t  pred_n;      /* how many of them are still to come */
     uint8_t  pred_kind;
-    uint8_t  pad[1];
+    uint8_t  alg;         /* DFOTA_ALG_* of the payload */
     uint32_t base;        /* load address of the image, for pointers */
     uint32_t map_n;
     struct dz_map_entry map[DZ_MAP_MAX];
+    /* DZ2 */
+    uint32_t rep[DZ2_REPS];   /* repeat distances */
+    int32_t  align;       /* source position - target position after the last source copy */
+    uint32_t mstart;      /* exact copy: joint-space position of its next byte */
     /* copied from the header */
     uint32_t src_size, dst_size, payload_size, sector_size, flags;
 };
@@ -67,13 +84,19 @@ struct dfota_patch {
     int err;                       /* sticky error of a refill */
     uint8_t  in_buf[DFOTA_PATCH_INBUF];
     uint8_t  src_buf[DFOTA_PATCH_SRCBUF];
+    /* DZ2: the first stream position st.ring holds (in place the ring is
+     * emptied at every block start, where the journal saves the state; a
+     * restore empties it too), and the target read-back buffer (A/B) */
+    uint32_t ring_from;
+    uint32_t dst_base, dst_len;    /* target bytes [dst_base, dst_base + dst_len) */
+    uint8_t  dst_buf[DZ2_DSTBUF];
 };
 
 /* Start decoding the payload that header h describes. */
 int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h);
 
 /* Produce the next n bytes of the target stream into out. Returns DFOTA_OK,
- * or DFOTA_ERR_CORRUPT when the payload is not a valid DZ1 stream for these
+ * or DFOTA_ERR_CORRUPT when the payload is not a valid DZ1/DZ2 stream for these
  * sizes, or the error of a callback. */
 int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
                        uint8_t *out, uint32_t n);

@@ -1,0 +1,44 @@
+/* DZ2 encoder internals (host only): the parse into DZ2 operations and
+ * their entropy coding. docs/delta-format.md, "DZ2". */
+#ifndef DFOTA_DZ2_H
+#define DFOTA_DZ2_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dfota/delta2.h"
+#include "encoder.h"
+
+/* One DZ2 operation in target stream order. */
+struct dz2_op {
+    uint8_t  kind;       /* DZ2_OP_LIT, DZ2_OP_COPY (approximate, u = source position),
+                          * DZ2_OP_MATCH (exact, u = joint-space position of its first byte) */
+    uint32_t len;
+    uint32_t u;
+};
+
+struct dz2_oplist {
+    struct dz2_op *v;
+    size_t n, cap;
+};
+
+/* Approximate copies shorter than this are parsed again by the LZ parse. */
+#define DZ2_COPY_MIN 16u
+
+/* Turn DZ1's operations into DZ2 ones: keep its approximate copies of
+ * DZ2_COPY_MIN bytes or more and parse everything else again, with costs,
+ * into literals and exact copies from the source and the target so far. */
+int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, struct dz2_oplist *out);
+
+/* Entropy-code DZ2 operations (the mirror of lib/dz2_decode.c); checks
+ * every operation against what the decoder accepts. */
+int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
+                   const struct dz_xparams *x, uint8_t **out, size_t *out_len);
+
+/* The stored payload: the mode byte and the target stream verbatim. */
+int dz2_stored(const struct dz_match_ctx *c, uint8_t **out, size_t *out_len);
+
+/* Stream position where the block holding stream position t begins / ends
+ * (the whole target for A/B). */
+void dz2_block_span(const struct dz_match_ctx *c, size_t t, size_t *start, size_t *end);
+
+#endif

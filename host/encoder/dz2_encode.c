@@ -1,0 +1,241 @@
+/* Entropy coding of DZ2 operations: the mirror of lib/dz2_decode.c. Every
+ * decision the decoder makes from decoded data is made here from the same
+ * data, in the same order, with the same model (dfota/delta2.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "dfota/delta2.h"
+#include "dfota/error.h"
+#include "dz2.h"
+#include "rc_enc.h"
+
+struct dz2_ctx {
+    uint32_t out_pos, addr, block, block_end, src_pos, zrun, zhist;
+    uint32_t rep[DZ2_REPS];
+    int32_t align;
+    uint8_t prev_op, prev_byte;
+    uint8_t mru[DZ_LANES];
+    uint8_t pred[4], pred_n, pred_kind;
+};
+
+static void put_preamble2(struct rc_enc *r, struct dz2_model *m, const struct dz_xparams *x)
+{
+    uint32_t i, prev = 0;
+
+    for (i = 0; i < 4; i++)
+        rc_direct(r, (x->flags >> i) & 1);
+    if (!(x->flags & DZ_X_PRED))
+        return;
+    for (i = 0; i < 32; i++)
+        rc_direct(r, (x->base >> (31 - i)) & 1);
+    rc_num(r, &m->map_num, x->map_n + 1);
+    for (i = 0; i < x->map_n; i++) {
+        int32_t sh = x->map[i].shift;
+        uint32_t z = sh < 0 ? ((uint32_t)(-(int64_t)sh) << 1) - 1 : (uint32_t)sh << 1;
+        rc_num(r, &m->map_num, x->map[i].src - prev + 1);
+        rc_num(r, &m->map_num, z + 1);
+        prev = x->map[i].src;
+    }
+}
+
+int dz2_stored(const struct dz_match_ctx *c, uint8_t **out, size_t *out_len)
+{
+    uint8_t *p = malloc(c->dst_len + 1);
+    if (!p)
+        return DFOTA_ERR_ARG;
+    p[0] = DZ2_MODE_STORED;
+    memcpy(p + 1, c->dst, c->dst_len);
+    *out = p;
+    *out_len = c->dst_len + 1;
+    return DFOTA_OK;
+}
+
+static void copy_byte_enc(struct rc_enc *r, struct dz2_model *m, struct dz2_ctx *x,
+                          const struct dz_match_ctx *c, const struct dz_xparams *xp,
+                          uint32_t left, uint8_t b)
+{
+    unsigned lane = x->addr & 3u, kind = 0;
+    uint8_t sb, d;
+    if ((xp->flags & DZ_X_PRED) && !x->pred_n && !(x->addr & ((xp->flags & DZ_X_THUMB) ? 1u : 3u)) &&
+        left >= 4 && x->block_end - x->out_pos >= 4) {
+        x->pred_kind = (uint8_t)dz_predict(c->src + x->src_pos, x->src_pos, x->addr, xp->flags,
+                                           xp->base, xp->map, xp->map_n, (uint32_t)c->src_len,
+                                           x->pred);
+        x->pred_n = x->pred_kind ? 4 : 0;
+    }
+    sb = c->src[x->src_pos];
+    if (x->pred_n) {
+        kind = x->pred_kind;
+        sb = x->pred[4 - x->pred_n--];
+    }
+    d = (uint8_t)(b - sb);
+    if (xp->flags & DZ_X_BYTECTX)
+        rc_bit2(r, &m->d_zero[kind][dz_zero_ctx(x->addr, x->zrun, x->zhist)],
+                &m->d_zero2[x->prev_byte * 2u + (x->zrun == 0)], d != 0, DZ_ADAPT_FAST);
+    else
+        rc_bit(r, &m->d_zero[kind][dz_zero_ctx(x->addr, x->zrun, x->zhist)], d != 0, DZ_ADAPT_FAST);
+    if (d) {
+        unsigned mctx = lane * 2u + ((x->zhist >> 3) & 1u);
+        rc_bit(r, &m->d_mru[mctx], d != x->mru[lane], DZ_ADAPT_FAST);
+        if (d != x->mru[lane])
+            rc_tree8(r, m->d_val[kind != 0][lane], d, DZ_ADAPT_SLOW);
+        x->mru[lane] = d;
+        x->zrun = 0;
+    } else {
+        x->zrun++;
+    }
+    x->zhist = (x->zhist << 1) | (d != 0);
+    x->src_pos++;
+}
+
+int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
+                   const struct dz_xparams *xp, uint8_t **out, size_t *out_len)
+{
+    struct dz2_model *m = malloc(sizeof *m);
+    struct rc_enc r;
+    struct dz2_ctx x;
+    uint32_t ss = c->inplace ? c->sector : 0;
+    size_t k, bstart = 0, nops[DZ2_OP_KINDS] = { 0 }, nbytes[DZ2_OP_KINDS] = { 0 };
+
+    if (!m)
+        return DFOTA_ERR_ARG;
+    dz2_model_init(m);
+    rc_init(&r);
+    memset(&x, 0, sizeof x);
+    for (k = 0; k < DZ2_REPS; k++)
+        x.rep[k] = 1;
+    st_on = getenv("DFOTA_STATS") != NULL;
+    memset(st_bits, 0, sizeof st_bits);
+    st_cat = ST_PRE;
+    put_preamble2(&r, m, xp);
+    for (k = 0; k < ops->n; k++) {
+        const struct dz2_op *op = &ops->v[k];
+        uint16_t *kp = m->kind[x.prev_op];
+        uint64_t joint = (uint64_t)c->src_len + x.out_pos;
+        uint32_t i, u = 0;
+
+        if (op->len == 0 || x.out_pos + (uint64_t)op->len > c->dst_len)
+            goto bad;
+        st_cat = op->kind == DZ2_OP_MATCH ? ST_DMRU : ST_OPS;
+        nops[op->kind]++;
+        nbytes[op->kind] += op->len;
+        if (op->kind == DZ2_OP_LIT) {
+            if (x.prev_op == DZ2_OP_LIT)
+                goto bad;
+            rc_bit(&r, &kp[DZ2_K_LIT], 1, DZ_ADAPT_FAST);
+            rc_num(&r, &m->lit_len, op->len);
+        } else {
+            if (x.prev_op != DZ2_OP_LIT)
+                rc_bit(&r, &kp[DZ2_K_LIT], 0, DZ_ADAPT_FAST);
+            rc_bit(&r, &kp[DZ2_K_COPY], op->kind == DZ2_OP_COPY, DZ_ADAPT_FAST);
+        }
+        if (op->kind == DZ2_OP_COPY) {
+            int64_t delta = (int64_t)op->u - (int64_t)x.src_pos;
+            unsigned al = x.prev_op == DZ2_OP_LIT;
+            if ((uint64_t)op->u + op->len > c->src_len)
+                goto bad;
+            rc_num(&r, &m->copy_len, op->len);
+            rc_bit(&r, &m->off_zero[al], delta != 0, DZ_ADAPT_FAST);
+            if (delta) {
+                rc_bit(&r, &m->off_sign[al], delta < 0, DZ_ADAPT_FAST);
+                rc_num(&r, &m->off_mag, (uint32_t)(delta < 0 ? -delta : delta));
+            }
+            x.src_pos = op->u;
+        } else if (op->kind == DZ2_OP_MATCH) {
+            uint32_t d, ri;
+            if (op->len < DZ2_MATCH_MIN || op->u >= joint)
+                goto bad;
+            d = (uint32_t)(joint - op->u);
+            u = op->u;
+            if (u < c->src_len && (uint64_t)u + op->len > c->src_len)
+                goto bad;
+            for (ri = 0; ri < DZ2_REPS && x.rep[ri] != d; ri++)
+                ;
+            rc_bit(&r, &kp[DZ2_K_REP], ri < DZ2_REPS, DZ_ADAPT_FAST);
+            if (ri < DZ2_REPS) {
+                rc_bit(&r, &kp[DZ2_K_REP0], ri != 0, DZ_ADAPT_FAST);
+                if (ri) {
+                    rc_bit(&r, &kp[DZ2_K_REP1], ri != 1, DZ_ADAPT_FAST);
+                    if (ri > 1)
+                        rc_bit(&r, &kp[DZ2_K_REP2], ri != 2, DZ_ADAPT_FAST);
+                }
+                dz2_rep_use(x.rep, ri, d);
+                rc_num(&r, &m->r_len, op->len - 1);
+            } else {
+                rc_bit(&r, &kp[DZ2_K_DST], u >= c->src_len, DZ_ADAPT_FAST);
+                if (u >= c->src_len) {
+                    rc_num(&r, &m->t_dist, d);
+                } else {
+                    int64_t delta = (int64_t)u - ((int64_t)x.out_pos + x.align);
+                    rc_bit(&r, &m->o_zero, delta != 0, DZ_ADAPT_FAST);
+                    if (delta) {
+                        if (delta > 0x7FFFFFFF || delta < -0x7FFFFFFF)
+                            goto bad;
+                        rc_bit(&r, &m->o_sign, delta < 0, DZ_ADAPT_FAST);
+                        rc_num(&r, &m->o_mag, (uint32_t)(delta < 0 ? -delta : delta));
+                    }
+                }
+                dz2_rep_use(x.rep, DZ2_REPS - 1, d);
+                rc_num(&r, &m->m_len, op->len - 1);
+            }
+            if (u < c->src_len)
+                x.src_pos = u;
+        } else if (op->kind != DZ2_OP_LIT) {
+            goto bad;
+        }
+        for (i = 0; i < op->len; i++) {
+            uint8_t b;
+            if (x.out_pos == x.block_end) {
+                uint32_t off, len, addr;
+                x.block = x.out_pos == 0 ? 0 : x.block + 1;
+                dz_block(x.block, (uint32_t)c->dst_len, ss, c->backward, &off, &len, &addr);
+                x.addr = addr;
+                x.block_end = off + len;
+                bstart = off;
+            }
+            b = c->dst[x.out_pos];
+            st_cat = op->kind == DZ2_OP_LIT ? ST_LIT : ST_DZERO;
+            if (op->kind == DZ2_OP_LIT) {
+                rc_tree8(&r, m->lit[dz_lit_ctx(x.addr, x.prev_byte)], b, DZ_ADAPT_SLOW);
+            } else if (op->kind == DZ2_OP_COPY) {
+                if (!dz_src_valid(c, x.out_pos, x.src_pos))
+                    goto bad;
+                copy_byte_enc(&r, m, &x, c, xp, op->len - i, b);
+            } else if (u + i < c->src_len) {
+                if (!dz_src_valid(c, x.out_pos, x.src_pos) || c->src[x.src_pos] != b)
+                    goto bad;
+                x.src_pos++;
+            } else {
+                size_t q = u + i - c->src_len;
+                if (c->dst[q] != b || (c->inplace && (q < bstart || x.out_pos - q > DZ2_RING)))
+                    goto bad;
+            }
+            x.prev_byte = b;
+            x.out_pos++;
+            x.addr++;
+        }
+        x.prev_op = op->kind;
+        if (op->kind == DZ2_OP_COPY || (op->kind == DZ2_OP_MATCH && u < c->src_len))
+            x.align = (int32_t)((int64_t)x.src_pos - x.out_pos);
+    }
+    if (x.out_pos != c->dst_len)
+        goto bad;
+    if (st_on)
+        fprintf(stderr, "dz2 stats x=%u: copy %zu ops %zu B (ops %.0f B, bytes %.0f B) | lit %zu runs %zu B "
+                "-> %.0f B | match %zu ops %zu B (%.0f B) | pre %.0f B\n", xp->flags,
+                nops[DZ2_OP_COPY], nbytes[DZ2_OP_COPY], st_bits[ST_OPS] / 8, st_bits[ST_DZERO] / 8,
+                nops[DZ2_OP_LIT], nbytes[DZ2_OP_LIT], st_bits[ST_LIT] / 8, nops[DZ2_OP_MATCH],
+                nbytes[DZ2_OP_MATCH], st_bits[ST_DMRU] / 8, st_bits[ST_PRE] / 8);
+    rc_flush(&r);
+    free(m);
+    if (r.oom) {
+        free(r.buf);
+        return DFOTA_ERR_ARG;
+    }
+    *out = r.buf;
+    *out_len = r.len;
+    return DFOTA_OK;
+bad:
+    free(m);
+    free(r.buf);
+    return DFOTA_ERR_CORRUPT;
+}

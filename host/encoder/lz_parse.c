@@ -1,0 +1,451 @@
+/* The DZ2 parse. DZ1's matcher (match.c) finds the approximate copies;
+ * those of DZ2_COPY_MIN bytes or more are kept. Everything between them is
+ * parsed again over the joint address space (source, then the target in
+ * stream order) by a cost-based parse in the manner of LZMA's optimal
+ * parser: per stretch of at most DZ2_CHUNK positions, the cheapest path of
+ * literals, repeat-distance copies and hash-chain matches, with estimated
+ * prices in bits and the repeat distances carried along each path. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dfota/error.h"
+#include "dz2.h"
+
+#define HASH_BITS_MAX 22     /* the hash table grows with the input, up to 16 MiB */
+#define CHAIN_DEPTH 24
+#define NICE_LEN    96        /* a match this long is taken without further search */
+#define DZ2_CHUNK   4096u
+#define MATCH_MIN_HASH 4u
+
+struct node {
+    float cost;
+    uint32_t len;             /* step into this node: 0 = unreached, else its length */
+    uint32_t u;               /* match: joint position; literal: unused */
+    uint8_t kind;             /* DZ2_OP_LIT or DZ2_OP_MATCH */
+    uint8_t lastlit;
+    uint32_t rep[DZ2_REPS];
+    int32_t align;
+};
+
+struct parser {
+    const struct dz_match_ctx *c;
+    uint8_t *j;               /* source, then the target stream */
+    size_t jlen, inserted;
+    int32_t *head, *prev;
+    unsigned hash_bits;
+    float lit_price[DZ_LIT_CTX][256];
+    struct node *nodes;
+    /* state at the current position */
+    uint32_t rep[DZ2_REPS];
+    int32_t align;
+    int lastlit;
+};
+
+static inline uint32_t hash4(const struct parser *ps, const uint8_t *p)
+{
+    uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return (v * 2654435761u) >> (32 - ps->hash_bits);
+}
+
+static void insert_upto(struct parser *ps, size_t upto)
+{
+    while (ps->inserted < upto) {
+        size_t i = ps->inserted++;
+        if (i + 4 <= ps->jlen) {
+            uint32_t h = hash4(ps, ps->j + i);
+            ps->prev[i] = ps->head[h];
+            ps->head[h] = (int32_t)i;
+        }
+    }
+}
+
+void dz2_block_span(const struct dz_match_ctx *c, size_t t, size_t *start, size_t *end)
+{
+    uint32_t blk, off, len, addr;
+    if (!c->inplace) {
+        *start = 0;
+        *end = c->dst_len;
+        return;
+    }
+    if (c->backward) {
+        uint32_t last = (uint32_t)(c->dst_len - (size_t)(c->nblocks - 1) * c->sector);
+        blk = t < last ? 0 : 1 + (uint32_t)((t - last) / c->sector);
+    } else {
+        blk = (uint32_t)(t / c->sector);
+    }
+    dz_block(blk, (uint32_t)c->dst_len, c->sector, c->backward, &off, &len, &addr);
+    *start = off;
+    *end = (size_t)off + len;
+}
+
+static uint32_t addr_of(const struct dz_match_ctx *c, size_t t)
+{
+    size_t s, e;
+    uint32_t blk, off, len, addr;
+    if (!c->inplace)
+        return (uint32_t)t;
+    dz2_block_span(c, t, &s, &e);
+    blk = c->backward ? (s == 0 ? 0 : 1 + (uint32_t)((s - (c->dst_len - (size_t)(c->nblocks - 1) * c->sector)) / c->sector))
+                      : (uint32_t)(s / c->sector);
+    dz_block(blk, (uint32_t)c->dst_len, c->sector, c->backward, &off, &len, &addr);
+    return addr + (uint32_t)(t - off);
+}
+
+/* Price of the number coder for v >= 1, in bits (an estimate). */
+static inline float num_price(uint32_t v)
+{
+    unsigned n = 0;
+    while (v) {
+        n++;
+        v >>= 1;
+    }
+    return 1.5f + 1.0f * (float)(n - 1) + 0.35f * (float)n;
+}
+
+/* Longest exact match of the target at stream position t with joint
+ * position u, at most lim bytes, that the decoder may read; 0 if none. */
+static uint32_t match_len(const struct parser *ps, size_t t, size_t u, uint32_t lim, size_t bstart)
+{
+    const struct dz_match_ctx *c = ps->c;
+    size_t jt = c->src_len + t;
+    uint32_t l = 0;
+
+    if (u < c->src_len) {
+        if (c->src_len - u < lim)
+            lim = (uint32_t)(c->src_len - u);
+        if (c->inplace) {
+            uint32_t gone = dz_gone(c, t);
+            if (!dz_src_valid_gone(c, gone, u))
+                return 0;
+            if (c->backward && gone && u < (size_t)c->nblocks * c->sector) {
+                size_t lo = (size_t)(c->nblocks - gone) * c->sector;
+                if (u + lim > lo)
+                    lim = (uint32_t)(lo - u);
+            }
+        }
+    } else if (c->inplace) {
+        size_t q = u - c->src_len;
+        if (q < bstart || t - q > DZ2_RING)
+            return 0;
+    }
+    while (l < lim && ps->j[u + l] == ps->j[jt + l])
+        l++;
+    return l;
+}
+
+static void relax(struct parser *ps, uint32_t i, uint32_t len, uint32_t u, float cost, int kind,
+                  size_t t)
+{
+    struct node *from = &ps->nodes[i], *to = &ps->nodes[i + len];
+    if (to->len && to->cost <= cost)
+        return;
+    to->cost = cost;
+    to->len = len;
+    to->u = u;
+    to->kind = (uint8_t)kind;
+    memcpy(to->rep, from->rep, sizeof to->rep);
+    to->align = from->align;
+    to->lastlit = kind == DZ2_OP_LIT;
+    if (kind == DZ2_OP_MATCH) {
+        uint32_t d = (uint32_t)(ps->c->src_len + t - u), r;
+        for (r = 0; r < DZ2_REPS - 1 && to->rep[r] != d; r++)
+            ;
+        dz2_rep_use(to->rep, r, d);
+        if (u < ps->c->src_len)
+            to->align = (int32_t)((int64_t)u - (int64_t)t);
+    }
+}
+
+static int push(struct dz2_oplist *l, unsigned kind, uint32_t len, uint32_t u)
+{
+    if (len == 0)
+        return 0;
+    if (kind == DZ2_OP_LIT && l->n && l->v[l->n - 1].kind == DZ2_OP_LIT) {
+        l->v[l->n - 1].len += len;
+        return 0;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        struct dz2_op *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return DFOTA_ERR_ARG;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n].kind = (uint8_t)kind;
+    l->v[l->n].len = len;
+    l->v[l->n].u = u;
+    l->n++;
+    return 0;
+}
+
+/* Parse target stream positions [a, b) in chunks. */
+static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *out)
+{
+    const struct dz_match_ctx *c = ps->c;
+    while (a < b) {
+        size_t bs, be, c1;
+        uint32_t L, i, k;
+        struct node *nd = ps->nodes;
+
+        dz2_block_span(c, a, &bs, &be);
+        c1 = b < be ? b : be;
+        if (c1 - a > DZ2_CHUNK)
+            c1 = a + DZ2_CHUNK;
+        L = (uint32_t)(c1 - a);
+        for (i = 0; i <= L; i++)
+            nd[i].len = 0;
+        nd[0].cost = 0;
+        nd[0].len = 1;               /* reached */
+        memcpy(nd[0].rep, ps->rep, sizeof ps->rep);
+        nd[0].align = ps->align;
+        nd[0].lastlit = (uint8_t)ps->lastlit;
+        for (i = 0; i < L;) {
+            size_t t = a + i, jt = c->src_len + t;
+            uint32_t lim = L - i, best = 0, r, depth;
+            float base = nd[i].cost;
+            int32_t cand;
+            if (!nd[i].len) {
+                i++;
+                continue;
+            }
+            insert_upto(ps, jt);
+            {   /* a literal */
+                uint8_t prevb = t ? ps->j[jt - 1] : 0;
+                float p = ps->lit_price[dz_lit_ctx(addr_of(c, t), prevb)][ps->j[jt]];
+                relax(ps, i, 1, 0, base + p + (nd[i].lastlit ? 0.0f : 4.0f), DZ2_OP_LIT, t);
+            }
+            /* repeat distances */
+            for (r = 0; r < DZ2_REPS; r++) {
+                uint32_t d = nd[i].rep[r], l, m;
+                float pr;
+                if (d == 0 || d > jt)
+                    continue;
+                l = match_len(ps, t, jt - d, lim, bs);
+                if (l < DZ2_MATCH_MIN)
+                    continue;
+                pr = base + 3.0f + (r == 0 ? 0.3f : r == 1 ? 1.3f : 2.0f);
+                for (m = DZ2_MATCH_MIN; m <= l; m++) {
+                    if (m != l && m > 8 && l - m > 8)
+                        continue;  /* long matches: only short lengths and the full one */
+                    relax(ps, i, m, (uint32_t)(jt - d), pr + num_price(m - 1), DZ2_OP_MATCH, t);
+                }
+                if (l > best)
+                    best = l;
+            }
+            /* hash-chain matches */
+            if (lim >= MATCH_MIN_HASH && best < NICE_LEN && jt + 4 <= ps->jlen) {
+                uint32_t top = 0;
+                cand = ps->head[hash4(ps, ps->j + jt)];
+                for (depth = 0; cand >= 0 && depth < CHAIN_DEPTH; depth++, cand = ps->prev[cand]) {
+                    size_t u = (size_t)cand;
+                    uint32_t l, d = (uint32_t)(jt - u);
+                    float pr;
+                    if (memcmp(ps->j + u, ps->j + jt, 4))
+                        continue;
+                    l = match_len(ps, t, u, lim, bs);
+                    if (l < MATCH_MIN_HASH || l <= top)
+                        continue;
+                    top = l;
+                    if (u >= c->src_len) {
+                        pr = base + 3.0f + num_price(d);
+                    } else {
+                        int64_t delta = (int64_t)u - ((int64_t)t + nd[i].align);
+                        pr = base + 3.0f + (delta ? 2.0f + num_price((uint32_t)(delta < 0 ? -delta : delta)) : 1.0f);
+                    }
+                    for (k = top > 16 ? top - 4 : MATCH_MIN_HASH; k <= top; k++)
+                        relax(ps, i, k, (uint32_t)u, pr + num_price(k - 1), DZ2_OP_MATCH, t);
+                    if (top >= NICE_LEN || top == lim)
+                        break;
+                }
+                if (top > best)
+                    best = top;
+            }
+            /* a long match is taken as it is: skip over it */
+            if (best >= NICE_LEN)
+                i += best;
+            else
+                i++;
+        }
+        /* walk back from the end and emit */
+        {
+            uint32_t cnt = 0, pos = L;
+            size_t first = out->n;
+            while (pos > 0) {
+                cnt++;
+                pos -= nd[pos].len;
+            }
+            /* reserve cnt entries, fill from the back */
+            for (k = 0; k < cnt; k++)
+                if (push(out, DZ2_OP_MATCH, 1, 0))
+                    return DFOTA_ERR_ARG;
+            pos = L;
+            for (k = 0; k < cnt; k++) {
+                struct dz2_op *o = &out->v[first + cnt - 1 - k];
+                o->kind = nd[pos].kind;
+                o->len = nd[pos].len;
+                o->u = nd[pos].u;
+                pos -= nd[pos].len;
+            }
+            /* merge literal runs */
+            {
+                size_t w = first, x;
+                for (x = first; x < out->n; x++) {
+                    if (w > 0 && out->v[x].kind == DZ2_OP_LIT && out->v[w - 1].kind == DZ2_OP_LIT)
+                        out->v[w - 1].len += out->v[x].len;
+                    else
+                        out->v[w++] = out->v[x];
+                }
+                out->n = w;
+            }
+            memcpy(ps->rep, nd[L].rep, sizeof ps->rep);
+            ps->align = nd[L].align;
+            ps->lastlit = nd[L].lastlit;
+        }
+        a = c1;
+    }
+    return DFOTA_OK;
+}
+
+/* Longest hash-chain match at stream position t, at most lim bytes. */
+static uint32_t best_chain(struct parser *ps, size_t t, uint32_t lim, size_t *pos)
+{
+    const struct dz_match_ctx *c = ps->c;
+    size_t jt = c->src_len + t, bs, be;
+    uint32_t best = 0, depth;
+    int32_t cand;
+
+    if (lim < MATCH_MIN_HASH || jt + 4 > ps->jlen)
+        return 0;
+    dz2_block_span(c, t, &bs, &be);
+    insert_upto(ps, jt);
+    cand = ps->head[hash4(ps, ps->j + jt)];
+    for (depth = 0; cand >= 0 && depth < CHAIN_DEPTH; depth++, cand = ps->prev[cand]) {
+        uint32_t l;
+        if (memcmp(ps->j + cand, ps->j + jt, 4))
+            continue;
+        l = match_len(ps, t, (size_t)cand, lim, bs);
+        if (l > best) {
+            best = l;
+            *pos = (size_t)cand;
+            if (l == lim)
+                break;
+        }
+    }
+    return best;
+}
+
+/* An approximate copy of len bytes at stream position t0 from source s0.
+ * Where its difference bytes are dense and an exact copy covers the same
+ * bytes, that stretch goes to the LZ parse instead (target bytes repeated
+ * in the target, code that moved by a different offset). */
+#define CARVE_MIN 12u
+static int emit_copy2(struct parser *ps, size_t t0, uint32_t s0, uint32_t len, struct dz2_oplist *out)
+{
+    const struct dz_match_ctx *c = ps->c;
+    uint32_t i = 0, piece = 0;
+    int rc = DFOTA_OK;
+
+    while (i < len && !rc) {
+        size_t t = t0 + i, pos = 0;
+        uint32_t l, k;
+        float cc = 0, cl;
+        if (c->dst[t] == c->src[s0 + i] || len - i < CARVE_MIN) {
+            i++;
+            continue;
+        }
+        l = best_chain(ps, t, len - i, &pos);
+        if (l < CARVE_MIN) {
+            i++;
+            continue;
+        }
+        for (k = 0; k < l; k++)
+            cc += c->dst[t + k] == c->src[s0 + i + k] ? 0.4f : 9.0f;
+        cl = 16.0f + num_price(l) + num_price((uint32_t)(c->src_len + t - pos));
+        if (cc <= 2.0f * cl) {   /* a clear win only: prediction, not counted here, makes many differences free */
+            i++;
+            continue;
+        }
+        if (i > piece) {
+            rc = push(out, DZ2_OP_COPY, i - piece, s0 + piece);
+            ps->align = (int32_t)((int64_t)s0 - (int64_t)t0);
+            ps->lastlit = 0;
+        }
+        if (!rc)
+            rc = parse_gap(ps, t, t + l, out);
+        i += l;
+        piece = i;
+    }
+    if (!rc && len > piece) {
+        rc = push(out, DZ2_OP_COPY, len - piece, s0 + piece);
+        ps->align = (int32_t)((int64_t)s0 - (int64_t)t0);
+        ps->lastlit = 0;
+    }
+    return rc;
+}
+
+int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, struct dz2_oplist *out)
+{
+    struct parser ps;
+    size_t i, t = 0, gap = 0, n, cnt[DZ_LIT_CTX][256], tot[DZ_LIT_CTX];
+    int rc = DFOTA_OK;
+    unsigned k, b;
+
+    memset(&ps, 0, sizeof ps);
+    memset(out, 0, sizeof *out);
+    ps.c = c;
+    ps.jlen = c->src_len + c->dst_len;
+    ps.j = malloc(ps.jlen ? ps.jlen : 1);
+    for (ps.hash_bits = 12; ps.hash_bits < HASH_BITS_MAX && ((size_t)1 << ps.hash_bits) < ps.jlen;
+         ps.hash_bits++)
+        ;
+    ps.head = malloc(sizeof(int32_t) << ps.hash_bits);
+    ps.prev = malloc((ps.jlen ? ps.jlen : 1) * sizeof(int32_t));
+    ps.nodes = malloc((DZ2_CHUNK + 1) * sizeof *ps.nodes);
+    if (!ps.j || !ps.head || !ps.prev || !ps.nodes || ps.jlen > 0x7FFFFFFF) {
+        rc = DFOTA_ERR_ARG;
+        goto done;
+    }
+    memcpy(ps.j, c->src, c->src_len);
+    memcpy(ps.j + c->src_len, c->dst, c->dst_len);
+    memset(ps.head, 0xFF, sizeof(int32_t) << ps.hash_bits);
+    for (k = 0; k < DZ2_REPS; k++)
+        ps.rep[k] = 1;
+    /* literal prices from the target's byte statistics per literal context */
+    memset(cnt, 0, sizeof cnt);
+    memset(tot, 0, sizeof tot);
+    for (i = 0; i < c->dst_len; i++) {
+        unsigned x = dz_lit_ctx(addr_of(c, i), i ? c->dst[i - 1] : 0);
+        cnt[x][c->dst[i]]++;
+        tot[x]++;
+    }
+    for (k = 0; k < DZ_LIT_CTX; k++)
+        for (b = 0; b < 256; b++)
+            ps.lit_price[k][b] = (float)-log2(((double)cnt[k][b] + 0.3) / ((double)tot[k] + 77.0));
+
+    for (n = 0; n < dz1->n && !rc; n++) {
+        const struct dz_op *op = &dz1->v[n];
+        if (!op->lit && op->len >= DZ2_COPY_MIN) {
+            if (t > gap)
+                rc = parse_gap(&ps, gap, t, out);
+            if (!rc)
+                rc = emit_copy2(&ps, t, op->src, op->len, out);
+            t += op->len;
+            gap = t;
+        } else {
+            t += op->len;
+        }
+    }
+    if (!rc && t > gap)
+        rc = parse_gap(&ps, gap, t, out);
+done:
+    free(ps.j);
+    free(ps.head);
+    free(ps.prev);
+    free(ps.nodes);
+    if (rc) {
+        free(out->v);
+        memset(out, 0, sizeof *out);
+    }
+    return rc;
+}

@@ -1,0 +1,147 @@
+/* The range encoder shared by the DZ1 (dz_encode.c) and DZ2 (dz2_encode.c)
+ * encoders: the mirror of lib/patch_int.h. Host only. */
+#ifndef DFOTA_RC_ENC_H
+#define DFOTA_RC_ENC_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dfota/delta.h"
+
+struct rc_enc {
+    uint64_t low;
+    uint32_t range;
+    uint8_t  cache;
+    uint64_t cache_size;
+    uint8_t *buf;
+    size_t len, cap;
+    int oom;
+};
+
+static inline void out_byte(struct rc_enc *r, uint8_t b)
+{
+    if (r->len == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 65536;
+        uint8_t *nb = realloc(r->buf, cap);
+        if (!nb) {
+            r->oom = 1;
+            return;
+        }
+        r->buf = nb;
+        r->cap = cap;
+    }
+    r->buf[r->len++] = b;
+}
+
+/* Carry propagation: bytes 0xFF wait in cache_size until a carry is known. */
+static inline void shift_low(struct rc_enc *r)
+{
+    if ((uint32_t)r->low < 0xFF000000u || (r->low >> 32) != 0) {
+        uint8_t carry = (uint8_t)(r->low >> 32);
+        uint8_t c = r->cache;
+        do {
+            out_byte(r, (uint8_t)(c + carry));
+            c = 0xFF;
+        } while (--r->cache_size != 0);
+        r->cache = (uint8_t)(r->low >> 24);
+    }
+    r->cache_size++;
+    r->low = (r->low & 0x00FFFFFFu) << 8;
+}
+
+static inline void rc_init(struct rc_enc *r)
+{
+    memset(r, 0, sizeof *r);
+    r->range = 0xFFFFFFFFu;
+    r->cache_size = 1;
+}
+
+/* Optional cost accounting (DFOTA_STATS=1): bits spent per part. */
+enum { ST_OPS, ST_DZERO, ST_DMRU, ST_DVAL, ST_LIT, ST_PRE, ST_N };
+static double st_bits[ST_N];
+static int st_cat, st_on;
+
+static inline void rc_bit(struct rc_enc *r, uint16_t *prob, unsigned bit, unsigned shift)
+{
+    if (st_on)
+        st_bits[st_cat] -= log2((bit ? DZ_PROB_ONE - *prob : *prob) / (double)DZ_PROB_ONE);
+    uint32_t bound = (r->range >> DZ_PROB_BITS) * *prob;
+    if (!bit) {
+        r->range = bound;
+    } else {
+        r->low += bound;
+        r->range -= bound;
+    }
+    dz_adapt(prob, bit, shift);
+    while (r->range < DZ_RC_TOP) {
+        r->range <<= 8;
+        shift_low(r);
+    }
+}
+
+static inline void rc_bit2(struct rc_enc *r, uint16_t *p1, uint16_t *p2, unsigned bit, unsigned shift)
+{
+    uint16_t avg = (uint16_t)(((uint32_t)*p1 + *p2) >> 1);
+    uint16_t tmp = avg;
+    rc_bit(r, &tmp, bit, shift);           /* codes with the average */
+    dz_adapt(p1, bit, shift);
+    dz_adapt(p2, bit, shift);
+}
+
+static inline void rc_direct(struct rc_enc *r, unsigned bit)
+{
+    if (st_on)
+        st_bits[st_cat] += 1;
+    r->range >>= 1;
+    if (bit)
+        r->low += r->range;
+    while (r->range < DZ_RC_TOP) {
+        r->range <<= 8;
+        shift_low(r);
+    }
+}
+
+static inline void rc_flush(struct rc_enc *r)
+{
+    int i;
+    for (i = 0; i < 5; i++)
+        shift_low(r);
+}
+
+static inline void rc_num(struct rc_enc *r, struct dz_num *c, uint32_t v)
+{
+    unsigned n = 0, i, node = 1;
+    uint32_t t = v;
+
+    while (t) {
+        n++;
+        t >>= 1;
+    }
+    for (i = 1; i < n; i++)
+        rc_bit(r, &c->len[i - 1], 1, DZ_ADAPT_FAST);
+    if (n < DZ_NUM_MAXBITS)
+        rc_bit(r, &c->len[n - 1], 0, DZ_ADAPT_FAST);
+    for (i = 1; i < n; i++) {
+        unsigned bit = (v >> (n - 1 - i)) & 1u;
+        if (i <= DZ_NUM_CTXBITS) {
+            rc_bit(r, &c->mant[n - 1][node], bit, DZ_ADAPT_FAST);
+            node = (node << 1) | bit;
+        } else {
+            rc_direct(r, bit);
+        }
+    }
+}
+
+static inline void rc_tree8(struct rc_enc *r, uint16_t *t, unsigned v, unsigned shift)
+{
+    unsigned node = 1, i;
+    for (i = 0; i < 8; i++) {
+        unsigned bit = (v >> (7 - i)) & 1u;
+        rc_bit(r, &t[node], bit, shift);
+        node = (node << 1) | bit;
+    }
+}
+
+#endif

@@ -1,0 +1,224 @@
+/* The DZ2 decoder (docs/delta-format.md, "DZ2"): DZ1's approximate copies
+ * and literal runs, plus exact copies from the joint address space (the
+ * source image, then the target produced so far) with four repeat
+ * distances. Target bytes come from the caller's output buffer of this
+ * call, the ring of recent bytes, or (A/B only) read back through
+ * io->read_dst. No allocation. */
+#include <string.h>
+#include "dfota/error.h"
+#include "dfota/patch.h"
+#include "patch_int.h"
+
+
+/* Start the next operation (docs/delta-format.md, "DZ2 operations"). */
+static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
+{
+    struct dfota_patch_state *s = &p->st;
+    struct dz2_model *m = &s->m2;
+    uint16_t *k = m->kind[s->prev_op];
+    uint32_t left = s->dst_size - s->out_pos, len;
+
+    if (s->prev_op != DZ2_OP_LIT && rc_bit(p, io, &k[DZ2_K_LIT], DZ_ADAPT_FAST)) {
+        len = rc_num(p, io, &m->lit_len);
+        if (p->err)
+            return p->err;
+        if (len > left)
+            return DFOTA_ERR_CORRUPT;
+        s->op = DZ2_OP_LIT;
+    } else if (rc_bit(p, io, &k[DZ2_K_COPY], DZ_ADAPT_FAST)) {
+        int32_t delta = 0;
+        unsigned al = s->prev_op == DZ2_OP_LIT;
+        len = rc_num(p, io, &m->copy_len);
+        if (rc_bit(p, io, &m->off_zero[al], DZ_ADAPT_FAST)) {
+            unsigned neg = rc_bit(p, io, &m->off_sign[al], DZ_ADAPT_FAST);
+            uint32_t mag = rc_num(p, io, &m->off_mag);
+            if (p->err)
+                return p->err;
+            if (mag > 0x7FFFFFFFu)
+                return DFOTA_ERR_CORRUPT;
+            delta = neg ? -(int32_t)mag : (int32_t)mag;
+        }
+        if (p->err)
+            return p->err;
+        if (len > left || (delta < 0 && (uint32_t)-delta > s->src_pos) ||
+            (uint64_t)s->src_pos + (uint64_t)(int64_t)delta + len > s->src_size)
+            return DFOTA_ERR_CORRUPT;
+        s->src_pos = (uint32_t)((int64_t)s->src_pos + delta);
+        s->op = DZ2_OP_COPY;
+    } else {
+        uint32_t d;
+        uint64_t joint = (uint64_t)s->src_size + s->out_pos, u;
+        if (rc_bit(p, io, &k[DZ2_K_REP], DZ_ADAPT_FAST)) {
+            unsigned i = 0;
+            if (rc_bit(p, io, &k[DZ2_K_REP0], DZ_ADAPT_FAST)) {
+                i = 1;
+                if (rc_bit(p, io, &k[DZ2_K_REP1], DZ_ADAPT_FAST))
+                    i = 2 + rc_bit(p, io, &k[DZ2_K_REP2], DZ_ADAPT_FAST);
+            }
+            d = s->rep[i];
+            dz2_rep_use(s->rep, i, d);
+            len = rc_num(p, io, &m->r_len);
+        } else {
+            if (rc_bit(p, io, &k[DZ2_K_DST], DZ_ADAPT_FAST)) {
+                d = rc_num(p, io, &m->t_dist);
+            } else {
+                /* a source position, from the alignment of the last source copy */
+                int64_t at = (int64_t)s->out_pos + s->align;
+                if (rc_bit(p, io, &m->o_zero, DZ_ADAPT_FAST)) {
+                    unsigned neg = rc_bit(p, io, &m->o_sign, DZ_ADAPT_FAST);
+                    uint32_t mag = rc_num(p, io, &m->o_mag);
+                    at += neg ? -(int64_t)mag : (int64_t)mag;
+                }
+                if (at < 0 || at >= (int64_t)s->src_size)
+                    return DFOTA_ERR_CORRUPT;
+                d = (uint32_t)(joint - (uint64_t)at);
+            }
+            dz2_rep_use(s->rep, DZ2_REPS - 1, d);
+            len = rc_num(p, io, &m->m_len);
+        }
+        if (p->err)
+            return p->err;
+        if (len == 0xFFFFFFFFu || len + 1 > left || d == 0 || d > joint)
+            return DFOTA_ERR_CORRUPT;
+        len++;
+        u = joint - d;
+        if (u < s->src_size) {
+            if (u + len > s->src_size)
+                return DFOTA_ERR_CORRUPT;    /* a copy never runs from source into target */
+            s->src_pos = (uint32_t)u;
+        }
+        s->mstart = (uint32_t)u;
+        s->op = DZ2_OP_MATCH;
+    }
+    s->remaining = len;
+    return p->err;
+}
+
+/* Target stream byte q (q < out_pos), during a call whose output began at
+ * stream position base into out0. */
+static int dst_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t q,
+                    uint32_t base, const uint8_t *out0, uint8_t *b)
+{
+    struct dfota_patch_state *s = &p->st;
+    uint32_t n;
+    int rc;
+
+    if (s->sector_size) {
+        /* in place: only the ring, reset at every block start */
+        if (q < p->ring_from || s->out_pos - q > DZ2_RING)
+            return DFOTA_ERR_CORRUPT;
+        *b = s->ring[q & (DZ2_RING - 1)];
+        return DFOTA_OK;
+    }
+    if (q >= base) {
+        *b = out0[q - base];
+        return DFOTA_OK;
+    }
+    if (q >= p->ring_from && s->out_pos - q <= DZ2_RING) {
+        *b = s->ring[q & (DZ2_RING - 1)];
+        return DFOTA_OK;
+    }
+    if (q - p->dst_base < p->dst_len) {
+        *b = p->dst_buf[q - p->dst_base];
+        return DFOTA_OK;
+    }
+    if (!io->read_dst)
+        return DFOTA_ERR_CORRUPT;
+    n = base - q;                        /* bytes of earlier calls only */
+    if (n > s->remaining)
+        n = s->remaining;
+    if (n > DZ2_DSTBUF)
+        n = DZ2_DSTBUF;
+    if ((rc = io->read_dst(io->ctx, q, p->dst_buf, n)))
+        return rc;
+    p->dst_base = q;
+    p->dst_len = n;
+    *b = p->dst_buf[0];
+    return DFOTA_OK;
+}
+
+int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *out, uint32_t n)
+{
+    struct dfota_patch_state *s = &p->st;
+    struct dz2_model *m = &s->m2;
+    uint32_t base = s->out_pos;
+    const uint8_t *out0 = out;
+    int rc;
+
+    if (n > s->dst_size - s->out_pos)
+        return DFOTA_ERR_ARG;
+    if (s->out_pos == 0 && s->in_pos == 0 && n) {
+        /* The mode byte; range coded: it is also the coder's zero start byte. */
+        unsigned i, mode = in_byte(p, io);
+        if (p->err)
+            return p->err;
+        if (mode == DZ2_MODE_STORED) {
+            if (s->payload_size != (uint64_t)s->dst_size + 1)
+                return DFOTA_ERR_CORRUPT;
+            s->op = DZ2_OP_STORED;
+            s->remaining = s->dst_size;
+        } else if (mode != DZ2_MODE_RC) {
+            return DFOTA_ERR_CORRUPT;
+        } else {
+            for (i = 0; i < 4; i++)
+                s->code = (s->code << 8) | in_byte(p, io);
+            if (p->err)
+                return p->err;
+            if ((rc = read_preamble(p, io, &m->map_num)))
+                return rc;
+        }
+    }
+    while (n) {
+        uint8_t b;
+
+        if (s->out_pos == s->block_end) {
+            enter_block_io(p);
+            if (s->sector_size)
+                p->ring_from = s->out_pos;
+        }
+        if (s->remaining == 0 && (rc = dz2_next_op(p, io)))
+            return rc;
+        switch (s->op) {
+        case DZ2_OP_STORED:
+            b = in_byte(p, io);
+            break;
+        case DZ2_OP_LIT:
+            b = (uint8_t)rc_tree8(p, io, m->lit[dz_lit_ctx(s->addr, s->prev_byte)], DZ_ADAPT_SLOW);
+            break;
+        case DZ2_OP_COPY:
+            if ((rc = copy_byte(p, io, m->d_zero, m->d_zero2, m->d_mru, m->d_val[0], m->d_val[1],
+                                m->d_val[1], &b)))
+                return rc;
+            break;
+        default:                          /* DZ2_OP_MATCH */
+            if (s->mstart < s->src_size) {
+                if ((rc = src_byte(p, io, &b)))
+                    return rc;
+                s->src_pos++;
+            } else if ((rc = dst_byte(p, io, s->mstart - s->src_size, base, out0, &b))) {
+                return rc;
+            }
+            s->mstart++;
+            break;
+        }
+        if (p->err)
+            return p->err;
+        s->prev_byte = b;
+        s->ring[s->out_pos & (DZ2_RING - 1)] = b;
+        *out++ = b;
+        s->out_pos++;
+        s->addr++;
+        s->remaining--;
+        n--;
+        if (s->remaining == 0 && s->op != DZ2_OP_STORED) {
+            s->prev_op = s->op;
+            if (s->op == DZ2_OP_COPY || (s->op == DZ2_OP_MATCH && s->mstart <= s->src_size))
+                s->align = (int32_t)((int64_t)s->src_pos - s->out_pos);
+        }
+    }
+    return DFOTA_OK;
+}
+
+/* The ring shares the model's union with DZ1's larger model: no extra RAM. */
+_Static_assert(sizeof(struct dz2_model) + DZ2_RING <= sizeof(struct dz_model),
+               "DZ2 model and ring must fit in DZ1's model");

@@ -1,0 +1,276 @@
+/* Internals shared by the DZ1 (patch.c) and DZ2 (dz2_decode.c) decoders:
+ * the range decoder, the read-ahead buffers, the preamble and blocks. Not a
+ * public header. */
+#ifndef DFOTA_PATCH_INT_H
+#define DFOTA_PATCH_INT_H
+
+#include <string.h>
+#include "dfota/error.h"
+#include "dfota/patch.h"
+
+static inline uint8_t in_byte(struct dfota_patch *p, const struct dfota_patch_io *io)
+{
+    struct dfota_patch_state *s = &p->st;
+    uint32_t at = s->in_pos;
+
+    if (at - p->in_base >= p->in_len) {
+        uint32_t n;
+        int rc;
+        if (at >= s->payload_size) {
+            /* The stream asks for more than the payload holds. */
+            if (!p->err)
+                p->err = DFOTA_ERR_CORRUPT;
+            return 0;
+        }
+        n = s->payload_size - at;
+        if (n > DFOTA_PATCH_INBUF)
+            n = DFOTA_PATCH_INBUF;
+        rc = io->read_payload(io->ctx, at, p->in_buf, n);
+        if (rc) {
+            if (!p->err)
+                p->err = rc;
+            return 0;
+        }
+        p->in_base = at;
+        p->in_len = n;
+    }
+    s->in_pos++;
+    return p->in_buf[at - p->in_base];
+}
+
+/* One binary decision with probability prob (of a 0) out of DZ_PROB_ONE. */
+static inline unsigned rc_decide(struct dfota_patch *p, const struct dfota_patch_io *io,
+                                 uint32_t prob)
+{
+    struct dfota_patch_state *s = &p->st;
+    uint32_t bound = (s->range >> DZ_PROB_BITS) * prob;
+    unsigned bit;
+
+    if (s->code < bound) {
+        s->range = bound;
+        bit = 0;
+    } else {
+        s->code -= bound;
+        s->range -= bound;
+        bit = 1;
+    }
+    /* With 12-bit probabilities one byte may not be enough. */
+    while (s->range < DZ_RC_TOP) {
+        s->range <<= 8;
+        s->code = (s->code << 8) | in_byte(p, io);
+    }
+    return bit;
+}
+
+static inline unsigned rc_bit(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *prob,
+                       unsigned shift)
+{
+    unsigned bit = rc_decide(p, io, *prob);
+    dz_adapt(prob, bit, shift);
+    return bit;
+}
+
+/* A bit under two contexts: their average codes it, both adapt. */
+static inline unsigned rc_bit2(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *p1,
+                        uint16_t *p2, unsigned shift)
+{
+    unsigned bit = rc_decide(p, io, ((uint32_t)*p1 + *p2) >> 1);
+    dz_adapt(p1, bit, shift);
+    dz_adapt(p2, bit, shift);
+    return bit;
+}
+
+static inline unsigned rc_direct(struct dfota_patch *p, const struct dfota_patch_io *io)
+{
+    struct dfota_patch_state *s = &p->st;
+    unsigned bit = 0;
+
+    s->range >>= 1;
+    if (s->code >= s->range) {
+        s->code -= s->range;
+        bit = 1;
+    }
+    while (s->range < DZ_RC_TOP) {
+        s->range <<= 8;
+        s->code = (s->code << 8) | in_byte(p, io);
+    }
+    return bit;
+}
+
+/* A number v >= 1: its bit length in unary, then the bits below the top. */
+static inline uint32_t rc_num(struct dfota_patch *p, const struct dfota_patch_io *io, struct dz_num *c)
+{
+    unsigned n = 1, i, node = 1;
+    uint32_t v = 1;
+
+    while (n < DZ_NUM_MAXBITS && rc_bit(p, io, &c->len[n - 1], DZ_ADAPT_FAST))
+        n++;
+    for (i = 1; i < n; i++) {
+        unsigned bit;
+        if (i <= DZ_NUM_CTXBITS) {
+            bit = rc_bit(p, io, &c->mant[n - 1][node], DZ_ADAPT_FAST);
+            node = (node << 1) | bit;
+        } else {
+            bit = rc_direct(p, io);
+        }
+        v = (v << 1) | bit;
+    }
+    return v;
+}
+
+static inline unsigned rc_tree8(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *t,
+                         unsigned shift)
+{
+    unsigned node = 1;
+    while (node < 256)
+        node = (node << 1) | rc_bit(p, io, &t[node], shift);
+    return node & 0xFF;
+}
+
+/* Make the read-ahead hold `need` source bytes from src_pos (1, or 4 for a
+ * reference; the caller checked the copy and the block have them). It reads
+ * ahead only within the current copy and block: in place, a byte may be
+ * read only while producing the block that uses it, so a straight run reads
+ * exactly what a resumed one reads. */
+static inline int src_fill(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t need)
+{
+    struct dfota_patch_state *s = &p->st;
+    uint32_t at = s->src_pos, n;
+    int rc;
+
+    if (at >= p->src_base && at - p->src_base + need <= p->src_len)
+        return DFOTA_OK;
+    n = s->remaining < s->block_end - s->out_pos ? s->remaining : s->block_end - s->out_pos;
+    if (n > DFOTA_PATCH_SRCBUF)
+        n = DFOTA_PATCH_SRCBUF;
+    if ((rc = io->read_src(io->ctx, at, p->src_buf, n)))
+        return rc;
+    p->src_base = at;
+    p->src_len = n;
+    return DFOTA_OK;
+}
+
+static inline int src_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *b)
+{
+    int rc = src_fill(p, io, 1);
+    if (!rc)
+        *b = p->src_buf[p->st.src_pos - p->src_base];
+    return rc;
+}
+
+static inline int src_peek4(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t out[4])
+{
+    int rc = src_fill(p, io, 4);
+    if (!rc)
+        memcpy(out, p->src_buf + (p->st.src_pos - p->src_base), 4);
+    return rc;
+}
+
+/* The preamble: reference-prediction flags, image base and the shift map. */
+static inline int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io,
+                                struct dz_num *map_num)
+{
+    struct dfota_patch_state *s = &p->st;
+    uint32_t i, prev = 0;
+
+    for (i = 0; i < 4; i++)
+        s->xflags = (uint8_t)(s->xflags | rc_direct(p, io) << i);
+    if (!(s->xflags & DZ_X_PRED))
+        return p->err;
+    for (i = 0; i < 32; i++)
+        s->base = (s->base << 1) | rc_direct(p, io);
+    s->map_n = rc_num(p, io, map_num) - 1;
+    if (s->map_n > DZ_MAP_MAX)
+        return DFOTA_ERR_CORRUPT;
+    for (i = 0; i < s->map_n; i++) {
+        uint32_t d = rc_num(p, io, map_num) - 1, z = rc_num(p, io, map_num) - 1;
+        if (i && d == 0)
+            return DFOTA_ERR_CORRUPT;             /* strictly increasing */
+        prev += d;
+        s->map[i].src = prev;
+        s->map[i].shift = (int32_t)((z >> 1) ^ (0u - (z & 1)));  /* zigzag */
+    }
+    return p->err;
+}
+
+/* Move to the next block's target address when the stream crosses into it. */
+static inline void enter_block(struct dfota_patch_state *s)
+{
+    uint32_t off, len, addr;
+
+    if (s->out_pos == 0)
+        s->block = 0;
+    else
+        s->block++;
+    dz_block(s->block, s->dst_size, s->sector_size, (s->flags & DFOTA_PKG_F_BACKWARD) != 0,
+             &off, &len, &addr);
+    s->addr = addr;
+    s->block_end = off + len;
+}
+
+/* Entering a block drops the source read-ahead (see src_byte). */
+static inline void enter_block_io(struct dfota_patch *p)
+{
+    enter_block(&p->st);
+    p->src_len = 0;
+}
+
+/* One byte of an approximate copy: the source byte (or the predicted one)
+ * plus a coded difference. The model tables are the caller's (DZ1 and DZ2
+ * lay them out differently); dval[k] serves prediction kind k. */
+static inline int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
+                            uint16_t (*d_zero)[DZ_ZCTX_N], uint16_t *d_zero2, uint16_t *d_mru,
+                            uint16_t (*dval0)[256], uint16_t (*dval1)[256],
+                            uint16_t (*dval2)[256], uint8_t *out)
+{
+    struct dfota_patch_state *s = &p->st;
+    unsigned lane = s->addr & 3u, nz, kind;
+    uint8_t d = 0, sb;
+    int rc;
+
+    /* References start on even (Thumb) or word (A32, pointers)
+     * addresses: only there is dz_predict worth a call. */
+    if ((s->xflags & DZ_X_PRED) && !s->pred_n && !(s->addr & ((s->xflags & DZ_X_THUMB) ? 1u : 3u)) &&
+        s->remaining >= 4 && s->block_end - s->out_pos >= 4) {
+        uint8_t s4[4];
+        if ((rc = src_peek4(p, io, s4)))
+            return rc;
+        s->pred_kind = (uint8_t)dz_predict(s4, s->src_pos, s->addr, s->xflags, s->base,
+                                           s->map, s->map_n, s->src_size, s->pred);
+        s->pred_n = s->pred_kind ? 4 : 0;
+    }
+    rc = src_byte(p, io, &sb);
+    if (rc)
+        return rc;
+    kind = 0;
+    if (s->pred_n) {
+        kind = s->pred_kind;
+        sb = s->pred[4 - s->pred_n--];
+    }
+    if (s->xflags & DZ_X_BYTECTX)
+        nz = rc_bit2(p, io, &d_zero[kind][dz_zero_ctx(s->addr, s->zrun, s->zhist)],
+                     &d_zero2[s->prev_byte * 2u + (s->zrun == 0)], DZ_ADAPT_FAST);
+    else
+        nz = rc_bit(p, io, &d_zero[kind][dz_zero_ctx(s->addr, s->zrun, s->zhist)],
+                    DZ_ADAPT_FAST);
+    if (nz) {
+        unsigned mctx = lane * 2u + ((s->zhist >> 3) & 1u);
+        if (rc_bit(p, io, &d_mru[mctx], DZ_ADAPT_FAST) == 0)
+            d = s->mru[lane];
+        else
+            d = (uint8_t)rc_tree8(p, io, (kind == 0 ? dval0 : kind == 1 ? dval1 : dval2)[lane],
+                                  DZ_ADAPT_SLOW);
+        s->mru[lane] = d;
+        s->zrun = 0;
+    } else {
+        s->zrun++;
+    }
+    s->zhist = (s->zhist << 1) | nz;
+    *out = (uint8_t)(sb + d);
+    s->src_pos++;
+    return p->err;
+}
+
+int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *out, uint32_t n);
+
+#endif

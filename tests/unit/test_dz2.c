@@ -1,0 +1,274 @@
+/* DZ2 on its own: payloads from dfota_diff with the codec forced to DZ2,
+ * decoded by dfota_patch_* from buffers (source, payload, and the target
+ * already produced for io->read_dst), in output pieces of many sizes, both
+ * layouts; then through the engine (dfota_host_apply); damaged payloads
+ * must fail cleanly or decode to something, never read out of bounds. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "dfota/error.h"
+#include "dfota/patch.h"
+#include "testutil.h"
+
+struct bufio {
+    const uint8_t *src, *payload, *dst_done;   /* dst_done: the target in address order */
+    size_t src_len, payload_len, dst_len;
+    uint32_t dst_reads;
+};
+
+static int rd_payload(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    struct bufio *b = ctx;
+    if (off > b->payload_len || len > b->payload_len - off)
+        return DFOTA_ERR_IO;
+    memcpy(buf, b->payload + off, len);
+    return DFOTA_OK;
+}
+
+static int rd_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    struct bufio *b = ctx;
+    if (off > b->src_len || len > b->src_len - off)
+        return DFOTA_ERR_IO;
+    memcpy(buf, b->src + off, len);
+    return DFOTA_OK;
+}
+
+static int rd_dst(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    struct bufio *b = ctx;
+    if (off > b->dst_len || len > b->dst_len - off)
+        return DFOTA_ERR_IO;
+    memcpy(buf, b->dst_done + off, len);
+    b->dst_reads++;
+    return DFOTA_OK;
+}
+
+struct lay {
+    int inplace, direction;
+    uint32_t sector, lag;
+};
+
+static const struct lay LAYS[] = {
+    { 0, 0, 0, 0 }, { 1, 1, 4096, 2 }, { 1, -1, 4096, 0 }, { 1, 1, 256, 3 },
+};
+
+/* Decode res's payload in pieces of `piece` bytes (0: varying); the target
+ * already produced is served from a copy in address order, written only as
+ * pieces complete (what the engine has programmed). Returns the decoder's
+ * error; on success out (stream order) is compared with dst. */
+static int decode(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen,
+                  const struct dfota_diff_result *res, const uint8_t *payload, size_t plen,
+                  uint32_t piece, int check)
+{
+    static struct dfota_patch p;
+    struct dfota_pkg_header h;
+    uint8_t *done = calloc(1, dlen + 1), *out = malloc(dlen + 1);
+    struct bufio b = { src, payload, done, slen, plen, dlen, 0 };
+    struct dfota_patch_io io = { &b, rd_payload, rd_src, rd_dst };
+    uint32_t pos = 0, k = 0, blocks, i;
+    int rc;
+
+    memset(&h, 0, sizeof h);
+    h.algorithm = res->algorithm;
+    h.coder = DFOTA_CODER_RC1;
+    h.src_size = (uint32_t)slen;
+    h.dst_size = (uint32_t)dlen;
+    h.payload_size = (uint32_t)plen;
+    h.flags = res->flags;
+    h.sector_size = res->sector_size;
+    rc = dfota_patch_init(&p, &h);
+    assert_int_equal(rc, DFOTA_OK);
+    while (pos < dlen) {
+        uint32_t n = piece ? piece : 1 + (k++ * 37) % 300;
+        if (n > dlen - pos)
+            n = (uint32_t)(dlen - pos);
+        if ((rc = dfota_patch_decode(&p, &io, out + pos, n)))
+            break;
+        pos += n;
+        if (!(res->flags & DFOTA_PKG_F_INPLACE))
+            memcpy(done, out, pos);          /* A/B: stream order is address order */
+    }
+    if (!rc && check) {
+        assert_true(dfota_patch_done(&p));
+        /* back to address order */
+        blocks = dz_block_count((uint32_t)dlen, res->sector_size);
+        for (i = 0; i < blocks; i++) {
+            uint32_t off, len, addr;
+            dz_block(i, (uint32_t)dlen, res->sector_size, (res->flags & DFOTA_PKG_F_BACKWARD) != 0,
+                     &off, &len, &addr);
+            assert_memory_equal(out + off, dst + addr, len);
+        }
+    }
+    free(done);
+    free(out);
+    return rc;
+}
+
+static size_t dz2_roundtrip(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen,
+                            const struct lay *l, int expect_alg)
+{
+    struct dfota_diff_opts o;
+    struct dfota_diff_result res;
+    static const uint32_t pieces[] = { 0, 1, 7, 256, 4096, 0xFFFFFFFFu };
+    size_t i, size;
+
+    memset(&o, 0, sizeof o);
+    o.inplace = l->inplace;
+    o.sector_size = l->sector;
+    o.lag = l->lag;
+    o.direction = l->direction;
+    o.codec = expect_alg ? expect_alg : (int)DFOTA_ALG_DZ2;
+    assert_int_equal(dfota_diff(src, slen, dst, dlen, &o, &res), DFOTA_OK);
+    assert_int_equal(res.algorithm, DFOTA_ALG_DZ2);
+    for (i = 0; i < sizeof pieces / sizeof pieces[0]; i++)
+        assert_int_equal(decode(src, slen, dst, dlen, &res, res.payload, res.payload_size,
+                                pieces[i] == 0xFFFFFFFFu ? (uint32_t)dlen : pieces[i], 1),
+                         DFOTA_OK);
+    size = res.payload_size;
+    dfota_diff_result_free(&res);
+    return size;
+}
+
+static void all(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen)
+{
+    size_t i;
+    for (i = 0; i < sizeof LAYS / sizeof LAYS[0]; i++)
+        dz2_roundtrip(src, slen, dst, dlen, &LAYS[i], 0);
+}
+
+static void test_release(void **st)
+{
+    size_t sizes[] = { 3000, 40000, 200000 }, i, nlen;
+    (void)st;
+    for (i = 0; i < 3; i++) {
+        uint8_t *a = tu_image(sizes[i], (uint32_t)i + 3);
+        uint8_t *b = tu_release(a, sizes[i], (uint32_t)i + 30, &nlen);
+        all(a, sizes[i], b, nlen);
+        all(b, nlen, a, sizes[i]);
+        free(a);
+        free(b);
+    }
+}
+
+/* A target that repeats itself: target copies, repeats, overlapping copies. */
+static void test_self_repeats(void **st)
+{
+    size_t n = 60000, i;
+    uint8_t *a = tu_image(20000, 9), *b = malloc(n);
+    uint32_t s = 5;
+    (void)st;
+    for (i = 0; i < n; i++) {
+        if (i >= 3000 && (i / 700) % 3 == 1)
+            b[i] = b[i - 1 - (i / 700) % 2000];          /* far and near repeats */
+        else if (i >= 8 && (i / 50) % 5 == 2)
+            b[i] = b[i - 3];                             /* overlapping short distance */
+        else
+            b[i] = (uint8_t)(tu_rand(&s) % 16);
+    }
+    all(a, 20000, b, n);
+    all(NULL, 0, b, n);
+    free(a);
+    free(b);
+}
+
+static void test_random_stored(void **st)
+{
+    size_t n = 50000, i, sz;
+    uint8_t *a = malloc(n), *b = malloc(n);
+    uint32_t s = 77;
+    (void)st;
+    for (i = 0; i < n; i++) {
+        a[i] = (uint8_t)tu_rand(&s);
+        b[i] = (uint8_t)tu_rand(&s);
+    }
+    sz = dz2_roundtrip(a, n, b, n, &LAYS[0], DFOTA_ALG_DZ2);
+    assert_true(sz <= n + 1);            /* the stored payload at worst */
+    all(a, n, b, n);
+    free(a);
+    free(b);
+}
+
+static void test_tiny(void **st)
+{
+    static const uint8_t x[5] = { 1, 2, 3, 4, 5 }, y[9] = { 1, 2, 3, 4, 5, 1, 2, 3, 4 };
+    (void)st;
+    all(NULL, 0, y, 9);
+    all(x, 5, y, 9);
+    all(y, 9, x, 5);
+}
+
+/* Through the engine: A/B target copies are read back from flash. */
+static void test_engine(void **st)
+{
+    size_t nlen, plen, olen = 0;
+    uint8_t *a = tu_image(100000, 21), *b = tu_release(a, 100000, 22, &nlen), *pkg, *out = NULL;
+    uint8_t pk[32], sk[64];
+    (void)st;
+    setenv("DFOTA_CODEC", "2", 1);
+    tu_keys(pk, sk);
+    pkg = tu_package(a, 100000, b, nlen, 0, 0, 0, 0, "", &plen);
+    assert_int_equal(pkg[DFOTA_OFF_ALGORITHM], DFOTA_ALG_DZ2);
+    assert_int_equal(dfota_host_apply(a, 100000, pkg, plen, pk, &out, &olen, NULL, NULL, NULL),
+                     DFOTA_OK);
+    assert_int_equal(olen, nlen);
+    assert_memory_equal(out, b, nlen);
+    free(out);
+    free(pkg);
+    pkg = tu_package(a, 100000, b, nlen, 1, 4096, 1, 0, "", &plen);
+    assert_int_equal(pkg[DFOTA_OFF_ALGORITHM], DFOTA_ALG_DZ2);
+    out = NULL;
+    assert_int_equal(dfota_host_apply(a, 100000, pkg, plen, pk, &out, &olen, NULL, NULL, NULL),
+                     DFOTA_OK);
+    assert_memory_equal(out, b, nlen);
+    unsetenv("DFOTA_CODEC");
+    free(out);
+    free(pkg);
+    free(a);
+    free(b);
+}
+
+/* Damaged payloads: any result but a crash or an out-of-bounds read (the
+ * buffer callbacks refuse those, ASan watches the rest). */
+static void test_damaged(void **st)
+{
+    size_t nlen, i;
+    uint8_t *a = tu_image(30000, 41), *b = tu_release(a, 30000, 42, &nlen);
+    struct dfota_diff_opts o;
+    struct dfota_diff_result res;
+    uint32_t s = 3;
+    (void)st;
+    memset(&o, 0, sizeof o);
+    o.codec = DFOTA_ALG_DZ2;
+    assert_int_equal(dfota_diff(a, 30000, b, nlen, &o, &res), DFOTA_OK);
+    for (i = 0; i < 300; i++) {
+        uint8_t *p = malloc(res.payload_size);
+        memcpy(p, res.payload, res.payload_size);
+        p[1 + tu_rand(&s) % (res.payload_size - 1)] ^= (uint8_t)(1u << (tu_rand(&s) & 7));
+        (void)decode(a, 30000, b, nlen, &res, p, res.payload_size, 0, 0);
+        (void)decode(a, 30000, b, nlen, &res, p, res.payload_size / 2, 0, 0);
+        free(p);
+    }
+    dfota_diff_result_free(&res);
+    free(a);
+    free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tiny),
+        cmocka_unit_test(test_release),
+        cmocka_unit_test(test_self_repeats),
+        cmocka_unit_test(test_random_stored),
+        cmocka_unit_test(test_engine),
+        cmocka_unit_test(test_damaged),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
