@@ -58,14 +58,16 @@ class SysCase(unittest.TestCase):
     def setUpClass(cls):
         from modem import Tools
         cls.tmp = tempfile.mkdtemp(prefix="dfota-sys.")
+        cls._class_objs = []
+        # runs even when a setUpClass (of this class or a subclass) fails
+        cls.addClassCleanup(cls._cleanup)
         cls.tools = Tools(workdir=cls.tmp)
         if not cls.tools.have_modem():
             raise unittest.SkipTest("no dfota-modem in this build: " + cls.tools.modem)
         cls.key = cls.tools.keygen("release")
-        cls._class_objs = []
 
     @classmethod
-    def tearDownClass(cls):
+    def _cleanup(cls):
         for o in reversed(cls._class_objs):
             o.close()
         if os.environ.get("DFOTA_KEEP_TMP"):
