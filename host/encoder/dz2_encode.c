@@ -43,7 +43,8 @@ int dz2_stored(const struct dz_match_ctx *c, uint8_t **out, size_t *out_len)
     if (!p)
         return DFOTA_ERR_ARG;
     p[0] = DZ2_MODE_STORED;
-    memcpy(p + 1, c->dst, c->dst_len);
+    if (c->dst_len)
+        memcpy(p + 1, c->dst, c->dst_len);
     *out = p;
     *out_len = c->dst_len + 1;
     return DFOTA_OK;

@@ -406,8 +406,10 @@ int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, struct 
         rc = DFOTA_ERR_ARG;
         goto done;
     }
-    memcpy(ps.j, c->src, c->src_len);
-    memcpy(ps.j + c->src_len, c->dst, c->dst_len);
+    if (c->src_len)
+        memcpy(ps.j, c->src, c->src_len);
+    if (c->dst_len)
+        memcpy(ps.j + c->src_len, c->dst, c->dst_len);
     memset(ps.head, 0xFF, sizeof(int32_t) << ps.hash_bits);
     for (k = 0; k < DZ2_REPS; k++)
         ps.rep[k] = 1;
