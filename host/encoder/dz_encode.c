@@ -19,26 +19,6 @@ struct dz_ctx {
     uint8_t pred[4], pred_n, pred_kind;
 };
 
-static void put_preamble(struct rc_enc *r, struct dz_model *m, const struct dz_xparams *x)
-{
-    uint32_t i, prev = 0;
-
-    for (i = 0; i < 4; i++)
-        rc_direct(r, (x->flags >> i) & 1);
-    if (!(x->flags & DZ_X_PRED))
-        return;
-    for (i = 0; i < 32; i++)
-        rc_direct(r, (x->base >> (31 - i)) & 1);
-    rc_num(r, &m->map_num, x->map_n + 1);
-    for (i = 0; i < x->map_n; i++) {
-        int32_t sh = x->map[i].shift;
-        uint32_t z = sh < 0 ? ((uint32_t)(-(int64_t)sh) << 1) - 1 : (uint32_t)sh << 1;
-        rc_num(r, &m->map_num, x->map[i].src - prev + 1);
-        rc_num(r, &m->map_num, z + 1);
-        prev = x->map[i].src;
-    }
-}
-
 int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
                   const struct dz_xparams *xp, uint8_t **out, size_t *out_len)
 {
@@ -56,7 +36,7 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
     st_on = getenv("DFOTA_STATS") != NULL;
     memset(st_bits, 0, sizeof st_bits);
     st_cat = ST_PRE;
-    put_preamble(&r, m, xp);
+    rc_put_preamble(&r, &m->map_num, xp);
     for (k = 0; k < ops->n; k++) {
         const struct dz_op *op = &ops->v[k];
         uint32_t i;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dfota/delta.h"
+#include "encoder.h"
 
 struct rc_enc {
     uint64_t low;
@@ -141,6 +142,30 @@ static inline void rc_tree8(struct rc_enc *r, uint16_t *t, unsigned v, unsigned 
         unsigned bit = (v >> (7 - i)) & 1u;
         rc_bit(r, &t[node], bit, shift);
         node = (node << 1) | bit;
+    }
+}
+
+/* The preamble both codecs start with (delta-format.md): the DZ_X_* flags,
+ * then with DZ_X_PRED the image base and the shift map, its numbers coded
+ * with map_num. The mirror of read_preamble in lib/patch_int.h. */
+static inline void rc_put_preamble(struct rc_enc *r, struct dz_num *map_num,
+                                   const struct dz_xparams *x)
+{
+    uint32_t i, prev = 0;
+
+    for (i = 0; i < 4; i++)
+        rc_direct(r, (x->flags >> i) & 1);
+    if (!(x->flags & DZ_X_PRED))
+        return;
+    for (i = 0; i < 32; i++)
+        rc_direct(r, (x->base >> (31 - i)) & 1);
+    rc_num(r, map_num, x->map_n + 1);
+    for (i = 0; i < x->map_n; i++) {
+        int32_t sh = x->map[i].shift;
+        uint32_t z = sh < 0 ? ((uint32_t)(-(int64_t)sh) << 1) - 1 : (uint32_t)sh << 1;
+        rc_num(r, map_num, x->map[i].src - prev + 1);
+        rc_num(r, map_num, z + 1);
+        prev = x->map[i].src;
     }
 }
 
