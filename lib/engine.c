@@ -78,10 +78,52 @@ uint32_t dfota__stream_size(const struct dfota_pkg_header *h)
     return h->payload_size - (uint32_t)dfota_pkg_table_size(h);
 }
 
+#if DFOTA_CFG_INPLACE
+/* In place, what the decoder reads ends up in checkpoints: a byte read
+ * wrong once may sit in the range coder's look-ahead or in an operation that
+ * runs into the next block when a checkpoint saves the state, where no block
+ * check has seen it, and every resume would then fail the same way. So the
+ * decoder's inputs are read twice and must agree (a transient error is
+ * read again); a persistent one is caught by the block checks. */
+static int read_stable(struct dfota_engine *e, uint32_t addr, uint8_t *buf, uint32_t len)
+{
+    uint8_t again[32];
+    unsigned tries;
+    int rc = DFOTA_ERR_IO;
+
+    for (tries = 0; tries < 3; tries++) {
+        uint32_t off, n;
+        if ((rc = dfota__read(e, addr, buf, len)))
+            continue;
+        for (off = 0; off < len; off += n) {
+            n = len - off < sizeof again ? len - off : (uint32_t)sizeof again;
+            if ((rc = dfota__read(e, addr + off, again, n)))
+                break;
+            if (memcmp(again, buf + off, n) != 0) {
+                rc = DFOTA_ERR_IO;
+                break;
+            }
+        }
+        if (!rc)
+            return DFOTA_OK;
+    }
+    return rc;
+}
+#endif
+
+static int io_read(struct dfota__io *c, uint32_t addr, uint8_t *buf, uint32_t len)
+{
+#if DFOTA_CFG_INPLACE
+    if (c->inplace)
+        return read_stable(c->e, addr, buf, len);
+#endif
+    return dfota__read(c->e, addr, buf, len);
+}
+
 static int io_payload(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 {
     struct dfota__io *c = ctx;
-    return dfota__read(c->e, LAYOUT(c->e)->staging + DFOTA_PKG_HEADER_SIZE + off, buf, len);
+    return io_read(c, LAYOUT(c->e)->staging + DFOTA_PKG_HEADER_SIZE + off, buf, len);
 }
 
 /* In place, block i may read only source sectors that are still there:
@@ -107,7 +149,7 @@ static int io_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
         }
     }
 #endif
-    return dfota__read(e, c->src_base + off, buf, len);
+    return io_read(c, c->src_base + off, buf, len);
 }
 
 /* DZ2, A/B: target bytes that earlier decode calls produced were programmed
