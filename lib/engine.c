@@ -133,10 +133,10 @@ static int io_payload(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 static int io_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 {
     struct dfota__io *c = ctx;
-    struct dfota_engine *e = c->e;
 
 #if DFOTA_CFG_INPLACE
     if (c->inplace && len) {
+        const struct dfota_engine *e = c->e;
         const struct dfota_patch_state *s = &e->patch.st;
         uint32_t ss = s->sector_size, n = dz_block_count(s->dst_size, ss);
         uint32_t gone = s->block > e->hdr.lag ? s->block - e->hdr.lag : 0; /* committed blocks */
