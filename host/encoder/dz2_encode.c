@@ -206,15 +206,8 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
                 nops[DZ2_OP_COPY], nbytes[DZ2_OP_COPY], st_bits[ST_OPS] / 8, st_bits[ST_DZERO] / 8,
                 nops[DZ2_OP_LIT], nbytes[DZ2_OP_LIT], st_bits[ST_LIT] / 8, nops[DZ2_OP_MATCH],
                 nbytes[DZ2_OP_MATCH], st_bits[ST_DMRU] / 8, st_bits[ST_PRE] / 8);
-    rc_flush(&r);
     free(m);
-    if (r.oom) {
-        free(r.buf);
-        return DFOTA_ERR_ARG;
-    }
-    *out = r.buf;
-    *out_len = r.len;
-    return DFOTA_OK;
+    return rc_finish(&r, out, out_len);
 bad:
     free(m);
     free(r.buf);

@@ -133,15 +133,8 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
                 st_bits[ST_DZERO] / 8, st_bits[ST_DMRU] / 8, st_bits[ST_DVAL] / 8, nl,
                 st_bits[ST_LIT] / 8, nc, st_bits[ST_PRE] / 8);
     }
-    rc_flush(&r);
     free(m);
-    if (r.oom) {
-        free(r.buf);
-        return DFOTA_ERR_ARG;
-    }
-    *out = r.buf;
-    *out_len = r.len;
-    return DFOTA_OK;
+    return rc_finish(&r, out, out_len);
 bad:
     free(m);
     free(r.buf);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dfota/delta.h"
+#include "dfota/error.h"
 #include "encoder.h"
 
 struct rc_enc {
@@ -167,6 +168,20 @@ static inline void rc_put_preamble(struct rc_enc *r, struct dz_num *map_num,
         rc_num(r, map_num, z + 1);
         prev = x->map[i].src;
     }
+}
+
+/* End a payload: flush the coder and hand its buffer over. DFOTA_ERR_ARG
+ * when it ran out of memory (the buffer is freed then). */
+static inline int rc_finish(struct rc_enc *r, uint8_t **out, size_t *out_len)
+{
+    rc_flush(r);
+    if (r->oom) {
+        free(r->buf);
+        return DFOTA_ERR_ARG;
+    }
+    *out = r->buf;
+    *out_len = r->len;
+    return DFOTA_OK;
 }
 
 #endif
