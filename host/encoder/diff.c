@@ -1,5 +1,6 @@
 /* dfota_diff: stream order, suffix array, matching, entropy coding. */
 #include <divsufsort.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "dfota/error.h"
@@ -37,10 +38,76 @@ static void keep(struct dfota_diff_result *res, int *rc, uint8_t *p, size_t plen
     }
 }
 
+
 static void phase(const struct dfota_diff_opts *o, int ph, unsigned i, unsigned n)
 {
     if (o->phase)
         o->phase(o->progress_ctx, ph, i, n);
+}
+
+/* Reference prediction pays on code and costs a little elsewhere. The
+ * settings tried: */
+static const unsigned settings[] = {
+    0, DZ_X_THUMB, DZ_X_PTR32, DZ_X_THUMB | DZ_X_PTR32, DZ_X_ARM, DZ_X_ARM | DZ_X_PTR32,
+    DZ_X_BYTECTX, DZ_X_BYTECTX | DZ_X_THUMB | DZ_X_PTR32, DZ_X_BYTECTX | DZ_X_ARM | DZ_X_PTR32 };
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+/* Settings counted within this many bits of the cheapest are encoded too
+ * (the count is ideal code lengths; the coder adds a few bytes). */
+#define XSEL_MARGIN 64.0
+
+/* Encode ops (DZ1) or ops2 (DZ2) with the settings whose copy bytes and
+ * preamble cost the least (xselect.c); keep the smallest payload in res.
+ * DFOTA_XSEL=all (tests, bench): encode with every setting, and print the
+ * counts against the payload sizes on stderr. */
+static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops,
+                       const struct dz2_oplist *ops2, struct dz_xparams *x,
+                       const struct dfota_diff_opts *o, struct dfota_diff_result *res)
+{
+    struct dz_copyrun *runs;
+    size_t n = 0, k, t = 0, nops = ops ? ops->n : ops2->n;
+    double bits[NSETTINGS], best = 0;
+    const char *env = getenv("DFOTA_XSEL");
+    int all = env && !strcmp(env, "all"), rc = DFOTA_OK;
+    unsigned s, todo = 0, done = 0;
+
+    runs = malloc((nops ? nops : 1) * sizeof *runs);
+    if (!runs)
+        return DFOTA_ERR_ARG;
+    for (k = 0; k < nops; k++) {
+        uint32_t len = ops ? ops->v[k].len : ops2->v[k].len;
+        if (ops ? !ops->v[k].lit : ops2->v[k].kind == DZ2_OP_COPY) {
+            runs[n].t = (uint32_t)t;
+            runs[n].src = ops ? ops->v[k].src : ops2->v[k].u;
+            runs[n].len = len;
+            n++;
+        }
+        t += len;
+    }
+    for (s = 0; s < NSETTINGS; s++) {
+        x->flags = settings[s];
+        bits[s] = dz_setting_bits(c, runs, n, x, ops == NULL);
+        if (bits[s] == 0)
+            rc = DFOTA_ERR_ARG;
+        if (!s || bits[s] < best)
+            best = bits[s];
+    }
+    free(runs);
+    for (s = 0; s < NSETTINGS; s++)
+        todo += all || bits[s] <= best + XSEL_MARGIN;
+    for (s = 0; !rc && s < NSETTINGS; s++) {
+        uint8_t *p = NULL;
+        size_t plen = 0;
+        if (!all && bits[s] > best + XSEL_MARGIN)
+            continue;
+        x->flags = settings[s];
+        phase(o, DFOTA_DIFF_ENCODE, done++, todo);
+        rc = ops ? dz_encode_ops(c, ops, x, &p, &plen) : dz2_encode_ops(c, ops2, x, &p, &plen);
+        if (all && !rc)
+            fprintf(stderr, "xsel dz%d x=%2u: counted %.1f B over the cheapest, payload %zu B\n",
+                    ops ? 1 : 2, settings[s], (bits[s] - best) / 8, plen);
+        keep(res, &rc, p, plen, ops ? DFOTA_ALG_DZ1 : DFOTA_ALG_DZ2);
+    }
+    return rc;
 }
 
 static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const uint8_t *grams,
@@ -83,42 +150,22 @@ static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const
     phase(o, DFOTA_DIFF_MATCH, pass, passes);
     rc = dz_match(&c, &ops);
     if (!rc) {
-        /* Reference prediction pays on code and costs a little elsewhere:
-         * encode with each setting and keep the smallest. */
-        static const unsigned settings[] = {
-            0, DZ_X_THUMB, DZ_X_PTR32, DZ_X_THUMB | DZ_X_PTR32, DZ_X_ARM, DZ_X_ARM | DZ_X_PTR32,
-            DZ_X_BYTECTX, DZ_X_BYTECTX | DZ_X_THUMB | DZ_X_PTR32, DZ_X_BYTECTX | DZ_X_ARM | DZ_X_PTR32 };
         struct dz_xparams *x = calloc(1, sizeof *x);
-        size_t s;
         if (!x)
             rc = DFOTA_ERR_ARG;
         if (!rc) {
             dz_build_map(&c, &ops, x);
             x->base = dz_guess_base(&c, &ops, x);
         }
-        if (o->codec != DFOTA_ALG_DZ2) {
-            for (s = 0; !rc && s < sizeof settings / sizeof settings[0]; s++) {
-                uint8_t *p = NULL;
-                size_t plen = 0;
-                x->flags = settings[s];
-                phase(o, DFOTA_DIFF_ENCODE, (unsigned)s, (unsigned)(sizeof settings / sizeof settings[0]));
-                rc = dz_encode_ops(&c, &ops, x, &p, &plen);
-                keep(res, &rc, p, plen, DFOTA_ALG_DZ1);
-            }
-        }
+        if (!rc && o->codec != DFOTA_ALG_DZ2)
+            rc = encode_best(&c, &ops, NULL, x, o, res);
         if (!rc && o->codec != DFOTA_ALG_DZ1 && dst_len) {
-            /* DZ2: one parse, coded with each setting; then the stored
+            /* DZ2: one parse, coded with the best settings; then the stored
              * payload, so no package grows much beyond the target. */
             struct dz2_oplist ops2;
             rc = dz2_parse(&c, &ops, &ops2);
-            for (s = 0; !rc && s < sizeof settings / sizeof settings[0]; s++) {
-                uint8_t *p = NULL;
-                size_t plen = 0;
-                x->flags = settings[s];
-                phase(o, DFOTA_DIFF_ENCODE, (unsigned)s, (unsigned)(sizeof settings / sizeof settings[0]));
-                rc = dz2_encode_ops(&c, &ops2, x, &p, &plen);
-                keep(res, &rc, p, plen, DFOTA_ALG_DZ2);
-            }
+            if (!rc)
+                rc = encode_best(&c, NULL, &ops2, x, o, res);
             if (!rc && dst_len >= 4) {      /* a payload holds at least 5 bytes */
                 uint8_t *p = NULL;
                 size_t plen = 0;

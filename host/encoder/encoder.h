@@ -102,6 +102,16 @@ void dz_build_map(const struct dz_match_ctx *c, const struct dz_oplist *ops, str
 uint32_t dz_guess_base(const struct dz_match_ctx *c, const struct dz_oplist *ops,
                        const struct dz_xparams *x);
 
+/* Choosing the setting (xselect.c): the approximate copies of a parse, and
+ * the bits its copy bytes and preamble cost with setting x, counted with
+ * the models of DZ1 (dz2 = 0) or DZ2 (dz2 = 1); the rest of a payload costs
+ * the same with every setting. Returns 0 when out of memory. */
+struct dz_copyrun {
+    uint32_t t, src, len;        /* stream position, source position, length */
+};
+double dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs, size_t n,
+                       const struct dz_xparams *x, int dz2);
+
 #define DZ_GRAM_BITS 24
 static inline uint32_t dz_gram_hash(const uint8_t *p)
 {

@@ -35,10 +35,21 @@ int dz_oplist_push(struct dz_oplist *l, int lit, uint32_t len, uint32_t src)
 
 #define DZ_MATCH_CAP 0x7FFFFFFFu
 
+/* Length of the common prefix of a[0..an) and b[0..bn), eight bytes a step. */
 static size_t common_prefix(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
-    size_t i, n = an < bn ? an : bn;
-    for (i = 0; i < n && a[i] == b[i]; i++)
+    size_t i = 0, n = an < bn ? an : bn;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (i + 8 <= n) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            return i + (size_t)(__builtin_ctzll(x ^ y) >> 3);
+        i += 8;
+    }
+#endif
+    for (; i < n && a[i] == b[i]; i++)
         ;
     return i;
 }
@@ -100,9 +111,20 @@ static size_t valid_len(const struct dz_match_ctx *c, size_t t, size_t p, size_t
 
 static size_t measure(const struct dz_match_ctx *c, size_t t, size_t sp, size_t qn)
 {
-    /* the exact length first: usually short, and it bounds the block walk */
-    size_t l = common_prefix(c->src + sp, c->src_len - sp, c->dst + t, qn);
-    return valid_len(c, t, sp, l);
+    /* In place, a sector at a time: the readable length first (a short
+     * block walk), then the bytes; long runs of erased flash end early. */
+    size_t n = c->src_len - sp < qn ? c->src_len - sp : qn, k = 0;
+    if (!c->inplace)
+        return common_prefix(c->src + sp, n, c->dst + t, n);
+    while (k < n) {
+        size_t want = n - k < c->sector ? n - k : c->sector;
+        size_t v = valid_len(c, t + k, sp + k, want);
+        size_t l = common_prefix(c->src + sp + k, v, c->dst + t + k, v);
+        k += l;
+        if (l < want)
+            break;
+    }
+    return k;
 }
 
 static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, size_t *pos)
@@ -110,7 +132,7 @@ static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, siz
     const uint8_t *q = c->dst + t;
     size_t qn = c->dst_len - t < DZ_MATCH_CAP ? c->dst_len - t : DZ_MATCH_CAP;
     size_t bn = (!c->inplace || qn < DZ_BRACKET) ? qn : DZ_BRACKET;
-    size_t lo = 0, hi = c->src_len, best = 0, bestpos = 0, k, span;
+    size_t lo = 0, hi = c->src_len, best = 0, bestpos = 0, k, span, llo = 0, lhi = 0;
     uint32_t gone;
 
     if (c->src_len == 0) {
@@ -126,16 +148,22 @@ static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, siz
             return 0;
         }
     }
-    /* Invariant: the answer's suffix-order index lies in [lo, hi). */
+    /* Invariant: the answer's suffix-order index lies in [lo, hi). Every
+     * suffix between two compared ones starts with what both share with q
+     * (llo, lhi bytes), so a step compares from there on. */
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
         size_t sp = (size_t)c->sa[mid];
-        size_t l = common_prefix(c->src + sp, c->src_len - sp, q, bn);
+        size_t m = llo < lhi ? llo : lhi;
+        size_t l = m + common_prefix(c->src + sp + m, c->src_len - sp - m, q + m, bn - m);
         /* suffix < q: it ends first, or differs with a smaller byte */
-        if (l == bn || sp + l == c->src_len || c->src[sp + l] < q[l])
+        if (l == bn || sp + l == c->src_len || c->src[sp + l] < q[l]) {
             lo = mid;
-        else
+            llo = l;
+        } else {
             hi = mid;
+            lhi = l;
+        }
     }
     /* Among equally long matches, the one nearest the current alignment
      * costs the fewest bits to point at. */

@@ -1,0 +1,185 @@
+/* Choosing the reference prediction setting without encoding with each.
+ *
+ * A setting (DZ_X_* flags) changes only the preamble and how the bytes of
+ * approximate copies are coded (dz_encode.c, copy_byte_enc in dz2_encode.c);
+ * literals, lengths, offsets and exact copies are coded with models of their
+ * own, the same under every setting. So the payloads of two settings differ
+ * by the cost of those two parts alone, which is counted here with the same
+ * adaptive models in ideal code lengths (what a range coder spends, to a few
+ * bytes a payload), without running the range coder and without the rest of
+ * the payload. diff.c then encodes only the settings counted cheapest. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dfota/delta.h"
+#include "dz2.h"
+#include "encoder.h"
+
+static float price_tab[DZ_PROB_ONE + 1];
+
+static void price_init(void)
+{
+    unsigned i;
+    if (price_tab[0] != 0.0f)
+        return;
+    price_tab[0] = 32.0f;                 /* never reached: probabilities stay inside (0, 1) */
+    for (i = 1; i <= DZ_PROB_ONE; i++)
+        price_tab[i] = (float)-log2((double)i / DZ_PROB_ONE);
+}
+
+/* cost of coding bit with probability p (of a 0), and the model's update */
+static inline float bit_cost(uint16_t *p, unsigned bit)
+{
+    float c = price_tab[bit ? DZ_PROB_ONE - *p : *p];
+    dz_adapt(p, bit, DZ_ADAPT_FAST);
+    return c;
+}
+
+static float num_cost(struct dz_num *c, uint32_t v)
+{
+    unsigned n = 0, i, node = 1;
+    uint32_t t = v;
+    float s = 0;
+    while (t) {
+        n++;
+        t >>= 1;
+    }
+    for (i = 1; i < n; i++)
+        s += bit_cost(&c->len[i - 1], 1);
+    if (n < DZ_NUM_MAXBITS)
+        s += bit_cost(&c->len[n - 1], 0);
+    for (i = 1; i < n; i++) {
+        unsigned bit = (v >> (n - 1 - i)) & 1u;
+        if (i <= DZ_NUM_CTXBITS) {
+            s += bit_cost(&c->mant[n - 1][node], bit);
+            node = (node << 1) | bit;
+        } else {
+            s += 1.0f;
+        }
+    }
+    return s;
+}
+
+/* The models the copy bytes are coded with (the same layout in both codecs,
+ * but for the difference-value trees: DZ1 has one per prediction kind, DZ2
+ * one for "not predicted" and one for "predicted"). */
+struct cmodel {
+    uint16_t d_zero[DZ_PRED_KINDS][DZ_ZCTX_N];
+    uint16_t d_zero2[512];
+    uint16_t d_mru[DZ_LANES * 2];
+    uint16_t d_val[DZ_PRED_KINDS][DZ_LANES][256];
+    struct dz_num map_num;
+};
+
+static float preamble_cost(struct cmodel *m, const struct dz_xparams *x)
+{
+    uint32_t i, prev = 0;
+    float s = 4;
+    if (!(x->flags & DZ_X_PRED))
+        return s;
+    s += 32;
+    s += num_cost(&m->map_num, x->map_n + 1);
+    for (i = 0; i < x->map_n; i++) {
+        int32_t sh = x->map[i].shift;
+        uint32_t z = sh < 0 ? ((uint32_t)(-(int64_t)sh) << 1) - 1 : (uint32_t)sh << 1;
+        s += num_cost(&m->map_num, x->map[i].src - prev + 1);
+        s += num_cost(&m->map_num, z + 1);
+        prev = x->map[i].src;
+    }
+    return s;
+}
+
+double dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs, size_t n,
+                       const struct dz_xparams *xp, int dz2)
+{
+    struct cmodel *m = malloc(sizeof *m);
+    uint32_t ss = c->inplace ? c->sector : 0, zrun = 0, zhist = 0, block = 0, block_end = 0, addr = 0;
+    uint8_t mru[DZ_LANES] = { 0 }, pred[4];
+    unsigned pred_n = 0, pred_kind = 0;
+    double total;
+    float s;
+    size_t k;
+
+    if (!m)
+        return 0;
+    price_init();
+    {
+        uint16_t *p = (uint16_t *)(void *)m;
+        size_t i;
+        for (i = 0; i < sizeof *m / sizeof *p; i++)
+            p[i] = DZ_PROB_INIT;
+    }
+    total = preamble_cost(m, xp);
+    for (k = 0; k < n; k++) {
+        const struct dz_copyrun *r = &runs[k];
+        uint32_t t = r->t, sp = r->src, i;
+        /* the block and address at the run's start */
+        {
+            uint32_t off, len;
+            block = 0;
+            if (ss && c->backward) {
+                uint32_t last = (uint32_t)(c->dst_len - (size_t)(c->nblocks - 1) * ss);
+                block = t < last ? 0 : 1 + (t - last) / ss;
+            } else if (ss) {
+                block = t / ss;
+            }
+            dz_block(block, (uint32_t)c->dst_len, ss, c->backward, &off, &len, &addr);
+            addr += t - off;
+            block_end = off + len;
+        }
+        s = 0;
+        for (i = 0; i < r->len; i++, t++, sp++, addr++) {
+            unsigned lane = addr & 3u, kind = 0;
+            uint8_t sb, d, b = c->dst[t];
+            uint16_t *pz;
+            if (t == block_end) {
+                uint32_t off, len;
+                block++;
+                dz_block(block, (uint32_t)c->dst_len, ss, c->backward, &off, &len, &addr);
+                block_end = off + len;
+            }
+            if ((xp->flags & DZ_X_PRED) && !pred_n && r->len - i >= 4 && block_end - t >= 4) {
+                pred_kind = dz_predict(c->src + sp, sp, addr, xp->flags, xp->base, xp->map,
+                                       xp->map_n, (uint32_t)c->src_len, pred);
+                pred_n = pred_kind ? 4 : 0;
+            }
+            sb = c->src[sp];
+            if (pred_n) {
+                kind = pred_kind;
+                sb = pred[4 - pred_n--];
+            }
+            d = (uint8_t)(b - sb);
+            pz = &m->d_zero[kind][dz_zero_ctx(addr, zrun, zhist)];
+            if (xp->flags & DZ_X_BYTECTX) {
+                uint16_t *p2 = &m->d_zero2[(t ? c->dst[t - 1] : 0) * 2u + (zrun == 0)];
+                uint16_t avg = (uint16_t)(((uint32_t)*pz + *p2) >> 1);
+                s += price_tab[d ? DZ_PROB_ONE - avg : avg];
+                dz_adapt(pz, d != 0, DZ_ADAPT_FAST);
+                dz_adapt(p2, d != 0, DZ_ADAPT_FAST);
+            } else {
+                s += bit_cost(pz, d != 0);
+            }
+            if (d) {
+                s += bit_cost(&m->d_mru[lane * 2u + ((zhist >> 3) & 1u)], d != mru[lane]);
+                if (d != mru[lane]) {
+                    uint16_t *tr = m->d_val[dz2 ? kind != 0 : kind][lane];
+                    unsigned node = 1, j;
+                    for (j = 0; j < 8; j++) {
+                        unsigned bit = (d >> (7 - j)) & 1u;
+                        s += price_tab[bit ? DZ_PROB_ONE - tr[node] : tr[node]];
+                        dz_adapt(&tr[node], bit, DZ_ADAPT_SLOW);
+                        node = (node << 1) | bit;
+                    }
+                }
+                mru[lane] = d;
+                zrun = 0;
+            } else {
+                zrun++;
+            }
+            zhist = (zhist << 1) | (d != 0);
+        }
+        total += s;
+    }
+    free(m);
+    return total;
+}
