@@ -110,8 +110,57 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
     return rc;
 }
 
+/* Does the target repeat itself? Every 16th position's next 24 bytes go
+ * into a table, every position is looked up: any repeat of 40 bytes or more
+ * is seen. Returns 1 when repeats cover at least 1/128 of n (or out of
+ * memory: then the parse runs as usual). */
+static int self_repeats(const uint8_t *d, size_t n)
+{
+    unsigned bits = 10;
+    uint32_t *tab;
+    size_t i, covered = 0;
+    const size_t L = 24;
+
+    while (bits < 26 && ((size_t)1 << bits) < n / 8)
+        bits++;
+    tab = malloc(sizeof *tab << bits);
+    if (!tab)
+        return 1;
+    memset(tab, 0xFF, sizeof *tab << bits);
+    for (i = 0; i + L <= n;) {
+        uint64_t a, b, h;
+        uint32_t e;
+        memcpy(&a, d + i, 8);
+        memcpy(&b, d + i + 16, 8);
+        h = ((a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full)) >> (64 - bits);
+        e = tab[h];
+        if (e != 0xFFFFFFFFu && memcmp(d + e, d + i, L) == 0) {
+            covered += L;
+            i += L;
+            continue;
+        }
+        if (!(i & 15))
+            tab[h] = (uint32_t)i;
+        i++;
+    }
+    free(tab);
+    return covered >= n / 128;
+}
+
+/* Worth parsing for DZ2? Not when DZ1, which copies what the source holds
+ * and codes literals with a context model, saved under 1% on a target of
+ * 64 KiB or more that does not repeat itself either (random or compressed
+ * data): then the stored payload is as good, and the parse's hash chains the
+ * slowest part. */
+static int dz2_worth(const struct dz_match_ctx *c, const struct dfota_diff_result *res)
+{
+    if (!res->payload || c->dst_len < 65536 || res->payload_size < c->dst_len - c->dst_len / 100)
+        return 1;
+    return self_repeats(c->dst, c->dst_len);
+}
+
 static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const uint8_t *grams,
-                    const uint8_t *dst,
+                    unsigned gram_bits, const uint8_t *dst,
                     size_t dst_len, const struct dfota_diff_opts *o, int backward, unsigned pass,
                     unsigned passes, struct dfota_diff_result *res)
 {
@@ -127,6 +176,7 @@ static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const
     c.src_len = src_len;
     c.sa = sa;
     c.grams = grams;
+    c.gram_bits = gram_bits;
     c.inplace = o->inplace;
     c.backward = backward;
     c.sector = o->inplace ? o->sector_size : 0;
@@ -162,10 +212,12 @@ static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const
         if (!rc && o->codec != DFOTA_ALG_DZ1 && dst_len) {
             /* DZ2: one parse, coded with the best settings; then the stored
              * payload, so no package grows much beyond the target. */
-            struct dz2_oplist ops2;
-            rc = dz2_parse(&c, &ops, &ops2);
-            if (!rc)
-                rc = encode_best(&c, NULL, &ops2, x, o, res);
+            struct dz2_oplist ops2 = { 0 };
+            if (dz2_worth(&c, res)) {
+                rc = dz2_parse(&c, &ops, &ops2);
+                if (!rc)
+                    rc = encode_best(&c, NULL, &ops2, x, o, res);
+            }
             if (!rc && dst_len >= 4) {      /* a payload holds at least 5 bytes */
                 uint8_t *p = NULL;
                 size_t plen = 0;
@@ -201,6 +253,7 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
 {
     int32_t *sa = NULL;
     uint8_t *grams = NULL;
+    unsigned gram_bits = DZ_GRAM_BITS;
     int rc;
 
     struct dfota_diff_opts oc;
@@ -226,23 +279,26 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
             free(sa);
             return DFOTA_ERR_ARG;
         }
-        grams = calloc(1, (size_t)1 << (DZ_GRAM_BITS - 3));
+        for (gram_bits = DZ_GRAM_BITS; gram_bits < DZ_GRAM_BITS_MAX && ((size_t)1 << gram_bits) < src_len * 16;
+             gram_bits++)
+            ;
+        grams = calloc(1, (size_t)1 << (gram_bits - 3));
         if (grams) {
             size_t i;
             for (i = 0; i + 5 <= src_len; i++) {
-                uint32_t h = dz_gram_hash(src + i);
+                uint32_t h = dz_gram_hash(src + i, gram_bits);
                 grams[h >> 3] = (uint8_t)(grams[h >> 3] | (1u << (h & 7)));
             }
         }
     }
     if (!o->inplace || o->direction) {
-        rc = diff_one(src, src_len, sa, grams, dst, dst_len, o, o->direction < 0, 0, 1, res);
+        rc = diff_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, o->direction < 0, 0, 1, res);
     } else {
         /* In place, the better write order depends on which way code moved. */
         struct dfota_diff_result fwd, bwd;
-        rc = diff_one(src, src_len, sa, grams, dst, dst_len, o, 0, 0, 2, &fwd);
+        rc = diff_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, 0, 0, 2, &fwd);
         if (!rc) {
-            rc = diff_one(src, src_len, sa, grams, dst, dst_len, o, 1, 1, 2, &bwd);
+            rc = diff_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, 1, 1, 2, &bwd);
             if (rc) {
                 dfota_diff_result_free(&fwd);
             } else if (bwd.payload_size < fwd.payload_size) {

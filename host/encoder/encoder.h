@@ -72,6 +72,7 @@ struct dz_match_ctx {
     size_t dst_len;
     const int32_t *sa;       /* suffix array of src */
     const uint8_t *grams;    /* bit set of the hashes of src's 5-byte strings */
+    unsigned gram_bits;      /* its size: 2^gram_bits bits */
     /* in place: */
     int inplace, backward;
     uint32_t sector, nblocks, lag;
@@ -112,11 +113,14 @@ struct dz_copyrun {
 double dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs, size_t n,
                        const struct dz_xparams *x, int dz2);
 
+/* The 5-gram set has 2^24 bits, or 16 bits a source byte for sources over
+ * 1 MiB (up to 2^30 bits), so that it keeps filtering on big inputs. */
 #define DZ_GRAM_BITS 24
-static inline uint32_t dz_gram_hash(const uint8_t *p)
+#define DZ_GRAM_BITS_MAX 30
+static inline uint32_t dz_gram_hash(const uint8_t *p, unsigned bits)
 {
     uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    return ((v * 2654435761u) ^ ((uint32_t)p[4] * 0x9E3779B1u)) >> (32 - DZ_GRAM_BITS);
+    return ((v * 2654435761u) ^ ((uint32_t)p[4] * 0x9E3779B1u)) >> (32 - bits);
 }
 
 /* May stream position t read source position p? (in place only) */

@@ -142,7 +142,7 @@ static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, siz
     if (c->grams && qn >= 5) {
         /* No source string starts like this: nothing of 5 bytes or more
          * to find, and shorter matches are never used. */
-        uint32_t h = dz_gram_hash(q);
+        uint32_t h = dz_gram_hash(q, c->gram_bits);
         if (!(c->grams[h >> 3] & (1u << (h & 7)))) {
             *pos = 0;
             return 0;
