@@ -26,7 +26,7 @@ static uint8_t g_pk[32];
 static void build(int inplace)
 {
     struct dfota_diff_opts o;
-    struct dfota_pkg_meta meta = { FZ_PRODUCT, "1.0.0", "1.1.0", FZ_COUNTER };
+    struct dfota_pkg_meta meta = { FZ_PRODUCT, "1.0.0", "1.1.0", FZ_COUNTER, 0 };
     uint8_t sk[64];
 
     fz_image(g_src, FZ_SRC_SIZE, FZ_SRC_SEED);
