@@ -333,11 +333,12 @@ class Dfota:
         if layout == "inplace":
             cmd += ["--layout", "inplace", "--sector-size", str(self.args.sector_size)]
         cmd += ["--from-version", self.args.from_version, "--to-version", self.args.to_version,
-                "--key", self.key, "--force", pair.old, pair.new, "-o", pkg]
+                "--key", self.key, "--force", "--input-format", "bin", pair.old, pair.new, "-o", pkg]
         return cmd
 
     def apply_cmd(self, pair, pkg, out):
-        return [self.exe, "apply", "--pub", self.pub, pair.old, pkg, "-o", out]
+        # the pairs are flash images, whatever their bytes look like (rollup-armhf is an ELF file)
+        return [self.exe, "apply", "--pub", self.pub, "--input-format", "bin", pair.old, pkg, "-o", out]
 
     def measure(self, pair, tool, d):
         c = pair.cells[tool]
