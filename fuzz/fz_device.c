@@ -123,6 +123,23 @@ void fzd_free(struct fzd *d)
         simflash_free(&d->f);
 }
 
+int fzd_boots_target(const struct fzd *d, const struct dfota_engine *e)
+{
+    return memcmp(d->f.mem + d->cfg.layout.slot[dfota_active_slot(e)], d->dst, d->dst_len) == 0;
+}
+
+void fzd_check_flash(struct fzd *d, int (*known)(void))
+{
+    if (d->f.violation) {
+        fprintf(stderr, "simflash: %s\n", d->f.why);
+        if (known && known()) {
+            d->f.violation = 0;
+            return;
+        }
+        FZ_CHECK(!d->f.violation);
+    }
+}
+
 static uint32_t le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
