@@ -713,7 +713,11 @@ static void corrupt(void **st)
         p[F.plen[k] / 2] ^= 0x10;                       /* payload */
         refused(p, F.plen[k], k, 255);
         memcpy(p, F.pkg[k], F.plen[k]);
-        p[40] ^= 0x01;                                  /* header (signed) */
+        {   /* a signed header byte that is no digest: the last before the key id */
+            struct dfota_pkg_header h;
+            assert_int_equal(dfota_pkg_parse(&h, p, F.plen[k]), DFOTA_OK);
+            p[dfota_pkg_key_id_offset(&h) - 1] ^= 0x01;
+        }
         refused(p, F.plen[k], k, 255);
         refused(F.pkg[k], F.plen[k] - 100, k, 255);     /* truncated */
         refused(F.pkg[k], 200, k, 255);                 /* not even a header */
