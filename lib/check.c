@@ -13,7 +13,9 @@ int dfota_pkg_check_signature(const struct dfota_pkg_header *h, const uint8_t *r
     dfota_sha256(pubkey, DFOTA_PUBKEY_LEN, kid);
     if (memcmp(kid, h->key_id, DFOTA_KEY_ID_LEN) != 0)
         return DFOTA_ERR_SIGNATURE;      /* unsigned, or signed by another key */
-    if (!crypto || crypto->ed25519_verify(crypto->ctx, h->signature, raw, dfota_pkg_signed_size(h),
+    /* h from dfota_pkg_parse: header_size 312 or at least the v2 minimum */
+    if (h->header_size < DFOTA_PKG_V2_HEADER_MIN || !crypto ||
+        crypto->ed25519_verify(crypto->ctx, h->signature, raw, dfota_pkg_signed_size(h),
                                           pubkey) != 0)
         return DFOTA_ERR_SIGNATURE;
     return DFOTA_OK;
