@@ -173,8 +173,34 @@ def default_corpus():
 
 
 def default_corpus_script():
-    shared = os.environ.get("DFOTA_SHARED") or os.path.join(os.path.dirname(REPO), "shared")
+    shared = os.environ.get("DFOTA_SHARED")
+    if not shared:
+        # <repo>/../shared; from a git worktree, next to the main checkout
+        shared = os.path.join(os.path.dirname(REPO), "shared")
+        if not os.path.isdir(shared):
+            try:
+                common = subprocess.run(["git", "-C", REPO, "rev-parse", "--path-format=absolute",
+                                         "--git-common-dir"], capture_output=True, text=True,
+                                        timeout=30).stdout.strip()
+            except (OSError, subprocess.SubprocessError):
+                common = ""
+            if common:
+                shared = os.path.join(os.path.dirname(os.path.dirname(common)), "shared")
     return os.path.join(shared, "corpus", "fetch-corpus.sh")
+
+
+def default_extra_corpus():
+    return os.path.join(os.path.dirname(default_corpus()), "extra")
+
+
+def load_pairs(corpus, extra):
+    out = []
+    if os.path.isdir(corpus):
+        for n in sorted(os.listdir(corpus)):
+            d = os.path.join(corpus, n)
+            if os.path.isfile(os.path.join(d, "old.bin")) and os.path.isfile(os.path.join(d, "new.bin")):
+                out.append(Pair(n, os.path.join(d, "old.bin"), os.path.join(d, "new.bin"), extra=extra))
+    return out
 
 
 def inside_repo(path):
@@ -307,11 +333,12 @@ class Dfota:
         if layout == "inplace":
             cmd += ["--layout", "inplace", "--sector-size", str(self.args.sector_size)]
         cmd += ["--from-version", self.args.from_version, "--to-version", self.args.to_version,
-                "--key", self.key, "--force", pair.old, pair.new, "-o", pkg]
+                "--key", self.key, "--force", "--input-format", "bin", pair.old, pair.new, "-o", pkg]
         return cmd
 
     def apply_cmd(self, pair, pkg, out):
-        return [self.exe, "apply", "--pub", self.pub, pair.old, pkg, "-o", out]
+        # the pairs are flash images, whatever their bytes look like (rollup-armhf is an ELF file)
+        return [self.exe, "apply", "--pub", self.pub, "--input-format", "bin", pair.old, pkg, "-o", out]
 
     def measure(self, pair, tool, d):
         c = pair.cells[tool]
@@ -576,6 +603,12 @@ def report(pairs, args, env_lines, callgrind_line, failures):
         out.append("   dfota-ab / best peer this run: median %s, max %s, pairs where dfota is larger: %d of %d"
                    % (fmt_ratio(median(run), 3), fmt_ratio(max(run, default=None), 3),
                       sum(1 for x in run if x > 1), len(run)))
+        for label, want in (("shared corpus", False), ("own pairs", True)):
+            sub = [x for p, x in zip(pairs, cols["run"]) if x is not None and p.extra == want]
+            if sub and len(sub) < len(run):
+                out.append("     %-13s: median %s, max %s, larger than the best peer: %d of %d"
+                           % (label, fmt_ratio(median(sub), 3), fmt_ratio(max(sub), 3),
+                              sum(1 for x in sub if x > 1), len(sub)))
         out.append("")
 
     # ---- table 4: diff time and RSS per tool
@@ -745,6 +778,9 @@ def main():
     ap.add_argument("--strong-peers", help="strong-peers.tsv (default: next to the corpus script)")
     ap.add_argument("--skip-fetch", action="store_true", help="do not run fetch-corpus.sh")
     ap.add_argument("--pairs", help="comma-separated pair names to run (default: all)")
+    ap.add_argument("--extra-corpus", help="the own pairs of bench/fetch-extra.py (default: "
+                    "${XDG_CACHE_HOME:-~/.cache}/dfota/extra)")
+    ap.add_argument("--no-extra-corpus", action="store_true", help="only the shared corpus")
     ap.add_argument("--extra-pair", action="append", default=[], metavar="NAME:OLD:NEW",
                     help="add a pair of image files (repeatable)")
     ap.add_argument("--extra-pair-optional", action="append", default=[], metavar="NAME:OLD:NEW",
@@ -777,6 +813,10 @@ def main():
     corpus = os.path.abspath(args.corpus or default_corpus())
     script = os.path.abspath(args.corpus_script or default_corpus_script())
     spfile = args.strong_peers or os.path.join(os.path.dirname(script), "strong-peers.tsv")
+    extra_corpus = None if args.no_extra_corpus else \
+        os.path.abspath(args.extra_corpus or default_extra_corpus())
+    if extra_corpus and inside_repo(extra_corpus):
+        die("refusing to keep firmware inside the repository (%s)" % extra_corpus)
     if inside_repo(corpus):
         die("refusing to keep the firmware corpus inside the repository (%s); "
                  "use --corpus DIR outside %s" % (corpus, REPO))
@@ -793,12 +833,16 @@ def main():
             if p.returncode != 0:
                 log("warning: fetch-corpus.sh failed (exit %d); using what is in %s"
                     % (p.returncode, corpus))
-    pairs = []
-    if os.path.isdir(corpus):
-        for n in sorted(os.listdir(corpus)):
-            d = os.path.join(corpus, n)
-            if os.path.isfile(os.path.join(d, "old.bin")) and os.path.isfile(os.path.join(d, "new.bin")):
-                pairs.append(Pair(n, os.path.join(d, "old.bin"), os.path.join(d, "new.bin")))
+    if extra_corpus and not args.skip_fetch:
+        log("fetching the own pairs into %s" % extra_corpus)
+        p = subprocess.run([sys.executable, os.path.join(HERE, "fetch-extra.py"), extra_corpus],
+                           stdin=subprocess.DEVNULL)
+        if p.returncode != 0:
+            log("warning: fetch-extra.py failed (exit %d); using what is in %s"
+                % (p.returncode, extra_corpus))
+    pairs = load_pairs(corpus, False)
+    if extra_corpus:
+        pairs += load_pairs(extra_corpus, True)
     for spec in args.extra_pair:
         pairs.append(parse_extra(spec, False))
     for spec in args.extra_pair_optional:

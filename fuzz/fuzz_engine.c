@@ -66,15 +66,10 @@
 
 #define SLOT_SIZE   16384u
 #define MAX_PKG     (64u * 1024u)
-#define HDR         DFOTA_PKG_HEADER_SIZE
+#define HDR         DFOTA_PKG_HEADER_MAX   /* staging holds at least this */
 
 static uint8_t g_src[FZ_SRC_SIZE];
 static uint8_t g_pk[32];
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
 
 static uint32_t round_up(uint32_t v, uint32_t unit)
 {
@@ -261,25 +256,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(mem + l->staging, pkg, pkg_len);
 
     /* Fix-ups, on the copy in staging. */
+    /* (digests and CRC are fixed-size fields in both formats: writing the
+     * header back changes nothing else, its size included) */
     if (parsed && (mode & M_FIXDIG)) {
-        if (h.src_size <= SLOT_SIZE) {
-            dfota_sha256(mem + l->slot[0], h.src_size, dig);
-            memcpy(mem + l->staging + DFOTA_OFF_SRC_SHA256, dig, 32);
-        }
-        if ((uint64_t)HDR + h.payload_size <= l->staging_size) {
-            dfota_sha256(mem + l->staging + HDR, h.payload_size, dig);
-            memcpy(mem + l->staging + DFOTA_OFF_PAYLOAD_SHA256, dig, 32);
-        }
+        if (h.src_size <= SLOT_SIZE)
+            dfota_sha256(mem + l->slot[0], h.src_size, h.src_sha256);
+        if ((uint64_t)h.header_size + h.payload_size <= l->staging_size)
+            dfota_sha256(mem + l->staging + h.header_size, h.payload_size, h.payload_sha256);
+        FZ_CHECK(dfota_pkg_write(&h, mem + l->staging) == DFOTA_OK);
     }
     if (parsed && (mode & M_FIXDST) && h.src_size <= SLOT_SIZE && h.dst_size <= SLOT_SIZE &&
-        (uint64_t)HDR + h.payload_size <= l->staging_size) {
+        (uint64_t)h.header_size + h.payload_size <= l->staging_size) {
         target = malloc(h.dst_size + 1);
         FZ_CHECK(target != NULL);
-        if (ref_decode(&h, mem + l->staging + HDR, mem + l->slot[0], target, &crc) == DFOTA_OK) {
+        if (ref_decode(&h, mem + l->staging + h.header_size, mem + l->slot[0], target, &crc) ==
+            DFOTA_OK) {
             ref_ok = 1;
-            dfota_sha256(target, h.dst_size, dig);
-            memcpy(mem + l->staging + DFOTA_OFF_DST_SHA256, dig, 32);
-            put_le32(mem + l->staging + DFOTA_OFF_STREAM_CRC32, crc);
+            dfota_sha256(target, h.dst_size, h.dst_sha256);
+            /* format 2 A/B carries no stream CRC (nothing checks it) */
+            if (h.format_version == DFOTA_PKG_FORMAT_V1 || (h.flags & DFOTA_PKG_F_INPLACE))
+                h.stream_crc32 = crc;
+            FZ_CHECK(dfota_pkg_write(&h, mem + l->staging) == DFOTA_OK);
         }
     }
     if (parsed)   /* the header as the engine will see it */

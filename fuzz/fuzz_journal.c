@@ -70,21 +70,9 @@ static int known_finding(const char *name)
     return 0;
 }
 
-static void check_flash(struct fzd *d)
+static int violation_known(void)
 {
-    if (d->f.violation) {
-        fprintf(stderr, "simflash: %s\n", d->f.why);
-        if (known_finding("violation")) {
-            d->f.violation = 0;
-            return;
-        }
-        FZ_CHECK(!d->f.violation);
-    }
-}
-
-static int boots_target(struct fzd *d, const struct dfota_engine *e)
-{
-    return memcmp(d->f.mem + d->cfg.layout.slot[dfota_active_slot(e)], d->dst, d->dst_len) == 0;
+    return known_finding("violation");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -121,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     rc = dfota_init(&e, &d->cfg);
     FZ_CHECK(known(rc));
-    check_flash(d);
+    fzd_check_flash(d, violation_known);
     pending = rc == DFOTA_OK && dfota_pending(&e);
     if (rc == DFOTA_OK)
         FZ_CHECK(dfota_active_slot(&e) <= (d->cfg.layout.kind == DFOTA_LAYOUT_AB ? 1u : 0u));
@@ -132,34 +120,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         rc_res = dfota_resume(&e);
         FZ_CHECK(known(rc_res));
-        check_flash(d);
+        fzd_check_flash(d, violation_known);
         if (d->f.powered_off) {
             FZ_CHECK(rc_res == DFOTA_ERR_IO);
             simflash_power_on(&d->f);
             rc = dfota_init(&e, &d->cfg);
             FZ_CHECK(known(rc));
-            check_flash(d);
+            fzd_check_flash(d, violation_known);
             pending = rc == DFOTA_OK && dfota_pending(&e);
             rc_res = pending ? dfota_resume(&e) : rc;
             FZ_CHECK(known(rc_res));
-            check_flash(d);
+            fzd_check_flash(d, violation_known);
         } else {
             d->f.cut_after = UINT64_MAX;
         }
         if (pending && rc_res == DFOTA_OK) {
             FZ_CHECK(!dfota_pending(&e));
-            FZ_CHECK(boots_target(d, &e));
+            FZ_CHECK(fzd_boots_target(d, &e));
             FZ_CHECK(dfota_init(&e, &d->cfg) == DFOTA_OK);
             FZ_CHECK(!dfota_pending(&e));
-            FZ_CHECK(boots_target(d, &e));
+            FZ_CHECK(fzd_boots_target(d, &e));
         }
     }
     if ((mode & M_INSTALL) && dfota_init(&e, &d->cfg) == DFOTA_OK && !dfota_pending(&e)) {
         rc = dfota_install(&e);
         FZ_CHECK(known(rc));
-        check_flash(d);
+        fzd_check_flash(d, violation_known);
         if (rc == DFOTA_OK)
-            FZ_CHECK(boots_target(d, &e));
+            FZ_CHECK(fzd_boots_target(d, &e));
     }
     FZ_CHECK(memcmp(staging, d->f.mem + d->cfg.layout.staging, d->cfg.layout.staging_size) == 0);
     if (fz_verbose())

@@ -146,7 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int ready;
     struct dfota_pkg_header h;
-    uint8_t raw[DFOTA_PKG_HEADER_SIZE];
+    uint8_t raw[DFOTA_PKG_HEADER_MAX];
     struct dfota_patch *p1, *p2;
     struct io c;
     struct dfota_patch_io io = { &c, rd_payload, rd_src, rd_dst };
@@ -162,6 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mode = data[0];
 
     memset(&h, 0, sizeof h);
+    h.format_version = (data[2] & 0x80) ? DFOTA_PKG_FORMAT_V1 : DFOTA_PKG_FORMAT_V2;
     strcpy(h.product, FZ_PRODUCT);
     strcpy(h.src_version, "1.0.0");
     strcpy(h.dst_version, "1.1.0");

@@ -4,9 +4,12 @@
  *
  * Invariants checked besides "no crash, no UB":
  *  - the result is DFOTA_OK or a known negative dfota_err;
- *  - an accepted header is at least DFOTA_PKG_HEADER_SIZE bytes, and writing
- *    it back with dfota_pkg_write gives the same bytes (parse keeps nothing
- *    it would not write, and writes nothing it did not read);
+ *  - an accepted header is 312 bytes (format 1) or within v2's bounds
+ *    (format 2), no longer than the input, and writing it back with
+ *    dfota_pkg_write gives the same bytes (parse keeps nothing it would not
+ *    write, and writes nothing it did not read: one encoding per header);
+ *  - the same fields written in the other format parse back to the same
+ *    header;
  *  - dfota_pkg_check_size accepts exactly header + payload bytes;
  *  - the signature check never accepts the input under the fixed key unless
  *    libsodium does. */
@@ -27,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static uint8_t pk[32], sk[64];
     static int have_key;
     struct dfota_pkg_header h, h2;
-    uint8_t raw[DFOTA_PKG_HEADER_SIZE], raw2[DFOTA_PKG_HEADER_SIZE];
+    uint8_t raw[DFOTA_PKG_HEADER_MAX], raw2[DFOTA_PKG_HEADER_MAX];
+    uint32_t hs;
     int rc, src;
 
     if (!have_key) {
@@ -40,20 +44,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != DFOTA_OK)
         return 0;
 
-    FZ_CHECK(size >= DFOTA_PKG_HEADER_SIZE);
-    FZ_CHECK(h.header_size == DFOTA_PKG_HEADER_SIZE);
+    hs = h.header_size;
+    FZ_CHECK(h.format_version == DFOTA_PKG_FORMAT_V1 || h.format_version == DFOTA_PKG_FORMAT_V2);
+    if (h.format_version == DFOTA_PKG_FORMAT_V1)
+        FZ_CHECK(hs == DFOTA_PKG_V1_HEADER_SIZE);
+    else
+        FZ_CHECK(hs >= DFOTA_PKG_V2_HEADER_MIN && hs <= DFOTA_PKG_V2_HEADER_MAX);
+    FZ_CHECK(size >= hs);
+    FZ_CHECK(dfota_pkg_header_size(&h) == hs);
     FZ_CHECK(h.payload_size >= 5);
 
     src = dfota_pkg_check_size(&h, size);
     FZ_CHECK(src == DFOTA_OK || src == DFOTA_ERR_SIZE);
-    FZ_CHECK((src == DFOTA_OK) == ((uint64_t)size == DFOTA_PKG_HEADER_SIZE + (uint64_t)h.payload_size));
+    FZ_CHECK((src == DFOTA_OK) == ((uint64_t)size == hs + (uint64_t)h.payload_size));
 
     /* Round trip: parse -> write -> same bytes -> parse again -> same header. */
     FZ_CHECK(dfota_pkg_write(&h, raw) == DFOTA_OK);
-    FZ_CHECK(memcmp(raw, data, DFOTA_PKG_HEADER_SIZE) == 0);
-    FZ_CHECK(dfota_pkg_parse(&h2, raw, sizeof raw) == DFOTA_OK);
+    FZ_CHECK(memcmp(raw, data, hs) == 0);
+    FZ_CHECK(dfota_pkg_parse(&h2, raw, hs) == DFOTA_OK);
+    FZ_CHECK(memcmp(&h, &h2, sizeof h) == 0);
     FZ_CHECK(dfota_pkg_write(&h2, raw2) == DFOTA_OK);
-    FZ_CHECK(memcmp(raw, raw2, sizeof raw) == 0);
+    FZ_CHECK(memcmp(raw, raw2, hs) == 0);
+    /* a parse of fewer bytes than the header is a truncation */
+    FZ_CHECK(dfota_pkg_parse(&h2, data, hs - 1) == DFOTA_ERR_SIZE);
+
+    /* The other format holds the same fields (v2 A/B: no stream CRC). */
+    h2 = h;
+    h2.format_version = h.format_version == DFOTA_PKG_FORMAT_V1 ? DFOTA_PKG_FORMAT_V2
+                                                                : DFOTA_PKG_FORMAT_V1;
+    if (h2.format_version == DFOTA_PKG_FORMAT_V2 && !(h2.flags & DFOTA_PKG_F_INPLACE))
+        h2.stream_crc32 = 0;
+    FZ_CHECK(dfota_pkg_write(&h2, raw2) == DFOTA_OK);
+    FZ_CHECK(dfota_pkg_parse(&h2, raw2, sizeof raw2) == DFOTA_OK);
+    h2.format_version = h.format_version;
+    h2.header_size = h.header_size;
+    if (h.format_version == DFOTA_PKG_FORMAT_V1 && !(h.flags & DFOTA_PKG_F_INPLACE))
+        h2.stream_crc32 = h.stream_crc32;
+    FZ_CHECK(memcmp(&h, &h2, sizeof h) == 0);
 
     /* Signatures: no key accepts; the fixed key accepts only what verifies. */
     FZ_CHECK(dfota_pkg_check_signature(&h, data, NULL, NULL) == DFOTA_OK);
@@ -62,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == DFOTA_OK) {
         /* Only a real signature by the fixed key gets here: check it is one. */
         uint8_t sig[64];
-        FZ_CHECK(dfota_host_sign(sk, data, DFOTA_PKG_SIGNED_SIZE, sig) == 0);
+        FZ_CHECK(dfota_host_sign(sk, data, dfota_pkg_signed_size(&h), sig) == 0);
         FZ_CHECK(memcmp(sig, h.signature, 64) == 0);   /* Ed25519 is deterministic */
     }
     return 0;

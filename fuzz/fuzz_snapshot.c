@@ -40,19 +40,6 @@ static int known(int rc)
     return strcmp(dfota_strerror(rc), "unknown error") != 0;
 }
 
-static void check_flash(const struct fzd *d)
-{
-    if (d->f.violation) {
-        fprintf(stderr, "simflash: %s\n", d->f.why);
-        FZ_CHECK(!d->f.violation);
-    }
-}
-
-static int boots_target(struct fzd *d, const struct dfota_engine *e)
-{
-    return memcmp(d->f.mem + d->cfg.layout.slot[dfota_active_slot(e)], d->dst, d->dst_len) == 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fzd *d = &g_dev;
@@ -113,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     rc = dfota_init(&e, &d->cfg);
     FZ_CHECK(known(rc));
-    check_flash(d);
+    fzd_check_flash(d, NULL);
     pending = rc == DFOTA_OK && dfota_pending(&e);
     if (pending) {
         if (mode & M_CUT) {
@@ -122,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         rc_res = dfota_resume(&e);
         FZ_CHECK(known(rc_res));
-        check_flash(d);
+        fzd_check_flash(d, NULL);
         if (d->f.powered_off) {
             FZ_CHECK(rc_res == DFOTA_ERR_IO);
             simflash_power_on(&d->f);
@@ -131,13 +118,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             pending = rc == DFOTA_OK && dfota_pending(&e);
             rc_res = pending ? dfota_resume(&e) : rc;
             FZ_CHECK(known(rc_res));
-            check_flash(d);
+            fzd_check_flash(d, NULL);
         } else {
             d->f.cut_after = UINT64_MAX;
         }
         if (pending && rc_res == DFOTA_OK) {
             FZ_CHECK(!dfota_pending(&e));
-            FZ_CHECK(boots_target(d, &e));
+            FZ_CHECK(fzd_boots_target(d, &e));
             FZ_CHECK(dfota_init(&e, &d->cfg) == DFOTA_OK);
             FZ_CHECK(!dfota_pending(&e));
         }

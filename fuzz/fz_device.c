@@ -26,7 +26,7 @@ static uint8_t g_pk[32];
 static void build(int inplace)
 {
     struct dfota_diff_opts o;
-    struct dfota_pkg_meta meta = { FZ_PRODUCT, "1.0.0", "1.1.0", FZ_COUNTER };
+    struct dfota_pkg_meta meta = { FZ_PRODUCT, "1.0.0", "1.1.0", FZ_COUNTER, 0 };
     uint8_t sk[64];
 
     fz_image(g_src, FZ_SRC_SIZE, FZ_SRC_SEED);
@@ -121,6 +121,23 @@ void fzd_free(struct fzd *d)
 {
     if (d->f.mem)
         simflash_free(&d->f);
+}
+
+int fzd_boots_target(const struct fzd *d, const struct dfota_engine *e)
+{
+    return memcmp(d->f.mem + d->cfg.layout.slot[dfota_active_slot(e)], d->dst, d->dst_len) == 0;
+}
+
+void fzd_check_flash(struct fzd *d, int (*known)(void))
+{
+    if (d->f.violation) {
+        fprintf(stderr, "simflash: %s\n", d->f.why);
+        if (known && known()) {
+            d->f.violation = 0;
+            return;
+        }
+        FZ_CHECK(!d->f.violation);
+    }
 }
 
 static uint32_t le32(const uint8_t *p)

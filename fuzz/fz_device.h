@@ -30,6 +30,11 @@ struct fzd {
  * slot 0, the package in staging, the rest erased. */
 void fzd_reset(struct fzd *d, uint8_t mode);
 void fzd_free(struct fzd *d);
+/* 1 when the slot the engine boots holds exactly the target. */
+int fzd_boots_target(const struct fzd *d, const struct dfota_engine *e);
+/* Abort on a flash rule violation (a re-program, a write outside the part, ...),
+ * unless known(d) (may be NULL) says it is an open finding to tolerate. */
+void fzd_check_flash(struct fzd *d, int (*known)(void));
 
 
 /* The journal format the snapshot fuzzer writes records of

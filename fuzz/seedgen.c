@@ -138,14 +138,15 @@ static int corpus(const char *dir, int n, char **pkgs)
             pre[0] = (uint8_t)(1u | ((h.flags & DFOTA_PKG_F_BACKWARD) ? 2u : 0u) | (s << 2));
         }
         pre[1] = (uint8_t)h.dst_size;
-        pre[2] = (uint8_t)((h.dst_size >> 8) | (h.algorithm == DFOTA_ALG_DZ2 ? 0x40u : 0u));
+        pre[2] = (uint8_t)((h.dst_size >> 8) | (h.algorithm == DFOTA_ALG_DZ2 ? 0x40u : 0u) |
+                           (h.format_version == DFOTA_PKG_FORMAT_V1 ? 0x80u : 0u));
         snprintf(sub, sizeof sub, "%s/fuzz_patch_decode", dir);
         for (k = 0; k < 2; k++) {
             uint8_t m = pre[0];
             pre[0] = (uint8_t)(m | (k ? 0xE0u : 0x60u));   /* all at once; 64 bytes a call */
             snprintf(suffix, sizeof suffix, ".%02x", pre[0]);
-            if (write_file(sub, base, suffix, pre, 3, pkg + DFOTA_PKG_HEADER_SIZE,
-                           len - DFOTA_PKG_HEADER_SIZE))
+            if (write_file(sub, base, suffix, pre, 3, pkg + h.header_size,
+                           len - h.header_size))
                 return 1;
             pre[0] = m;
         }

@@ -44,7 +44,7 @@ static int chain_next(struct dfota_engine *e, uint32_t i, uint8_t next[BD])
     memset(next, 0, BD);
     if (!(h->flags & DFOTA_PKG_F_BLOCKHASH) || i + 1 >= dfota__blocks(e))
         return DFOTA_OK;
-    return dfota__read(e, LAYOUT(e)->staging + DFOTA_PKG_HEADER_SIZE + dfota__stream_size(h) +
+    return dfota__read(e, LAYOUT(e)->staging + h->header_size + dfota__stream_size(h) +
                               (i + 1) * BD, next, BD);
 }
 

@@ -13,7 +13,9 @@ int dfota_pkg_check_signature(const struct dfota_pkg_header *h, const uint8_t *r
     dfota_sha256(pubkey, DFOTA_PUBKEY_LEN, kid);
     if (memcmp(kid, h->key_id, DFOTA_KEY_ID_LEN) != 0)
         return DFOTA_ERR_SIGNATURE;      /* unsigned, or signed by another key */
-    if (!crypto || crypto->ed25519_verify(crypto->ctx, h->signature, raw, DFOTA_PKG_SIGNED_SIZE,
+    /* h from dfota_pkg_parse: header_size 312 or at least the v2 minimum */
+    if (h->header_size < DFOTA_PKG_V2_HEADER_MIN || !crypto ||
+        crypto->ed25519_verify(crypto->ctx, h->signature, raw, dfota_pkg_signed_size(h),
                                           pubkey) != 0)
         return DFOTA_ERR_SIGNATURE;
     return DFOTA_OK;
@@ -58,20 +60,24 @@ static int same_str(const char *a, const char *b)
     return *a == *b;
 }
 
-int dfota__load_header(struct dfota_engine *e, uint8_t raw[DFOTA_PKG_HEADER_SIZE],
+int dfota__load_header(struct dfota_engine *e, uint8_t raw[DFOTA_PKG_HEADER_MAX],
                        uint8_t digest[32])
 {
     const struct dfota_layout *l = LAYOUT(e);
     struct dfota_pkg_header *h = &e->hdr;
+    uint32_t n = l->staging_size < DFOTA_PKG_HEADER_MAX ? l->staging_size : DFOTA_PKG_HEADER_MAX;
     int rc;
 
-    if (l->staging_size < DFOTA_PKG_HEADER_SIZE)
-        return DFOTA_ERR_ARG;
-    if ((rc = dfota__read(e, l->staging, raw, DFOTA_PKG_HEADER_SIZE)))
+    /* As many bytes as the longest header (or staging holds): a v2 header
+     * is shorter, and what follows it in raw (payload, or whatever staging
+     * holds after a small package) is not part of it. */
+    if (l->staging_size < DFOTA_PKG_V2_HEADER_MIN)
+        return DFOTA_ERR_ARG;             /* no package fits */
+    if ((rc = dfota__read(e, l->staging, raw, n)))
         return rc;
-    if ((rc = dfota_pkg_parse(h, raw, DFOTA_PKG_HEADER_SIZE)))
+    if ((rc = dfota_pkg_parse(h, raw, n)))
         return rc;
-    dfota_sha256(raw, DFOTA_PKG_HEADER_SIZE, digest);
+    dfota_sha256(raw, h->header_size, digest);
     if ((uint64_t)h->header_size + h->payload_size > l->staging_size)
         return DFOTA_ERR_SIZE;
     if (e->cfg->product && e->cfg->product[0] && !same_str(e->cfg->product, h->product))
@@ -91,7 +97,7 @@ int dfota__load_header(struct dfota_engine *e, uint8_t raw[DFOTA_PKG_HEADER_SIZE
     return DFOTA_OK;
 }
 
-int dfota__check_pkg(struct dfota_engine *e, const uint8_t raw[DFOTA_PKG_HEADER_SIZE], int fresh)
+int dfota__check_pkg(struct dfota_engine *e, const uint8_t raw[DFOTA_PKG_HEADER_MAX], int fresh)
 {
     const struct dfota_pkg_header *h = &e->hdr;
     uint8_t d[32];
@@ -110,7 +116,7 @@ int dfota__check_pkg(struct dfota_engine *e, const uint8_t raw[DFOTA_PKG_HEADER_
      * must give) is taken from the very bytes that are hashed here. */
     if (fresh)
         memset(e->chain, 0, sizeof e->chain);
-    if ((rc = dfota__hash_flash(e, LAYOUT(e)->staging + DFOTA_PKG_HEADER_SIZE, h->payload_size, d,
+    if ((rc = dfota__hash_flash(e, LAYOUT(e)->staging + h->header_size, h->payload_size, d,
                                 DFOTA_PHASE_CHECK, dfota__stream_size(h),
                                 fresh && (h->flags & DFOTA_PKG_F_BLOCKHASH) ? e->chain : NULL,
                                 DFOTA_BLOCK_DIGEST_LEN)))

@@ -123,7 +123,7 @@ static int io_read(struct dfota__io *c, uint32_t addr, uint8_t *buf, uint32_t le
 static int io_payload(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 {
     struct dfota__io *c = ctx;
-    return io_read(c, LAYOUT(c->e)->staging + DFOTA_PKG_HEADER_SIZE + off, buf, len);
+    return io_read(c, LAYOUT(c->e)->staging + c->e->hdr.header_size + off, buf, len);
 }
 
 /* In place, block i may read only source sectors that are still there:
@@ -288,7 +288,7 @@ enum dfota_state dfota_state(const struct dfota_engine *e)
 
 int dfota_check(struct dfota_engine *e)
 {
-    uint8_t raw[DFOTA_PKG_HEADER_SIZE], d[32];
+    uint8_t raw[DFOTA_PKG_HEADER_MAX], d[32];
     int rc;
 
     if (e->state != DFOTA_STATE_IDLE && e->state != DFOTA_STATE_CHECKED)
@@ -311,7 +311,7 @@ int dfota_check(struct dfota_engine *e)
  * The package is needed only while blocks remain to be decoded. */
 static int resume_once(struct dfota_engine *e)
 {
-    uint8_t raw[DFOTA_PKG_HEADER_SIZE], d[32];
+    uint8_t raw[DFOTA_PKG_HEADER_MAX], d[32];
     int rc, have_pkg, done;
 
     if ((rc = dfota__journal_load(e)))
@@ -377,7 +377,7 @@ static int settle(struct dfota_engine *e, int rc)
 
 int dfota_install(struct dfota_engine *e)
 {
-    uint8_t raw[DFOTA_PKG_HEADER_SIZE], d[32], checked[32];
+    uint8_t raw[DFOTA_PKG_HEADER_MAX], d[32], checked[32];
     int rc, was = e->state == DFOTA_STATE_CHECKED;
 
     if (e->state != DFOTA_STATE_IDLE && e->state != DFOTA_STATE_CHECKED)

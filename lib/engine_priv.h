@@ -75,15 +75,15 @@ uint32_t dfota__dst_addr(const struct dfota_engine *e);
  * offset cap_off of the range are copied to cap as they are hashed. */
 int dfota__hash_flash(struct dfota_engine *e, uint32_t addr, uint32_t len, uint8_t out[32],
                       enum dfota_phase ph, uint32_t cap_off, uint8_t *cap, uint32_t cap_len);
-/* Read the header from staging once into raw; parse it into e->hdr, its
- * SHA-256 into digest, and run the per-package checks (sizes, product,
+/* Read the header from staging once into raw; parse it into e->hdr, the
+ * SHA-256 of its header_size bytes into digest, and run the per-package checks (sizes, product,
  * layout, slot size, security counter). */
-int dfota__load_header(struct dfota_engine *e, uint8_t raw[DFOTA_PKG_HEADER_SIZE],
+int dfota__load_header(struct dfota_engine *e, uint8_t raw[DFOTA_PKG_HEADER_MAX],
                        uint8_t digest[32]);
 /* Then the source (fresh: before an install) and the payload digest, and
  * the signature over raw. fresh also takes the block table's first entry
  * from the hashed bytes into e->chain. */
-int dfota__check_pkg(struct dfota_engine *e, const uint8_t raw[DFOTA_PKG_HEADER_SIZE], int fresh);
+int dfota__check_pkg(struct dfota_engine *e, const uint8_t raw[DFOTA_PKG_HEADER_MAX], int fresh);
 
 /* ---- journal.c (docs/journal-format.md) ------------------------------------ */
 

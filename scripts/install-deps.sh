@@ -4,7 +4,7 @@
 set -eu
 
 BUILD="cmake make gcc pkg-config libsodium-dev libdivsufsort-dev libcurl4-openssl-dev libssl-dev"
-TEST="libcmocka-dev clang libclang-rt-14-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm nginx-light varnish openssl curl xz-utils python3 python3-serial socat"
+TEST="libcmocka-dev clang libclang-rt-14-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm nginx-light varnish openssl curl xz-utils python3 python3-serial socat ppp"
 BENCH="bsdiff xdelta3 zstd xz-utils gnuplot-nox time valgrind python3"
 
 case "${1:-all}" in

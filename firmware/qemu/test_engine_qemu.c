@@ -330,8 +330,11 @@ static void load_flash(int flip_signature)
     memset(flash_mem, ERASED, flash_used);
     memcpy(flash_mem + cfg.layout.slot[0], old_image, old_len());
     memcpy(flash_mem + cfg.layout.staging, cur->pkg, cur->pkg_len);
-    if (flip_signature)
-        flash_mem[cfg.layout.staging + DFOTA_OFF_SIGNATURE + 17] ^= 0x20;
+    if (flip_signature) {
+        struct dfota_pkg_header h;   /* the signature: the header's last 64 bytes */
+        if (dfota_pkg_parse(&h, cur->pkg, cur->pkg_len) == DFOTA_OK)
+            flash_mem[cfg.layout.staging + dfota_pkg_signed_size(&h) + 17] ^= 0x20;
+    }
     vf.violation = 0;
     vf.why[0] = 0;
     power_on();

@@ -79,7 +79,7 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 int cmd_diff(int argc, char **argv)
 {
     enum { O_FROM = 256, O_TO, O_PRODUCT, O_KEY, O_LAYOUT, O_SECTOR, O_DIR, O_SEC, O_SCRATCH,
-           O_UNSIGNED, O_PASSF, O_PASSE, O_FORMAT, O_BASE };
+           O_UNSIGNED, O_PASSF, O_PASSE, O_FORMAT, O_BASE, O_PKGFMT };
     static const struct option lo[] = {
         { "from-version", required_argument, 0, O_FROM }, { "to-version", required_argument, 0, O_TO },
         { "product", required_argument, 0, O_PRODUCT },   { "key", required_argument, 0, O_KEY },
@@ -89,12 +89,13 @@ int cmd_diff(int argc, char **argv)
         { "unsigned", no_argument, 0, O_UNSIGNED },
         { "pass-file", required_argument, 0, O_PASSF },   { "pass-env", required_argument, 0, O_PASSE },
         { "input-format", required_argument, 0, O_FORMAT }, { "base", required_argument, 0, O_BASE },
+        { "package-format", required_argument, 0, O_PKGFMT },
         { "output", required_argument, 0, 'o' },          { "force", no_argument, 0, 'f' },
         { "quiet", no_argument, 0, 'q' },                 { "verbose", no_argument, 0, 'v' },
         { "json", no_argument, 0, 'j' },                  { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 }
     };
-    struct dfota_pkg_meta meta = { "", NULL, NULL, 0 };
+    struct dfota_pkg_meta meta = { "", NULL, NULL, 0, 0 };
     struct dfota_diff_opts opts;
     struct dfota_diff_result st;
     struct diff_job job;
@@ -167,6 +168,15 @@ int cmd_diff(int argc, char **argv)
         case O_BASE:
             if (cli_parse_base(optarg, &base))
                 return EXIT_USAGE;
+            break;
+        case O_PKGFMT:
+            if (!strcmp(optarg, "1"))
+                meta.format_version = DFOTA_PKG_FORMAT_V1;
+            else if (!strcmp(optarg, "2"))
+                meta.format_version = DFOTA_PKG_FORMAT_V2;
+            else
+                return cli_usage("--package-format '%s': it is 1 (the 312-byte header devices "
+                                 "before format 2 read) or 2 (compact, the default)", optarg);
             break;
         default: return EXIT_USAGE;
         }
@@ -249,7 +259,13 @@ int cmd_diff(int argc, char **argv)
         return rc;
     }
     secs = cli_now() - t0;
-    memcpy(kid, pkg + DFOTA_OFF_KEY_ID, 8);
+    {
+        struct dfota_pkg_header ph;
+        if (dfota_pkg_parse(&ph, pkg, plen) == DFOTA_OK)
+            memcpy(kid, pkg + dfota_pkg_key_id_offset(&ph), 8);
+        else
+            memset(kid, 0, sizeof kid);
+    }
     cli_hex(khex, kid, 8);
     if (json) {
         printf("{");

@@ -219,7 +219,7 @@ static int check_source(const char *path, const char *srcpath, const struct dfot
 static int payload_ok(const struct dfota_pkg_header *h, const uint8_t *pkg)
 {
     uint8_t d[32];
-    dfota_host_sha256(pkg + DFOTA_PKG_HEADER_SIZE, h->payload_size, d);
+    dfota_host_sha256(pkg + h->header_size, h->payload_size, d);
     return !memcmp(d, h->payload_sha256, 32);
 }
 
@@ -287,7 +287,8 @@ int cmd_inspect(int argc, char **argv)
                sig < 0 ? "null" : sig ? "true" : "false", h.header_size, h.decoder_ram,
                (unsigned)sizeof(struct dfota_engine));
     } else {
-        printf("package      %s (%zu bytes, format %u)\n", path, len, h.format_version);
+        printf("package      %s (%zu bytes, format %u, header %u bytes)\n", path, len,
+               h.format_version, h.header_size);
         printf("product      %s\n", h.product[0] ? h.product : "(any)");
         printf("source       %-16s %9u bytes  sha256 %s\n", h.src_version, h.src_size, s_src);
         printf("target       %-16s %9u bytes  sha256 %s\n", h.dst_version, h.dst_size, s_dst);
@@ -303,7 +304,11 @@ int cmd_inspect(int argc, char **argv)
                h.coder, h.payload_size, pok ? "ok" : "CORRUPT",
                h.dst_size ? 100.0 * len / h.dst_size : 0.0);
         printf("payload      sha256 %s\n", s_pay);
-        printf("stream CRC   %08x (CRC-32 of the target in production order)\n", h.stream_crc32);
+        if (h.format_version == DFOTA_PKG_FORMAT_V1 || (h.flags & DFOTA_PKG_F_INPLACE))
+            printf("stream CRC   %08x (CRC-32 of the target in production order)\n",
+                   h.stream_crc32);
+        else
+            printf("stream CRC   none (an A/B header of format 2 carries none)\n");
         printf("device RAM   decoder %u bytes, whole engine %u bytes\n", h.decoder_ram,
                (unsigned)sizeof(struct dfota_engine));
         printf("security     counter %u\n", h.security_counter);
@@ -605,13 +610,16 @@ int cmd_apply(int argc, char **argv)
 
 /* ---- detached signing ---- */
 
-/* The signed bytes with the key id of pk in place. */
-static void signed_bytes(uint8_t *msg, const uint8_t *pkg, const uint8_t pk[32])
+/* The signed bytes (every header byte before the signature) with the key
+ * id of pk in place; returns their count. */
+static size_t signed_bytes(uint8_t *msg, const uint8_t *pkg, const struct dfota_pkg_header *h,
+                           const uint8_t pk[32])
 {
     uint8_t kid[8];
-    memcpy(msg, pkg, DFOTA_PKG_SIGNED_SIZE);
+    memcpy(msg, pkg, dfota_pkg_signed_size(h));
     cli_key_id(pk, kid);
-    memcpy(msg + DFOTA_OFF_KEY_ID, kid, 8);
+    memcpy(msg + dfota_pkg_key_id_offset(h), kid, 8);
+    return dfota_pkg_signed_size(h);
 }
 
 int cmd_digest(int argc, char **argv)
@@ -623,9 +631,9 @@ int cmd_digest(int argc, char **argv)
                                         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     const char *pub = NULL, *out = NULL, *inputs[2];
     struct dfota_pkg_header h;
-    uint8_t *pkg, pk[32], msg[DFOTA_PKG_SIGNED_SIZE], d[32];
-    char hex[2 * DFOTA_PKG_SIGNED_SIZE + 1], dh[65], kh[17];
-    size_t len;
+    uint8_t *pkg, pk[32], msg[DFOTA_PKG_HEADER_MAX], d[32];
+    char hex[2 * DFOTA_PKG_HEADER_MAX + 1], dh[65], kh[17];
+    size_t len, mlen;
     int c, rc, force = 0, json = 0;
 
     while ((c = cli_getopt(argc, argv, "o:fjh", lo)) != -1) {
@@ -653,17 +661,17 @@ int cmd_digest(int argc, char **argv)
         free(pkg);
         return EXIT_INVALID;
     }
-    signed_bytes(msg, pkg, pk);
+    mlen = signed_bytes(msg, pkg, &h, pk);
     free(pkg);
     if (out)
-        return cli_write_output(out, msg, sizeof msg, 0644, force);
-    cli_hex(hex, msg, sizeof msg);
-    dfota_host_sha256(msg, sizeof msg, d);
+        return cli_write_output(out, msg, mlen, 0644, force);
+    cli_hex(hex, msg, mlen);
+    dfota_host_sha256(msg, mlen, d);
     cli_hex(dh, d, 32);
-    cli_hex(kh, msg + DFOTA_OFF_KEY_ID, 8);
+    cli_hex(kh, msg + dfota_pkg_key_id_offset(&h), 8);
     if (json)
-        printf("{\"key_id\":\"%s\",\"message\":\"%s\",\"message_size\":%u,\"sha256\":\"%s\"}\n", kh,
-               hex, DFOTA_PKG_SIGNED_SIZE, dh);
+        printf("{\"key_id\":\"%s\",\"message\":\"%s\",\"message_size\":%zu,\"sha256\":\"%s\"}\n", kh,
+               hex, mlen, dh);
     else
         printf("%s\n", hex);
     return 0;
@@ -720,8 +728,8 @@ int cmd_sign(int argc, char **argv)
     struct cli_pass pass = { NULL, NULL };
     const char *key = NULL, *pub = NULL, *sigpath = NULL, *out = NULL, *inputs[4];
     struct dfota_pkg_header h;
-    uint8_t *pkg, pk[32], sk[64], msg[DFOTA_PKG_SIGNED_SIZE], sig[64];
-    size_t len;
+    uint8_t *pkg, pk[32], sk[64], msg[DFOTA_PKG_HEADER_MAX], sig[64];
+    size_t len, mlen;
     int c, rc, force = 0, json = 0;
     char kh[17];
 
@@ -770,9 +778,9 @@ int cmd_sign(int argc, char **argv)
         free(pkg);
         return EXIT_INVALID;
     }
-    signed_bytes(msg, pkg, pk);
+    mlen = signed_bytes(msg, pkg, &h, pk);
     if (key) {
-        rc = dfota_host_sign(sk, msg, sizeof msg, sig);
+        rc = dfota_host_sign(sk, msg, mlen, sig);
         sodium_memzero(sk, sizeof sk);
         if (rc) {
             cli_err("signing failed");
@@ -780,8 +788,8 @@ int cmd_sign(int argc, char **argv)
             return EXIT_INTERNAL;
         }
     }
-    memcpy(pkg, msg, sizeof msg);
-    memcpy(pkg + DFOTA_OFF_SIGNATURE, sig, 64);
+    memcpy(pkg, msg, mlen);
+    memcpy(pkg + mlen, sig, 64);
     if ((rc = dfota_pkg_parse(&h, pkg, len)) == 0 && (rc = check_signature(argv[optind], &h, pkg, pk))) {
         if (sigpath)
             cli_err("'%s' is not a signature of these bytes by this key ('dfota digest' prints "
@@ -791,7 +799,7 @@ int cmd_sign(int argc, char **argv)
     }
     rc = cli_write_output(out, pkg, len, 0644, force);
     free(pkg);
-    cli_hex(kh, msg + DFOTA_OFF_KEY_ID, 8);
+    cli_hex(kh, msg + dfota_pkg_key_id_offset(&h), 8);
     if (!rc && json) {
         putchar('{');
         cli_json_put("package", out, 0);

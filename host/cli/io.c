@@ -141,41 +141,55 @@ static uint32_t le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* The header's fault in words, naming the field and its value. */
-static void header_error(const char *path, int rc, const uint8_t *raw, size_t n)
+/* The header's fault in words, naming the field and its value. h is what
+ * dfota_pkg_parse filled in before it stopped. */
+static void header_error(const char *path, int rc, const uint8_t *raw, size_t n,
+                         const struct dfota_pkg_header *h)
 {
-    if (n < DFOTA_PKG_HEADER_SIZE) {
-        if (n >= DFOTA_PKG_MAGIC_LEN && memcmp(raw, DFOTA_PKG_MAGIC, DFOTA_PKG_MAGIC_LEN) == 0)
-            cli_err("'%s': package is %zu bytes, shorter than its %u-byte header (truncated?)",
-                    path, n, DFOTA_PKG_HEADER_SIZE);
-        else
-            cli_err("'%s': not a dfota package (%zu bytes, shorter than a %u-byte header)", path,
-                    n, DFOTA_PKG_HEADER_SIZE);
-        return;
-    }
+    int v2 = n > DFOTA_V2_OFF_FORMAT_VERSION && raw[DFOTA_V2_OFF_FORMAT_VERSION] == DFOTA_PKG_FORMAT_V2;
+
     switch (rc) {
     case DFOTA_ERR_MAGIC:
-        cli_err("'%s': not a dfota package (bad magic: it does not start with \"DFOTAPKG\")", path);
+        if (n < DFOTA_PKG_MAGIC_LEN)
+            cli_err("'%s': not a dfota package (%zu bytes, shorter than the 8-byte magic)", path, n);
+        else
+            cli_err("'%s': not a dfota package (bad magic: it does not start with \"DFOTAPKG\")",
+                    path);
+        break;
+    case DFOTA_ERR_SIZE:
+        if (v2 || n < DFOTA_V1_OFF_FLAGS)
+            cli_err("'%s': package is %zu bytes and ends inside its header (truncated?)", path, n);
+        else
+            cli_err("'%s': package is %zu bytes, shorter than its %u-byte header (truncated?)",
+                    path, n, DFOTA_PKG_V1_HEADER_SIZE);
         break;
     case DFOTA_ERR_VERSION:
-        cli_err("'%s': package format version %u, this dfota reads %u", path,
-                le16(raw + DFOTA_OFF_FORMAT_VERSION), DFOTA_PKG_FORMAT_VERSION);
+        cli_err("'%s': package format version %u, this dfota reads %u and %u", path,
+                le16(raw + DFOTA_V1_OFF_FORMAT_VERSION), DFOTA_PKG_FORMAT_V1, DFOTA_PKG_FORMAT_V2);
         break;
     case DFOTA_ERR_ALGORITHM:
-        cli_err("'%s': unknown delta algorithm %u or coder %u (%s)", path, raw[DFOTA_OFF_ALGORITHM],
-                raw[DFOTA_OFF_CODER], dfota_strerror(rc));
+        cli_err("'%s': unknown delta algorithm %u or coder %u (%s)", path, h->algorithm, h->coder,
+                dfota_strerror(rc));
         break;
     case DFOTA_ERR_HEADER:
-        if (le16(raw + DFOTA_OFF_HEADER_SIZE) != DFOTA_PKG_HEADER_SIZE)
+        if (v2 && (h->flags & ~DFOTA_PKG_F_KNOWN))
+            cli_err("'%s': inconsistent package header: unknown flags 0x%08x", path, h->flags);
+        else if (v2)
+            cli_err("'%s': %s (format 2, flags 0x%x: a string of more than 31 bytes or not "
+                    "printable ASCII, a number not in minimal LEB128 or above 2^32-1, a sector "
+                    "size or lag out of range, or a payload shorter than its block table)",
+                    path, dfota_strerror(rc), h->flags);
+        else if (le16(raw + DFOTA_V1_OFF_HEADER_SIZE) != DFOTA_PKG_V1_HEADER_SIZE)
             cli_err("'%s': inconsistent package header: header size %u, expected %u", path,
-                    le16(raw + DFOTA_OFF_HEADER_SIZE), DFOTA_PKG_HEADER_SIZE);
-        else if (le32(raw + DFOTA_OFF_FLAGS) & ~DFOTA_PKG_F_KNOWN)
+                    le16(raw + DFOTA_V1_OFF_HEADER_SIZE), DFOTA_PKG_V1_HEADER_SIZE);
+        else if (le32(raw + DFOTA_V1_OFF_FLAGS) & ~DFOTA_PKG_F_KNOWN)
             cli_err("'%s': inconsistent package header: unknown flags 0x%08x", path,
-                    le32(raw + DFOTA_OFF_FLAGS));
+                    le32(raw + DFOTA_V1_OFF_FLAGS));
         else
             cli_err("'%s': %s (flags 0x%x, sector size %u, lag %u, reserved %u, or a string "
-                    "field)", path, dfota_strerror(rc), le32(raw + DFOTA_OFF_FLAGS),
-                    le32(raw + DFOTA_OFF_SECTOR_SIZE), raw[DFOTA_OFF_LAG], raw[DFOTA_OFF_RESERVED]);
+                    "field)", path, dfota_strerror(rc), le32(raw + DFOTA_V1_OFF_FLAGS),
+                    le32(raw + DFOTA_V1_OFF_SECTOR_SIZE), raw[DFOTA_V1_OFF_LAG],
+                    raw[DFOTA_V1_OFF_RESERVED]);
         break;
     default:
         cli_err("'%s': %s", path, dfota_strerror(rc));
@@ -185,28 +199,30 @@ static void header_error(const char *path, int rc, const uint8_t *raw, size_t n)
 int cli_read_package(const char *path, uint8_t **pkg, size_t *len, struct dfota_pkg_header *h)
 {
     struct stat st;
-    uint8_t raw[DFOTA_PKG_HEADER_SIZE], *b, *rest = NULL;
-    size_t rlen = 0;
+    uint8_t raw[DFOTA_PKG_HEADER_MAX], *b, *rest = NULL;
+    size_t rlen = 0, have, need;
     uint64_t want;
     ssize_t n;
     int fd = open_in(path, &st), rc, over;
 
     if (fd < 0)
         return EXIT_IO;
+    /* The longest header's worth: a v2 header is shorter (and a whole small
+     * v2 package may be shorter still), the rest of raw is payload. */
     n = read_upto(fd, path, raw, sizeof raw);
     if (n < 0) {
         if (fd)
             close(fd);
         return EXIT_IO;
     }
-    rc = (size_t)n < sizeof raw ? DFOTA_ERR_SIZE : dfota_pkg_parse(h, raw, sizeof raw);
+    rc = dfota_pkg_parse(h, raw, (size_t)n);
     if (rc) {
-        header_error(shown(path), rc, raw, (size_t)n);
+        header_error(shown(path), rc, raw, (size_t)n, h);
         if (fd)
             close(fd);
         return cli_exit_for(rc);
     }
-    want = (uint64_t)DFOTA_PKG_HEADER_SIZE + h->payload_size;
+    want = (uint64_t)h->header_size + h->payload_size;
     if (S_ISREG(st.st_mode) && (uint64_t)st.st_size != want && fd) {
         cli_err("'%s': package is %llu bytes, its header says %llu (%s?)", path,
                 (unsigned long long)st.st_size, (unsigned long long)want,
@@ -214,29 +230,42 @@ int cli_read_package(const char *path, uint8_t **pkg, size_t *len, struct dfota_
         close(fd);
         return EXIT_INVALID;
     }
-    rc = read_rest(fd, path, h->payload_size, S_ISREG(st.st_mode) ? h->payload_size : 0, &rest,
-                   &rlen, &over);
+    have = (size_t)n;                   /* header and the payload's first bytes */
+    if ((uint64_t)have > want) {
+        cli_err("'%s': package is more than %llu bytes, its header says %llu (padded?)",
+                shown(path), (unsigned long long)want, (unsigned long long)want);
+        if (fd)
+            close(fd);
+        return EXIT_INVALID;
+    }
+    need = (size_t)(want - have);
+    rc = 0;
+    if (have == sizeof raw)             /* the input may go on */
+        rc = read_rest(fd, path, need, S_ISREG(st.st_mode) ? need : 0, &rest, &rlen, &over);
+    else
+        over = 0;
     if (fd)
         close(fd);
     if (rc)
         return rc;
-    if (over || rlen != h->payload_size) {
+    if (over || rlen != need) {
         if (over)
             cli_err("'%s': package is more than %llu bytes, its header says %llu (padded?)",
                     shown(path), (unsigned long long)want, (unsigned long long)want);
         else
             cli_err("'%s': package is %llu bytes, its header says %llu (truncated?)", shown(path),
-                    (unsigned long long)(DFOTA_PKG_HEADER_SIZE + rlen), (unsigned long long)want);
+                    (unsigned long long)(have + rlen), (unsigned long long)want);
         free(rest);
         return EXIT_INVALID;
     }
-    b = malloc((size_t)want);
+    b = malloc((size_t)want ? (size_t)want : 1);
     if (!b) {
         free(rest);
         return cli_oom("reading the package");
     }
-    memcpy(b, raw, sizeof raw);
-    memcpy(b + sizeof raw, rest, rlen);
+    memcpy(b, raw, have);
+    if (rlen)
+        memcpy(b + have, rest, rlen);
     free(rest);
     *pkg = b;
     *len = (size_t)want;

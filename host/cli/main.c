@@ -110,7 +110,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-        printf("dfota %s (package format %u)\n", DFOTA_VERSION, DFOTA_PKG_FORMAT_VERSION);
+        printf("dfota %s (package formats %u and %u, writes %u)\n", DFOTA_VERSION, DFOTA_PKG_FORMAT_V1,
+               DFOTA_PKG_FORMAT_V2, DFOTA_PKG_FORMAT_VERSION);
         return 0;
     }
     cmd = find(argv[1]);

@@ -157,6 +157,8 @@ struct dfota_pkg_meta {
     const char *src_version;
     const char *dst_version;
     uint32_t security_counter;
+    unsigned format_version;   /* header layout, DFOTA_PKG_FORMAT_V1 or _V2; 0: the default
+                                  (DFOTA_PKG_FORMAT_VERSION) */
 };
 
 /* Diff src -> dst and wrap the payload in a header, signed with sk (a

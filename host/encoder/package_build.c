@@ -43,12 +43,16 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     struct dfota_pkg_header h;
     struct dfota_diff_result res;
     uint8_t *out;
-    size_t table;
+    size_t table, hsize;
     int rc;
 
     if (src_len > UINT32_MAX || dst_len > UINT32_MAX)
         return DFOTA_ERR_ARG;
     memset(&h, 0, sizeof h);
+    h.format_version = (uint16_t)(meta->format_version ? meta->format_version
+                                                       : DFOTA_PKG_FORMAT_VERSION);
+    if (h.format_version != DFOTA_PKG_FORMAT_V1 && h.format_version != DFOTA_PKG_FORMAT_V2)
+        return DFOTA_ERR_ARG;
     if (strlen(meta->product) >= DFOTA_PKG_ID_LEN || strlen(meta->src_version) >= DFOTA_PKG_ID_LEN ||
         strlen(meta->dst_version) >= DFOTA_PKG_ID_LEN)
         return DFOTA_ERR_ARG;
@@ -67,7 +71,7 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     rc = dfota_diff(src, src_len, dst, dst_len, opts, &res);
     if (rc)
         return rc;
-    if (res.payload_size > UINT32_MAX - DFOTA_PKG_HEADER_SIZE) {
+    if (res.payload_size > UINT32_MAX - DFOTA_PKG_HEADER_MAX) {
         dfota_diff_result_free(&res);
         return DFOTA_ERR_ARG;
     }
@@ -77,26 +81,30 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     h.flags = res.flags;
     h.sector_size = res.sector_size;
     h.lag = (uint8_t)res.lag;
-    h.stream_crc32 = res.stream_crc32;
+    /* v2 carries the stream CRC only in place, the one layout that checks it */
+    h.stream_crc32 = h.format_version == DFOTA_PKG_FORMAT_V1 || (h.flags & DFOTA_PKG_F_INPLACE)
+                         ? res.stream_crc32 : 0;
     h.decoder_ram = res.decoder_ram;
     if (h.flags & DFOTA_PKG_F_INPLACE)
         h.flags |= DFOTA_PKG_F_BLOCKHASH;
     table = (size_t)dfota_pkg_table_size(&h);
-    if (table > UINT32_MAX - DFOTA_PKG_HEADER_SIZE ||
-        res.payload_size > UINT32_MAX - DFOTA_PKG_HEADER_SIZE - table) {
+    if (table > UINT32_MAX - DFOTA_PKG_HEADER_MAX ||
+        res.payload_size > UINT32_MAX - DFOTA_PKG_HEADER_MAX - table) {
         dfota_diff_result_free(&res);
         return DFOTA_ERR_ARG;
     }
     h.payload_size = (uint32_t)(res.payload_size + table);
 
-    out = malloc(DFOTA_PKG_HEADER_SIZE + res.payload_size + table);
+    /* v2's size depends on the numbers in it, not on digests or signature */
+    hsize = dfota_pkg_header_size(&h);
+    out = malloc(hsize + res.payload_size + table);
     if (!out) {
         dfota_diff_result_free(&res);
         return DFOTA_ERR_ARG;
     }
-    memcpy(out + DFOTA_PKG_HEADER_SIZE, res.payload, res.payload_size);
-    block_chain(&h, dst, out + DFOTA_PKG_HEADER_SIZE + res.payload_size);
-    dfota_host_sha256(out + DFOTA_PKG_HEADER_SIZE, h.payload_size, h.payload_sha256);
+    memcpy(out + hsize, res.payload, res.payload_size);
+    block_chain(&h, dst, out + hsize + res.payload_size);
+    dfota_host_sha256(out + hsize, h.payload_size, h.payload_sha256);
     if (sk) {
         /* The key id is the start of SHA-256(public key); libsodium keeps
          * the public key in the second half of the secret key. */
@@ -105,7 +113,9 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
         memcpy(h.key_id, kid, DFOTA_KEY_ID_LEN);
     }
     rc = dfota_pkg_write(&h, out);
-    if (!rc && sk && dfota_host_sign(sk, out, DFOTA_PKG_SIGNED_SIZE, out + DFOTA_OFF_SIGNATURE))
+    /* the signature: the header's last 64 bytes, over every byte before them */
+    h.header_size = (uint16_t)hsize;
+    if (!rc && sk && dfota_host_sign(sk, out, dfota_pkg_signed_size(&h), out + dfota_pkg_signed_size(&h)))
         rc = DFOTA_ERR_SIGNATURE;
     if (rc) {
         free(out);
@@ -113,7 +123,7 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
         return rc;
     }
     *pkg = out;
-    *pkg_len = DFOTA_PKG_HEADER_SIZE + h.payload_size;
+    *pkg_len = hsize + h.payload_size;
     if (stats) {
         *stats = res;
         stats->payload = NULL;

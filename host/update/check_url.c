@@ -8,7 +8,7 @@
 #include <strings.h>
 
 struct buf {
-    uint8_t data[DFOTA_PKG_HEADER_SIZE];
+    uint8_t data[DFOTA_PKG_HEADER_MAX];  /* the longest header: a v2 one is shorter */
     size_t len;
     uint64_t total;
 };
@@ -63,7 +63,7 @@ int check_url(const char *url, const char *ca_file, int timeout_s, struct check_
         snprintf(r->error, sizeof r->error, "libcurl failed to start");
         return CHECK_URL_UNREACHABLE;
     }
-    snprintf(range, sizeof range, "0-%u", DFOTA_PKG_HEADER_SIZE - 1);
+    snprintf(range, sizeof range, "0-%u", DFOTA_PKG_HEADER_MAX - 1);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_RANGE, range);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);

@@ -563,7 +563,7 @@ static int step_check_url(struct drv *d)
                     "--check-url: the package at %s is %llu bytes, its header says %u: upload it "
                     "again",
                     d->url, (unsigned long long)cr.total,
-                    (unsigned)(DFOTA_PKG_HEADER_SIZE + cr.h.payload_size));
+                    (unsigned)(cr.h.header_size + cr.h.payload_size));
     default:
         break;
     }

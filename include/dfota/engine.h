@@ -82,7 +82,7 @@ struct dfota_config {
 struct dfota_engine {
     const struct dfota_config *cfg;
     struct dfota_pkg_header hdr;  /* the package (or, from the journal, its target fields) */
-    uint8_t  hdr_digest[32];      /* SHA-256 of that package's 312-byte header */
+    uint8_t  hdr_digest[32];      /* SHA-256 of that package's header (header_size bytes) */
     uint8_t  chain[DFOTA_BLOCK_DIGEST_LEN]; /* in place, block chain: entry the next block must give */
     uint32_t seq;                 /* sequence number of the newest journal record */
     uint8_t  state;               /* enum dfota_state */
@@ -124,7 +124,7 @@ int dfota_install(struct dfota_engine *e);
 int dfota_resume(struct dfota_engine *e);
 
 /* Check a package header's signature: key id, then Ed25519 over the signed
- * bytes of raw (DFOTA_PKG_HEADER_SIZE bytes). With pubkey NULL nothing is
+ * bytes of raw (the dfota_pkg_signed_size(h) bytes before the signature). With pubkey NULL nothing is
  * checked and DFOTA_OK is returned (development devices without a key). */
 int dfota_pkg_check_signature(const struct dfota_pkg_header *h, const uint8_t *raw,
                               const uint8_t *pubkey, const struct dfota_crypto *crypto);

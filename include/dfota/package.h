@@ -12,42 +12,54 @@ extern "C" {
 
 #define DFOTA_PKG_MAGIC          "DFOTAPKG"
 #define DFOTA_PKG_MAGIC_LEN      8
-#define DFOTA_PKG_FORMAT_VERSION 1
-#define DFOTA_PKG_HEADER_SIZE    312u   /* bytes, signature included */
-#define DFOTA_PKG_SIGNED_SIZE    248u   /* bytes covered by the signature */
-#define DFOTA_PKG_ID_LEN         32u    /* product id and version strings, NUL padded */
+/* Header layouts (docs/package-format.md). Both are read; dfota_pkg_write
+ * writes the one h->format_version names. */
+#define DFOTA_PKG_FORMAT_V1      1      /* fixed 312-byte header, NUL-padded strings */
+#define DFOTA_PKG_FORMAT_V2      2      /* compact: length-prefixed strings, varints */
+#define DFOTA_PKG_FORMAT_VERSION DFOTA_PKG_FORMAT_V2  /* what dfota diff writes */
+#define DFOTA_PKG_HEADER_MAX     312u   /* bytes: any header of any version fits (v1 312,
+                                           v2 at most DFOTA_PKG_V2_HEADER_MAX) */
+#define DFOTA_PKG_V1_HEADER_SIZE 312u   /* v1: bytes, signature included */
+#define DFOTA_PKG_V1_SIGNED_SIZE 248u   /* v1: bytes covered by the signature */
+#define DFOTA_PKG_V2_HEADER_MIN  188u   /* v2: empty strings, every number one byte, A/B */
+#define DFOTA_PKG_V2_HEADER_MAX  307u   /* v2: 31-byte strings, 5-byte numbers, in place */
+#define DFOTA_PKG_ID_LEN         32u    /* v1 field size; strings hold at most 31 characters */
 #define DFOTA_SHA256_LEN         32u
 #define DFOTA_KEY_ID_LEN         8u
 #define DFOTA_SIG_LEN            64u
 #define DFOTA_PUBKEY_LEN         32u
 #define DFOTA_MAX_LAG            7u     /* in place: most blocks of commit lag */
 
-/* Byte offsets of the header fields, all integers little-endian. */
+/* Format version 1: byte offsets of the header fields, all integers
+ * little-endian. (Version 2 has variable-length fields: parse it.) */
 enum dfota_pkg_off {
-    DFOTA_OFF_MAGIC          = 0x000, /* 8  "DFOTAPKG" */
-    DFOTA_OFF_FORMAT_VERSION = 0x008, /* u16 */
-    DFOTA_OFF_HEADER_SIZE    = 0x00A, /* u16 */
-    DFOTA_OFF_FLAGS          = 0x00C, /* u32, DFOTA_PKG_F_* */
-    DFOTA_OFF_PRODUCT        = 0x010, /* 32 */
-    DFOTA_OFF_SRC_VERSION    = 0x030, /* 32 */
-    DFOTA_OFF_SRC_SIZE       = 0x050, /* u32 */
-    DFOTA_OFF_SRC_SHA256     = 0x054, /* 32 */
-    DFOTA_OFF_DST_VERSION    = 0x074, /* 32 */
-    DFOTA_OFF_DST_SIZE       = 0x094, /* u32 */
-    DFOTA_OFF_DST_SHA256     = 0x098, /* 32 */
-    DFOTA_OFF_ALGORITHM      = 0x0B8, /* u8, DFOTA_ALG_* */
-    DFOTA_OFF_CODER          = 0x0B9, /* u8, DFOTA_CODER_* */
-    DFOTA_OFF_LAG            = 0x0BA, /* u8, in place: blocks a source sector outlives its block */
-    DFOTA_OFF_RESERVED       = 0x0BB, /* u8, zero */
-    DFOTA_OFF_SECTOR_SIZE    = 0x0BC, /* u32, in-place sector size, 0 for A/B */
-    DFOTA_OFF_DECODER_RAM    = 0x0C0, /* u32, bytes of decoder state the payload needs */
-    DFOTA_OFF_PAYLOAD_SIZE   = 0x0C4, /* u32 */
-    DFOTA_OFF_PAYLOAD_SHA256 = 0x0C8, /* 32 */
-    DFOTA_OFF_SECURITY_CTR   = 0x0E8, /* u32, anti-rollback counter */
-    DFOTA_OFF_STREAM_CRC32   = 0x0EC, /* u32, CRC-32 of the target in production order */
-    DFOTA_OFF_KEY_ID         = 0x0F0, /* 8, first bytes of SHA-256(public key) */
-    DFOTA_OFF_SIGNATURE      = 0x0F8, /* 64, Ed25519 over bytes [0, 0xF8) */
+    DFOTA_V1_OFF_MAGIC          = 0x000, /* 8  "DFOTAPKG" */
+    DFOTA_V1_OFF_FORMAT_VERSION = 0x008, /* u16 */
+    DFOTA_V1_OFF_HEADER_SIZE    = 0x00A, /* u16 */
+    DFOTA_V1_OFF_FLAGS          = 0x00C, /* u32, DFOTA_PKG_F_* */
+    DFOTA_V1_OFF_PRODUCT        = 0x010, /* 32 */
+    DFOTA_V1_OFF_SRC_VERSION    = 0x030, /* 32 */
+    DFOTA_V1_OFF_SRC_SIZE       = 0x050, /* u32 */
+    DFOTA_V1_OFF_SRC_SHA256     = 0x054, /* 32 */
+    DFOTA_V1_OFF_DST_VERSION    = 0x074, /* 32 */
+    DFOTA_V1_OFF_DST_SIZE       = 0x094, /* u32 */
+    DFOTA_V1_OFF_DST_SHA256     = 0x098, /* 32 */
+    DFOTA_V1_OFF_ALGORITHM      = 0x0B8, /* u8, DFOTA_ALG_* */
+    DFOTA_V1_OFF_CODER          = 0x0B9, /* u8, DFOTA_CODER_* */
+    DFOTA_V1_OFF_LAG            = 0x0BA, /* u8, in place: blocks a source sector outlives its block */
+    DFOTA_V1_OFF_RESERVED       = 0x0BB, /* u8, zero */
+    DFOTA_V1_OFF_SECTOR_SIZE    = 0x0BC, /* u32, in-place sector size, 0 for A/B */
+    DFOTA_V1_OFF_DECODER_RAM    = 0x0C0, /* u32, bytes of decoder state the payload needs */
+    DFOTA_V1_OFF_PAYLOAD_SIZE   = 0x0C4, /* u32 */
+    DFOTA_V1_OFF_PAYLOAD_SHA256 = 0x0C8, /* 32 */
+    DFOTA_V1_OFF_SECURITY_CTR   = 0x0E8, /* u32, anti-rollback counter */
+    DFOTA_V1_OFF_STREAM_CRC32   = 0x0EC, /* u32, CRC-32 of the target in production order */
+    DFOTA_V1_OFF_KEY_ID         = 0x0F0, /* 8, first bytes of SHA-256(public key) */
+    DFOTA_V1_OFF_SIGNATURE      = 0x0F8, /* 64, Ed25519 over bytes [0, 0xF8) */
 };
+/* Format version 2: the fixed part; the rest follows field by field. */
+#define DFOTA_V2_OFF_FORMAT_VERSION 0x008 /* u8 */
+#define DFOTA_V2_OFF_FLAGS          0x009 /* varint */
 
 /* Header flags. */
 #define DFOTA_PKG_F_INPLACE   0x00000001u /* target is written over the source */
@@ -65,8 +77,9 @@ enum dfota_pkg_off {
 #define DFOTA_CODER_RC1       1u   /* adaptive binary range coder */
 
 struct dfota_pkg_header {
-    uint16_t format_version;
-    uint16_t header_size;
+    uint16_t format_version;      /* DFOTA_PKG_FORMAT_V1 or _V2 */
+    uint16_t header_size;         /* bytes before the payload, signature included: v1 312,
+                                     v2 as parsed (dfota_pkg_write ignores it) */
     uint32_t flags;
     char     product[DFOTA_PKG_ID_LEN + 1];
     char     src_version[DFOTA_PKG_ID_LEN + 1];
@@ -88,10 +101,24 @@ struct dfota_pkg_header {
     uint8_t  signature[DFOTA_SIG_LEN];
 };
 
-/* Parse and sanity-check a raw header (at least DFOTA_PKG_HEADER_SIZE bytes).
- * Checks magic, format version, header size, flags, ids, algorithm and coder;
- * not the signature or digests. Returns DFOTA_OK or a negative dfota_err. */
+/* Parse and sanity-check a raw header of either version from the len bytes
+ * at raw (the header, and possibly payload after it: DFOTA_PKG_HEADER_MAX
+ * bytes always suffice). Checks magic, format version, header size, flags,
+ * strings, numbers, algorithm and coder; not the signature or digests.
+ * h->header_size tells where the payload starts. Returns DFOTA_OK or a
+ * negative dfota_err (DFOTA_ERR_SIZE: len ends inside the header). */
 int dfota_pkg_parse(struct dfota_pkg_header *h, const uint8_t *raw, size_t len);
+
+/* Both versions end the header with the key id, then the signature over
+ * every byte before it. */
+static inline uint32_t dfota_pkg_signed_size(const struct dfota_pkg_header *h)
+{
+    return (uint32_t)h->header_size - DFOTA_SIG_LEN;
+}
+static inline uint32_t dfota_pkg_key_id_offset(const struct dfota_pkg_header *h)
+{
+    return (uint32_t)h->header_size - DFOTA_SIG_LEN - DFOTA_KEY_ID_LEN;
+}
 
 /* Bytes of the block digest chain at the end of the payload (0 without
  * DFOTA_PKG_F_BLOCKHASH); the DZ stream is the payload before it. */
@@ -101,8 +128,18 @@ uint64_t dfota_pkg_table_size(const struct dfota_pkg_header *h);
  * payload. DFOTA_ERR_SIZE when it does not. */
 int dfota_pkg_check_size(const struct dfota_pkg_header *h, uint64_t pkg_len);
 
-/* Serialise a header into raw[DFOTA_PKG_HEADER_SIZE] (signature included as
- * it stands in h). Strings longer than DFOTA_PKG_ID_LEN-1 are an error. */
+/* Bytes the header takes in the version h->format_version names (v1: 312;
+ * v2: depends on the strings and numbers); 0 for any other version. What
+ * dfota_pkg_write writes, and the offset of the payload. */
+uint32_t dfota_pkg_header_size(const struct dfota_pkg_header *h);
+
+/* Serialise a header in the version h->format_version names into raw,
+ * dfota_pkg_header_size(h) bytes (at most DFOTA_PKG_HEADER_MAX), signature
+ * included as it stands in h. DFOTA_ERR_ARG for what that version cannot
+ * hold: another version, a string of 32 characters or more or with a byte
+ * outside 0x20..0x7E, lag above 7; v2 also unknown flags, an in-place sector size that is
+ * not a power of two of at least 256, or A/B with a sector size, lag or
+ * stream CRC other than 0. */
 int dfota_pkg_write(const struct dfota_pkg_header *h, uint8_t *raw);
 
 #ifdef __cplusplus

@@ -273,18 +273,24 @@ done <"$T/io/jsoncheck"
 [ -s "$T/io/jsoncheck" ] || bad "json check printed nothing"
 
 # ---- tampering -------------------------------------------------------------
-# A small signed package; every header byte flipped, then sampled payload
-# bytes; each must make verify and apply fail with 4 or 6, writing nothing.
-rm -f s.pkg
+# A small signed package (format 2, the default, and format 1); every header
+# byte flipped, then sampled payload bytes; each must make verify and apply
+# fail with 4 or 6, writing nothing.
+rm -f s.pkg s1.pkg
 if expect "tamper: diff" 0 "" diff --from-version 1.0 --to-version 2.0 --key key sm_a sm_b -o s.pkg &&
+    expect "tamper: diff v1" 0 "" diff --package-format 1 --from-version 1.0 --to-version 2.0 --key key sm_a sm_b -o s1.pkg &&
     expect "tamper: apply intact" 0 "" apply --pub key.pub sm_a s.pkg -o s.out &&
     cmp -s s.out sm_b; then
     ok
     rm -f s.out
     plen=$(size_of s.pkg)
-    hoffs=$(awk 'BEGIN { for (i = 0; i < 312; i++) print i }')
+    "$DFOTA" inspect --json s.pkg >"$T/io/js"
+    hs=$(sed -n 's/.*"header_size":\([0-9]*\).*/\1/p' "$T/io/js")
+    [ "$hs" -ge 188 ] && [ "$hs" -lt 312 ] && ok || bad "tamper: format 2 header size '$hs'"
+    hoffs=$(awk -v h="$hs" 'BEGIN { for (i = 0; i < h; i++) print i }')
+    h1offs=$(awk 'BEGIN { for (i = 0; i < 312; i++) print i }')
     # ~64 payload offsets: first, last, evenly spaced between
-    poffs=$(awk -v n="$plen" 'BEGIN { for (i = 0; i < 63; i++) print 312 + int(i * (n - 313) / 63); print n - 1 }' | sort -un)
+    poffs=$(awk -v n="$plen" -v h="$hs" 'BEGIN { for (i = 0; i < 63; i++) print h + int(i * (n - h - 1) / 63); print n - 1 }' | sort -un)
     plen_last=$((plen - 1))
     # sweep NAME CMD DIR CODES ID OFFSETS...: run `verify` or `apply` on
     # DIR/OFFSET for each offset; the exit code must be one of CODES, the
@@ -327,15 +333,21 @@ if expect "tamper: diff" 0 "" diff --from-version 1.0 --to-version 2.0 --key key
     noffs=$(awk 'BEGIN { for (i = 8; i < 16; i++) print i; for (i = 80; i < 84; i++) print i;
         for (i = 148; i < 152; i++) print i; for (i = 184; i < 200; i++) print i;
         for (i = 232; i < 240; i++) print i }')
-    flip s.pkg "$T/f01" 0x01 $noffs || bad "cannot write flipped packages"
+    flip s1.pkg "$T/f01" 0x01 $noffs || bad "cannot write flipped packages"
+    # format 2: the lowest bit of every header byte (numbers are varints)
+    flip s.pkg "$T/f201" 0x01 $hoffs || bad "cannot write flipped packages"
+    flip s1.pkg "$T/f1ff" 0xff $h1offs || bad "cannot write flipped packages"
     # the sweeps run side by side; each writes its verdict to io/sweep.ID
     sweep "header bytes ^0xff, verify" verify "$T/fff" "4 6" 1 $hoffs &
     sweep "header bytes ^0xff, apply" apply "$T/fff" "4 6" 2 $hoffs &
-    sweep "header integer fields ^0x01, apply" apply "$T/f01" "4 6" 3 $noffs &
+    sweep "v1 header integer fields ^0x01, apply" apply "$T/f01" "4 6" 3 $noffs &
     sweep "payload bytes ^0xff, verify" verify "$T/fff" "4" 4 $poffs &
     sweep "payload bytes ^0xff, apply" apply "$T/fff" "4" 5 $poffs &
     wait
-    for id in 1 2 3 4 5; do
+    sweep "header bytes ^0x01, apply" apply "$T/f201" "4 6" 6 $hoffs &
+    sweep "v1 header bytes ^0xff, verify" verify "$T/f1ff" "4 6" 7 $h1offs &
+    wait
+    for id in 1 2 3 4 5 6 7; do
         _v=
         [ -f "$T/io/sweep.$id" ] && IFS= read -r _v <"$T/io/sweep.$id"
         case $_v in
@@ -345,7 +357,7 @@ if expect "tamper: diff" 0 "" diff --from-version 1.0 --to-version 2.0 --key key
         esac
     done
     expect "payload byte flipped: message" 4 "corrupt" verify --pub key.pub "$T/fff/$plen_last"
-    rm -rf "$T/f01"
+    rm -rf "$T/f01" "$T/f201" "$T/f1ff"
     mv "$T/fff" "$T/f0xff.keep"
     F=$T/f0xff.keep
     expect "truncated by 1: verify" 4 "truncated" verify --pub key.pub "$F/trunc"
@@ -356,8 +368,14 @@ if expect "tamper: diff" 0 "" diff --from-version 1.0 --to-version 2.0 --key key
     expect "appended 1 byte: apply" 4 "its header says" apply --pub key.pub sm_a "$F/append" -o x.out
     no_file "appended 1 byte: apply" x.out
     expect "appended 1 byte: verify, no key" 4 "(padded?)" verify "$F/append"
-    head -c 312 s.pkg >hdr.pkg
+    head -c "$hs" s.pkg >hdr.pkg
     expect "header only: verify" 4 "" verify hdr.pkg
+    head -c $((hs - 1)) s.pkg >hdr.pkg
+    expect "header cut by 1: verify" 4 "ends inside its header" verify hdr.pkg
+    head -c 312 s1.pkg >hdr.pkg
+    expect "v1 header only: verify" 4 "" verify hdr.pkg
+    head -c 311 s1.pkg >hdr.pkg
+    expect "v1 header cut by 1: verify" 4 "shorter than its 312-byte header" verify hdr.pkg
     head -c 100 s.pkg >short.pkg
     expect "100 bytes of header: verify" 4 "" verify short.pkg
     rm -rf "$F"
@@ -397,16 +415,21 @@ expect "keygen: output dir missing" 3 "no-such-dir/k" keygen -o no-such-dir/k
 [ -d no-such-dir ] && bad "a missing output directory was created" || ok
 
 # ---- packages from an earlier build still apply ------------------------------
-# golden/: a source, a target, the public key and two packages made by an
-# earlier dfota (README there says how). Format version 1 must keep applying.
-for g in ab inplace; do
+# golden/: a source, a target, the public keys and packages made by an
+# earlier dfota (README there says how). Format versions 1 and 2 must keep
+# applying.
+for gv in ab:1:golden inplace:1:golden v2-ab:2:golden-v2 v2-inplace:2:golden-v2; do
+    g=${gv%%:*} gk=${gv##*:} gf=${gv#*:}
+    gf=${gf%%:*}
     if [ ! -f "$GOLDEN/$g.pkg" ]; then
         bad "golden: $GOLDEN/$g.pkg missing"
         continue
     fi
-    expect "golden $g: verify" 0 "" verify --pub "$GOLDEN/golden.pub" --source "$GOLDEN/src.bin" "$GOLDEN/$g.pkg"
+    "$DFOTA" inspect --json "$GOLDEN/$g.pkg" >"$T/io/js" 2>/dev/null
+    grep -qF "\"format_version\":$gf," "$T/io/js" && ok || bad "golden $g: not format $gf"
+    expect "golden $g: verify" 0 "" verify --pub "$GOLDEN/$gk.pub" --source "$GOLDEN/src.bin" "$GOLDEN/$g.pkg"
     rm -f g.out
-    expect "golden $g: apply" 0 "" apply --pub "$GOLDEN/golden.pub" "$GOLDEN/src.bin" "$GOLDEN/$g.pkg" -o g.out &&
+    expect "golden $g: apply" 0 "" apply --pub "$GOLDEN/$gk.pub" "$GOLDEN/src.bin" "$GOLDEN/$g.pkg" -o g.out &&
         { cmp -s g.out "$GOLDEN/dst.bin" && ok || bad "golden $g: apply output differs from dst.bin"; }
     expect "golden $g: other key" 6 "signature" verify --pub key.pub "$GOLDEN/$g.pkg"
 done

@@ -191,12 +191,6 @@ timeout 20 "$DFOTA" inspect /dev/zero >/dev/null 2>"$T/io/err"
 has "inspect /dev/zero: bad magic" "$T/io/err" "not a dfota package"
 timeout 20 "$DFOTA" verify /dev/zero >/dev/null 2>&1
 [ $? -eq 4 ] && ok || bad "verify /dev/zero: not exit 4"
-# a package header announcing 4 GiB of payload, then /dev/zero: refused just past
-$PY -c "
-import sys
-d = bytearray(open('p.pkg','rb').read()[:312])
-d[0xC4:0xC8] = (0xFFFFF000).to_bytes(4, 'little')
-sys.stdout.buffer.write(bytes(d))" >huge_hdr.pkg
 truncate -s 2200M sparse.bin
 timeout 20 "$DFOTA" diff $V sparse.bin b.bin -o x.pkg >/dev/null 2>"$T/io/err"
 [ $? -eq 2 ] && ok || bad "2.2 GB sparse image: not refused (exit 2) within 20 s"
@@ -281,8 +275,22 @@ expect "unknown short option" 2 "unknown option '-z'" apply -z
 head -c 400 p.save >trunc.pkg
 expect "truncated: sizes" 4 "package is 400 bytes, its header says $(wc -c <p.save | tr -d ' ') (truncated?)" verify trunc.pkg
 $PY -c "
-d = bytearray(open('p.pkg','rb').read()); d[8] = 2; open('v2.pkg','wb').write(d)"
-expect "format version" 4 "format version 2, this dfota reads 1" inspect v2.pkg
+d = bytearray(open('p.pkg','rb').read()); d[8] = 3; open('v3.pkg','wb').write(d)"
+expect "format version" 4 "format version 3, this dfota reads 1 and 2" inspect v3.pkg
+# format 2 is the default; --package-format 1 writes the 312-byte header
+expect "inspect v2" 0 "" inspect p.pkg
+has "inspect v2: format and header size" "$T/io/out" "format 2, header "
+rm -f p1.pkg
+expect "diff --package-format 1" 0 "" diff $V --package-format 1 --key k a.bin b.bin -o p1.pkg
+expect "inspect v1" 0 "" inspect p1.pkg
+has "inspect v1: format and header size" "$T/io/out" "format 1, header 312 bytes"
+expect "inspect v1: JSON" 0 "" inspect --json p1.pkg
+has "inspect v1: JSON version" "$T/io/out" '"format_version":1,'
+has "inspect v1: JSON header size" "$T/io/out" '"header_size":312,'
+expect "verify v1" 0 "" verify --pub k.pub --source a.bin p1.pkg
+[ $(($(wc -c <p1.pkg) - $(wc -c <p.pkg))) -ge 90 ] && ok || bad "format 2 header not at least 90 bytes smaller"
+expect "--package-format 3" 2 "--package-format '3'" diff $V --package-format 3 a.bin b.bin -o x.pkg
+no_file "--package-format 3: no output" x.pkg
 rm -f prod.pkg
 expect "diff with a product" 0 "" diff $V --product acme-x1 --key k a.bin b.bin -o prod.pkg
 expect "wrong product named" 7 "product 'acme-x1' in the header is not 'acme-x2'" verify --product acme-x2 prod.pkg
@@ -523,7 +531,11 @@ fi
 rm -f un.pkg msg.bin sig.bin signed.pkg signed2.pkg
 expect "detached: unsigned package" 0 "" diff $V --unsigned a.bin b.bin -o un.pkg
 expect "detached: digest to a file" 0 "" digest --pub enc.pub -o msg.bin un.pkg
-[ "$(wc -c <msg.bin | tr -d ' ')" = 248 ] && ok || bad "digest: not 248 bytes"
+"$DFOTA" inspect --json un.pkg >"$T/io/js" 2>/dev/null
+hs=$(sed -n 's/.*"header_size":\([0-9]*\).*/\1/p' "$T/io/js")
+[ "$(wc -c <msg.bin | tr -d ' ')" = "$((hs - 64))" ] && ok || bad "digest: not the $((hs - 64)) bytes before the signature"
+expect "detached: digest JSON" 0 "" digest --json --pub enc.pub un.pkg
+has "detached: digest JSON size" "$T/io/out" "\"message_size\":$((hs - 64)),"
 expect "detached: digest hex" 0 "" digest --pub enc.pub un.pkg
 [ "$(tr -d '\n' <"$T/io/out")" = "$(od -An -v -tx1 msg.bin | tr -d ' \n')" ] && ok || bad "digest hex differs from the raw bytes"
 openssl pkeyutl -sign -rawin -inkey plain.pem -in msg.bin -out sig.bin 2>/dev/null && ok || bad "openssl cannot sign the digest"
@@ -531,6 +543,14 @@ expect "detached: sign --signature" 0 "" sign --pub enc.pub --signature sig.bin 
 expect "detached: verifies" 0 "" verify --pub enc.pub --source a.bin signed.pkg
 expect "detached: applies with the key" 0 "" apply --pub enc.pub a.bin signed.pkg -o sg.bin
 same "detached: output" sg.bin b.bin
+# the same with a format 1 package: the 248 bytes before its signature
+rm -f un1.pkg msg1.bin sig1.bin signed1.pkg
+expect "detached v1: unsigned package" 0 "" diff $V --package-format 1 --unsigned a.bin b.bin -o un1.pkg
+expect "detached v1: digest" 0 "" digest --pub enc.pub -o msg1.bin un1.pkg
+[ "$(wc -c <msg1.bin | tr -d ' ')" = 248 ] && ok || bad "digest v1: not 248 bytes"
+openssl pkeyutl -sign -rawin -inkey plain.pem -in msg1.bin -out sig1.bin 2>/dev/null && ok || bad "openssl cannot sign the v1 digest"
+expect "detached v1: sign --signature" 0 "" sign --pub enc.pub --signature sig1.bin un1.pkg -o signed1.pkg
+expect "detached v1: verifies" 0 "" verify --pub enc.pub --source a.bin signed1.pkg
 od -An -v -tx1 sig.bin | tr -d ' \n' >sig.hex
 rm -f signed2.pkg
 expect "detached: hex signature" 0 "" sign --pub enc.pub --signature sig.hex un.pkg -o signed2.pkg

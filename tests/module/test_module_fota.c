@@ -29,7 +29,7 @@ static uint8_t *build(const uint8_t *src, size_t slen, const uint8_t *dst, size_
                       const char *product, const char *to, const uint8_t *sk, size_t *plen)
 {
     struct dfota_diff_opts o;
-    struct dfota_pkg_meta meta = { product, "1.0.0", to, 0 };
+    struct dfota_pkg_meta meta = { product, "1.0.0", to, 0, 0 };
     uint8_t *pkg = NULL;
     memset(&o, 0, sizeof o);
     o.inplace = inplace;
@@ -43,7 +43,7 @@ static uint8_t *build_sec(const uint8_t *src, size_t slen, const uint8_t *dst, s
                           const char *to, uint32_t sec, size_t *plen)
 {
     struct dfota_diff_opts o;
-    struct dfota_pkg_meta meta = { "dfota-test", "x", to, sec };
+    struct dfota_pkg_meta meta = { "dfota-test", "x", to, sec, 0 };
     uint8_t pk[32], sk[64], *pkg = NULL;
     tu_keys(pk, sk);
     memset(&o, 0, sizeof o);
@@ -713,7 +713,11 @@ static void corrupt(void **st)
         p[F.plen[k] / 2] ^= 0x10;                       /* payload */
         refused(p, F.plen[k], k, 255);
         memcpy(p, F.pkg[k], F.plen[k]);
-        p[40] ^= 0x01;                                  /* header (signed) */
+        {   /* a signed header byte that is no digest: the last before the key id */
+            struct dfota_pkg_header h;
+            assert_int_equal(dfota_pkg_parse(&h, p, F.plen[k]), DFOTA_OK);
+            p[dfota_pkg_key_id_offset(&h) - 1] ^= 0x01;
+        }
         refused(p, F.plen[k], k, 255);
         refused(F.pkg[k], F.plen[k] - 100, k, 255);     /* truncated */
         refused(F.pkg[k], 200, k, 255);                 /* not even a header */

@@ -23,7 +23,7 @@ static size_t BLEN, PLEN[2];
 static int group_setup(void **st)
 {
     struct dfota_diff_opts o;
-    struct dfota_pkg_meta meta = { "dfota-test", "1.0.0", "1.1.0", 0 };
+    struct dfota_pkg_meta meta = { "dfota-test", "1.0.0", "1.1.0", 0, 0 };
     uint8_t pk[32], sk[64];
     size_t n, i;
     uint32_t seed = 3;

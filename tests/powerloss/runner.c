@@ -126,6 +126,7 @@ struct ctx {
     const struct geom *g;
     uint8_t *src, *dst, *dst2, *pkg, *pkg2;
     size_t slen, dlen, d2len, plen, p2len;
+    uint32_t hsize;                /* the package's header size: where the payload starts */
     struct tu_device d;
     uint8_t *initial;        /* flash: old image, package 1 in staging */
     uint8_t *second;         /* flash: after update 1, package 2 in staging */
@@ -201,6 +202,12 @@ static void ctx_prepare(struct ctx *c, const struct geom *g)
                         &c->plen);
     c->pkg2 = tu_package(c->dst, c->dlen, c->dst2, c->d2len, inplace, g->sector, g->lag, g->dir,
                          "", &c->p2len);
+    {
+        struct dfota_pkg_header h;
+        if (dfota_pkg_parse(&h, c->pkg, c->plen) != DFOTA_OK)
+            abort();
+        c->hsize = h.header_size;
+    }
     device_init(&c->d, g, (uint32_t)(c->plen > c->p2len ? c->plen : c->p2len));
     if (c->d2len > c->d.cfg.layout.slot_size)
         abort();
@@ -451,7 +458,7 @@ static uint64_t model_span(const struct ctx *c, int m)
     case M_BITFLIP:
         return c->reads;
     case M_STAGING:
-        return c->plen - DFOTA_PKG_HEADER_SIZE;
+        return c->plen - c->hsize;
     case M_SECOND:
         return 2 * (c->ops2 + 1);
     default:
@@ -548,7 +555,7 @@ static int run_case(struct ctx *c, int m, uint64_t k, char *why, size_t n)
     rc = dfota_init(&e, &c->d.cfg);
     if (m == M_STAGING) {
         /* an interposer (or bit rot) rewrites staging after the check */
-        uint8_t *b = f->mem + c->d.cfg.layout.staging + DFOTA_PKG_HEADER_SIZE + k;
+        uint8_t *b = f->mem + c->d.cfg.layout.staging + c->hsize + k;
         if (rc == DFOTA_OK)
             rc = dfota_check(&e);
         if (rc != DFOTA_OK)
@@ -796,7 +803,7 @@ static int golden_case(const struct golden *g, const uint8_t *img, uint64_t cut,
     d.cfg.crypto = dfota_host_crypto();
     d.cfg.pubkey = d.pk;
     d.cfg.layout = g->l;
-    if (dfota_pkg_parse(&h, img + g->l.staging, DFOTA_PKG_HEADER_SIZE) != DFOTA_OK) {
+    if (dfota_pkg_parse(&h, img + g->l.staging, DFOTA_PKG_HEADER_MAX) != DFOTA_OK) {
         simflash_free(&d.flash);
         return fail(why, n, "no package in the image's staging");
     }

@@ -7,6 +7,7 @@ code, and the module still boots its old firmware with its old revision
     test_badpkg.py Lying      (ctest: system_lying_server)
 """
 
+import json
 import time
 
 import systest
@@ -28,6 +29,8 @@ class Base(systest.SysCase):
         with open(cls.pkg, "rb") as f:
             cls.good = f.read()
         cls.ng.put("good.pkg", cls.good)
+        # the header's size (format 2: about 200 bytes; format 1: 312)
+        cls.hs = json.loads(cls.tools.run("inspect", "--json", cls.pkg))["header_size"]
 
     def setUp(self):
         super().setUp()
@@ -55,14 +58,16 @@ class Packages(Base):
         return self.ng.url(name)
 
     def test_truncated_at_many_offsets(self):
-        n = len(self.good)
-        for cut in sorted({1, 100, 247, 248, 311, 312, 313, n // 3, n // 2, n - 64, n - 1}):
+        n, hs = len(self.good), self.hs
+        for cut in sorted({1, 8, 9, 100, hs - 73, hs - 64, hs - 1, hs, hs + 1, 311, 312, 313,
+                           n // 3, n // 2, n - 64, n - 1}):
             self.expect(self.serve("trunc%d.pkg" % cut, self.good[:cut]), 0, 255, "truncated at %d" % cut)
 
     def test_byte_flips(self):
-        n = len(self.good)
-        # magic, format, a version text byte, payload digest, signature, payload start/middle/end
-        for at in (0, 8, 0x75, 0xC8, 0xF8, 0x130, 0x138, 0x138 + (n - 0x138) // 2, n - 1):
+        n, hs = len(self.good), self.hs
+        # magic, format, flags, a version text byte, the counter, key id, signature,
+        # payload start/middle/end
+        for at in (0, 8, 9, 20, hs - 73, hs - 72, hs - 64, hs - 1, hs, hs + (n - hs) // 2, n - 1):
             bad = bytearray(self.good)
             bad[at] ^= 0x5A
             self.expect(self.serve("flip%d.pkg" % at, bytes(bad)), 0, 255, "byte %d flipped" % at)

@@ -113,23 +113,71 @@ static void test_wrong_source(void **st)
     free(other);
 }
 
+/* The header size of a package, as parsed. */
+static uint32_t header_size_of(const uint8_t *p, size_t plen)
+{
+    struct dfota_pkg_header h;
+    assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+    return h.header_size;
+}
+
+/* A package with header h (written and, with resign, signed anew) and the
+ * payload bytes given: a v2 header may change size with its numbers. */
+static uint8_t *rebuild(struct dfota_pkg_header *h, const uint8_t *payload, size_t n, int resign,
+                        size_t *out_len)
+{
+    uint8_t pk[32], sk[64], *out;
+    uint32_t hs;
+    h->payload_size = (uint32_t)n;
+    hs = dfota_pkg_header_size(h);
+    out = malloc(hs + n);
+    assert_non_null(out);
+    h->header_size = (uint16_t)hs;
+    tu_keys(pk, sk);
+    assert_int_equal(dfota_pkg_write(h, out), DFOTA_OK);
+    if (resign)
+        assert_int_equal(dfota_host_sign(sk, out, dfota_pkg_signed_size(h),
+                                         out + dfota_pkg_signed_size(h)), 0);
+    memcpy(out + hs, payload, n);
+    *out_len = hs + n;
+    return out;
+}
+
 static void test_bad_signature(void **st)
 {
     struct fixture *f = *st;
-    size_t plen, i;
-    uint8_t *p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen);
-    /* a flipped bit in the signature, in a signed field, in the key id */
-    size_t offs[] = { DFOTA_OFF_SIGNATURE, DFOTA_OFF_SIGNATURE + 63, DFOTA_OFF_SECURITY_CTR,
-                      DFOTA_OFF_DST_VERSION, DFOTA_OFF_KEY_ID };
-    for (i = 0; i < sizeof offs / sizeof offs[0]; i++) {
-        p[offs[i]] ^= 0x01;
+    size_t plen, i, dv;
+    unsigned fmt;
+    for (fmt = DFOTA_PKG_FORMAT_V1; fmt <= DFOTA_PKG_FORMAT_V2; fmt++) {
+        uint8_t *p;
+        uint32_t hs;
+        tu_pkg_format = fmt;
+        p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen);
+        tu_pkg_format = 0;
+        hs = header_size_of(p, plen);
+        if (fmt == DFOTA_PKG_FORMAT_V1)
+            assert_int_equal(hs, DFOTA_PKG_V1_HEADER_SIZE);
+        else
+            assert_in_range(hs, DFOTA_PKG_V2_HEADER_MIN, DFOTA_PKG_V2_HEADER_MIN + 20);
+        for (dv = 0; dv + 5 <= hs && memcmp(p + dv, "1.1.0", 5); dv++)
+            ;
+        assert_true(dv + 5 <= hs);
+        /* a flipped bit in the signature (first, last byte), in a signed
+         * number (v2: the security counter, just before the key id), in the
+         * target version, in the key id */
+        {
+            size_t offs[] = { hs - 64, hs - 1, hs - 73, dv + 2, hs - 72 };
+            for (i = 0; i < sizeof offs / sizeof offs[0]; i++) {
+                p[offs[i]] ^= 0x01;
+                attempt(f, DFOTA_LAYOUT_AB, p, plen, NULL, 0, DFOTA_ERR_SIGNATURE);
+                p[offs[i]] ^= 0x01;
+            }
+        }
+        /* an unsigned package where a key is required */
+        memset(p + hs - DFOTA_KEY_ID_LEN - DFOTA_SIG_LEN, 0, DFOTA_KEY_ID_LEN + DFOTA_SIG_LEN);
         attempt(f, DFOTA_LAYOUT_AB, p, plen, NULL, 0, DFOTA_ERR_SIGNATURE);
-        p[offs[i]] ^= 0x01;
+        free(p);
     }
-    /* an unsigned package where a key is required */
-    memset(p + DFOTA_OFF_KEY_ID, 0, DFOTA_KEY_ID_LEN + DFOTA_SIG_LEN);
-    attempt(f, DFOTA_LAYOUT_AB, p, plen, NULL, 0, DFOTA_ERR_SIGNATURE);
-    free(p);
 }
 
 static void test_truncated_and_corrupt_payload(void **st)
@@ -166,16 +214,9 @@ static uint8_t *resign_with_payload(const uint8_t *pkg, size_t plen, const uint8
                                     size_t n, size_t *out_len)
 {
     struct dfota_pkg_header h;
-    uint8_t pk[32], sk[64], *out = malloc(DFOTA_PKG_HEADER_SIZE + n);
     assert_int_equal(dfota_pkg_parse(&h, pkg, plen), DFOTA_OK);
-    h.payload_size = (uint32_t)n;
     dfota_sha256(payload, n, h.payload_sha256);
-    tu_keys(pk, sk);
-    assert_int_equal(dfota_pkg_write(&h, out), DFOTA_OK);
-    assert_int_equal(dfota_host_sign(sk, out, DFOTA_PKG_SIGNED_SIZE, out + DFOTA_OFF_SIGNATURE), 0);
-    memcpy(out + DFOTA_PKG_HEADER_SIZE, payload, n);
-    *out_len = DFOTA_PKG_HEADER_SIZE + n;
-    return out;
+    return rebuild(&h, payload, n, 1, out_len);
 }
 
 static void test_signed_garbage(void **st)
@@ -192,8 +233,8 @@ static void test_signed_garbage(void **st)
     attempt(f, DFOTA_LAYOUT_INPLACE, g, glen, NULL, 4, DFOTA_ERR_CORRUPT);
     free(g);
     /* the real payload with its last bytes cut, re-signed */
-    g = resign_with_payload(p, plen, p + DFOTA_PKG_HEADER_SIZE, plen - DFOTA_PKG_HEADER_SIZE - 8,
-                            &glen);
+    g = resign_with_payload(p, plen, p + header_size_of(p, plen),
+                            plen - header_size_of(p, plen) - 8, &glen);
     attempt(f, DFOTA_LAYOUT_INPLACE, g, glen, NULL, 4, DFOTA_ERR_CORRUPT);
     free(g);
     free(p);
@@ -367,7 +408,7 @@ static void test_staging_changed(void **st)
         tu_device_init(&d, inplace ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB, 4096, N + 4096, 5,
                        2 * N);
         tu_device_load(&d, 0, f->a, N, p, plen);
-        at = d.cfg.layout.staging + DFOTA_PKG_HEADER_SIZE + 40;
+        at = d.cfg.layout.staging + header_size_of(p, plen) + 40;
         assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
         assert_int_equal(dfota_check(&e), DFOTA_OK);
         assert_int_equal(dfota_state(&e), DFOTA_STATE_CHECKED);
@@ -393,7 +434,7 @@ struct interposer {
     struct dfota_flash port;
     struct simflash *f;
     uint32_t staging;
-    const uint8_t *forged;   /* 312 bytes */
+    const uint8_t *forged;   /* DFOTA_PKG_HEADER_MAX bytes */
     unsigned header_reads;
 };
 
@@ -401,8 +442,8 @@ static int ip_read(void *ctx, uint32_t addr, void *buf, uint32_t len)
 {
     struct interposer *x = ctx;
     int rc = x->f->port.read(x->f->port.ctx, addr, buf, len);
-    if (!rc && addr == x->staging && len >= DFOTA_PKG_HEADER_SIZE && x->header_reads++ == 0)
-        memcpy(buf, x->forged, DFOTA_PKG_HEADER_SIZE);
+    if (!rc && addr == x->staging && len >= DFOTA_PKG_HEADER_MAX && x->header_reads++ == 0)
+        memcpy(buf, x->forged, DFOTA_PKG_HEADER_MAX);
     return rc;
 }
 static int ip_prog(void *ctx, uint32_t a, const void *b, uint32_t l)
@@ -424,19 +465,20 @@ static void test_header_read_once(void **st)
     struct interposer x;
     struct dfota_pkg_header h;
     size_t plen, i;
-    uint8_t *p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen), forged[312];
+    uint8_t *p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen),
+            forged[DFOTA_PKG_HEADER_MAX];
     uint8_t *junk = malloc(plen);
-    uint32_t s = 77;
+    uint32_t s = 77, hs = header_size_of(p, plen);
 
     for (i = 0; i < plen; i++)
         junk[i] = (uint8_t)tu_rand(&s);
     tu_device_init(&d, DFOTA_LAYOUT_AB, 4096, N + 4096, 0, 2 * N);
     tu_device_load(&d, 0, f->a, N, p, plen);
     /* staging: the genuine header, a forged payload of the same size */
-    memcpy(d.flash.mem + d.cfg.layout.staging + DFOTA_PKG_HEADER_SIZE, junk,
-           plen - DFOTA_PKG_HEADER_SIZE);
+    memcpy(d.flash.mem + d.cfg.layout.staging + hs, junk, plen - hs);
     assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
-    dfota_sha256(junk, plen - DFOTA_PKG_HEADER_SIZE, h.payload_sha256);
+    dfota_sha256(junk, plen - hs, h.payload_sha256);
+    memcpy(forged, d.flash.mem + d.cfg.layout.staging, sizeof forged);
     assert_int_equal(dfota_pkg_write(&h, forged), DFOTA_OK);  /* signature: the genuine one */
     x.port = d.flash.port;
     x.port.ctx = &x;
@@ -743,17 +785,18 @@ static void test_host_and_budget_overflows(void **st)
 {
     struct fixture *f = *st;
     size_t plen;
-    uint8_t *p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen), *out = NULL;
-    size_t olen = 0;
+    uint8_t *p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen), *out = NULL, *q;
+    size_t olen = 0, qlen;
     struct dfota_pkg_header h;
-    uint32_t sizes[] = { 0xFFFFFFFEu, 0xFFFFFFFFu, 0x80000000u }, i;
+    uint32_t sizes[] = { 0xFFFFFFFEu, 0xFFFFFFFFu, 0x80000000u }, i, hs = header_size_of(p, plen);
     for (i = 0; i < 3; i++) {
         assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
         h.dst_size = sizes[i];
-        assert_int_equal(dfota_pkg_write(&h, p), DFOTA_OK);
-        assert_int_not_equal(dfota_host_apply(f->a, N, p, plen, NULL, &out, &olen, NULL, NULL,
+        q = rebuild(&h, p + hs, plen - hs, 0, &qlen);   /* v2: a 5-byte size now */
+        assert_int_not_equal(dfota_host_apply(f->a, N, q, qlen, NULL, &out, &olen, NULL, NULL,
                                               NULL), DFOTA_OK);
         assert_null(out);
+        free(q);
     }
     /* a slot of about 4 GiB: the budget is right, or 0 when it cannot fit */
     assert_int_equal(dfota_journal_half_size(DFOTA_LAYOUT_AB, 0xFFFFFFFFu, 4096, 16),

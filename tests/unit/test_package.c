@@ -1,5 +1,6 @@
-/* The package header: every field round-trips, every malformation has its
- * own named error. */
+/* The package header, both formats: every field round-trips, every
+ * malformation has its own named error. v2 is checked against bytes laid
+ * out here by hand from docs/package-format.md. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,11 +8,16 @@
 #include <string.h>
 #include <cmocka.h>
 #include "dfota/error.h"
+#include "dfota/engine.h"
 #include "dfota/package.h"
+#include "dfota/sha256.h"
+#include "host_port.h"
+#include "testutil.h"
 
 static void sample(struct dfota_pkg_header *h)
 {
     memset(h, 0, sizeof *h);
+    h->format_version = DFOTA_PKG_FORMAT_V1;
     strcpy(h->product, "BC20");
     strcpy(h->src_version, "BC20JAR01A01");
     strcpy(h->dst_version, "BC20JAR01A02");
@@ -33,7 +39,7 @@ static void sample(struct dfota_pkg_header *h)
 static void test_roundtrip(void **st)
 {
     struct dfota_pkg_header h, g;
-    uint8_t raw[DFOTA_PKG_HEADER_SIZE];
+    uint8_t raw[DFOTA_PKG_V1_HEADER_SIZE];
     (void)st;
     sample(&h);
     assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
@@ -49,17 +55,17 @@ static void test_roundtrip(void **st)
     assert_memory_equal(g.signature, h.signature, 64);
     assert_memory_equal(g.key_id, h.key_id, 8);
     /* little-endian on the wire, whatever the host */
-    assert_int_equal(raw[DFOTA_OFF_DST_SIZE], 2000 & 0xFF);
-    assert_int_equal(raw[DFOTA_OFF_DST_SIZE + 1], 2000 >> 8);
-    assert_int_equal(dfota_pkg_check_size(&g, DFOTA_PKG_HEADER_SIZE + 77), DFOTA_OK);
-    assert_int_equal(dfota_pkg_check_size(&g, DFOTA_PKG_HEADER_SIZE + 76), DFOTA_ERR_SIZE);
-    assert_int_equal(dfota_pkg_check_size(&g, DFOTA_PKG_HEADER_SIZE + 78), DFOTA_ERR_SIZE);
+    assert_int_equal(raw[DFOTA_V1_OFF_DST_SIZE], 2000 & 0xFF);
+    assert_int_equal(raw[DFOTA_V1_OFF_DST_SIZE + 1], 2000 >> 8);
+    assert_int_equal(dfota_pkg_check_size(&g, DFOTA_PKG_V1_HEADER_SIZE + 77), DFOTA_OK);
+    assert_int_equal(dfota_pkg_check_size(&g, DFOTA_PKG_V1_HEADER_SIZE + 76), DFOTA_ERR_SIZE);
+    assert_int_equal(dfota_pkg_check_size(&g, DFOTA_PKG_V1_HEADER_SIZE + 78), DFOTA_ERR_SIZE);
 }
 
 static int parse_mut(size_t off, uint8_t val)
 {
     struct dfota_pkg_header h, g;
-    uint8_t raw[DFOTA_PKG_HEADER_SIZE];
+    uint8_t raw[DFOTA_PKG_V1_HEADER_SIZE];
     sample(&h);
     dfota_pkg_write(&h, raw);
     raw[off] = val;
@@ -69,27 +75,29 @@ static int parse_mut(size_t off, uint8_t val)
 static void test_errors(void **st)
 {
     struct dfota_pkg_header h, g;
-    uint8_t raw[DFOTA_PKG_HEADER_SIZE];
+    uint8_t raw[DFOTA_PKG_V1_HEADER_SIZE];
     (void)st;
     assert_int_equal(parse_mut(0, 'X'), DFOTA_ERR_MAGIC);
-    assert_int_equal(parse_mut(DFOTA_OFF_FORMAT_VERSION, 2), DFOTA_ERR_VERSION);
-    assert_int_equal(parse_mut(DFOTA_OFF_HEADER_SIZE, 0), DFOTA_ERR_HEADER);
-    assert_int_equal(parse_mut(DFOTA_OFF_FLAGS + 1, 1), DFOTA_ERR_HEADER);
-    assert_int_equal(parse_mut(DFOTA_OFF_PRODUCT + 31, 'x'), DFOTA_ERR_HEADER);   /* no NUL */
-    assert_int_equal(parse_mut(DFOTA_OFF_PRODUCT + 1, 0x07), DFOTA_ERR_HEADER);   /* control char */
-    assert_int_equal(parse_mut(DFOTA_OFF_PRODUCT + 10, 'x'), DFOTA_ERR_HEADER);   /* text after NUL */
-    assert_int_equal(parse_mut(DFOTA_OFF_ALGORITHM, 9), DFOTA_ERR_ALGORITHM);
-    assert_int_equal(parse_mut(DFOTA_OFF_CODER, 9), DFOTA_ERR_ALGORITHM);
-    assert_int_equal(parse_mut(DFOTA_OFF_RESERVED, 1), DFOTA_ERR_HEADER);
-    assert_int_equal(parse_mut(DFOTA_OFF_LAG, 1), DFOTA_ERR_HEADER);               /* lag needs in place */
-    assert_int_equal(parse_mut(DFOTA_OFF_FLAGS, DFOTA_PKG_F_INPLACE), DFOTA_ERR_HEADER); /* no sector size */
-    assert_int_equal(parse_mut(DFOTA_OFF_PAYLOAD_SIZE, 4), DFOTA_ERR_HEADER);
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_FORMAT_VERSION, 3), DFOTA_ERR_VERSION);
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_FORMAT_VERSION + 1, 1), DFOTA_ERR_VERSION);
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_FORMAT_VERSION, 0), DFOTA_ERR_VERSION);
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_HEADER_SIZE, 0), DFOTA_ERR_HEADER);
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_FLAGS + 1, 1), DFOTA_ERR_HEADER);
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_PRODUCT + 31, 'x'), DFOTA_ERR_HEADER);   /* no NUL */
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_PRODUCT + 1, 0x07), DFOTA_ERR_HEADER);   /* control char */
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_PRODUCT + 10, 'x'), DFOTA_ERR_HEADER);   /* text after NUL */
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_ALGORITHM, 9), DFOTA_ERR_ALGORITHM);
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_CODER, 9), DFOTA_ERR_ALGORITHM);
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_RESERVED, 1), DFOTA_ERR_HEADER);
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_LAG, 1), DFOTA_ERR_HEADER);               /* lag needs in place */
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_FLAGS, DFOTA_PKG_F_INPLACE), DFOTA_ERR_HEADER); /* no sector size */
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_PAYLOAD_SIZE, 4), DFOTA_ERR_HEADER);
 
     sample(&h);
     dfota_pkg_write(&h, raw);
     assert_int_equal(dfota_pkg_parse(&g, raw, 7), DFOTA_ERR_MAGIC);
     assert_int_equal(dfota_pkg_parse(&g, raw, 100), DFOTA_ERR_SIZE);
-    assert_int_equal(dfota_pkg_parse(&g, raw, DFOTA_PKG_HEADER_SIZE - 1), DFOTA_ERR_SIZE);
+    assert_int_equal(dfota_pkg_parse(&g, raw, DFOTA_PKG_V1_HEADER_SIZE - 1), DFOTA_ERR_SIZE);
 
     h.flags = DFOTA_PKG_F_INPLACE;
     h.sector_size = 3000;
@@ -109,6 +117,348 @@ static void test_errors(void **st)
     assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
 }
 
+/* ---- format version 2 ---- */
+
+static void sample2(struct dfota_pkg_header *h)
+{
+    sample(h);
+    h->format_version = DFOTA_PKG_FORMAT_V2;
+    h->stream_crc32 = 0;                  /* A/B: none in v2 */
+}
+
+/* The v2 bytes of sample2(), laid out by hand as the doc says. */
+static size_t expect2(uint8_t *b)
+{
+    size_t n = 0;
+    memcpy(b, "DFOTAPKG", 8), n = 8;
+    b[n++] = 2;                           /* format version */
+    b[n++] = 0;                           /* flags */
+    b[n++] = 4, memcpy(b + n, "BC20", 4), n += 4;
+    b[n++] = 12, memcpy(b + n, "BC20JAR01A01", 12), n += 12;
+    b[n++] = 0xE8, b[n++] = 0x07;         /* src_size 1000 */
+    memset(b + n, 1, 32), n += 32;
+    b[n++] = 12, memcpy(b + n, "BC20JAR01A02", 12), n += 12;
+    b[n++] = 0xD0, b[n++] = 0x0F;         /* dst_size 2000 */
+    memset(b + n, 2, 32), n += 32;
+    b[n++] = DFOTA_ALG_DZ1, b[n++] = DFOTA_CODER_RC1;
+    b[n++] = 0x80, b[n++] = 0x40;         /* decoder_ram 8192 */
+    b[n++] = 77;                          /* payload_size */
+    memset(b + n, 3, 32), n += 32;
+    b[n++] = 5;                           /* security counter */
+    memset(b + n, 4, 8), n += 8;
+    memset(b + n, 5, 64), n += 64;
+    return n;
+}
+/* offsets in expect2's bytes */
+enum { V2_FLAGS = 9, V2_PRODUCT = 10, V2_SRC_VERSION = 15, V2_SRC_SIZE = 28, V2_DST_VERSION = 62,
+       V2_DST_SIZE = 75, V2_ALG = 109, V2_CODER = 110, V2_RAM = 111, V2_PAYLOAD_SIZE = 113,
+       V2_CTR = 146, V2_KEY_ID = 147, V2_SIG = 155, V2_SIZE = 219 };
+
+static void test_v2_bytes(void **st)
+{
+    struct dfota_pkg_header h, g;
+    uint8_t raw[DFOTA_PKG_HEADER_MAX], want[DFOTA_PKG_HEADER_MAX];
+    size_t n = expect2(want);
+    (void)st;
+    sample2(&h);
+    assert_int_equal(n, V2_SIZE);
+    assert_int_equal(dfota_pkg_header_size(&h), V2_SIZE);
+    memset(raw, 0xEE, sizeof raw);
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    assert_memory_equal(raw, want, n);
+    assert_int_equal(raw[n], 0xEE);       /* nothing written past the header */
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_OK);
+    assert_int_equal(g.format_version, 2);
+    assert_int_equal(g.header_size, V2_SIZE);
+    assert_string_equal(g.product, "BC20");
+    assert_string_equal(g.src_version, "BC20JAR01A01");
+    assert_string_equal(g.dst_version, "BC20JAR01A02");
+    assert_int_equal(g.src_size, 1000);
+    assert_int_equal(g.dst_size, 2000);
+    assert_int_equal(g.decoder_ram, 8192);
+    assert_int_equal(g.payload_size, 77);
+    assert_int_equal(g.security_counter, 5);
+    assert_int_equal(g.stream_crc32, 0);
+    assert_memory_equal(g.src_sha256, h.src_sha256, 32);
+    assert_memory_equal(g.dst_sha256, h.dst_sha256, 32);
+    assert_memory_equal(g.payload_sha256, h.payload_sha256, 32);
+    assert_memory_equal(g.key_id, h.key_id, 8);
+    assert_memory_equal(g.signature, h.signature, 64);
+    assert_int_equal(dfota_pkg_signed_size(&g), V2_SIG);
+    assert_int_equal(dfota_pkg_key_id_offset(&g), V2_KEY_ID);
+    /* what follows the header is not part of it */
+    assert_int_equal(dfota_pkg_parse(&g, raw, sizeof raw), DFOTA_OK);
+    assert_int_equal(g.header_size, V2_SIZE);
+    assert_int_equal(dfota_pkg_check_size(&g, V2_SIZE + 77), DFOTA_OK);
+    assert_int_equal(dfota_pkg_check_size(&g, V2_SIZE + 76), DFOTA_ERR_SIZE);
+    assert_int_equal(dfota_pkg_check_size(&g, V2_SIZE + 78), DFOTA_ERR_SIZE);
+    assert_int_equal(dfota_pkg_check_size(&g, DFOTA_PKG_V1_HEADER_SIZE + 77), DFOTA_ERR_SIZE);
+}
+
+/* Round trips of headers at the edges: the smallest and the largest v2
+ * header, numbers at every varint length, in place both ways. */
+static void roundtrip2(const struct dfota_pkg_header *h)
+{
+    struct dfota_pkg_header g;
+    uint8_t raw[DFOTA_PKG_HEADER_MAX], raw2[DFOTA_PKG_HEADER_MAX];
+    uint32_t n = dfota_pkg_header_size(h);
+    assert_in_range(n, DFOTA_PKG_V2_HEADER_MIN, DFOTA_PKG_V2_HEADER_MAX);
+    assert_int_equal(dfota_pkg_write(h, raw), DFOTA_OK);
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_OK);
+    assert_int_equal(g.header_size, n);
+    assert_int_equal(dfota_pkg_write(&g, raw2), DFOTA_OK);
+    assert_memory_equal(raw, raw2, n);
+    assert_int_equal(g.flags, h->flags);
+    assert_int_equal(g.src_size, h->src_size);
+    assert_int_equal(g.dst_size, h->dst_size);
+    assert_int_equal(g.sector_size, h->sector_size);
+    assert_int_equal(g.lag, h->lag);
+    assert_int_equal(g.decoder_ram, h->decoder_ram);
+    assert_int_equal(g.payload_size, h->payload_size);
+    assert_int_equal(g.security_counter, h->security_counter);
+    assert_int_equal(g.stream_crc32, h->stream_crc32);
+    assert_string_equal(g.product, h->product);
+    /* one byte short anywhere inside: truncated */
+    assert_int_equal(dfota_pkg_parse(&g, raw, n - 1), DFOTA_ERR_SIZE);
+}
+
+static void test_v2_roundtrip(void **st)
+{
+    struct dfota_pkg_header h;
+    uint32_t vals[] = { 0, 1, 127, 128, 16383, 16384, 2097151, 2097152, 268435455, 268435456,
+                        0xFFFFFFFFu };
+    size_t i;
+    (void)st;
+    /* smallest: empty strings, all numbers one byte, A/B */
+    memset(&h, 0, sizeof h);
+    h.format_version = 2;
+    h.algorithm = DFOTA_ALG_DZ2;
+    h.coder = DFOTA_CODER_RC1;
+    h.payload_size = 5;
+    assert_int_equal(dfota_pkg_header_size(&h), DFOTA_PKG_V2_HEADER_MIN);
+    roundtrip2(&h);
+    /* largest: 31-byte strings, 5-byte numbers, in place */
+    memset(h.product, 'p', 31);
+    memset(h.src_version, '~', 31);
+    memset(h.dst_version, ' ', 31);
+    h.src_size = h.dst_size = h.decoder_ram = h.security_counter = 0xFFFFFFFFu;
+    h.payload_size = 0xFFFFFFFFu;
+    h.flags = DFOTA_PKG_F_KNOWN;
+    h.sector_size = 0x80000000u;
+    h.lag = DFOTA_MAX_LAG;
+    h.stream_crc32 = 0x12345678;
+    assert_int_equal(dfota_pkg_header_size(&h), DFOTA_PKG_V2_HEADER_MAX);
+    roundtrip2(&h);
+    /* every varint length, each numeric field */
+    sample2(&h);
+    h.flags = DFOTA_PKG_F_INPLACE;
+    h.sector_size = 256;
+    h.stream_crc32 = 0xDEADBEEF;
+    for (i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        h.src_size = vals[i];
+        h.dst_size = vals[(i + 3) % 11] / 16;    /* keeps the block table within payload */
+        h.decoder_ram = vals[(i + 5) % 11];
+        h.security_counter = vals[(i + 7) % 11];
+        h.payload_size = vals[i] < 0x80000000u ? 0x80000000u + vals[i] : vals[i];
+        roundtrip2(&h);
+    }
+}
+
+/* A v2 header with one byte changed (or the bytes from off on replaced). */
+static int parse2_mut(size_t off, const uint8_t *bytes, size_t n, size_t len)
+{
+    struct dfota_pkg_header g;
+    uint8_t raw[DFOTA_PKG_HEADER_MAX + 8];
+    memset(raw, 0, sizeof raw);
+    expect2(raw);
+    memcpy(raw + off, bytes, n);
+    return dfota_pkg_parse(&g, raw, len ? len : sizeof raw);
+}
+#define MUT(off, ...) parse2_mut(off, (const uint8_t[]){ __VA_ARGS__ }, \
+                                 sizeof((const uint8_t[]){ __VA_ARGS__ }), 0)
+
+static void test_v2_errors(void **st)
+{
+    struct dfota_pkg_header h, g;
+    uint8_t raw[DFOTA_PKG_HEADER_MAX];
+    size_t n;
+    (void)st;
+    /* every cut inside the header: truncated (before the version byte: no
+     * version yet, the v1 rules say so) */
+    n = expect2(raw);
+    for (size_t len = 0; len < n; len++)
+        assert_int_equal(dfota_pkg_parse(&g, raw, len),
+                         len < 8 ? DFOTA_ERR_MAGIC : DFOTA_ERR_SIZE);
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_OK);
+
+    /* version */
+    assert_int_equal(MUT(8, 3), DFOTA_ERR_VERSION);
+    assert_int_equal(MUT(8, 3, 0), DFOTA_ERR_VERSION);
+    assert_int_equal(MUT(8, 0xFF, 0xFF), DFOTA_ERR_VERSION);
+    /* flags: unknown bits, a non-minimal or too long varint, the in-place
+     * bits without in place, in place without room for its fields */
+    assert_int_equal(MUT(V2_FLAGS, 0x08), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_FLAGS, 0x40), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_FLAGS, 0x80, 0x01), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_FLAGS, 0x80, 0x00), DFOTA_ERR_HEADER);         /* not minimal */
+    assert_int_equal(MUT(V2_FLAGS, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_FLAGS, DFOTA_PKG_F_BACKWARD), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_FLAGS, DFOTA_PKG_F_BLOCKHASH), DFOTA_ERR_HEADER);
+    /* strings: too long, control characters, DEL, a high byte, a NUL */
+    assert_int_equal(MUT(V2_PRODUCT, 32), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_PRODUCT, 255), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_PRODUCT + 2, 0x07), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_PRODUCT + 1, 0x7F), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_PRODUCT + 4, 0x80), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_SRC_VERSION + 12, 0), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_DST_VERSION, 40), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_DST_VERSION + 1, 0x0A), DFOTA_ERR_HEADER);
+    /* numbers: more than 32 bits, a sixth byte, not minimal */
+    assert_int_equal(MUT(V2_SRC_SIZE, 0xFF, 0xFF, 0xFF, 0xFF, 0x10), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_SRC_SIZE, 0xFF, 0xFF, 0xFF, 0xFF, 0x8F, 0x00), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_SRC_SIZE, 0xE8, 0x87, 0x00), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_DST_SIZE, 0xD0, 0x8F, 0x80, 0x00), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_RAM, 0x80, 0xC0, 0x00), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_CTR, 0x85, 0x00), DFOTA_ERR_HEADER);
+    /* algorithm, coder */
+    assert_int_equal(MUT(V2_ALG, 0), DFOTA_ERR_ALGORITHM);
+    assert_int_equal(MUT(V2_ALG, 9), DFOTA_ERR_ALGORITHM);
+    assert_int_equal(MUT(V2_CODER, 2), DFOTA_ERR_ALGORITHM);
+    /* payload too small for the range coder */
+    assert_int_equal(MUT(V2_PAYLOAD_SIZE, 4), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_PAYLOAD_SIZE, 5), DFOTA_OK);
+
+    /* in place: sector shift 8..31, lag 0..7, the block table in the payload */
+    sample2(&h);
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BLOCKHASH;
+    h.sector_size = 1024;
+    h.lag = 3;
+    h.stream_crc32 = 0xCAFEF00D;
+    h.payload_size = 5 + 2 * DFOTA_BLOCK_DIGEST_LEN;          /* 2000 bytes: 2 blocks */
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    n = dfota_pkg_header_size(&h);
+    assert_int_equal(n, V2_SIZE + 6);
+    assert_int_equal(raw[V2_CODER + 1], 10);                   /* log2(1024) */
+    assert_int_equal(raw[V2_CODER + 2], 3);
+    assert_int_equal(raw[V2_CODER + 3], 0x0D);                 /* CRC, little-endian */
+    assert_int_equal(raw[V2_CODER + 6], 0xCA);
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_OK);
+    assert_int_equal(g.sector_size, 1024);
+    assert_int_equal(g.lag, 3);
+    assert_int_equal(g.stream_crc32, 0xCAFEF00D);
+    {
+        static const uint8_t bad_shift[] = { 0, 7, 32, 255 }, bad_lag[] = { 8, 255 };
+        size_t i;
+        for (i = 0; i < sizeof bad_shift; i++) {
+            uint8_t c[DFOTA_PKG_HEADER_MAX];
+            memcpy(c, raw, n);
+            c[V2_CODER + 1] = bad_shift[i];
+            assert_int_equal(dfota_pkg_parse(&g, c, n), DFOTA_ERR_HEADER);
+        }
+        for (i = 0; i < sizeof bad_lag; i++) {
+            uint8_t c[DFOTA_PKG_HEADER_MAX];
+            memcpy(c, raw, n);
+            c[V2_CODER + 2] = bad_lag[i];
+            assert_int_equal(dfota_pkg_parse(&g, c, n), DFOTA_ERR_HEADER);
+        }
+    }
+    h.payload_size = 4 + 2 * DFOTA_BLOCK_DIGEST_LEN;
+    dfota_pkg_write(&h, raw);
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_ERR_HEADER);
+
+    /* what dfota_pkg_write refuses to write */
+    sample2(&h);
+    h.format_version = 3;
+    assert_int_equal(dfota_pkg_header_size(&h), 0);
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    h.format_version = 0;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    sample2(&h);
+    h.stream_crc32 = 1;                                        /* A/B: no place for it */
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    sample2(&h);
+    h.sector_size = 4096;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    sample2(&h);
+    h.flags = 0x08;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    sample2(&h);
+    h.flags = DFOTA_PKG_F_INPLACE;
+    h.sector_size = 3000;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    h.sector_size = 128;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    h.sector_size = 4096;
+    h.lag = 8;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    sample2(&h);
+    memset(h.dst_version, 'a', 32);
+    h.dst_version[32] = 0;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    sample2(&h);
+    h.src_version[3] = 0x1F;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+}
+
+/* The signature covers every header byte before it: a change to any one of
+ * them is refused, by the parse or by the signature. */
+static void test_v2_signature(void **st)
+{
+    struct dfota_pkg_header h, g;
+    uint8_t raw[DFOTA_PKG_HEADER_MAX], pk[32], sk[64], kid[32];
+    size_t n, i;
+    unsigned bit;
+    (void)st;
+    tu_keys(pk, sk);
+    sample2(&h);
+    dfota_sha256(pk, 32, kid);
+    memcpy(h.key_id, kid, DFOTA_KEY_ID_LEN);
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    n = dfota_pkg_header_size(&h);
+    assert_int_equal(dfota_host_sign(sk, raw, n - 64, raw + n - 64), 0);
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_OK);
+    assert_int_equal(dfota_pkg_check_signature(&g, raw, pk, dfota_host_crypto()), DFOTA_OK);
+    for (i = 0; i < n; i++)
+        for (bit = 0; bit < 8; bit += 7) {
+            raw[i] ^= (uint8_t)(1u << bit);
+            if (dfota_pkg_parse(&g, raw, n) == DFOTA_OK)
+                assert_int_equal(dfota_pkg_check_signature(&g, raw, pk, dfota_host_crypto()),
+                                 DFOTA_ERR_SIGNATURE);
+            raw[i] ^= (uint8_t)(1u << bit);
+        }
+    /* unsigned: key id and signature zero */
+    memset(raw + n - 72, 0, 72);
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_OK);
+    assert_int_equal(dfota_pkg_check_signature(&g, raw, pk, dfota_host_crypto()),
+                     DFOTA_ERR_SIGNATURE);
+    assert_int_equal(dfota_pkg_check_signature(&g, raw, NULL, NULL), DFOTA_OK);
+}
+
+/* v1 and v2 of the same header carry the same fields. */
+static void test_v1_v2_same_fields(void **st)
+{
+    struct dfota_pkg_header h, a, b;
+    uint8_t r1[DFOTA_PKG_HEADER_MAX], r2[DFOTA_PKG_HEADER_MAX];
+    (void)st;
+    sample2(&h);
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH;
+    h.sector_size = 4096;
+    h.lag = 2;
+    h.stream_crc32 = 0x01020304;
+    assert_int_equal(dfota_pkg_write(&h, r2), DFOTA_OK);
+    h.format_version = 1;
+    assert_int_equal(dfota_pkg_write(&h, r1), DFOTA_OK);
+    assert_int_equal(dfota_pkg_parse(&a, r1, sizeof r1), DFOTA_OK);
+    assert_int_equal(dfota_pkg_parse(&b, r2, sizeof r2), DFOTA_OK);
+    assert_int_equal(a.format_version, 1);
+    assert_int_equal(a.header_size, 312);
+    assert_int_equal(b.format_version, 2);
+    assert_int_equal(b.header_size, V2_SIZE + 6);
+    a.format_version = b.format_version;
+    a.header_size = b.header_size;
+    assert_memory_equal(&a, &b, sizeof a);
+}
+
 static void test_strerror(void **st)
 {
     int e;
@@ -124,6 +474,11 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_v2_bytes),
+        cmocka_unit_test(test_v2_roundtrip),
+        cmocka_unit_test(test_v2_errors),
+        cmocka_unit_test(test_v2_signature),
+        cmocka_unit_test(test_v1_v2_same_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,12 +79,14 @@ void tu_keys(uint8_t pk[32], uint8_t sk[64])
         abort();
 }
 
+unsigned tu_pkg_format;
+
 uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen, int inplace,
                     uint32_t sector, uint32_t lag, int direction, const char *product,
                     size_t *plen)
 {
     struct dfota_diff_opts o;
-    struct dfota_pkg_meta meta = { product, "1.0.0", "1.1.0", 0 };
+    struct dfota_pkg_meta meta = { product, "1.0.0", "1.1.0", 0, 0 };
     uint8_t pk[32], sk[64], *pkg = NULL;
     int rc;
 
@@ -93,6 +95,7 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
     o.sector_size = sector;
     o.lag = lag;
     o.direction = direction;
+    meta.format_version = tu_pkg_format;
     tu_keys(pk, sk);
     rc = dfota_package_build(src, slen, dst, dlen, &o, &meta, sk, &pkg, plen, NULL);
     if (rc) {

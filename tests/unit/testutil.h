@@ -21,6 +21,8 @@ uint8_t *tu_release(const uint8_t *img, size_t len, uint32_t seed, size_t *out_l
 void tu_keys(uint8_t pk[32], uint8_t sk[64]);
 
 /* Build a signed package (abort on failure). */
+/* The header format tu_package writes: 0 the default (2), or 1. */
+extern unsigned tu_pkg_format;
 uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen, int inplace,
                     uint32_t sector, uint32_t lag, int direction, const char *product,
                     size_t *plen);

@@ -397,14 +397,15 @@ def serve(directory):
     return srv
 
 
-def make_package(d, src_ver, dst_ver):
+def make_package(d, src_ver, dst_ver, tiny=False):
     a, b = os.path.join(d, "a.bin"), os.path.join(d, "b.bin")
     data = bytes((i * 7919) >> 3 & 0xff for i in range(20000))
     with open(a, "wb") as f:
         f.write(data)
     with open(b, "wb") as f:
-        f.write(data[:5000] + b"new code" * 100 + data[5800:])
-    out = os.path.join(d, "%s-%s.pkg" % (src_ver, dst_ver))
+        # tiny: 4 bytes changed, a package shorter than the 312 bytes --check-url asks for
+        f.write(data[:5000] + (b"tiny" if tiny else b"new code" * 100) + data[5004 if tiny else 5800:])
+    out = os.path.join(d, "%s%s-%s.pkg" % ("tiny-" if tiny else "", src_ver, dst_ver))
     subprocess.run([DFOTA, "diff", "--force", "--from-version", src_ver, "--to-version", dst_ver, a, b, "-o", out],
                    check=True, capture_output=True, timeout=120)
     return out
@@ -414,6 +415,8 @@ def case_check_url():
     with tempfile.TemporaryDirectory() as d:
         make_package(d, "A00", "A01")
         make_package(d, "A07", "A08")
+        tiny = make_package(d, "A00", "A01", tiny=True)
+        check(os.path.getsize(tiny) < 312, "a package shorter than the Range asked", None)
         with open(os.path.join(d, "junk.pkg"), "wb") as f:
             f.write(b"<html>not a package</html>" * 20)
         with open(os.path.join(d, "A00-A01.pkg"), "rb") as f:
@@ -425,6 +428,9 @@ def case_check_url():
         try:
             with FakeModem({"qfotadl": full_update()}) as fm:
                 res = run(fm, "--check-url", url=base + "A00-A01.pkg")
+                expect(res, 0, out=["package: A00 -> A01", "done: the module runs A01"])
+            with FakeModem({"qfotadl": full_update()}) as fm:
+                res = run(fm, "--check-url", url=base + "tiny-A00-A01.pkg")
                 expect(res, 0, out=["package: A00 -> A01", "done: the module runs A01"])
             with FakeModem({"qfotadl": full_update()}) as fm:
                 res = run(fm, "--check-url", url=base + "A07-A08.pkg")
