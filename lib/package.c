@@ -27,6 +27,32 @@ static int payload_fits(const struct dfota_pkg_header *h)
     return (uint64_t)h->payload_size < 5u + dfota_pkg_table_size(h) ? DFOTA_ERR_HEADER : DFOTA_OK;
 }
 
+/* Text fields (product id, versions): printable ASCII. */
+static int printable(const uint8_t *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7E)
+            return 0;
+    return 1;
+}
+
+/* strnlen, which not every C library of a device has. */
+static uint32_t str_len(const char *s)
+{
+    uint32_t n = 0;
+    while (n < DFOTA_PKG_ID_LEN && s[n])
+        n++;
+    return n;
+}
+
+/* A string a header can carry: shorter than DFOTA_PKG_ID_LEN, printable. */
+static int str_ok(const char *s)
+{
+    uint32_t n = str_len(s);
+    return n < DFOTA_PKG_ID_LEN && printable((const uint8_t *)s, n);
+}
+
 /* A NUL-padded text field: printable ASCII, then only NULs. */
 static int get_id(char *dst, const uint8_t *src)
 {
@@ -36,9 +62,8 @@ static int get_id(char *dst, const uint8_t *src)
         end++;
     if (end == DFOTA_PKG_ID_LEN)
         return DFOTA_ERR_HEADER;        /* no terminating NUL */
-    for (i = 0; i < end; i++)
-        if (src[i] < 0x20 || src[i] > 0x7E)
-            return DFOTA_ERR_HEADER;
+    if (!printable(src, end))
+        return DFOTA_ERR_HEADER;
     for (i = end; i < DFOTA_PKG_ID_LEN; i++)
         if (src[i])
             return DFOTA_ERR_HEADER;
@@ -49,15 +74,10 @@ static int get_id(char *dst, const uint8_t *src)
 
 static int put_id(uint8_t *dst, const char *src)
 {
-    size_t n = strlen(src), i;
-
-    if (n >= DFOTA_PKG_ID_LEN)
+    if (!str_ok(src))
         return DFOTA_ERR_ARG;
-    for (i = 0; i < n; i++)
-        if ((uint8_t)src[i] < 0x20 || (uint8_t)src[i] > 0x7E)
-            return DFOTA_ERR_ARG;
     memset(dst, 0, DFOTA_PKG_ID_LEN);
-    memcpy(dst, src, n);
+    memcpy(dst, src, str_len(src));
     return DFOTA_OK;
 }
 
@@ -228,18 +248,16 @@ static void get_str(struct rd *r, char *dst)
 {
     uint8_t n = get_u8(r);
     const uint8_t *q;
-    unsigned i;
 
     dst[0] = 0;
     if (!r->rc && n >= DFOTA_PKG_ID_LEN)
         r->rc = DFOTA_ERR_HEADER;
     if (!(q = take(r, n)))
         return;
-    for (i = 0; i < n; i++)
-        if (q[i] < 0x20 || q[i] > 0x7E) {
-            r->rc = DFOTA_ERR_HEADER;
-            return;
-        }
+    if (!printable(q, n)) {
+        r->rc = DFOTA_ERR_HEADER;
+        return;
+    }
     memcpy(dst, q, n);
     dst[n] = 0;
 }
@@ -320,26 +338,6 @@ static uint8_t *put_varint(uint8_t *p, uint32_t v)
     }
     *p++ = (uint8_t)v;
     return p;
-}
-
-/* strnlen, which not every C library of a device has. */
-static uint32_t str_len(const char *s)
-{
-    uint32_t n = 0;
-    while (n < DFOTA_PKG_ID_LEN && s[n])
-        n++;
-    return n;
-}
-
-static int str_ok(const char *s)
-{
-    size_t n = str_len(s), i;
-    if (n >= DFOTA_PKG_ID_LEN)
-        return 0;
-    for (i = 0; i < n; i++)
-        if ((uint8_t)s[i] < 0x20 || (uint8_t)s[i] > 0x7E)
-            return 0;
-    return 1;
 }
 
 static uint8_t *put_str(uint8_t *p, const char *s)
