@@ -113,9 +113,10 @@ struct dz_copyrun {
 double dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs, size_t n,
                        const struct dz_xparams *x, int dz2);
 
-/* The 5-gram set has 2^24 bits, or 16 bits a source byte for sources over
- * 1 MiB (up to 2^30 bits), so that it keeps filtering on big inputs. */
-#define DZ_GRAM_BITS 24
+/* The 5-gram set has 16 bits a source byte, at least 2^16 and at most 2^30
+ * bits, so that it keeps filtering on big inputs and costs little memory on
+ * small ones. */
+#define DZ_GRAM_BITS 16
 #define DZ_GRAM_BITS_MAX 30
 static inline uint32_t dz_gram_hash(const uint8_t *p, unsigned bits)
 {
