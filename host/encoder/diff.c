@@ -327,6 +327,7 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
     free(sa);
     free(grams);
     for (i = 0; i < n && !rc; i++) {
+        phase(o, DFOTA_DIFF_CODE, i, n);
         rc = code_one(&ps[i], o, &r2[i]);
         pass_free(&ps[i]);
         if (rc && i)
