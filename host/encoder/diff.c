@@ -65,7 +65,7 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
 {
     struct dz_copyrun *runs;
     size_t n = 0, k, t = 0, nops = ops ? ops->n : ops2->n;
-    double bits[NSETTINGS], best = 0;
+    double bits[NSETTINGS], pair[NSETTINGS][2], best = 0;
     const char *env = getenv("DFOTA_XSEL");
     int all = env && !strcmp(env, "all"), rc = DFOTA_OK;
     unsigned s, todo = 0, done = 0;
@@ -84,8 +84,15 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
         t += len;
     }
     for (s = 0; s < NSETTINGS; s++) {
-        x->flags = settings[s];
-        bits[s] = dz_setting_bits(c, runs, n, x, ops == NULL);
+        /* one count gives a setting with and without DZ_X_BYTECTX */
+        unsigned f = settings[s] & ~DZ_X_BYTECTX, j;
+        for (j = 0; j < s && (settings[j] & ~DZ_X_BYTECTX) != f; j++)
+            ;
+        if (j == s) {
+            x->flags = f;
+            dz_setting_bits(c, runs, n, x, ops == NULL, pair[s]);
+        }
+        bits[s] = pair[j][(settings[s] & DZ_X_BYTECTX) != 0];
         if (bits[s] == 0)
             rc = DFOTA_ERR_ARG;
         if (!s || bits[s] < best)

@@ -113,8 +113,8 @@ uint32_t dz_guess_base(const struct dz_match_ctx *c, const struct dz_oplist *ops
 struct dz_copyrun {
     uint32_t t, src, len;        /* stream position, source position, length */
 };
-double dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs, size_t n,
-                       const struct dz_xparams *x, int dz2);
+void dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs, size_t n,
+                     const struct dz_xparams *x, int dz2, double bits[2]);
 
 /* The 5-gram set has 16 bits a source byte, at least 2^16 and at most 2^30
  * bits, so that it keeps filtering on big inputs and costs little memory on
