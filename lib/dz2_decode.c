@@ -9,6 +9,7 @@
 #include "dfota/patch.h"
 #include "patch_int.h"
 
+#if DFOTA_CFG_DZ2
 
 /* Start the next operation (docs/delta-format.md, "DZ2 operations"). */
 static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
@@ -218,6 +219,8 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
     }
     return DFOTA_OK;
 }
+
+#endif /* DFOTA_CFG_DZ2 */
 
 /* The ring shares the model's union with DZ1's larger model: no extra RAM. */
 _Static_assert(sizeof(struct dz2_model) + DZ2_RING <= sizeof(struct dz_model),
