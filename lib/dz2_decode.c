@@ -17,9 +17,10 @@ static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
     struct dz2_model *m = &s->m2;
     uint16_t *k = m->kind[s->prev_op];
     uint32_t left = s->dst_size - s->out_pos, len;
+    unsigned sm = s->small;
 
     if (s->prev_op != DZ2_OP_LIT && rc_bit(p, io, &k[DZ2_K_LIT], DZ_ADAPT_FAST)) {
-        len = rc_num(p, io, &m->lit_len);
+        len = rc_num2(p, io, &m->lit_len, sm);
         if (p->err)
             return p->err;
         if (len > left)
@@ -28,10 +29,10 @@ static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
     } else if (rc_bit(p, io, &k[DZ2_K_COPY], DZ_ADAPT_FAST)) {
         int32_t delta = 0;
         unsigned al = s->prev_op == DZ2_OP_LIT;
-        len = rc_num(p, io, &m->copy_len);
+        len = rc_num2(p, io, &m->copy_len, sm);
         if (rc_bit(p, io, &m->off_zero[al], DZ_ADAPT_FAST)) {
             unsigned neg = rc_bit(p, io, &m->off_sign[al], DZ_ADAPT_FAST);
-            uint32_t mag = rc_num(p, io, &m->off_mag);
+            uint32_t mag = rc_num2(p, io, &m->off_mag, sm);
             if (p->err)
                 return p->err;
             if (mag > 0x7FFFFFFFu)
@@ -57,16 +58,16 @@ static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
             }
             d = s->rep[i];
             dz2_rep_use(s->rep, i, d);
-            len = rc_num(p, io, &m->r_len);
+            len = rc_num2(p, io, &m->r_len, sm);
         } else {
             if (rc_bit(p, io, &k[DZ2_K_DST], DZ_ADAPT_FAST)) {
-                d = rc_num(p, io, &m->t_dist);
+                d = rc_num2(p, io, &m->t_dist, sm);
             } else {
                 /* a source position, from the alignment of the last source copy */
                 int64_t at = (int64_t)s->out_pos + s->align;
                 if (rc_bit(p, io, &m->o_zero, DZ_ADAPT_FAST)) {
                     unsigned neg = rc_bit(p, io, &m->o_sign, DZ_ADAPT_FAST);
-                    uint32_t mag = rc_num(p, io, &m->o_mag);
+                    uint32_t mag = rc_num2(p, io, &m->o_mag, sm);
                     at += neg ? -(int64_t)mag : (int64_t)mag;
                 }
                 if (at < 0 || at >= (int64_t)s->src_size)
@@ -74,7 +75,7 @@ static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
                 d = (uint32_t)(joint - (uint64_t)at);
             }
             dz2_rep_use(s->rep, DZ2_REPS - 1, d);
-            len = rc_num(p, io, &m->m_len);
+            len = rc_num2(p, io, &m->m_len, sm);
         }
         if (p->err)
             return p->err;
@@ -137,37 +138,60 @@ static int dst_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint
     return DFOTA_OK;
 }
 
+/* The payload's start: the mode byte (range coded: it is also the coder's
+ * zero start byte), then the coder's first four bytes and the preamble. */
+static int dz2_start(struct dfota_patch *p, const struct dfota_patch_io *io)
+{
+    struct dfota_patch_state *s = &p->st;
+    struct dz2_model *m = &s->m2;
+    unsigned i, mode = in_byte(p, io);
+
+    if (p->err)
+        return p->err;
+    if (mode == DZ2_MODE_STORED) {
+        if (s->payload_size != (uint64_t)s->dst_size + 1)
+            return DFOTA_ERR_CORRUPT;
+        s->op = DZ2_OP_STORED;
+        s->remaining = s->dst_size;
+        return DFOTA_OK;
+    }
+    if (mode != DZ2_MODE_RC_SMALL && (DFOTA_CFG_DECODER_RAM_SMALL || mode != DZ2_MODE_RC))
+        return DFOTA_ERR_CORRUPT;         /* a small build has the small model only */
+    s->small = mode == DZ2_MODE_RC_SMALL;
+    for (i = 0; i < 4; i++)
+        s->code = (s->code << 8) | in_byte(p, io);
+    if (p->err)
+        return p->err;
+    return read_preamble(p, io, m->map_num.len, m->map_num.mant, dz2_num_rows(s->small),
+                         dz2_map_max(s->small));
+}
+
 int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *out, uint32_t n)
 {
     struct dfota_patch_state *s = &p->st;
     struct dz2_model *m = &s->m2;
     uint32_t base = s->out_pos;
     const uint8_t *out0 = out;
+    unsigned sm;
+    struct dz_copy_tabs t;
     int rc;
 
     if (n > s->dst_size - s->out_pos)
         return DFOTA_ERR_ARG;
-    if (s->out_pos == 0 && s->in_pos == 0 && n) {
-        /* The mode byte; range coded: it is also the coder's zero start byte. */
-        unsigned i, mode = in_byte(p, io);
-        if (p->err)
-            return p->err;
-        if (mode == DZ2_MODE_STORED) {
-            if (s->payload_size != (uint64_t)s->dst_size + 1)
-                return DFOTA_ERR_CORRUPT;
-            s->op = DZ2_OP_STORED;
-            s->remaining = s->dst_size;
-        } else if (mode != DZ2_MODE_RC) {
-            return DFOTA_ERR_CORRUPT;
-        } else {
-            for (i = 0; i < 4; i++)
-                s->code = (s->code << 8) | in_byte(p, io);
-            if (p->err)
-                return p->err;
-            if ((rc = read_preamble(p, io, &m->map_num)))
-                return rc;
-        }
-    }
+    if (s->out_pos == 0 && s->in_pos == 0 && n && (rc = dz2_start(p, io)))
+        return rc;
+    /* the difference contexts of this model (dfota/delta2.h) */
+    sm = DZ2_IS_SMALL(s->small);
+    t.d_zero = m->d_zero;
+    t.d_zero2 = m->d_zero2;
+    t.d_mru = m->d_mru;
+    t.dval = m->d_val;
+    t.zcap = (uint8_t)(DZ2_PRED_N - 1u);
+    t.dcap = 1;
+    t.lanes = (uint8_t)(sm ? 1u : DZ_LANES);
+    t.z2shift = (uint8_t)(sm ? 4u : 0u);
+    if (sm)
+        t.zcap = (uint8_t)(DZ2S_PRED - 1u);
     while (n) {
         uint8_t b;
 
@@ -183,11 +207,10 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
             b = in_byte(p, io);
             break;
         case DZ2_OP_LIT:
-            b = (uint8_t)rc_tree8(p, io, m->lit[dz_lit_ctx(s->addr, s->prev_byte)], DZ_ADAPT_SLOW);
+            b = (uint8_t)rc_tree8(p, io, m->lit[dz2_lit_ctx(sm, s->addr, s->prev_byte)], DZ_ADAPT_SLOW);
             break;
         case DZ2_OP_COPY:
-            if ((rc = copy_byte(p, io, m->d_zero, m->d_zero2, m->d_mru, m->d_val[0], m->d_val[1],
-                                m->d_val[1], &b)))
+            if ((rc = copy_byte(p, io, &t, &b)))
                 return rc;
             break;
         default:                          /* DZ2_OP_MATCH */
@@ -219,6 +242,16 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
     return DFOTA_OK;
 }
 
+#if DFOTA_CFG_DECODER_RAM_SMALL
+/* The 4k profile: the whole decoder, with the small model's tables (each
+ * the prefix of the full model's that DZ2_MODE_RC_SMALL uses), its ring and
+ * shift map, fits in 4 KiB. */
+_Static_assert(sizeof(struct dz2_model) == 2u * DZ2S_MODEL_N,
+               "a small build's model is the small model's tables alone (DZ2S_MODEL_N)");
+_Static_assert(sizeof(struct dfota_patch) <= DFOTA_DECODER_RAM_4K,
+               "the 4k profile's decoder must fit in 4 KiB");
+#else
 /* The ring shares the model's union with DZ1's larger model: no extra RAM. */
 _Static_assert(sizeof(struct dz2_model) + DZ2_RING <= sizeof(struct dz_model),
                "DZ2 model and ring must fit in DZ1's model");
+#endif

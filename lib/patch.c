@@ -12,15 +12,18 @@ int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h)
 
     unsigned i;
 
-    if ((h->algorithm != DFOTA_ALG_DZ1 && h->algorithm != DFOTA_ALG_DZ2) ||
+    if ((h->algorithm != DFOTA_ALG_DZ2 &&
+         (DFOTA_CFG_DECODER_RAM_SMALL || h->algorithm != DFOTA_ALG_DZ1)) ||
         h->coder != DFOTA_CODER_RC1)
-        return DFOTA_ERR_ALGORITHM;
+        return DFOTA_ERR_ALGORITHM;      /* a small build has no room for DZ1's model */
     memset(p, 0, sizeof *p);
     s->alg = h->algorithm;
-    if (s->alg == DFOTA_ALG_DZ2)
-        dz2_model_init(&s->m2);
-    else
+#if !DFOTA_CFG_DECODER_RAM_SMALL
+    if (s->alg == DFOTA_ALG_DZ1)
         dz_model_init(&s->m);
+    else
+#endif
+        dz2_model_init(&s->m2);
     for (i = 0; i < DZ2_REPS; i++)
         s->rep[i] = 1;
     s->range = 0xFFFFFFFFu;
@@ -52,6 +55,7 @@ int dfota_patch_done(const struct dfota_patch *p)
     return p->st.out_pos == p->st.dst_size && p->st.remaining == 0;
 }
 
+#if !DFOTA_CFG_DECODER_RAM_SMALL
 /* Start the next operation. */
 static int next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
 {
@@ -90,15 +94,15 @@ static int next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
     return p->err;
 }
 
-int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
-                       uint8_t *out, uint32_t n)
+static int dz1_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *out,
+                      uint32_t n)
 {
     struct dfota_patch_state *s = &p->st;
     struct dz_model *m = &s->m;
+    const struct dz_copy_tabs t = { m->d_zero, m->d_zero2, m->d_mru,
+                                    (uint16_t (*)[256])(void *)m->d_val, 2, 2, DZ_LANES, 0 };
     int rc0;
 
-    if (s->alg == DFOTA_ALG_DZ2)
-        return dz2_decode(p, io, out, n);
     if (n > s->dst_size - s->out_pos)
         return DFOTA_ERR_ARG;
     if (s->out_pos == 0 && s->in_pos == 0 && n) {
@@ -110,7 +114,8 @@ int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
             s->code = (s->code << 8) | in_byte(p, io);
         if (p->err)
             return p->err;
-        if ((rc0 = read_preamble(p, io, &s->m.map_num)))
+        if ((rc0 = read_preamble(p, io, m->map_num.len, m->map_num.mant, DZ_NUM_MAXBITS,
+                                 DZ_MAP_MAX)))
             return rc0;
     }
     while (n) {
@@ -127,8 +132,7 @@ int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
         if (s->op == DZ_OP_LIT) {
             b = (uint8_t)rc_tree8(p, io, m->lit[dz_lit_ctx(s->addr, s->prev_byte)], DZ_ADAPT_SLOW);
         } else {
-            if ((rc = copy_byte(p, io, m->d_zero, m->d_zero2, m->d_mru, m->d_val[0], m->d_val[1],
-                                m->d_val[2], &b)))
+            if ((rc = copy_byte(p, io, &t, &b)))
                 return rc;
         }
         if (p->err)
@@ -143,4 +147,15 @@ int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
             s->prev_op = s->op;
     }
     return DFOTA_OK;
+}
+#endif
+
+int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
+                       uint8_t *out, uint32_t n)
+{
+#if !DFOTA_CFG_DECODER_RAM_SMALL
+    if (p->st.alg == DFOTA_ALG_DZ1)
+        return dz1_decode(p, io, out, n);
+#endif
+    return dz2_decode(p, io, out, n);
 }

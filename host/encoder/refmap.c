@@ -1,8 +1,10 @@
 /* The shift map for reference prediction (dfota/delta.h): where each part
  * of the source went in the target, read off the copies the matcher found,
- * coarsened to at most DZ_MAP_MAX pieces. */
+ * coarsened to at most DZ_MAP_MAX pieces (DZ2S_MAP_MAX for the small
+ * model). */
 #include <stdlib.h>
 #include <string.h>
+#include "dfota/delta2.h"
 #include "encoder.h"
 
 struct seg {
@@ -82,7 +84,7 @@ void dz_build_map(const struct dz_match_ctx *c, const struct dz_oplist *ops, str
             if (v[k].len < minlen || v[k].src + v[k].len <= end)
                 continue;                          /* short, or inside a longer one */
             if (m == 0 || v[k].shift != last) {
-                if (m >= DZ_MAP_MAX)
+                if (m >= (c->small ? DZ2S_MAP_MAX : DZ_MAP_MAX))
                     break;
                 x->map[m].src = v[k].src > end ? v[k].src : end;
                 x->map[m].shift = v[k].shift;
