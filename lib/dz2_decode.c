@@ -187,8 +187,8 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
     t.d_mru = m->d_mru;
     t.dval = m->d_val;
     t.zcap = (uint8_t)(DZ2_PRED_N - 1u);
-    t.dcap = 1;
-    t.lanes = (uint8_t)(sm ? 1u : DZ_LANES);
+    t.dcap = (uint8_t)(sm ? 0u : 1u);               /* dz2_dval_ctx */
+    t.lanes = (uint8_t)(sm ? 2u : DZ_LANES);
     t.z2shift = (uint8_t)(sm ? 4u : 0u);
     if (sm)
         t.zcap = (uint8_t)(DZ2S_PRED - 1u);

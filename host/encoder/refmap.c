@@ -39,6 +39,30 @@ static uint32_t addr_of(const struct dz_match_ctx *c, size_t t, uint32_t *block_
     return addr + (uint32_t)(t - off);
 }
 
+/* The map from the segments of minlen bytes or more, if it fits in max
+ * entries (returns 1; else 0, x->map_n unset). */
+static int fill_map(const struct seg *v, size_t n, uint32_t minlen, uint32_t max, struct dz_xparams *x)
+{
+    size_t m = 0, k;
+    int32_t last = 0;
+    uint32_t end = 0;
+    for (k = 0; k < n; k++) {
+        if (v[k].len < minlen || v[k].src + v[k].len <= end)
+            continue;                          /* short, or inside a longer one */
+        if (m == 0 || v[k].shift != last) {
+            if (m >= max)
+                return 0;
+            x->map[m].src = v[k].src > end ? v[k].src : end;
+            x->map[m].shift = v[k].shift;
+            last = v[k].shift;
+            m++;
+        }
+        end = v[k].src + v[k].len;
+    }
+    x->map_n = (uint32_t)m;
+    return 1;
+}
+
 void dz_build_map(const struct dz_match_ctx *c, const struct dz_oplist *ops, struct dz_xparams *x)
 {
     size_t n = 0, cap = ops->n + 16, i, t = 0, k;
@@ -75,28 +99,18 @@ void dz_build_map(const struct dz_match_ctx *c, const struct dz_oplist *ops, str
     }
     qsort(v, n, sizeof *v, by_src);
     /* Short copies are often chance matches; drop them, raising the bar
-     * until the map fits. */
-    for (minlen = 32;; minlen *= 2) {
-        size_t m = 0;
-        int32_t last = 0;
-        uint32_t end = 0;
-        for (k = 0; k < n; k++) {
-            if (v[k].len < minlen || v[k].src + v[k].len <= end)
-                continue;                          /* short, or inside a longer one */
-            if (m == 0 || v[k].shift != last) {
-                if (m >= (c->small ? DZ2S_MAP_MAX : DZ_MAP_MAX))
-                    break;
-                x->map[m].src = v[k].src > end ? v[k].src : end;
-                x->map[m].shift = v[k].shift;
-                last = v[k].shift;
-                m++;
-            }
-            end = v[k].src + v[k].len;
-        }
-        if (k == n) {
-            x->map_n = (uint32_t)m;
-            break;
-        }
+     * until the map fits. The small model's map is short: there the bar is
+     * then lowered again, in steps of 1/8, as far as the map still fits,
+     * so that it holds close to its DZ2S_MAP_MAX entries. */
+    for (minlen = 32; !fill_map(v, n, minlen, c->small ? DZ2S_MAP_MAX : DZ_MAP_MAX, x); minlen *= 2)
+        ;
+    if (c->small && minlen > 32) {
+        uint32_t lo = minlen / 2, step = lo / 8 ? lo / 8 : 1, ml;
+        for (ml = lo + step; ml < minlen; ml += step)
+            if (fill_map(v, n, ml, DZ2S_MAP_MAX, x))
+                break;
+        if (ml >= minlen)
+            fill_map(v, n, minlen, DZ2S_MAP_MAX, x);
     }
     /* Entries must rise strictly (equal starts collapse to the later). */
     for (i = 0, k = 0; i < x->map_n; i++) {

@@ -33,10 +33,10 @@ extern "C" {
 /* The small model: the same tables as the full one, each cut to a prefix
  * (docs/delta-format.md, "The small model"). Its contexts: */
 #define DZ2S_LIT_CTX   2u     /* literal trees: by lane parity (full: DZ_LIT_CTX) */
-#define DZ2S_DVAL      2u     /* difference trees: by predicted? only (full: 2 x DZ_LANES) */
+#define DZ2S_DVAL      2u     /* difference trees: by lane parity (full: predicted? x DZ_LANES) */
 #define DZ2S_ZERO2     32u    /* d_zero2: by the previous byte's top 4 bits, run 0 */
-#define DZ2S_NUM_ROWS  4u     /* numbers: mantissa contexts for bit lengths 1..4 only */
-#define DZ2S_MAP_MAX   32u    /* shift map entries */
+#define DZ2S_NUM_ROWS  2u     /* numbers: mantissa contexts for bit length 2 only (row 0 is unused) */
+#define DZ2S_MAP_MAX   64u    /* shift map entries */
 #define DZ2S_PRED      2u     /* d_zero by prediction kind: none, predicted */
 
 /* Operation kinds. */
@@ -139,7 +139,7 @@ static inline unsigned dz2_lit_ctx(unsigned sm, uint32_t addr, uint8_t prev)
 /* the difference tree of prediction kind `kind` at lane `lane` */
 static inline unsigned dz2_dval_ctx(unsigned sm, unsigned kind, unsigned lane)
 {
-    return DZ2_IS_SMALL(sm) ? (kind != 0) : (kind != 0) * DZ_LANES + lane;
+    return DZ2_IS_SMALL(sm) ? (lane & 1u) : (kind != 0) * DZ_LANES + lane;
 }
 
 /* d_zero's row for prediction kind `kind` */
