@@ -9,6 +9,7 @@
 #include "dfota/patch.h"
 #include "patch_int.h"
 
+#if DFOTA_CFG_DZ2
 
 /* Start the next operation (docs/delta-format.md, "DZ2 operations"). */
 static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
@@ -241,6 +242,8 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
     }
     return DFOTA_OK;
 }
+
+#endif /* DFOTA_CFG_DZ2 */
 
 #if DFOTA_CFG_DECODER_RAM_SMALL
 /* The 4k profile: the whole decoder, with the small model's tables (each

@@ -1,10 +1,18 @@
 /* The DZ1 decoder: a range decoder over the model of dfota/delta.h, reading
  * the payload and the source through small read-ahead buffers. DZ2 payloads
- * are handed to lib/dz2_decode.c. */
+ * are handed to lib/dz2_decode.c. DFOTA_CFG_DZ1 / DFOTA_CFG_DZ2 choose the
+ * codecs compiled in; a size build defines the helpers of patch_int.h here,
+ * once for both decoders (DZ_FN there). */
 #include <string.h>
 #include "dfota/error.h"
 #include "dfota/patch.h"
+#define DFOTA_PATCH_INT_DEFINE
 #include "patch_int.h"
+
+int dfota_patch_supported(uint8_t alg)
+{
+    return (DFOTA_CFG_DZ1 && alg == DFOTA_ALG_DZ1) || (DFOTA_CFG_DZ2 && alg == DFOTA_ALG_DZ2);
+}
 
 int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h)
 {
@@ -12,19 +20,18 @@ int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h)
 
     unsigned i;
 
-    if ((h->algorithm != DFOTA_ALG_DZ2 &&
-         (DFOTA_CFG_DECODER_RAM_SMALL || h->algorithm != DFOTA_ALG_DZ1)) ||
-        h->coder != DFOTA_CODER_RC1)
-        return DFOTA_ERR_ALGORITHM;      /* a small build has no room for DZ1's model */
+    if (!dfota_patch_supported(h->algorithm) || h->coder != DFOTA_CODER_RC1)
+        return DFOTA_ERR_ALGORITHM;      /* (a small build has no room for DZ1's model) */
     memset(p, 0, sizeof *p);
     s->alg = h->algorithm;
-#if !DFOTA_CFG_DECODER_RAM_SMALL
-    if (s->alg == DFOTA_ALG_DZ1)
+    /* (written so that a build with one codec carries one model's code) */
+#if DFOTA_CFG_DZ1
+    if (!DFOTA_CFG_DZ2 || s->alg == DFOTA_ALG_DZ1)
         dz_model_init(&s->m);
     else
 #endif
         dz2_model_init(&s->m2);
-    for (i = 0; i < DZ2_REPS; i++)
+    for (i = 0; DFOTA_CFG_DZ2 && i < DZ2_REPS; i++)
         s->rep[i] = 1;
     s->range = 0xFFFFFFFFu;
     s->src_size = h->src_size;
@@ -55,7 +62,7 @@ int dfota_patch_done(const struct dfota_patch *p)
     return p->st.out_pos == p->st.dst_size && p->st.remaining == 0;
 }
 
-#if !DFOTA_CFG_DECODER_RAM_SMALL
+#if DFOTA_CFG_DZ1
 /* Start the next operation. */
 static int next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
 {
@@ -94,8 +101,8 @@ static int next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
     return p->err;
 }
 
-static int dz1_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *out,
-                      uint32_t n)
+static int dz1_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
+                      uint8_t *out, uint32_t n)
 {
     struct dfota_patch_state *s = &p->st;
     struct dz_model *m = &s->m;
@@ -148,14 +155,23 @@ static int dz1_decode(struct dfota_patch *p, const struct dfota_patch_io *io, ui
     }
     return DFOTA_OK;
 }
-#endif
+#endif /* DFOTA_CFG_DZ1 */
 
 int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
                        uint8_t *out, uint32_t n)
 {
-#if !DFOTA_CFG_DECODER_RAM_SMALL
+    /* dfota_patch_init refused a codec not compiled in; a restored state
+     * (dfota_patch_restore) may still name one. */
+#if DFOTA_CFG_DZ2
+    if (p->st.alg == DFOTA_ALG_DZ2)
+        return dz2_decode(p, io, out, n);
+#endif
+#if DFOTA_CFG_DZ1
     if (p->st.alg == DFOTA_ALG_DZ1)
         return dz1_decode(p, io, out, n);
 #endif
-    return dz2_decode(p, io, out, n);
+    (void)io;
+    (void)out;
+    (void)n;
+    return DFOTA_ERR_ALGORITHM;
 }

@@ -80,7 +80,7 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 int cmd_diff(int argc, char **argv)
 {
     enum { O_FROM = 256, O_TO, O_PRODUCT, O_KEY, O_LAYOUT, O_SECTOR, O_DIR, O_SEC, O_SCRATCH,
-           O_UNSIGNED, O_PASSF, O_PASSE, O_FORMAT, O_BASE, O_PKGFMT, O_RAM };
+           O_UNSIGNED, O_PASSF, O_PASSE, O_FORMAT, O_BASE, O_PKGFMT, O_RAM, O_CODEC };
     static const struct option lo[] = {
         { "from-version", required_argument, 0, O_FROM }, { "to-version", required_argument, 0, O_TO },
         { "product", required_argument, 0, O_PRODUCT },   { "key", required_argument, 0, O_KEY },
@@ -92,6 +92,7 @@ int cmd_diff(int argc, char **argv)
         { "input-format", required_argument, 0, O_FORMAT }, { "base", required_argument, 0, O_BASE },
         { "package-format", required_argument, 0, O_PKGFMT },
         { "decoder-ram", required_argument, 0, O_RAM },
+        { "codec", required_argument, 0, O_CODEC },
         { "output", required_argument, 0, 'o' },          { "force", no_argument, 0, 'f' },
         { "quiet", no_argument, 0, 'q' },                 { "verbose", no_argument, 0, 'v' },
         { "json", no_argument, 0, 'j' },                  { "help", no_argument, 0, 'h' },
@@ -189,6 +190,17 @@ int cmd_diff(int argc, char **argv)
                 return cli_usage("--decoder-ram '%s': it is 16k (the default) or 4k (a smaller "
                                  "model for devices built with DFOTA_CFG_DECODER_RAM_SMALL)", optarg);
             break;
+        case O_CODEC:
+            if (!strcmp(optarg, "auto"))
+                opts.codec = 0;
+            else if (!strcmp(optarg, "dz1"))
+                opts.codec = DFOTA_ALG_DZ1;
+            else if (!strcmp(optarg, "dz2"))
+                opts.codec = DFOTA_ALG_DZ2;
+            else
+                return cli_usage("--codec '%s': it is auto (the smaller of DZ1 and DZ2), dz1 or dz2 "
+                                 "(for devices built with one codec)", optarg);
+            break;
         default: return EXIT_USAGE;
         }
     }
@@ -198,6 +210,8 @@ int cmd_diff(int argc, char **argv)
         return cli_usage("diff needs OLD NEW -o PKG");
     if (key && unsig)
         return cli_usage("--key and --unsigned exclude each other");
+    if (opts.decoder_ram == DFOTA_DECODER_RAM_4K && opts.codec == DFOTA_ALG_DZ1)
+        return cli_usage("--decoder-ram 4k is DZ2's small model: not with --codec dz1");
     if (json && cli_is_stdout(out))
         return cli_usage("--json and -o - both want stdout");
     if ((rc = cli_check_id("--product", meta.product)) || (rc = cli_check_id("--from-version", meta.src_version)) ||

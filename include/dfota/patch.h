@@ -15,6 +15,29 @@
 extern "C" {
 #endif
 
+/* Codecs compiled in (docs/engine.md, "Building"): a device whose packages
+ * all use one does not carry the other decoder. Both are on by default (DZ2
+ * alone in the 4k decoder RAM profile, DFOTA_CFG_DECODER_RAM_SMALL). A
+ * package of a codec the build lacks is refused with DFOTA_ERR_ALGORITHM by
+ * dfota_pkg_parse (so by dfota_check, before anything is written) and by
+ * dfota_patch_init. */
+#ifndef DFOTA_CFG_DZ1
+#if DFOTA_CFG_DECODER_RAM_SMALL
+#define DFOTA_CFG_DZ1 0        /* DZ1's model needs 14 KB */
+#else
+#define DFOTA_CFG_DZ1 1        /* lib/patch.c */
+#endif
+#endif
+#ifndef DFOTA_CFG_DZ2
+#define DFOTA_CFG_DZ2 1        /* lib/dz2_decode.c */
+#endif
+#if !DFOTA_CFG_DZ1 && !DFOTA_CFG_DZ2
+#error "libdfota: enable DFOTA_CFG_DZ1, DFOTA_CFG_DZ2 or both"
+#endif
+#if DFOTA_CFG_DECODER_RAM_SMALL && (DFOTA_CFG_DZ1 || !DFOTA_CFG_DZ2)
+#error "libdfota: the 4k decoder RAM profile decodes DZ2 alone (DFOTA_CFG_DZ1=0, DFOTA_CFG_DZ2=1)"
+#endif
+
 #if DFOTA_CFG_DECODER_RAM_SMALL
 #define DFOTA_PATCH_RB_DEFAULT 32
 #else
@@ -120,7 +143,12 @@ struct dfota_patch {
                          (uint32_t)sizeof(struct dfota_patch) : DFOTA_DECODER_RAM_16K)
 #endif
 
-/* Start decoding the payload that header h describes. */
+/* Nonzero when this build of the library decodes algorithm alg
+ * (DFOTA_ALG_*): DZ1 with DFOTA_CFG_DZ1, DZ2 with DFOTA_CFG_DZ2. */
+int dfota_patch_supported(uint8_t alg);
+
+/* Start decoding the payload that header h describes. DFOTA_ERR_ALGORITHM
+ * when this build does not decode its algorithm or coder. */
 int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h);
 
 /* Produce the next n bytes of the target stream into out. Returns DFOTA_OK,

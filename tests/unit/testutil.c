@@ -86,6 +86,7 @@ void tu_keys(uint8_t pk[32], uint8_t sk[64])
 }
 
 unsigned tu_pkg_format;
+const char *tu_codec = "auto";
 #if DFOTA_CFG_DECODER_RAM_SMALL
 const char *tu_decoder_ram = "4k";
 #else
@@ -113,6 +114,7 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
     uint8_t pk[32], sk[64], kid[32], *pkg;
     FILE *f;
     long n;
+    int rc;
 
     if (!mkdtemp(dir))
         abort();
@@ -123,9 +125,9 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
     tu_write(b, dst, dlen);
     snprintf(cmd, sizeof cmd,
              "%s diff -q --unsigned --input-format bin --from-version 1.0.0 --to-version 1.1.0 "
-             "--decoder-ram %s --package-format %u %s%s %s%s --sector-size %u --scratch-sectors %u "
-             "--direction %s %s %s -o %s",
-             TU_CLI, tu_decoder_ram, tu_pkg_format ? tu_pkg_format : 2u,
+             "--decoder-ram %s --codec %s --package-format %u %s%s %s%s --sector-size %u "
+             "--scratch-sectors %u --direction %s %s %s -o %s",
+             TU_CLI, tu_decoder_ram, tu_codec, tu_pkg_format ? tu_pkg_format : 2u,
              product && product[0] ? "--product " : "", product && product[0] ? product : "",
              "--layout ", inplace ? "inplace" : "ab", inplace ? sector : 4096u, lag + 2,
              direction > 0 ? "forward" : direction < 0 ? "backward" : "auto", a, b, o);
@@ -144,16 +146,21 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
     remove(b);
     remove(o);
     rmdir(dir);
-    /* sign it: key id, then the signature over the bytes before it */
+    /* sign it: key id, then the signature over the bytes before it (a
+     * package of a codec this library lacks stays unsigned: it cannot parse
+     * it, nor can the engine, which refuses it before the signature) */
     tu_keys(pk, sk);
-    if (dfota_pkg_parse(&h, pkg, (size_t)n))
+    *plen = (size_t)n;
+    rc = dfota_pkg_parse(&h, pkg, (size_t)n);
+    if (rc == DFOTA_ERR_ALGORITHM)
+        return pkg;
+    if (rc)
         abort();
     dfota_sha256(pk, 32, kid);
     memcpy(h.key_id, kid, DFOTA_KEY_ID_LEN);
     if (dfota_pkg_write(&h, pkg) ||
         dfota_host_sign(sk, pkg, dfota_pkg_signed_size(&h), pkg + dfota_pkg_signed_size(&h)))
         abort();
-    *plen = (size_t)n;
     return pkg;
 }
 #else
@@ -174,6 +181,8 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
     meta.format_version = tu_pkg_format;
     tu_keys(pk, sk);
     o.decoder_ram = tu_decoder_ram && !strcmp(tu_decoder_ram, "4k") ? DFOTA_DECODER_RAM_4K : 0;
+    o.codec = !tu_codec || !strcmp(tu_codec, "auto") ? 0
+              : !strcmp(tu_codec, "dz1") ? DFOTA_ALG_DZ1 : DFOTA_ALG_DZ2;
     rc = dfota_package_build(src, slen, dst, dlen, &o, &meta, sk, &pkg, plen, NULL);
     if (rc) {
         fprintf(stderr, "tu_package: %s\n", dfota_strerror(rc));
