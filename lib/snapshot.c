@@ -50,7 +50,7 @@ static uint32_t model_n(uint32_t fmt)
 static struct snap_run model_run(uint32_t fmt, uint32_t k)
 {
     struct snap_run r = { 0, 0 };
-    if (fmt == SNAP_FMT_DZ2S)
+    if (DFOTA_CFG_DZ2 && fmt == SNAP_FMT_DZ2S)
         return small_runs[k];
     r.n = (uint16_t)model_n(fmt);
     return r;
@@ -58,7 +58,7 @@ static struct snap_run model_run(uint32_t fmt, uint32_t k)
 
 static uint32_t model_runs(uint32_t fmt)
 {
-    return fmt == SNAP_FMT_DZ2S ? (uint32_t)NRUNS : 1u;
+    return DFOTA_CFG_DZ2 && fmt == SNAP_FMT_DZ2S ? (uint32_t)NRUNS : 1u;
 }
 
 static uint32_t map_max(uint32_t fmt)
