@@ -9,6 +9,48 @@
 #include "dfota/patch.h"
 #include "patch_int.h"
 
+/* A DZ2 number (dfota/delta2.h): rc_num with the shared long rows. */
+static uint32_t rc_num2(struct dfota_patch *p, const struct dfota_patch_io *io, struct dz2_num *c)
+{
+    unsigned n = 1, i, node = 1;
+    uint16_t *mant;
+    uint32_t v = 1;
+
+    while (n < DZ_NUM_MAXBITS && rc_bit(p, io, &c->len[n - 1], DZ_ADAPT_FAST))
+        n++;
+    mant = c->mant[dz2_num_row(n)];
+    for (i = 1; i < n; i++) {
+        unsigned bit;
+        if (i <= DZ_NUM_CTXBITS) {
+            bit = rc_bit(p, io, &mant[node], DZ_ADAPT_FAST);
+            node = (node << 1) | bit;
+        } else {
+            bit = rc_direct(p, io);
+        }
+        v = (v << 1) | bit;
+    }
+    return v;
+}
+
+/* A matched literal (dfota/delta2.h): the tree follows mt while its bits
+ * agree with the match byte mb, then the plain literal tree lt. */
+static unsigned rc_mlit(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *mt,
+                        uint16_t *lt, unsigned mb)
+{
+    unsigned node = 1;
+    while (node < 256) {
+        unsigned mbit = (mb >> 7) & 1u, bit;
+        mb <<= 1;
+        bit = rc_bit(p, io, &mt[mbit << 8 | node], DZ_ADAPT_SLOW);
+        node = (node << 1) | bit;
+        if (bit != mbit)
+            break;
+    }
+    while (node < 256)
+        node = (node << 1) | rc_bit(p, io, &lt[node], DZ_ADAPT_SLOW);
+    return node & 0xFF;
+}
+
 
 /* Start the next operation (docs/delta-format.md, "DZ2 operations"). */
 static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
@@ -19,7 +61,7 @@ static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
     uint32_t left = s->dst_size - s->out_pos, len;
 
     if (s->prev_op != DZ2_OP_LIT && rc_bit(p, io, &k[DZ2_K_LIT], DZ_ADAPT_FAST)) {
-        len = rc_num(p, io, &m->lit_len);
+        len = rc_num2(p, io, &m->lit_len);
         if (p->err)
             return p->err;
         if (len > left)
@@ -28,10 +70,10 @@ static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
     } else if (rc_bit(p, io, &k[DZ2_K_COPY], DZ_ADAPT_FAST)) {
         int32_t delta = 0;
         unsigned al = s->prev_op == DZ2_OP_LIT;
-        len = rc_num(p, io, &m->copy_len);
+        len = rc_num2(p, io, &m->copy_len);
         if (rc_bit(p, io, &m->off_zero[al], DZ_ADAPT_FAST)) {
             unsigned neg = rc_bit(p, io, &m->off_sign[al], DZ_ADAPT_FAST);
-            uint32_t mag = rc_num(p, io, &m->off_mag);
+            uint32_t mag = rc_num2(p, io, &m->off_mag);
             if (p->err)
                 return p->err;
             if (mag > 0x7FFFFFFFu)
@@ -57,16 +99,16 @@ static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
             }
             d = s->rep[i];
             dz2_rep_use(s->rep, i, d);
-            len = rc_num(p, io, &m->r_len);
+            len = rc_num2(p, io, &m->r_len);
         } else {
             if (rc_bit(p, io, &k[DZ2_K_DST], DZ_ADAPT_FAST)) {
-                d = rc_num(p, io, &m->t_dist);
+                d = rc_num2(p, io, &m->t_dist);
             } else {
                 /* a source position, from the alignment of the last source copy */
                 int64_t at = (int64_t)s->out_pos + s->align;
                 if (rc_bit(p, io, &m->o_zero, DZ_ADAPT_FAST)) {
                     unsigned neg = rc_bit(p, io, &m->o_sign, DZ_ADAPT_FAST);
-                    uint32_t mag = rc_num(p, io, &m->o_mag);
+                    uint32_t mag = rc_num2(p, io, &m->o_mag);
                     at += neg ? -(int64_t)mag : (int64_t)mag;
                 }
                 if (at < 0 || at >= (int64_t)s->src_size)
@@ -74,7 +116,7 @@ static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
                 d = (uint32_t)(joint - (uint64_t)at);
             }
             dz2_rep_use(s->rep, DZ2_REPS - 1, d);
-            len = rc_num(p, io, &m->m_len);
+            len = rc_num2(p, io, &m->m_len);
         }
         if (p->err)
             return p->err;
@@ -137,6 +179,37 @@ static int dst_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint
     return DFOTA_OK;
 }
 
+/* The match byte of the literal right after a copy or an exact copy: the
+ * byte at joint position mstart, where the copy would have gone on.
+ * Returns 1 with *b, 0 where the decoder may not read it (in place: a
+ * source byte at a sector start or in a new block, whose sector may be
+ * overwritten by now; a target byte outside the ring), or an error. */
+static int match_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t base,
+                      const uint8_t *out0, uint8_t *b)
+{
+    struct dfota_patch_state *s = &p->st;
+    uint32_t u = s->mstart;
+    int rc;
+
+    if (u < s->src_size) {
+        if (s->sector_size && (!(u & (s->sector_size - 1)) || s->out_pos == p->ring_from))
+            return 0;
+        if (u - p->src_base < p->src_len) {
+            *b = p->src_buf[u - p->src_base];
+            return 1;
+        }
+        rc = io->read_src(io->ctx, u, b, 1);
+        return rc ? rc : 1;
+    }
+    u -= s->src_size;
+    if (u >= s->out_pos)
+        return DFOTA_ERR_CORRUPT;         /* not produced yet (a bad restored state) */
+    if (s->sector_size && (u < p->ring_from || s->out_pos - u > DZ2_RING))
+        return 0;
+    rc = dst_byte(p, io, u, base, out0, b);
+    return rc ? rc : 1;
+}
+
 int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *out, uint32_t n)
 {
     struct dfota_patch_state *s = &p->st;
@@ -169,22 +242,38 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
         }
     }
     while (n) {
-        uint8_t b;
+        uint8_t b, mb;
+        int first = 0;
 
         if (s->out_pos == s->block_end) {
             enter_block_io(p);
             if (s->sector_size)
                 p->ring_from = s->out_pos;
         }
-        if (s->remaining == 0 && (rc = dz2_next_op(p, io)))
-            return rc;
+        if (s->remaining == 0) {
+            if ((rc = dz2_next_op(p, io)))
+                return rc;
+            first = 1;
+        }
         switch (s->op) {
         case DZ2_OP_STORED:
             b = in_byte(p, io);
             break;
-        case DZ2_OP_LIT:
-            b = (uint8_t)rc_tree8(p, io, m->lit[dz_lit_ctx(s->addr, s->prev_byte)], DZ_ADAPT_SLOW);
+        case DZ2_OP_LIT: {
+            uint16_t *lt = m->lit[dz_lit_ctx(s->addr, s->prev_byte)];
+            rc = 0;
+            if (first && s->prev_op != DZ2_OP_NONE) {
+                if (s->prev_op == DZ2_OP_COPY)
+                    s->mstart = s->src_pos;   /* where the approximate copy would go on */
+                if ((rc = match_byte(p, io, base, out0, &mb)) < 0)
+                    return rc;
+            }
+            if (rc)
+                b = (uint8_t)rc_mlit(p, io, m->mlit[s->prev_op == DZ2_OP_COPY], lt, mb);
+            else
+                b = (uint8_t)rc_tree8(p, io, lt, DZ_ADAPT_SLOW);
             break;
+        }
         case DZ2_OP_COPY:
             if ((rc = copy_byte(p, io, m->d_zero, m->d_zero2, m->d_mru, m->d_val[0], m->d_val[1],
                                 m->d_val[1], &b)))

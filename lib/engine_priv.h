@@ -127,7 +127,7 @@ uint32_t dfota__batch_mark_at(const struct dfota_engine *e, uint32_t half); /* i
 /* ---- snapshot.c (in place): the decoder state as bytes ------------------- */
 
 #define SNAP_FMT_DZ1 0x00010001u   /* DZ1 decoder state, serialisation 1 */
-#define SNAP_FMT_DZ2 0x00020001u   /* DZ2 decoder state, serialisation 1 */
+#define SNAP_FMT_DZ2 0x00020002u   /* DZ2 decoder state, serialisation 2 (matched literals) */
 /* The snapshot format of the package's codec. */
 #define SNAP_FMT_OF(h) ((h)->algorithm == DFOTA_ALG_DZ2 ? SNAP_FMT_DZ2 : SNAP_FMT_DZ1)
 uint32_t dfota__snap_size(const struct dfota_patch_state *s);

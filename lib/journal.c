@@ -331,8 +331,9 @@ int dfota__journal_load(struct dfota_engine *e)
             e->blocks_done++;
         return DFOTA_OK;
     }
-    /* (the package header may not be read yet: which codec's snapshot it
-     * must be is checked when it is restored, by its model size) */
+    /* (the package header may not be read yet: that it is the snapshot of
+     * the package's codec is checked when it is restored, by its format id
+     * and its model size) */
     if (done > n || prev > done ||
         (done && done < n ? snap != SNAP_FMT_DZ1 && snap != SNAP_FMT_DZ2 : snap != 0))
         return DFOTA_ERR_JOURNAL;
@@ -359,8 +360,8 @@ int dfota__journal_restore(struct dfota_engine *e)
     dfota__js_get(&r, head, JR_HEAD);
     len = dfota_le32(head + J_LEN);
     if (r.rc || len > dfota__half_size(e) || len < JR_HEAD + 4 ||
-        dfota_le32(head + J_SEQ) != e->seq)
-        return DFOTA_ERR_JOURNAL;
+        dfota_le32(head + J_SEQ) != e->seq || dfota_le32(head + J_SNAP) != SNAP_FMT_OF(&e->hdr))
+        return DFOTA_ERR_JOURNAL;        /* (and the snapshot of the package's codec) */
     r.end = half_addr(e, e->half) + len - 4;
     rc = dfota__snap_get(&r, e);
     if (rc || r.rc || r.addr - r.fill != r.end)

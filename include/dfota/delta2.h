@@ -45,12 +45,41 @@ extern "C" {
 #define DZ2_K_DST     6u      /* new distance: 1 = into the target, 0 = into the source */
 #define DZ2_K_N       8u
 
+/* DZ2's numbers: DZ1's number coder (dfota/delta.h), except that bit
+ * lengths above DZ2_NUM_ROWS share the mantissa tree of length
+ * DZ2_NUM_ROWS (large offsets and distances are rare; the RAM goes to the
+ * matched literals instead). */
+#ifndef DZ2_NUM_ROWS
+#define DZ2_NUM_ROWS  8u
+#endif
+struct dz2_num {
+    uint16_t len[DZ_NUM_MAXBITS];
+    uint16_t mant[DZ2_NUM_ROWS][1u << DZ_NUM_CTXBITS];
+};
+
+/* Mantissa tree row of a number of bit length n (1 .. 32). */
+static inline unsigned dz2_num_row(unsigned n)
+{
+    return n < DZ2_NUM_ROWS ? n - 1 : DZ2_NUM_ROWS - 1;
+}
+
+/* Matched literals: the first literal byte after an approximate or an
+ * exact copy is coded against the "match byte", the byte the copy would
+ * have produced next (LZMA's matched literal). While the bits coded so far
+ * agree with the match byte's, the bit-tree node is looked up in
+ * mlit[ctx][match bit * 256 + node] (ctx 1 after an approximate copy, 0
+ * after an exact one); from the first disagreeing bit on, in the plain
+ * literal tree. */
+#ifndef DZ2_MLIT_CTX
+#define DZ2_MLIT_CTX  2u
+#endif
+
 struct dz2_model {
     uint16_t kind[DZ2_OP_KINDS][DZ2_K_N];
-    struct dz_num copy_len;                     /* approximate copy: as DZ1 */
-    struct dz_num lit_len;
-    struct dz_num off_mag;                      /* approximate copy offset delta */
-    struct dz_num map_num;
+    struct dz2_num copy_len;                    /* approximate copy: as DZ1 */
+    struct dz2_num lit_len;
+    struct dz2_num off_mag;                     /* approximate copy offset delta */
+    struct dz_num map_num;                      /* the preamble's numbers, as DZ1 */
     uint16_t off_zero[2];
     uint16_t off_sign[2];
     uint16_t d_zero[DZ_PRED_KINDS][DZ_ZCTX_N];
@@ -58,11 +87,12 @@ struct dz2_model {
     uint16_t d_mru[DZ_LANES * 2];
     uint16_t d_val[2][DZ_LANES][256];           /* by (predicted?, lane) */
     uint16_t lit[DZ_LIT_CTX][256];
-    struct dz_num m_len;                        /* exact copy length - 1, new distance */
-    struct dz_num r_len;                        /* exact copy length - 1, repeat */
-    struct dz_num t_dist;                       /* target distance */
+    struct dz2_num m_len;                       /* exact copy length - 1, new distance */
+    struct dz2_num r_len;                       /* exact copy length - 1, repeat */
+    struct dz2_num t_dist;                      /* target distance */
 #define o_mag off_mag
     uint16_t o_zero, o_sign;
+    uint16_t mlit[DZ2_MLIT_CTX][512];           /* matched literals */
 };
 
 static inline void dz2_model_init(struct dz2_model *m)
