@@ -262,20 +262,30 @@ endfunction()
 
 #   dfota_arm_size_linked(<name> SOURCES <src>... [INCLUDES ...] [DEFINES ...]
 #       [OPTIONS ...] ROOTS <symbol>...)
-#       compiles SOURCES, links them into one relocatable object keeping only
-#       what ROOTS reach (ld -r --gc-sections: what a device calling those
-#       functions carries, C library calls left undefined); target <name>
-#       prints its arm-none-eabi-size line.
+#   dfota_arm_size_linked(<name> OBJECTS_OF <other> ROOTS <symbol>...)
+#       compiles SOURCES (or takes the objects another dfota_arm_size_linked
+#       target compiled: the same build with other ROOTS), links them into
+#       one relocatable object keeping only what ROOTS reach (ld -r
+#       --gc-sections: what a device calling those functions carries, C
+#       library calls left undefined) as ${CMAKE_CURRENT_BINARY_DIR}/
+#       size_linked/<name>.o. Target <name>_objs builds it; its properties
+#       DFOTA_LINKED name that object, DFOTA_COMPILED the inputs.
 function(dfota_arm_size_linked name)
-  cmake_parse_arguments(PARSE_ARGV 1 A "" "" "SOURCES;INCLUDES;DEFINES;OPTIONS;ROOTS")
+  cmake_parse_arguments(PARSE_ARGV 1 A "" "OBJECTS_OF" "SOURCES;INCLUDES;DEFINES;OPTIONS;ROOTS")
   set(objdir "${CMAKE_CURRENT_BINARY_DIR}/${name}.arm")
-  _dfota_arm_compile(objs ${name} "${objdir}"
-    SOURCES ${A_SOURCES} INCLUDES ${A_INCLUDES} DEFINES ${A_DEFINES} OPTIONS ${A_OPTIONS})
+  if(A_OBJECTS_OF)
+    get_target_property(objs ${A_OBJECTS_OF}_objs DFOTA_COMPILED)
+  else()
+    _dfota_arm_compile(objs ${name} "${objdir}"
+      SOURCES ${A_SOURCES} INCLUDES ${A_INCLUDES} DEFINES ${A_DEFINES} OPTIONS ${A_OPTIONS})
+  endif()
   set(roots "")
   foreach(r IN LISTS A_ROOTS)
     list(APPEND roots "-Wl,-u,${r}")
   endforeach()
-  set(out "${objdir}/${name}.o")
+  # all linked objects in one directory: one arm-none-eabi-size call lists them
+  file(MAKE_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}/size_linked")
+  set(out "${CMAKE_CURRENT_BINARY_DIR}/size_linked/${name}.o")
   add_custom_command(OUTPUT "${out}"
     COMMAND ${DFOTA_ARM_GCC} ${DFOTA_ARM_CPU_FLAGS} -nostdlib -r -Wl,--gc-sections ${roots}
             ${objs} -o "${out}"
@@ -283,5 +293,9 @@ function(dfota_arm_size_linked name)
     COMMENT "ARM LD -r --gc-sections ${name}"
     VERBATIM)
   add_custom_target(${name}_objs ALL DEPENDS "${out}")
-  set_target_properties(${name}_objs PROPERTIES DFOTA_LINKED "${out}")
+  if(A_OBJECTS_OF)
+    # the other target compiles the objects; never both at once (make -j)
+    add_dependencies(${name}_objs ${A_OBJECTS_OF}_objs)
+  endif()
+  set_target_properties(${name}_objs PROPERTIES DFOTA_LINKED "${out}" DFOTA_COMPILED "${objs}")
 endfunction()

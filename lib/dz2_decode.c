@@ -9,6 +9,8 @@
 #include "dfota/patch.h"
 #include "patch_int.h"
 
+#if DFOTA_CFG_DZ2
+
 /* A DZ2 number (dfota/delta2.h): rc_num with the shared long rows. */
 static uint32_t rc_num2(struct dfota_patch *p, const struct dfota_patch_io *io, struct dz2_num *c)
 {
@@ -307,6 +309,8 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
     }
     return DFOTA_OK;
 }
+
+#endif /* DFOTA_CFG_DZ2 */
 
 /* The ring shares the model's union with DZ1's larger model: no extra RAM. */
 _Static_assert(sizeof(struct dz2_model) + DZ2_RING <= sizeof(struct dz_model),

@@ -156,7 +156,9 @@ static int io_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
  * into the target slot (dfota__decode programs each buffer before the next
  * call), so they are read back from there; a resumed run replays the
  * finished blocks, which are in flash from before the power cut. In place
- * the decoder never asks (its target copies use its RAM ring). */
+ * the decoder never asks (its target copies use its RAM ring). A build
+ * without DZ2 (DFOTA_CFG_DZ2=0) has no need of it. */
+#if DFOTA_CFG_DZ2
 static int io_dst(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 {
     struct dfota__io *c = ctx;
@@ -164,6 +166,7 @@ static int io_dst(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
         return DFOTA_ERR_CORRUPT;
     return dfota__read(c->e, dfota__dst_addr(c->e) + off, buf, len);
 }
+#endif
 
 int dfota__dec_start(struct dfota_engine *e)
 {
@@ -181,7 +184,11 @@ void dfota__dec_io(struct dfota_engine *e, struct dfota__io *c, struct dfota_pat
     io->ctx = c;
     io->read_payload = io_payload;
     io->read_src = io_src;
+#if DFOTA_CFG_DZ2
     io->read_dst = io_dst;
+#else
+    io->read_dst = NULL;
+#endif
 }
 
 int dfota__decode(struct dfota_engine *e, const struct dfota_patch_io *io, uint32_t addr,

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "dfota/error.h"
 #include "dfota/package.h"
+#include "dfota/patch.h"
 #include "le.h"
 
 /* v2's largest header must fit the buffer every reader has (the engine's
@@ -119,7 +120,8 @@ static int parse_v1(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
     memcpy(h->key_id, raw + DFOTA_V1_OFF_KEY_ID, DFOTA_KEY_ID_LEN);
     memcpy(h->signature, raw + DFOTA_V1_OFF_SIGNATURE, DFOTA_SIG_LEN);
 
-    if ((h->algorithm != DFOTA_ALG_DZ1 && h->algorithm != DFOTA_ALG_DZ2) || h->coder != DFOTA_CODER_RC1)
+    /* a codec this build does not decode (DFOTA_CFG_DZ1/DZ2) is unknown here */
+    if (!dfota_patch_supported(h->algorithm) || h->coder != DFOTA_CODER_RC1)
         return DFOTA_ERR_ALGORITHM;
     if (raw[DFOTA_V1_OFF_RESERVED] != 0 || h->lag > DFOTA_MAX_LAG)
         return DFOTA_ERR_HEADER;
@@ -284,7 +286,8 @@ static int parse_v2(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
     h->coder = get_u8(&r);
     if (r.rc)
         return r.rc;
-    if ((h->algorithm != DFOTA_ALG_DZ1 && h->algorithm != DFOTA_ALG_DZ2) || h->coder != DFOTA_CODER_RC1)
+    /* a codec this build does not decode (DFOTA_CFG_DZ1/DZ2) is unknown here */
+    if (!dfota_patch_supported(h->algorithm) || h->coder != DFOTA_CODER_RC1)
         return DFOTA_ERR_ALGORITHM;
     if (h->flags & DFOTA_PKG_F_INPLACE) {
         uint8_t shift = get_u8(&r);

@@ -1,10 +1,18 @@
 /* The DZ1 decoder: a range decoder over the model of dfota/delta.h, reading
  * the payload and the source through small read-ahead buffers. DZ2 payloads
- * are handed to lib/dz2_decode.c. */
+ * are handed to lib/dz2_decode.c. DFOTA_CFG_DZ1 / DFOTA_CFG_DZ2 choose the
+ * codecs compiled in; a size build defines the helpers of patch_int.h here,
+ * once for both decoders (DZ_FN there). */
 #include <string.h>
 #include "dfota/error.h"
 #include "dfota/patch.h"
+#define DFOTA_PATCH_INT_DEFINE
 #include "patch_int.h"
+
+int dfota_patch_supported(uint8_t alg)
+{
+    return (DFOTA_CFG_DZ1 && alg == DFOTA_ALG_DZ1) || (DFOTA_CFG_DZ2 && alg == DFOTA_ALG_DZ2);
+}
 
 int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h)
 {
@@ -12,16 +20,16 @@ int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h)
 
     unsigned i;
 
-    if ((h->algorithm != DFOTA_ALG_DZ1 && h->algorithm != DFOTA_ALG_DZ2) ||
-        h->coder != DFOTA_CODER_RC1)
+    if (!dfota_patch_supported(h->algorithm) || h->coder != DFOTA_CODER_RC1)
         return DFOTA_ERR_ALGORITHM;
     memset(p, 0, sizeof *p);
     s->alg = h->algorithm;
-    if (s->alg == DFOTA_ALG_DZ2)
+    /* (written so that a build with one codec carries one model's code) */
+    if (DFOTA_CFG_DZ2 && (!DFOTA_CFG_DZ1 || s->alg == DFOTA_ALG_DZ2))
         dz2_model_init(&s->m2);
     else
         dz_model_init(&s->m);
-    for (i = 0; i < DZ2_REPS; i++)
+    for (i = 0; DFOTA_CFG_DZ2 && i < DZ2_REPS; i++)
         s->rep[i] = 1;
     s->range = 0xFFFFFFFFu;
     s->src_size = h->src_size;
@@ -52,6 +60,7 @@ int dfota_patch_done(const struct dfota_patch *p)
     return p->st.out_pos == p->st.dst_size && p->st.remaining == 0;
 }
 
+#if DFOTA_CFG_DZ1
 /* Start the next operation. */
 static int next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
 {
@@ -90,15 +99,13 @@ static int next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
     return p->err;
 }
 
-int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
-                       uint8_t *out, uint32_t n)
+static int dz1_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
+                      uint8_t *out, uint32_t n)
 {
     struct dfota_patch_state *s = &p->st;
     struct dz_model *m = &s->m;
     int rc0;
 
-    if (s->alg == DFOTA_ALG_DZ2)
-        return dz2_decode(p, io, out, n);
     if (n > s->dst_size - s->out_pos)
         return DFOTA_ERR_ARG;
     if (s->out_pos == 0 && s->in_pos == 0 && n) {
@@ -143,4 +150,24 @@ int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
             s->prev_op = s->op;
     }
     return DFOTA_OK;
+}
+#endif /* DFOTA_CFG_DZ1 */
+
+int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
+                       uint8_t *out, uint32_t n)
+{
+    /* dfota_patch_init refused a codec not compiled in; a restored state
+     * (dfota_patch_restore) may still name one. */
+#if DFOTA_CFG_DZ2
+    if (p->st.alg == DFOTA_ALG_DZ2)
+        return dz2_decode(p, io, out, n);
+#endif
+#if DFOTA_CFG_DZ1
+    if (p->st.alg == DFOTA_ALG_DZ1)
+        return dz1_decode(p, io, out, n);
+#endif
+    (void)io;
+    (void)out;
+    (void)n;
+    return DFOTA_ERR_ALGORITHM;
 }

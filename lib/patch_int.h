@@ -8,7 +8,74 @@
 #include "dfota/error.h"
 #include "dfota/patch.h"
 
-static inline uint8_t in_byte(struct dfota_patch *p, const struct dfota_patch_io *io)
+/* DZ_FN: how the helpers below are compiled. With both decoders in a build
+ * for size (-Os or -Oz, where the compiler defines __OPTIMIZE_SIZE__) they
+ * are ordinary external functions, defined once in patch.c (it defines
+ * DFOTA_PATCH_INT_DEFINE before including this header), so that the two
+ * decoders share one copy: about 1.7 KB less on Cortex-M4. Otherwise (the
+ * host's -O2 build; a build with one decoder) they are static inline in
+ * each decoder, for speed. -DDFOTA_PATCH_SHARED=0 or 1 overrides the choice.
+ * Shared, their linker names carry the dfota__ prefix (the macros below),
+ * so they cannot clash with an application's symbols. */
+#ifndef DFOTA_PATCH_SHARED
+#if defined(__OPTIMIZE_SIZE__) && DFOTA_CFG_DZ1 && DFOTA_CFG_DZ2
+#define DFOTA_PATCH_SHARED 1
+#else
+#define DFOTA_PATCH_SHARED 0
+#endif
+#endif
+
+#if DFOTA_PATCH_SHARED
+#define DZ_FN
+#if defined(DFOTA_PATCH_INT_DEFINE)
+#define DZ_INT_BODIES 1
+#else
+#define DZ_INT_BODIES 0
+#endif
+#define in_byte        dfota__in_byte
+#define rc_decide      dfota__rc_decide
+#define rc_bit         dfota__rc_bit
+#define rc_bit2        dfota__rc_bit2
+#define rc_direct      dfota__rc_direct
+#define rc_num         dfota__rc_num
+#define rc_tree8       dfota__rc_tree8
+#define src_fill       dfota__src_fill
+#define src_byte       dfota__src_byte
+#define src_peek4      dfota__src_peek4
+#define read_preamble  dfota__read_preamble
+#define enter_block    dfota__enter_block
+#define enter_block_io dfota__enter_block_io
+#define copy_byte      dfota__copy_byte
+#else
+#define DZ_FN static inline
+#define DZ_INT_BODIES 1
+#endif
+
+DZ_FN uint8_t in_byte(struct dfota_patch *p, const struct dfota_patch_io *io);
+DZ_FN unsigned rc_decide(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t prob);
+DZ_FN unsigned rc_bit(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *prob,
+                      unsigned shift);
+DZ_FN unsigned rc_bit2(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *p1,
+                       uint16_t *p2, unsigned shift);
+DZ_FN unsigned rc_direct(struct dfota_patch *p, const struct dfota_patch_io *io);
+DZ_FN uint32_t rc_num(struct dfota_patch *p, const struct dfota_patch_io *io, struct dz_num *c);
+DZ_FN unsigned rc_tree8(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *t,
+                        unsigned shift);
+DZ_FN int src_fill(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t need);
+DZ_FN int src_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *b);
+DZ_FN int src_peek4(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t out[4]);
+DZ_FN int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io,
+                        struct dz_num *map_num);
+DZ_FN void enter_block(struct dfota_patch_state *s);
+DZ_FN void enter_block_io(struct dfota_patch *p);
+DZ_FN int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
+                    uint16_t (*d_zero)[DZ_ZCTX_N], uint16_t *d_zero2, uint16_t *d_mru,
+                    uint16_t (*dval0)[256], uint16_t (*dval1)[256], uint16_t (*dval2)[256],
+                    uint8_t *out);
+
+#if DZ_INT_BODIES
+
+DZ_FN uint8_t in_byte(struct dfota_patch *p, const struct dfota_patch_io *io)
 {
     struct dfota_patch_state *s = &p->st;
     uint32_t at = s->in_pos;
@@ -39,7 +106,7 @@ static inline uint8_t in_byte(struct dfota_patch *p, const struct dfota_patch_io
 }
 
 /* One binary decision with probability prob (of a 0) out of DZ_PROB_ONE. */
-static inline unsigned rc_decide(struct dfota_patch *p, const struct dfota_patch_io *io,
+DZ_FN unsigned rc_decide(struct dfota_patch *p, const struct dfota_patch_io *io,
                                  uint32_t prob)
 {
     struct dfota_patch_state *s = &p->st;
@@ -62,7 +129,7 @@ static inline unsigned rc_decide(struct dfota_patch *p, const struct dfota_patch
     return bit;
 }
 
-static inline unsigned rc_bit(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *prob,
+DZ_FN unsigned rc_bit(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *prob,
                        unsigned shift)
 {
     unsigned bit = rc_decide(p, io, *prob);
@@ -71,7 +138,7 @@ static inline unsigned rc_bit(struct dfota_patch *p, const struct dfota_patch_io
 }
 
 /* A bit under two contexts: their average codes it, both adapt. */
-static inline unsigned rc_bit2(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *p1,
+DZ_FN unsigned rc_bit2(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *p1,
                         uint16_t *p2, unsigned shift)
 {
     unsigned bit = rc_decide(p, io, ((uint32_t)*p1 + *p2) >> 1);
@@ -80,7 +147,7 @@ static inline unsigned rc_bit2(struct dfota_patch *p, const struct dfota_patch_i
     return bit;
 }
 
-static inline unsigned rc_direct(struct dfota_patch *p, const struct dfota_patch_io *io)
+DZ_FN unsigned rc_direct(struct dfota_patch *p, const struct dfota_patch_io *io)
 {
     struct dfota_patch_state *s = &p->st;
     unsigned bit = 0;
@@ -98,7 +165,7 @@ static inline unsigned rc_direct(struct dfota_patch *p, const struct dfota_patch
 }
 
 /* A number v >= 1: its bit length in unary, then the bits below the top. */
-static inline uint32_t rc_num(struct dfota_patch *p, const struct dfota_patch_io *io, struct dz_num *c)
+DZ_FN uint32_t rc_num(struct dfota_patch *p, const struct dfota_patch_io *io, struct dz_num *c)
 {
     unsigned n = 1, i, node = 1;
     uint32_t v = 1;
@@ -118,7 +185,7 @@ static inline uint32_t rc_num(struct dfota_patch *p, const struct dfota_patch_io
     return v;
 }
 
-static inline unsigned rc_tree8(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *t,
+DZ_FN unsigned rc_tree8(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *t,
                          unsigned shift)
 {
     unsigned node = 1;
@@ -132,7 +199,7 @@ static inline unsigned rc_tree8(struct dfota_patch *p, const struct dfota_patch_
  * ahead only within the current copy and block: in place, a byte may be
  * read only while producing the block that uses it, so a straight run reads
  * exactly what a resumed one reads. */
-static inline int src_fill(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t need)
+DZ_FN int src_fill(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t need)
 {
     struct dfota_patch_state *s = &p->st;
     uint32_t at = s->src_pos, n;
@@ -150,7 +217,7 @@ static inline int src_fill(struct dfota_patch *p, const struct dfota_patch_io *i
     return DFOTA_OK;
 }
 
-static inline int src_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *b)
+DZ_FN int src_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *b)
 {
     int rc = src_fill(p, io, 1);
     if (!rc)
@@ -158,7 +225,7 @@ static inline int src_byte(struct dfota_patch *p, const struct dfota_patch_io *i
     return rc;
 }
 
-static inline int src_peek4(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t out[4])
+DZ_FN int src_peek4(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t out[4])
 {
     int rc = src_fill(p, io, 4);
     if (!rc)
@@ -167,7 +234,7 @@ static inline int src_peek4(struct dfota_patch *p, const struct dfota_patch_io *
 }
 
 /* The preamble: reference-prediction flags, image base and the shift map. */
-static inline int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io,
+DZ_FN int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io,
                                 struct dz_num *map_num)
 {
     struct dfota_patch_state *s = &p->st;
@@ -194,7 +261,7 @@ static inline int read_preamble(struct dfota_patch *p, const struct dfota_patch_
 }
 
 /* Move to the next block's target address when the stream crosses into it. */
-static inline void enter_block(struct dfota_patch_state *s)
+DZ_FN void enter_block(struct dfota_patch_state *s)
 {
     uint32_t off, len, addr;
 
@@ -209,7 +276,7 @@ static inline void enter_block(struct dfota_patch_state *s)
 }
 
 /* Entering a block drops the source read-ahead (see src_byte). */
-static inline void enter_block_io(struct dfota_patch *p)
+DZ_FN void enter_block_io(struct dfota_patch *p)
 {
     enter_block(&p->st);
     p->src_len = 0;
@@ -218,7 +285,7 @@ static inline void enter_block_io(struct dfota_patch *p)
 /* One byte of an approximate copy: the source byte (or the predicted one)
  * plus a coded difference. The model tables are the caller's (DZ1 and DZ2
  * lay them out differently); dval[k] serves prediction kind k. */
-static inline int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
+DZ_FN int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
                             uint16_t (*d_zero)[DZ_ZCTX_N], uint16_t *d_zero2, uint16_t *d_mru,
                             uint16_t (*dval0)[256], uint16_t (*dval1)[256],
                             uint16_t (*dval2)[256], uint8_t *out)
@@ -270,6 +337,8 @@ static inline int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *
     s->src_pos++;
     return p->err;
 }
+
+#endif /* DZ_INT_BODIES */
 
 int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *out, uint32_t n);
 

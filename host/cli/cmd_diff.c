@@ -79,7 +79,7 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 int cmd_diff(int argc, char **argv)
 {
     enum { O_FROM = 256, O_TO, O_PRODUCT, O_KEY, O_LAYOUT, O_SECTOR, O_DIR, O_SEC, O_SCRATCH,
-           O_UNSIGNED, O_PASSF, O_PASSE, O_FORMAT, O_BASE, O_PKGFMT };
+           O_UNSIGNED, O_PASSF, O_PASSE, O_FORMAT, O_BASE, O_PKGFMT, O_CODEC };
     static const struct option lo[] = {
         { "from-version", required_argument, 0, O_FROM }, { "to-version", required_argument, 0, O_TO },
         { "product", required_argument, 0, O_PRODUCT },   { "key", required_argument, 0, O_KEY },
@@ -90,6 +90,7 @@ int cmd_diff(int argc, char **argv)
         { "pass-file", required_argument, 0, O_PASSF },   { "pass-env", required_argument, 0, O_PASSE },
         { "input-format", required_argument, 0, O_FORMAT }, { "base", required_argument, 0, O_BASE },
         { "package-format", required_argument, 0, O_PKGFMT },
+        { "codec", required_argument, 0, O_CODEC },
         { "output", required_argument, 0, 'o' },          { "force", no_argument, 0, 'f' },
         { "quiet", no_argument, 0, 'q' },                 { "verbose", no_argument, 0, 'v' },
         { "json", no_argument, 0, 'j' },                  { "help", no_argument, 0, 'h' },
@@ -177,6 +178,17 @@ int cmd_diff(int argc, char **argv)
             else
                 return cli_usage("--package-format '%s': it is 1 (the 312-byte header devices "
                                  "before format 2 read) or 2 (compact, the default)", optarg);
+            break;
+        case O_CODEC:
+            if (!strcmp(optarg, "auto"))
+                opts.codec = 0;
+            else if (!strcmp(optarg, "dz1"))
+                opts.codec = DFOTA_ALG_DZ1;
+            else if (!strcmp(optarg, "dz2"))
+                opts.codec = DFOTA_ALG_DZ2;
+            else
+                return cli_usage("--codec '%s': it is auto (the smaller of DZ1 and DZ2), dz1 or dz2 "
+                                 "(for devices built with one codec)", optarg);
             break;
         default: return EXIT_USAGE;
         }

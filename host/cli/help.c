@@ -59,6 +59,8 @@ const char HELP_DIFF[] =
     "  --security-counter N      anti-rollback counter, 32-bit (default 0)\n"
     "  --package-format 1|2      header layout: 2 compact (default), 1 for devices whose\n"
     "                            libdfota predates format 2 (312-byte header)\n"
+    "  --codec auto|dz1|dz2      delta codec: auto the smaller package (default); dz1 or dz2\n"
+    "                            for devices whose libdfota carries that codec only\n"
     "  --input-format auto|bin|hex|elf     how to read OLD and NEW (default auto)\n"
     "  --base ADDR               HEX/ELF: address of the image's first byte (default: lowest)\n"
     "  -o, --output PKG          the package; '-' is stdout (required)\n"

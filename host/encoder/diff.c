@@ -209,7 +209,8 @@ static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const
         }
         if (!rc && o->codec != DFOTA_ALG_DZ2)
             rc = encode_best(&c, &ops, NULL, x, o, res);
-        if (!rc && o->codec != DFOTA_ALG_DZ1 && dst_len) {
+        /* (an empty target is DZ1's, unless DZ2 is asked for) */
+        if (!rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2)) {
             /* DZ2: one parse, coded with the best settings; then the stored
              * payload, so no package grows much beyond the target. */
             struct dz2_oplist ops2 = { 0 };

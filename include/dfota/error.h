@@ -20,7 +20,7 @@ enum dfota_err {
     DFOTA_ERR_SOURCE        =  -8,  /* source firmware digest differs (BC20 254) */
     DFOTA_ERR_PAYLOAD       =  -9,  /* payload digest mismatch */
     DFOTA_ERR_SIGNATURE     = -10,  /* signature invalid or key unknown */
-    DFOTA_ERR_ALGORITHM     = -11,  /* unknown delta algorithm or coder */
+    DFOTA_ERR_ALGORITHM     = -11,  /* unknown delta algorithm or coder, or not compiled in */
     DFOTA_ERR_CORRUPT       = -12,  /* payload decodes to something impossible */
     DFOTA_ERR_TARGET        = -13,  /* result digest differs from the package's */
     DFOTA_ERR_LAYOUT        = -14,  /* package made for another flash layout */

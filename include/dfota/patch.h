@@ -15,6 +15,21 @@
 extern "C" {
 #endif
 
+/* Codecs compiled in (docs/engine.md, "Building"): a device whose packages
+ * all use one does not carry the other decoder. Both are on by default. A
+ * package of a codec the build lacks is refused with DFOTA_ERR_ALGORITHM by
+ * dfota_pkg_parse (so by dfota_check, before anything is written) and by
+ * dfota_patch_init. */
+#ifndef DFOTA_CFG_DZ1
+#define DFOTA_CFG_DZ1 1        /* lib/patch.c */
+#endif
+#ifndef DFOTA_CFG_DZ2
+#define DFOTA_CFG_DZ2 1        /* lib/dz2_decode.c */
+#endif
+#if !DFOTA_CFG_DZ1 && !DFOTA_CFG_DZ2
+#error "libdfota: enable DFOTA_CFG_DZ1, DFOTA_CFG_DZ2 or both"
+#endif
+
 #ifndef DFOTA_PATCH_INBUF
 #define DFOTA_PATCH_INBUF  64   /* payload read-ahead, bytes */
 #endif
@@ -93,7 +108,12 @@ struct dfota_patch {
     uint8_t  dst_buf[DZ2_DSTBUF];
 };
 
-/* Start decoding the payload that header h describes. */
+/* Nonzero when this build of the library decodes algorithm alg
+ * (DFOTA_ALG_*): DZ1 with DFOTA_CFG_DZ1, DZ2 with DFOTA_CFG_DZ2. */
+int dfota_patch_supported(uint8_t alg);
+
+/* Start decoding the payload that header h describes. DFOTA_ERR_ALGORITHM
+ * when this build does not decode its algorithm or coder. */
 int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h);
 
 /* Produce the next n bytes of the target stream into out. Returns DFOTA_OK,

@@ -291,6 +291,32 @@ expect "verify v1" 0 "" verify --pub k.pub --source a.bin p1.pkg
 [ $(($(wc -c <p1.pkg) - $(wc -c <p.pkg))) -ge 90 ] && ok || bad "format 2 header not at least 90 bytes smaller"
 expect "--package-format 3" 2 "--package-format '3'" diff $V --package-format 3 a.bin b.bin -o x.pkg
 no_file "--package-format 3: no output" x.pkg
+# --codec: one codec for devices built with one (DFOTA_CFG_DZ1/DZ2); auto is
+# the smaller, as without the option
+rm -f c1.pkg c2.pkg ca.pkg ci1.pkg
+expect "diff --codec dz1" 0 "" diff $V --codec dz1 --key k a.bin b.bin -o c1.pkg
+expect "inspect --codec dz1" 0 "" inspect c1.pkg
+has "--codec dz1: a DZ1 package" "$T/io/out" "DZ1 (algorithm 1)"
+expect "inspect --codec dz1: JSON" 0 "" inspect --json c1.pkg
+has "--codec dz1: JSON algorithm" "$T/io/out" '"algorithm":1,'
+expect "verify --codec dz1" 0 "" verify --pub k.pub --source a.bin c1.pkg
+expect "diff --codec dz2" 0 "" diff $V --codec dz2 --key k a.bin b.bin -o c2.pkg
+expect "inspect --codec dz2" 0 "" inspect c2.pkg
+has "--codec dz2: a DZ2 package" "$T/io/out" "DZ2 (algorithm 2)"
+rm -f c2.out
+expect "apply --codec dz2" 0 "" apply --pub k.pub a.bin c2.pkg -o c2.out
+same "apply --codec dz2: the target" b.bin c2.out
+expect "diff --codec dz1, in place" 0 "" diff $V --codec dz1 --layout inplace --key k a.bin b.bin -o ci1.pkg
+expect "inspect --codec dz1, in place" 0 "" inspect ci1.pkg
+has "--codec dz1, in place: DZ1" "$T/io/out" "DZ1 (algorithm 1)"
+expect "diff --codec auto" 0 "" diff $V --codec auto --key k a.bin b.bin -o ca.pkg
+[ "$(wc -c <ca.pkg)" -le "$(wc -c <c1.pkg)" ] && [ "$(wc -c <ca.pkg)" -le "$(wc -c <c2.pkg)" ] && ok ||
+    bad "--codec auto is not the smaller of dz1 and dz2"
+expect "--codec dz3" 2 "--codec 'dz3': it is auto" diff $V --codec dz3 --key k a.bin b.bin -o x.pkg
+one_line "--codec dz3: one line"
+no_file "--codec dz3: no output" x.pkg
+expect "--codec DZ1 (case)" 2 "--codec 'DZ1'" diff $V --codec DZ1 --key k a.bin b.bin -o x.pkg
+no_file "--codec DZ1: no output" x.pkg
 rm -f prod.pkg
 expect "diff with a product" 0 "" diff $V --product acme-x1 --key k a.bin b.bin -o prod.pkg
 expect "wrong product named" 7 "product 'acme-x1' in the header is not 'acme-x2'" verify --product acme-x2 prod.pkg
