@@ -156,8 +156,9 @@ class Cell:
 
 
 class Pair:
-    def __init__(self, name, old, new, extra=False):
+    def __init__(self, name, old, new, extra=False, synthetic=False):
         self.name, self.old, self.new, self.extra = name, old, new, extra
+        self.synthetic = synthetic      # bench/synthetic.py (worst case, big image)
         self.new_size = os.path.getsize(new)
         self.old_size = os.path.getsize(old)
         self.cells = {t: Cell() for t in TOOLS}
@@ -375,7 +376,7 @@ class Dfota:
             c.note = "inspect: " + r.why()
         # apply: best of N, every run checked byte-exact
         best = None
-        for _ in range(max(1, self.args.reps)):
+        for _ in range(1 if pair.synthetic else max(1, self.args.reps)):
             if os.path.exists(out):
                 os.unlink(out)
             r = self.runner.run(self.apply_cmd(pair, pkg, out), measure=False)
@@ -614,8 +615,10 @@ def report(pairs, args, env_lines, callgrind_line, failures):
         out.append("   dfota-ab / best peer this run: median %s, max %s, pairs where dfota is larger: %d of %d"
                    % (fmt_ratio(median(run), 3), fmt_ratio(max(run, default=None), 3),
                       sum(1 for x in run if x > 1), len(run)))
-        for label, want in (("shared corpus", False), ("own pairs", True)):
-            sub = [x for p, x in zip(pairs, cols["run"]) if x is not None and p.extra == want]
+        for label, want in (("shared corpus", (False, False)), ("own pairs", (True, False)),
+                            ("synthetic", (True, True))):
+            sub = [x for p, x in zip(pairs, cols["run"])
+                   if x is not None and (p.extra, p.synthetic) == want]
             if sub and len(sub) < len(run):
                 out.append("     %-13s: median %s, max %s, larger than the best peer: %d of %d"
                            % (label, fmt_ratio(median(sub), 3), fmt_ratio(max(sub), 3),
@@ -638,6 +641,31 @@ def report(pairs, args, env_lines, callgrind_line, failures):
         rows.append(r)
     out.append("4. Encode (diff) wall time in seconds and peak RSS in MiB")
     out.append(table(heads, rows))
+    out.append("")
+
+    # ---- table 5: the time and memory goals, per tool
+    heads = ["pair", "old+new MiB"] + ["%s %s" % (t, k) for t in TOOLS for k in ("t/zstd", "rss/in")]
+    rows = []
+    worst = {t: [None, None] for t in TOOLS}
+    for p in pairs:
+        zs = p.cells["zstd"]
+        inp = p.old_size + p.new_size
+        r = [p.name, "%.1f" % (inp / 1048576.0)]
+        for t in TOOLS:
+            c = p.cells[t]
+            tz = ratio(c.diff_s, zs.diff_s) if c.status == "ok" and zs.status == "ok" else None
+            ri = ratio(c.diff_rss * 1024.0, inp) if c.status == "ok" and c.diff_rss else None
+            for i, v in enumerate((tz, ri)):
+                if v is not None and (worst[t][i] is None or v > worst[t][i]):
+                    worst[t][i] = v
+            r += [fmt_ratio(tz, 2), fmt_ratio(ri, 1)]
+        rows.append(r)
+    mx = ["max", ""]
+    for t in TOOLS:
+        mx += [fmt_ratio(worst[t][0], 2), fmt_ratio(worst[t][1], 1)]
+    out.append("5. Goals: encode time / zstd's (t/zstd, goal <= 2) and peak RSS / (old+new) "
+               "(rss/in, goal <= 10)")
+    out.append(table(heads, table_rows_with_summary(rows, [mx])))
     out.append("")
 
     if callgrind_line:
@@ -796,6 +824,14 @@ def main():
                     help="add a pair of image files (repeatable)")
     ap.add_argument("--extra-pair-optional", action="append", default=[], metavar="NAME:OLD:NEW",
                     help="like --extra-pair, silently skipped if a file does not exist")
+    ap.add_argument("--synthetic", action="store_true",
+                    help="add the synthetic pairs of bench/synthetic.py (50 MB random, 64 MB "
+                    "firmware-like; generated into ${XDG_CACHE_HOME:-~/.cache}/dfota/synthetic)")
+    ap.add_argument("--synthetic-dir", help="cache for --synthetic (default: "
+                    "${XDG_CACHE_HOME:-~/.cache}/dfota/synthetic)")
+    ap.add_argument("--synthetic-peers", default="zstd,xdelta3",
+                    help="peers run on the synthetic pairs (default zstd,xdelta3: bsdiff and "
+                    "xz -9e take minutes there; 'all' for every peer)")
     ap.add_argument("--no-peers", action="store_true", help="do not run bsdiff/xdelta3/zstd/xz")
     ap.add_argument("--callgrind", action="store_true",
                     help="count instructions (Ir) of `dfota apply` under valgrind for one pair")
@@ -854,6 +890,18 @@ def main():
     pairs = load_pairs(corpus, False)
     if extra_corpus:
         pairs += load_pairs(extra_corpus, True)
+    if args.synthetic:
+        sdir = os.path.abspath(args.synthetic_dir or os.path.join(os.path.dirname(default_corpus()),
+                                                                  "synthetic"))
+        if inside_repo(sdir):
+            die("refusing to keep the synthetic pairs inside the repository (%s)" % sdir)
+        p = subprocess.run([sys.executable, os.path.join(HERE, "synthetic.py"), sdir,
+                            "--corpus", corpus], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+        if p.returncode != 0:
+            die("bench/synthetic.py failed (exit %d)" % p.returncode)
+        for d in p.stdout.decode().split():
+            pairs.append(Pair(os.path.basename(d), os.path.join(d, "old.bin"),
+                              os.path.join(d, "new.bin"), extra=True, synthetic=True))
     for spec in args.extra_pair:
         pairs.append(parse_extra(spec, False))
     for spec in args.extra_pair_optional:
@@ -897,6 +945,10 @@ def main():
                     log("    %-9s %s" % (t, c.size if c.status == "ok" else "ERR " + c.note))
             if not args.no_peers:
                 for t in PEERS:
+                    if p.synthetic and args.synthetic_peers != "all" and \
+                            t not in args.synthetic_peers.split(","):
+                        p.cells[t].note = "not run on synthetic pairs (--synthetic-peers)"
+                        continue
                     run_peer(runner, t, p, d)
                     c = p.cells[t]
                     log("    %-9s %s" % (t, c.size if c.status == "ok" else "ERR " + c.note))

@@ -11,6 +11,53 @@
 
 #if DFOTA_CFG_DZ2
 
+/* A DZ2 number (dfota/delta2.h): rc_num with the shared long rows (sm:
+ * the small model's). */
+static uint32_t rc_num2(struct dfota_patch *p, const struct dfota_patch_io *io, struct dz2_num *c,
+                        unsigned sm)
+{
+    unsigned n = 1, i, node = 1;
+    uint16_t *mant;
+    uint32_t v = 1;
+
+    while (n < DZ_NUM_MAXBITS && rc_bit(p, io, &c->len[n - 1], DZ_ADAPT_FAST))
+        n++;
+    mant = c->mant[dz2_num_row(sm, n)];
+    for (i = 1; i < n; i++) {
+        unsigned bit;
+        if (i <= DZ_NUM_CTXBITS) {
+            bit = rc_bit(p, io, &mant[node], DZ_ADAPT_FAST);
+            node = (node << 1) | bit;
+        } else {
+            bit = rc_direct(p, io);
+        }
+        v = (v << 1) | bit;
+    }
+    return v;
+}
+
+#if !DFOTA_CFG_DECODER_RAM_SMALL
+/* A matched literal (dfota/delta2.h): the tree follows mt while its bits
+ * agree with the match byte mb, then the plain literal tree lt. */
+static unsigned rc_mlit(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *mt,
+                        uint16_t *lt, unsigned mb)
+{
+    unsigned node = 1;
+    while (node < 256) {
+        unsigned mbit = (mb >> 7) & 1u, bit;
+        mb <<= 1;
+        bit = rc_bit(p, io, &mt[mbit << 8 | node], DZ_ADAPT_SLOW);
+        node = (node << 1) | bit;
+        if (bit != mbit)
+            break;
+    }
+    while (node < 256)
+        node = (node << 1) | rc_bit(p, io, &lt[node], DZ_ADAPT_SLOW);
+    return node & 0xFF;
+}
+#endif
+
+
 /* Start the next operation (docs/delta-format.md, "DZ2 operations"). */
 static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
 {
@@ -139,6 +186,39 @@ static int dst_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint
     return DFOTA_OK;
 }
 
+#if !DFOTA_CFG_DECODER_RAM_SMALL
+/* The match byte of the literal right after a copy or an exact copy: the
+ * byte at joint position mstart, where the copy would have gone on.
+ * Returns 1 with *b, 0 where the decoder may not read it (in place: a
+ * source byte at a sector start or in a new block, whose sector may be
+ * overwritten by now; a target byte outside the ring), or an error. */
+static int match_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t base,
+                      const uint8_t *out0, uint8_t *b)
+{
+    struct dfota_patch_state *s = &p->st;
+    uint32_t u = s->mstart;
+    int rc;
+
+    if (u < s->src_size) {
+        if (s->sector_size && (!(u & (s->sector_size - 1)) || s->out_pos == p->ring_from))
+            return 0;
+        if (u - p->src_base < p->src_len) {
+            *b = p->src_buf[u - p->src_base];
+            return 1;
+        }
+        rc = io->read_src(io->ctx, u, b, 1);
+        return rc ? rc : 1;
+    }
+    u -= s->src_size;
+    if (u >= s->out_pos)
+        return DFOTA_ERR_CORRUPT;         /* not produced yet (a bad restored state) */
+    if (s->sector_size && (u < p->ring_from || s->out_pos - u > DZ2_RING))
+        return 0;
+    rc = dst_byte(p, io, u, base, out0, b);
+    return rc ? rc : 1;
+}
+#endif
+
 /* The payload's start: the mode byte (range coded: it is also the coder's
  * zero start byte), then the coder's first four bytes and the preamble. */
 static int dz2_start(struct dfota_patch *p, const struct dfota_patch_io *io)
@@ -163,7 +243,7 @@ static int dz2_start(struct dfota_patch *p, const struct dfota_patch_io *io)
         s->code = (s->code << 8) | in_byte(p, io);
     if (p->err)
         return p->err;
-    return read_preamble(p, io, m->map_num.len, m->map_num.mant, dz2_num_rows(s->small),
+    return read_preamble(p, io, m->map_num.len, m->map_num.mant, dz2_map_rows(s->small),
                          dz2_map_max(s->small));
 }
 
@@ -194,22 +274,45 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
     if (sm)
         t.zcap = (uint8_t)(DZ2S_PRED - 1u);
     while (n) {
-        uint8_t b;
+        uint8_t b, mb = 0;
+        int first = 0;
 
         if (s->out_pos == s->block_end) {
             enter_block_io(p);
             if (s->sector_size)
                 p->ring_from = s->out_pos;
         }
-        if (s->remaining == 0 && (rc = dz2_next_op(p, io)))
-            return rc;
+        if (s->remaining == 0) {
+            if ((rc = dz2_next_op(p, io)))
+                return rc;
+            first = 1;
+        }
+#if DFOTA_CFG_DECODER_RAM_SMALL
+        (void)first;              /* (no matched literals) */
+        (void)mb;
+#endif
         switch (s->op) {
         case DZ2_OP_STORED:
             b = in_byte(p, io);
             break;
-        case DZ2_OP_LIT:
-            b = (uint8_t)rc_tree8(p, io, m->lit[dz2_lit_ctx(sm, s->addr, s->prev_byte)], DZ_ADAPT_SLOW);
+        case DZ2_OP_LIT: {
+            uint16_t *lt = m->lit[dz2_lit_ctx(sm, s->addr, s->prev_byte)];
+            rc = 0;
+#if !DFOTA_CFG_DECODER_RAM_SMALL
+            /* a matched literal after a copy (the full model only) */
+            if (!sm && first && s->prev_op != DZ2_OP_NONE) {
+                if (s->prev_op == DZ2_OP_COPY)
+                    s->mstart = s->src_pos;   /* where the approximate copy would go on */
+                if ((rc = match_byte(p, io, base, out0, &mb)) < 0)
+                    return rc;
+            }
+            if (rc)
+                b = (uint8_t)rc_mlit(p, io, m->mlit[s->prev_op == DZ2_OP_COPY], lt, mb);
+            else
+#endif
+                b = (uint8_t)rc_tree8(p, io, lt, DZ_ADAPT_SLOW);
             break;
+        }
         case DZ2_OP_COPY:
             if ((rc = copy_byte(p, io, &t, &b)))
                 return rc;

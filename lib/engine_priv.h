@@ -127,7 +127,7 @@ uint32_t dfota__batch_mark_at(const struct dfota_engine *e, uint32_t half); /* i
 /* ---- snapshot.c (in place): the decoder state as bytes ------------------- */
 
 #define SNAP_FMT_DZ1 0x00010001u   /* DZ1 decoder state, serialisation 1 */
-#define SNAP_FMT_DZ2 0x00020001u   /* DZ2 decoder state, serialisation 1 */
+#define SNAP_FMT_DZ2 0x00020002u   /* DZ2 decoder state, serialisation 2 (matched literals) */
 #define SNAP_FMT_DZ2S 0x00021001u  /* DZ2 small model (4k profile), serialisation 1 */
 /* The snapshot format of a decoder state. */
 #define SNAP_FMT_OF(st) (!DFOTA_CFG_DZ2 || (DFOTA_CFG_DZ1 && (st)->alg != DFOTA_ALG_DZ2) \

@@ -14,7 +14,7 @@ const char *dfota_strerror(int err)
     case DFOTA_ERR_SOURCE:    return "package was not built from this firmware (source digest mismatch)";
     case DFOTA_ERR_PAYLOAD:   return "package payload is corrupt (digest mismatch)";
     case DFOTA_ERR_SIGNATURE: return "package signature is invalid";
-    case DFOTA_ERR_ALGORITHM: return "unknown delta algorithm (or not compiled in)";
+    case DFOTA_ERR_ALGORITHM: return "delta algorithm unknown or not compiled in";
     case DFOTA_ERR_CORRUPT:   return "package payload is corrupt (undecodable)";
     case DFOTA_ERR_TARGET:    return "result does not match the target digest";
     case DFOTA_ERR_LAYOUT:    return "package was made for another flash layout";

@@ -359,7 +359,7 @@ int dfota__journal_restore(struct dfota_engine *e)
     len = dfota_le32(head + J_LEN);
     if (r.rc || len > dfota__half_size(e) || len < JR_HEAD + 4 ||
         dfota_le32(head + J_SEQ) != e->seq)
-        return DFOTA_ERR_JOURNAL;
+        return DFOTA_ERR_JOURNAL;        /* (the snapshot of the package's codec: snap_get) */
     r.end = half_addr(e, e->half) + len - 4;
     rc = dfota__snap_get(&r, e, dfota_le32(head + J_SNAP));
     if (rc || r.rc || r.addr - r.fill != r.end)

@@ -85,8 +85,6 @@ DZ_FN int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
                     const struct dz_copy_tabs *t, uint8_t *out);
 
 #define rc_num(p, io, c) rc_num_rows(p, io, (c)->len, (c)->mant, DZ_NUM_MAXBITS)
-/* a DZ2 number; sm: the small model */
-#define rc_num2(p, io, c, sm) rc_num_rows(p, io, (c)->len, (c)->mant, dz2_num_rows(sm))
 
 #if DZ_INT_BODIES
 

@@ -55,6 +55,7 @@ static void on_phase(void *ctx, int ph, unsigned i, unsigned n)
             snprintf(j->label, sizeof j->label, "refine");
         cli_bar_next(&j->bar, j->label);
         break;
+    case DFOTA_DIFF_CODE: j->pass = i; break;
     case DFOTA_DIFF_ENCODE:
         if (j->passes > 1)
             snprintf(j->label, sizeof j->label, "enc %u/%u %u/%u", j->pass + 1, j->passes, i + 1, n);
@@ -238,11 +239,12 @@ int cmd_diff(int argc, char **argv)
         cli_bar_plan(&job.bar, K_READ, S_READ * (mo + mn));
         cli_bar_plan(&job.bar, K_HASH, S_HASH * (mo + mn));
         cli_bar_plan(&job.bar, K_SORT, S_SORT * mo);
-        for (p = 0; p < job.passes; p++) {
+        for (p = 0; p < job.passes; p++) {      /* every pass is matched, then every one coded */
             cli_bar_plan(&job.bar, K_MATCH, S_MATCH * mn);
             cli_bar_plan(&job.bar, K_REFINE, S_REFINE * mn);
-            cli_bar_plan(&job.bar, K_ENCODE, S_ENCODE * mn);
         }
+        for (p = 0; p < job.passes; p++)
+            cli_bar_plan(&job.bar, K_ENCODE, S_ENCODE * mn);
         cli_bar_plan(&job.bar, K_SIGN, S_SIGN * mn);
         cli_bar_plan(&job.bar, K_WRITE, S_WRITE * mn);
     }

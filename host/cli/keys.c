@@ -99,6 +99,60 @@ static int pw_cb(char *buf, int size, int rwflag, void *u)
     return (int)strlen(buf);
 }
 
+/* The forms dfota keygen writes (unencrypted PKCS#8 and SubjectPublicKeyInfo
+ * of an Ed25519 key, PEM or DER), read without OpenSSL: its start-up (the
+ * providers, the config, the name tables) costs a few MB of memory, which
+ * is most of what dfota diff needs on small images. Any other form (or any
+ * other text around the PEM block) goes to libcrypto. Returns 1 when the
+ * key was read (*priv: a seed was found; out_pk set either way), else 0. */
+static int plain_key(const uint8_t *buf, size_t len, uint8_t out_seed[32], uint8_t out_pk[32],
+                     int *priv)
+{
+    uint8_t der[64], sk[64];
+    size_t n = len, i = 0, e;
+    const uint8_t *d = buf;
+
+    if (len > 10 && buf[0] != 0x30) {
+        static const char *const labels[] = { "PRIVATE KEY", "PUBLIC KEY" };
+        char head[40], tail[40];
+        const char *text = (const char *)buf, *body = NULL, *end = NULL;
+        size_t k;
+        while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+            i++;
+        for (k = 0; k < 2 && !body; k++) {
+            snprintf(head, sizeof head, "-----BEGIN %s-----", labels[k]);
+            snprintf(tail, sizeof tail, "-----END %s-----", labels[k]);
+            if (len - i > strlen(head) && !memcmp(text + i, head, strlen(head))) {
+                body = text + i + strlen(head);
+                end = memmem(body, len - (size_t)(body - text), tail, strlen(tail));
+            }
+        }
+        if (!body || !end)
+            return 0;
+        for (e = (size_t)(end - text) + strlen(tail); e < len; e++)
+            if (buf[e] != ' ' && buf[e] != '\t' && buf[e] != '\r' && buf[e] != '\n')
+                return 0;   /* something after the block */
+        if (sodium_base642bin(der, sizeof der, body, (size_t)(end - body), " \t\r\n", &n, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0)
+            return 0;
+        d = der;
+    }
+    if (n == 48 && !memcmp(d, PKCS8_PREFIX, 16) && sodium_init() >= 0) {
+        memcpy(out_seed, d + 16, 32);
+        crypto_sign_ed25519_seed_keypair(out_pk, sk, out_seed);
+        sodium_memzero(sk, sizeof sk);
+        *priv = 1;
+    } else if (n == 44 && !memcmp(d, SPKI_PREFIX, 12)) {
+        memcpy(out_pk, d + 12, 32);
+        *priv = 0;
+    } else {
+        sodium_memzero(der, sizeof der);
+        return 0;
+    }
+    sodium_memzero(der, sizeof der);
+    return 1;
+}
+
 /* Parse any supported key form; *pkey is an Ed25519 key. priv: a secret
  * key was found. Returns 0, or an exit code (message printed). */
 static int load_key(const char *path, const struct cli_pass *pass, int want_secret,
@@ -126,6 +180,11 @@ static int load_key(const char *path, const struct cli_pass *pass, int want_secr
         memcpy(out_pk, buf, 32);
         free(buf);
         return 0;
+    }
+    if (plain_key(buf, len, out_seed, out_pk, priv)) {
+        sodium_memzero(buf, len);
+        free(buf);
+        goto got;
     }
     bio = BIO_new_mem_buf(buf, (int)len);
     if (bio && len > 10 && memmem(buf, len, "-----BEGIN", 10)) {
@@ -197,6 +256,7 @@ static int load_key(const char *path, const struct cli_pass *pass, int want_secr
         }
     }
     EVP_PKEY_free(k);
+got:
     if (want_secret == 1 && !*priv) {
         cli_err("'%s' is a public key; signing needs the private key", path);
         return EXIT_IO;

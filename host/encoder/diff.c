@@ -65,7 +65,7 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
 {
     struct dz_copyrun *runs;
     size_t n = 0, k, t = 0, nops = ops ? ops->n : ops2->n;
-    double bits[NSETTINGS], best = 0;
+    double bits[NSETTINGS], pair[NSETTINGS][2], best = 0;
     const char *env = getenv("DFOTA_XSEL");
     int all = env && !strcmp(env, "all"), rc = DFOTA_OK;
     unsigned s, todo = 0, done = 0;
@@ -84,8 +84,15 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
         t += len;
     }
     for (s = 0; s < NSETTINGS; s++) {
-        x->flags = settings[s];
-        bits[s] = dz_setting_bits(c, runs, n, x, ops == NULL);
+        /* one count gives a setting with and without DZ_X_BYTECTX */
+        unsigned f = settings[s] & ~DZ_X_BYTECTX, j;
+        for (j = 0; j < s && (settings[j] & ~DZ_X_BYTECTX) != f; j++)
+            ;
+        if (j == s) {
+            x->flags = f;
+            dz_setting_bits(c, runs, n, x, ops == NULL, pair[s]);
+        }
+        bits[s] = pair[j][(settings[s] & DZ_X_BYTECTX) != 0];
         if (bits[s] == 0)
             rc = DFOTA_ERR_ARG;
         if (!s || bits[s] < best)
@@ -159,94 +166,118 @@ static int dz2_worth(const struct dz_match_ctx *c, const struct dfota_diff_resul
     return self_repeats(c->dst, c->dst_len);
 }
 
-static int diff_one(const uint8_t *src, size_t src_len, const int32_t *sa, const uint8_t *grams,
-                    unsigned gram_bits, const uint8_t *dst,
-                    size_t dst_len, const struct dfota_diff_opts *o, int backward, unsigned pass,
-                    unsigned passes, struct dfota_diff_result *res)
-{
+/* One write order: its matching context, the DZ1 ops found, and (in place)
+ * the target in stream order. */
+struct pass {
     struct dz_match_ctx c;
-    struct dz_oplist ops = { 0 };
-    uint8_t *t = NULL;
-    size_t k;
-    int rc;
+    struct dz_oplist ops;
+    uint8_t *t;
+};
 
-    memset(&c, 0, sizeof c);
-    memset(res, 0, sizeof *res);
-    c.src = src;
-    c.src_len = src_len;
-    c.sa = sa;
-    c.grams = grams;
-    c.gram_bits = gram_bits;
-    c.inplace = o->inplace;
-    c.backward = backward;
-    c.sector = o->inplace ? o->sector_size : 0;
-    c.nblocks = dz_block_count((uint32_t)dst_len, c.sector);
-    c.lag = o->inplace ? o->lag : 0;
-    c.progress = o->progress;
-    c.progress_ctx = o->progress_ctx;
-    c.phase = o->phase;
-    c.pass = pass;
-    c.passes = passes;
-    c.small = o->decoder_ram == DFOTA_DECODER_RAM_4K;
+static void pass_free(struct pass *ps)
+{
+    free(ps->ops.v);
+    free(ps->t);
+    memset(ps, 0, sizeof *ps);
+}
+
+/* Matching: the only step that reads the suffix array and the 5-gram set. */
+static int match_one(const uint8_t *src, size_t src_len, const int32_t *sa, const uint8_t *grams,
+                     unsigned gram_bits, const uint8_t *dst, size_t dst_len,
+                     const struct dfota_diff_opts *o, int backward, unsigned pass, unsigned passes,
+                     struct pass *ps)
+{
+    struct dz_match_ctx *c = &ps->c;
+
+    memset(ps, 0, sizeof *ps);
+    c->src = src;
+    c->src_len = src_len;
+    c->sa = sa;
+    c->grams = grams;
+    c->gram_bits = gram_bits;
+    c->inplace = o->inplace;
+    c->backward = backward;
+    c->sector = o->inplace ? o->sector_size : 0;
+    c->nblocks = dz_block_count((uint32_t)dst_len, c->sector);
+    c->lag = o->inplace ? o->lag : 0;
+    c->progress = o->progress;
+    c->progress_ctx = o->progress_ctx;
+    c->phase = o->phase;
+    c->pass = pass;
+    c->passes = passes;
+    c->small = o->decoder_ram == DFOTA_DECODER_RAM_4K;
     if (o->inplace) {
-        t = stream_order(dst, dst_len, c.sector, backward);
-        if (!t)
+        ps->t = stream_order(dst, dst_len, c->sector, backward);
+        if (!ps->t)
             return DFOTA_ERR_ARG;
-        c.dst = t;
+        c->dst = ps->t;
     } else {
-        c.dst = dst;
+        c->dst = dst;
     }
-    c.dst_len = dst_len;
+    c->dst_len = dst_len;
 
     phase(o, DFOTA_DIFF_MATCH, pass, passes);
-    rc = dz_match(&c, &ops);
+    return dz_match(c, &ps->ops);
+}
+
+/* Coding: the DZ1 payload, the DZ2 parse and payload, the stored one; the
+ * smallest goes to res. */
+static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfota_diff_result *res)
+{
+    struct dz_match_ctx *c = &ps->c;
+    struct dz_oplist *ops = &ps->ops;
+    size_t k, dst_len = c->dst_len;
+    int rc = DFOTA_OK;
+    struct dz_xparams *x = calloc(1, sizeof *x);
+
+    memset(res, 0, sizeof *res);
+    c->sa = NULL;                  /* freed by now */
+    c->grams = NULL;
+    if (!x)
+        rc = DFOTA_ERR_ARG;
     if (!rc) {
-        struct dz_xparams *x = calloc(1, sizeof *x);
-        if (!x)
-            rc = DFOTA_ERR_ARG;
-        if (!rc) {
-            dz_build_map(&c, &ops, x);
-            x->base = dz_guess_base(&c, &ops, x);
-        }
-        if (!rc && o->codec != DFOTA_ALG_DZ2 && !c.small)
-            rc = encode_best(&c, &ops, NULL, x, o, res);
-        /* (an empty target is DZ1's, unless DZ2 is asked for or the only one) */
-        if (!rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2 || c.small)) {
-            /* DZ2: one parse, coded with the best settings; then the stored
-             * payload, so no package grows much beyond the target. */
-            struct dz2_oplist ops2 = { 0 };
-            if (dz2_worth(&c, res)) {
-                rc = dz2_parse(&c, &ops, &ops2);
-                if (!rc)
-                    rc = encode_best(&c, NULL, &ops2, x, o, res);
-            }
-            if (!rc && dst_len >= 4) {      /* a payload holds at least 5 bytes */
-                uint8_t *p = NULL;
-                size_t plen = 0;
-                rc = dz2_stored(&c, &p, &plen);
-                keep(res, &rc, p, plen, DFOTA_ALG_DZ2);
-            }
-            free(ops2.v);
-        }
-        free(x);
+        dz_build_map(c, ops, x);
+        x->base = dz_guess_base(c, ops, x);
     }
+    /* (the 4k decoder RAM profile has DZ2's small model only) */
+    if (!rc && o->codec != DFOTA_ALG_DZ2 && !c->small)
+        rc = encode_best(c, ops, NULL, x, o, res);
+    /* (an empty target is DZ1's, unless DZ2 is asked for or the only one) */
+    if (!rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2 || c->small)) {
+        /* DZ2: one parse, coded with the best settings; then the stored
+         * payload, so no package grows much beyond the target. */
+        struct dz2_oplist ops2 = { 0 };
+        if (dz2_worth(c, res)) {
+            rc = dz2_parse(c, ops, &ops2);
+            if (!rc)
+                rc = encode_best(c, NULL, &ops2, x, o, res);
+        }
+        if (!rc && dst_len >= 4) {      /* a payload holds at least 5 bytes */
+            uint8_t *p = NULL;
+            size_t plen = 0;
+            rc = dz2_stored(c, &p, &plen);
+            keep(res, &rc, p, plen, DFOTA_ALG_DZ2);
+        }
+        free(ops2.v);
+    }
+    free(x);
     if (!rc) {
         res->flags = (o->inplace ? DFOTA_PKG_F_INPLACE : 0) |
-                     (o->inplace && backward ? DFOTA_PKG_F_BACKWARD : 0);
-        res->sector_size = c.sector;
-        res->lag = c.lag;
-        res->stream_crc32 = dfota_crc32(0, c.dst, dst_len);
-        res->decoder_ram = c.small ? DFOTA_DECODER_RAM_4K : (uint32_t)sizeof(struct dfota_patch);
-        res->ops = ops.n;
-        for (k = 0; k < ops.n; k++) {
-            if (ops.v[k].lit)
-                res->literal_bytes += ops.v[k].len;
+                     (o->inplace && c->backward ? DFOTA_PKG_F_BACKWARD : 0);
+        res->sector_size = c->sector;
+        res->lag = c->lag;
+        res->stream_crc32 = dfota_crc32(0, c->dst, dst_len);
+        res->decoder_ram = c->small ? DFOTA_DECODER_RAM_4K : (uint32_t)sizeof(struct dfota_patch);
+        res->ops = ops->n;
+        for (k = 0; k < ops->n; k++) {
+            if (ops->v[k].lit)
+                res->literal_bytes += ops->v[k].len;
             else
-                res->copy_bytes += ops.v[k].len;
+                res->copy_bytes += ops->v[k].len;
         }
+    } else {
+        dfota_diff_result_free(res);
     }
-    free(ops.v);
-    free(t);
     return rc;
 }
 
@@ -255,12 +286,15 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
 {
     int32_t *sa = NULL;
     uint8_t *grams = NULL;
-    unsigned gram_bits = DZ_GRAM_BITS;
-    int rc;
+    unsigned gram_bits = DZ_GRAM_BITS, n, i;
+    int rc = DFOTA_OK;
+    struct pass ps[2];
+    struct dfota_diff_result r2[2];
 
     struct dfota_diff_opts oc;
 
     memset(res, 0, sizeof *res);
+    memset(ps, 0, sizeof ps);
     if (!o->codec && getenv("DFOTA_CODEC")) {
         /* bench and tests: force one codec (1 = DZ1, 2 = DZ2) */
         oc = *o;
@@ -291,35 +325,42 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
             ;
         grams = calloc(1, (size_t)1 << (gram_bits - 3));
         if (grams) {
-            size_t i;
-            for (i = 0; i + 5 <= src_len; i++) {
-                uint32_t h = dz_gram_hash(src + i, gram_bits);
+            size_t j;
+            for (j = 0; j + 5 <= src_len; j++) {
+                uint32_t h = dz_gram_hash(src + j, gram_bits);
                 grams[h >> 3] = (uint8_t)(grams[h >> 3] | (1u << (h & 7)));
             }
         }
     }
-    if (!o->inplace || o->direction) {
-        rc = diff_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, o->direction < 0, 0, 1, res);
-    } else {
-        /* In place, the better write order depends on which way code moved. */
-        struct dfota_diff_result fwd, bwd;
-        rc = diff_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, 0, 0, 2, &fwd);
-        if (!rc) {
-            rc = diff_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, 1, 1, 2, &bwd);
-            if (rc) {
-                dfota_diff_result_free(&fwd);
-            } else if (bwd.payload_size < fwd.payload_size) {
-                dfota_diff_result_free(&fwd);
-                *res = bwd;
-            } else {
-                dfota_diff_result_free(&bwd);
-                *res = fwd;
-            }
-        }
-    }
+    /* In place, the better write order depends on which way code moved:
+     * both are matched, then both coded. The suffix array and the 5-gram set
+     * go before the coding, which needs memory of its own (the DZ2 parse). */
+    n = o->inplace && !o->direction ? 2 : 1;
+    for (i = 0; i < n && !rc; i++)
+        rc = match_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o,
+                       n == 2 ? (int)i : o->direction < 0, i, n, &ps[i]);
     free(sa);
     free(grams);
-    return rc;
+    for (i = 0; i < n && !rc; i++) {
+        phase(o, DFOTA_DIFF_CODE, i, n);
+        rc = code_one(&ps[i], o, &r2[i]);
+        pass_free(&ps[i]);
+        if (rc && i)
+            dfota_diff_result_free(&r2[0]);
+    }
+    for (i = 0; i < n; i++)
+        pass_free(&ps[i]);
+    if (rc)
+        return rc;
+    if (n == 2 && r2[1].payload_size < r2[0].payload_size) {
+        dfota_diff_result_free(&r2[0]);
+        *res = r2[1];
+    } else {
+        if (n == 2)
+            dfota_diff_result_free(&r2[1]);
+        *res = r2[0];
+    }
+    return DFOTA_OK;
 }
 
 void dfota_diff_result_free(struct dfota_diff_result *res)

@@ -9,13 +9,80 @@
 #include "rc_enc.h"
 
 struct dz2_ctx {
-    uint32_t out_pos, addr, block, block_end, src_pos, zrun, zhist;
+    uint32_t out_pos, addr, block, block_end, src_pos, zrun, zhist, mstart;
     uint32_t rep[DZ2_REPS];
     int32_t align;
     uint8_t prev_op, prev_byte;
     uint8_t mru[DZ_LANES];
     uint8_t pred[4], pred_n, pred_kind;
 };
+
+/* A DZ2 number: the mirror of rc_num2 in lib/dz2_decode.c. */
+static void rc_num2(struct rc_enc *r, struct dz2_num *c, unsigned sm, uint32_t v)
+{
+    unsigned n = 0, i, node = 1;
+    uint16_t *mant;
+    uint32_t t = v;
+
+    while (t) {
+        n++;
+        t >>= 1;
+    }
+    for (i = 1; i < n; i++)
+        rc_bit(r, &c->len[i - 1], 1, DZ_ADAPT_FAST);
+    if (n < DZ_NUM_MAXBITS)
+        rc_bit(r, &c->len[n - 1], 0, DZ_ADAPT_FAST);
+    mant = c->mant[dz2_num_row(sm, n)];
+    for (i = 1; i < n; i++) {
+        unsigned bit = (v >> (n - 1 - i)) & 1u;
+        if (i <= DZ_NUM_CTXBITS) {
+            rc_bit(r, &mant[node], bit, DZ_ADAPT_FAST);
+            node = (node << 1) | bit;
+        } else {
+            rc_direct(r, bit);
+        }
+    }
+}
+
+/* A matched literal: the mirror of rc_mlit in lib/dz2_decode.c. */
+static void rc_mlit(struct rc_enc *r, uint16_t *mt, uint16_t *lt, unsigned v, unsigned mb)
+{
+    unsigned node = 1, i = 0;
+    for (; i < 8; i++) {
+        unsigned mbit = (mb >> (7 - i)) & 1u, bit = (v >> (7 - i)) & 1u;
+        rc_bit(r, &mt[mbit << 8 | node], bit, DZ_ADAPT_SLOW);
+        node = (node << 1) | bit;
+        if (bit != mbit) {
+            i++;
+            break;
+        }
+    }
+    for (; i < 8; i++) {
+        unsigned bit = (v >> (7 - i)) & 1u;
+        rc_bit(r, &lt[node], bit, DZ_ADAPT_SLOW);
+        node = (node << 1) | bit;
+    }
+}
+
+/* The match byte of a literal at x->out_pos right after an exact copy (the
+ * mirror of match_byte in lib/dz2_decode.c): 1 with *b, 0 where the
+ * decoder may not read it. */
+static int match_byte_enc(const struct dz_match_ctx *c, const struct dz2_ctx *x, size_t bstart,
+                          uint8_t *b)
+{
+    uint32_t u = x->mstart, ss = c->inplace ? c->sector : 0;
+    if (u < c->src_len) {
+        if (ss && (!(u & (ss - 1)) || x->out_pos == bstart))
+            return 0;
+        *b = c->src[u];
+        return 1;
+    }
+    u -= (uint32_t)c->src_len;
+    if (ss && (u < bstart || x->out_pos - u > DZ2_RING))
+        return 0;
+    *b = c->dst[u];
+    return 1;
+}
 
 int dz2_stored(const struct dz_match_ctx *c, uint8_t **out, size_t *out_len)
 {
@@ -94,7 +161,7 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
     st_cat = ST_PRE;
     if (xp->map_n > dz2_map_max(sm))
         goto bad;
-    rc_put_preamble(&r, m->map_num.len, m->map_num.mant, dz2_num_rows(sm), xp);
+    rc_put_preamble(&r, m->map_num.len, m->map_num.mant, dz2_map_rows(sm), xp);
     for (k = 0; k < ops->n; k++) {
         const struct dz2_op *op = &ops->v[k];
         uint16_t *kp = m->kind[x.prev_op];
@@ -183,7 +250,15 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
             b = c->dst[x.out_pos];
             st_cat = op->kind == DZ2_OP_LIT ? ST_LIT : ST_DZERO;
             if (op->kind == DZ2_OP_LIT) {
-                rc_tree8(&r, m->lit[dz2_lit_ctx(sm, x.addr, x.prev_byte)], b, DZ_ADAPT_SLOW);
+                uint16_t *lt = m->lit[dz2_lit_ctx(sm, x.addr, x.prev_byte)];
+                uint8_t mb;
+                if (i == 0 && x.prev_op == DZ2_OP_COPY)
+                    x.mstart = x.src_pos;     /* where the approximate copy would go on */
+                /* matched literals: the full model only */
+                if (!sm && i == 0 && x.prev_op != DZ2_OP_NONE && match_byte_enc(c, &x, bstart, &mb))
+                    rc_mlit(&r, m->mlit[x.prev_op == DZ2_OP_COPY], lt, b, mb);
+                else
+                    rc_tree8(&r, lt, b, DZ_ADAPT_SLOW);
             } else if (op->kind == DZ2_OP_COPY) {
                 if (!dz_src_valid(c, x.out_pos, x.src_pos))
                     goto bad;
@@ -202,6 +277,8 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
             x.addr++;
         }
         x.prev_op = op->kind;
+        if (op->kind == DZ2_OP_MATCH)
+            x.mstart = u + op->len;
         if (op->kind == DZ2_OP_COPY || (op->kind == DZ2_OP_MATCH && u < c->src_len))
             x.align = (int32_t)((int64_t)x.src_pos - x.out_pos);
     }

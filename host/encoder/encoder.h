@@ -29,7 +29,8 @@ struct dfota_diff_opts {
     void *progress_ctx;
     /* phase(progress_ctx, DFOTA_DIFF_*, index, count): a phase starts; may
      * be NULL. MATCH: pass index of count (two in place with direction
-     * auto); ENCODE: setting index of count within the current pass. */
+     * auto); CODE: pass index of count; ENCODE: setting index of count
+     * within the pass being coded. */
     void (*phase)(void *ctx, int phase, unsigned index, unsigned count);
     int codec;               /* 0: the smallest of DZ1 and DZ2; else DFOTA_ALG_DZ1 or DFOTA_ALG_DZ2 only */
     uint32_t decoder_ram;    /* profile: 0 or DFOTA_DECODER_RAM_16K (the full models), or
@@ -44,6 +45,8 @@ enum dfota_diff_phase {
     DFOTA_DIFF_REFINE = 6,   /* short source matches inside literals (per pass, after MATCH) */
     DFOTA_DIFF_ENCODE = 4,   /* entropy coding with one setting */
     DFOTA_DIFF_SIGN = 5,     /* header and signature (package build) */
+    DFOTA_DIFF_CODE = 7,     /* coding of pass index of count starts (after every pass's
+                              * MATCH and REFINE), its ENCODE phases follow */
 };
 
 /* Result of a diff: the payload and the header fields it determines. */
@@ -113,12 +116,13 @@ uint32_t dz_guess_base(const struct dz_match_ctx *c, const struct dz_oplist *ops
 struct dz_copyrun {
     uint32_t t, src, len;        /* stream position, source position, length */
 };
-double dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs, size_t n,
-                       const struct dz_xparams *x, int dz2);
+void dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs, size_t n,
+                     const struct dz_xparams *x, int dz2, double bits[2]);
 
-/* The 5-gram set has 2^24 bits, or 16 bits a source byte for sources over
- * 1 MiB (up to 2^30 bits), so that it keeps filtering on big inputs. */
-#define DZ_GRAM_BITS 24
+/* The 5-gram set has 16 bits a source byte, at least 2^16 and at most 2^30
+ * bits, so that it keeps filtering on big inputs and costs little memory on
+ * small ones. */
+#define DZ_GRAM_BITS 16
 #define DZ_GRAM_BITS_MAX 30
 static inline uint32_t dz_gram_hash(const uint8_t *p, unsigned bits)
 {

@@ -141,8 +141,6 @@ static inline void rc_num_rows(struct rc_enc *r, uint16_t *len, uint16_t (*mant)
 }
 
 #define rc_num(r, c, v) rc_num_rows(r, (c)->len, (c)->mant, DZ_NUM_MAXBITS, v)
-/* a DZ2 number; sm: the small model */
-#define rc_num2(r, c, sm, v) rc_num_rows(r, (c)->len, (c)->mant, dz2_num_rows(sm), v)
 
 static inline void rc_tree8(struct rc_enc *r, uint16_t *t, unsigned v, unsigned shift)
 {

@@ -122,31 +122,40 @@ void dz_build_map(const struct dz_match_ctx *c, const struct dz_oplist *ops, str
     free(v);
 }
 
-/* Score a base: how many aligned pointer words of the copies it predicts
- * exactly. */
-static size_t score_base(const struct dz_match_ctx *c, const struct dz_oplist *ops,
-                         const struct dz_xparams *x, uint32_t base)
+/* Score the bases: how many aligned pointer words of the copies each one
+ * predicts exactly. A word counts only where the target differs from the
+ * source (the prediction must give the target and not the source word), so
+ * the words that are copied unchanged, most of them, are skipped for every
+ * base at once; the address runs along a copy, recomputed per block. */
+static void score_bases(const struct dz_match_ctx *c, const struct dz_oplist *ops,
+                        const struct dz_xparams *x, const uint32_t *base, uint32_t nbase,
+                        size_t *hits)
 {
-    size_t i, t = 0, hits = 0;
+    size_t i, t = 0;
+    uint32_t b;
+    for (b = 0; b < nbase; b++)
+        hits[b] = 0;
     for (i = 0; i < ops->n; i++) {
         const struct dz_op *op = &ops->v[i];
-        if (!op->lit) {
+        if (!op->lit && op->len >= 4) {
             size_t k;
-            for (k = 0; k + 4 <= op->len; k++) {
-                uint32_t left, a = addr_of(c, t + k, &left);
+            uint32_t left = 0, a = 0;
+            for (k = 0; k + 4 <= op->len; k++, a++, left--) {
+                const uint8_t *sp = c->src + op->src + k, *dp = c->dst + t + k;
                 uint8_t pred[4];
-                if (a & 3)
+                if (!left)
+                    a = addr_of(c, t + k, &left);
+                if ((a & 3) || memcmp(dp, sp, 4) == 0)
                     continue;
-                if (dz_predict(c->src + op->src + k, (uint32_t)(op->src + k), a, DZ_X_PTR32, base,
-                               x->map, x->map_n, (uint32_t)c->src_len, pred) == 2 &&
-                    memcmp(pred, c->dst + t + k, 4) == 0 &&
-                    memcmp(pred, c->src + op->src + k, 4) != 0)
-                    hits++;
+                for (b = 0; b < nbase; b++)
+                    if (dz_predict(sp, (uint32_t)(op->src + k), a, DZ_X_PTR32, base[b], x->map,
+                                   x->map_n, (uint32_t)c->src_len, pred) == 2 &&
+                        memcmp(pred, dp, 4) == 0)
+                        hits[b]++;
             }
         }
         t += op->len;
     }
-    return hits;
 }
 
 uint32_t dz_guess_base(const struct dz_match_ctx *c, const struct dz_oplist *ops,
@@ -155,7 +164,7 @@ uint32_t dz_guess_base(const struct dz_match_ctx *c, const struct dz_oplist *ops
     /* Usual flash addresses, and the reset vector (word 1 of a Cortex-M
      * image) rounded down to every power of two. */
     uint32_t cand[48], n = 0, i, best = 0;
-    size_t best_score = 0;
+    size_t best_score = 0, score[48];
     static const uint32_t common[] = { 0x00000000, 0x08000000, 0x00100000, 0x00400000,
                                        0x10000000, 0x00080000, 0x00200000, 0x60000000 };
     for (i = 0; i < sizeof common / sizeof common[0]; i++)
@@ -166,10 +175,10 @@ uint32_t dz_guess_base(const struct dz_match_ctx *c, const struct dz_oplist *ops
         for (i = 8; i < 28; i++)
             cand[n++] = rv & ~((1u << i) - 1);
     }
+    score_bases(c, ops, x, cand, n, score);
     for (i = 0; i < n; i++) {
-        size_t s = score_base(c, ops, x, cand[i]);
-        if (s > best_score) {
-            best_score = s;
+        if (score[i] > best_score) {
+            best_score = score[i];
             best = cand[i];
         }
     }

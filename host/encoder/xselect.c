@@ -90,19 +90,26 @@ static float preamble_cost(struct cmodel *m, unsigned rows, const struct dz_xpar
     return s;
 }
 
-double dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs, size_t n,
-                       const struct dz_xparams *xp, int dz2)
+/* The costs of setting xp->flags without and with DZ_X_BYTECTX (bits[0],
+ * bits[1]) in one walk: that flag changes only the price of the "difference
+ * is zero" bit (its probability is averaged with a by-previous-byte model),
+ * while every model update and every other price is the same; the two sums
+ * are kept apart, each in the order of its own walk. bits[] are 0 when out
+ * of memory. */
+void dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs, size_t n,
+                     const struct dz_xparams *xp, int dz2, double bits[2])
 {
     struct cmodel *m = malloc(sizeof *m);
     uint32_t ss = c->inplace ? c->sector : 0, zrun = 0, zhist = 0, block = 0, block_end = 0, addr = 0;
     uint8_t mru[DZ_LANES] = { 0 }, pred[4];
-    unsigned pred_n = 0, pred_kind = 0, sm = dz2 && c->small;
-    double total;
-    float s;
+    unsigned pred_n = 0, pred_kind = 0, flags = xp->flags & ~DZ_X_BYTECTX, sm = dz2 && c->small;
+    double total0, total1;
+    float s0, s1;
     size_t k;
 
+    bits[0] = bits[1] = 0;
     if (!m)
-        return 0;
+        return;
     price_init();
     {
         uint16_t *p = (uint16_t *)(void *)m;
@@ -110,7 +117,8 @@ double dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *ru
         for (i = 0; i < sizeof *m / sizeof *p; i++)
             p[i] = DZ_PROB_INIT;
     }
-    total = preamble_cost(m, dz2 ? dz2_num_rows(sm) : DZ_NUM_MAXBITS, xp);
+    total0 = preamble_cost(m, dz2 ? dz2_map_rows(sm) : DZ_NUM_MAXBITS, xp);
+    total1 = total0;
     for (k = 0; k < n; k++) {
         const struct dz_copyrun *r = &runs[k];
         uint32_t t = r->t, sp = r->src, i;
@@ -128,19 +136,19 @@ double dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *ru
             addr += t - off;
             block_end = off + len;
         }
-        s = 0;
+        s0 = s1 = 0;
         for (i = 0; i < r->len; i++, t++, sp++, addr++) {
             unsigned lane = addr & 3u, kind = 0;
             uint8_t sb, d, b = c->dst[t];
-            uint16_t *pz;
+            uint16_t *pz, *p2, avg;
             if (t == block_end) {
                 uint32_t off, len;
                 block++;
                 dz_block(block, (uint32_t)c->dst_len, ss, c->backward, &off, &len, &addr);
                 block_end = off + len;
             }
-            if ((xp->flags & DZ_X_PRED) && !pred_n && r->len - i >= 4 && block_end - t >= 4) {
-                pred_kind = dz_predict(c->src + sp, sp, addr, xp->flags, xp->base, xp->map,
+            if ((flags & DZ_X_PRED) && !pred_n && r->len - i >= 4 && block_end - t >= 4) {
+                pred_kind = dz_predict(c->src + sp, sp, addr, flags, xp->base, xp->map,
                                        xp->map_n, (uint32_t)c->src_len, pred);
                 pred_n = pred_kind ? 4 : 0;
             }
@@ -151,24 +159,27 @@ double dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *ru
             }
             d = (uint8_t)(b - sb);
             pz = &m->d_zero[dz2 ? dz2_pred_row(sm, kind) : kind][dz_zero_ctx(addr, zrun, zhist)];
-            if (xp->flags & DZ_X_BYTECTX) {
+            {
                 uint8_t pb = t ? c->dst[t - 1] : 0;
-                uint16_t *p2 = &m->d_zero2[dz2 ? dz2_zero2_ctx(sm, pb, zrun) : pb * 2u + (zrun == 0)];
-                uint16_t avg = (uint16_t)(((uint32_t)*pz + *p2) >> 1);
-                s += price_tab[d ? DZ_PROB_ONE - avg : avg];
-                dz_adapt(pz, d != 0, DZ_ADAPT_FAST);
-                dz_adapt(p2, d != 0, DZ_ADAPT_FAST);
-            } else {
-                s += bit_cost(pz, d != 0);
+                p2 = &m->d_zero2[dz2 ? dz2_zero2_ctx(sm, pb, zrun) : pb * 2u + (zrun == 0)];
             }
+            avg = (uint16_t)(((uint32_t)*pz + *p2) >> 1);
+            s0 += price_tab[d ? DZ_PROB_ONE - *pz : *pz];
+            s1 += price_tab[d ? DZ_PROB_ONE - avg : avg];
+            dz_adapt(pz, d != 0, DZ_ADAPT_FAST);
+            dz_adapt(p2, d != 0, DZ_ADAPT_FAST);
             if (d) {
-                s += bit_cost(&m->d_mru[lane * 2u + ((zhist >> 3) & 1u)], d != mru[lane]);
+                float cm = bit_cost(&m->d_mru[lane * 2u + ((zhist >> 3) & 1u)], d != mru[lane]);
+                s0 += cm;
+                s1 += cm;
                 if (d != mru[lane]) {
                     uint16_t *tr = m->d_val[dz2 ? dz2_dval_ctx(sm, kind, lane) : kind * DZ_LANES + lane];
                     unsigned node = 1, j;
                     for (j = 0; j < 8; j++) {
                         unsigned bit = (d >> (7 - j)) & 1u;
-                        s += price_tab[bit ? DZ_PROB_ONE - tr[node] : tr[node]];
+                        float cb = price_tab[bit ? DZ_PROB_ONE - tr[node] : tr[node]];
+                        s0 += cb;
+                        s1 += cb;
                         dz_adapt(&tr[node], bit, DZ_ADAPT_SLOW);
                         node = (node << 1) | bit;
                     }
@@ -180,8 +191,10 @@ double dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *ru
             }
             zhist = (zhist << 1) | (d != 0);
         }
-        total += s;
+        total0 += s0;
+        total1 += s1;
     }
     free(m);
-    return total;
+    bits[0] = total0;
+    bits[1] = total1;
 }

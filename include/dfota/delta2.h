@@ -35,8 +35,8 @@ extern "C" {
 #define DZ2S_LIT_CTX   2u     /* literal trees: by lane parity (full: DZ_LIT_CTX) */
 #define DZ2S_DVAL      2u     /* difference trees: by lane parity (full: predicted? x DZ_LANES) */
 #define DZ2S_ZERO2     32u    /* d_zero2: by the previous byte's top 4 bits, run 0 */
-#define DZ2S_NUM_ROWS  2u     /* numbers: mantissa contexts for bit length 2 only (row 0 is unused) */
-#define DZ2S_MAP_MAX   64u    /* shift map entries */
+#define DZ2S_NUM_ROWS  1u     /* numbers: mantissa rows (full: 8; the preamble's 32) */
+#define DZ2S_MAP_MAX   76u    /* shift map entries */
 #define DZ2S_PRED      2u     /* d_zero by prediction kind: none, predicted */
 
 /* Operation kinds. */
@@ -73,28 +73,48 @@ extern "C" {
 #define DZ2_ZERO2_N    DZ2S_ZERO2
 #define DZ2_DVAL_N     DZ2S_DVAL
 #define DZ2_LIT_N      DZ2S_LIT_CTX
+#define DZ2_MAP_ROWS   DZ2S_NUM_ROWS
 #else
-#define DZ2_NUM_ROWS   DZ_NUM_MAXBITS
+/* DZ2's numbers: DZ1's number coder (dfota/delta.h), except that bit
+ * lengths above DZ2_NUM_ROWS share the mantissa tree of length
+ * DZ2_NUM_ROWS (large offsets and distances are rare; the RAM goes to the
+ * matched literals instead). */
+#define DZ2_NUM_ROWS   8u
 #define DZ2_PRED_N     DZ_PRED_KINDS
 #define DZ2_ZERO2_N    512u
 #define DZ2_DVAL_N     (2u * DZ_LANES)
 #define DZ2_LIT_N      DZ_LIT_CTX
+#define DZ2_MAP_ROWS   DZ_NUM_MAXBITS  /* the preamble's numbers, as DZ1's */
 #endif
 
-/* A number's contexts: as DZ1's struct dz_num, with mantissa contexts for
- * bit lengths up to the model's row count (the rest of a longer number's
- * bits are plain). */
 struct dz2_num {
     uint16_t len[DZ_NUM_MAXBITS];
     uint16_t mant[DZ2_NUM_ROWS][1u << DZ_NUM_CTXBITS];
 };
+
+/* The preamble's numbers: DZ1's coder, mantissa contexts for bit lengths
+ * with one of DZ2_MAP_ROWS rows (all 32 in the full model), plain bits
+ * for longer ones. */
+struct dz2_mapnum {
+    uint16_t len[DZ_NUM_MAXBITS];
+    uint16_t mant[DZ2_MAP_ROWS][1u << DZ_NUM_CTXBITS];
+};
+
+/* Matched literals: the first literal byte after an approximate or an
+ * exact copy is coded against the "match byte", the byte the copy would
+ * have produced next (LZMA's matched literal). While the bits coded so far
+ * agree with the match byte's, the bit-tree node is looked up in
+ * mlit[ctx][match bit * 256 + node] (ctx 1 after an approximate copy, 0
+ * after an exact one); from the first disagreeing bit on, in the plain
+ * literal tree. The small model has none (its literals are plain). */
+#define DZ2_MLIT_CTX  2u
 
 struct dz2_model {
     uint16_t kind[DZ2_OP_KINDS][DZ2_K_N];
     struct dz2_num copy_len;                    /* approximate copy: as DZ1 */
     struct dz2_num lit_len;
     struct dz2_num off_mag;                     /* approximate copy offset delta */
-    struct dz2_num map_num;
+    struct dz2_mapnum map_num;                  /* the preamble's numbers */
     uint16_t off_zero[2];
     uint16_t off_sign[2];
     uint16_t d_zero[DZ2_PRED_N][DZ_ZCTX_N];
@@ -107,6 +127,9 @@ struct dz2_model {
     struct dz2_num t_dist;                      /* target distance */
 #define o_mag off_mag
     uint16_t o_zero, o_sign;
+#if !DFOTA_CFG_DECODER_RAM_SMALL
+    uint16_t mlit[DZ2_MLIT_CTX][512];           /* matched literals (not in the small model) */
+#endif
 };
 
 /* Probabilities the small model has: its tables' prefixes, in the order of
@@ -121,7 +144,16 @@ struct dz2_model {
  * small build only the small model exists. */
 #define DZ2_IS_SMALL(sm) (DFOTA_CFG_DECODER_RAM_SMALL || (sm))
 
-static inline unsigned dz2_num_rows(unsigned sm)
+/* Mantissa tree row of a DZ2 number of bit length n (1 .. 32): bit
+ * lengths from the model's last row on share it. */
+static inline unsigned dz2_num_row(unsigned sm, unsigned n)
+{
+    unsigned rows = DZ2_IS_SMALL(sm) ? DZ2S_NUM_ROWS : DZ2_NUM_ROWS;
+    return n < rows ? n - 1 : rows - 1;
+}
+
+/* Mantissa rows of the preamble's numbers (map_num; rc_num_rows) */
+static inline unsigned dz2_map_rows(unsigned sm)
 {
     return DZ2_IS_SMALL(sm) ? DZ2S_NUM_ROWS : DZ_NUM_MAXBITS;
 }

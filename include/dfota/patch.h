@@ -109,7 +109,8 @@ struct dfota_patch_state {
     /* DZ2 */
     uint32_t rep[DZ2_REPS];   /* repeat distances */
     int32_t  align;       /* source position - target position after the last source copy */
-    uint32_t mstart;      /* exact copy: joint-space position of its next byte */
+    uint32_t mstart;      /* exact copy: joint-space position of its next byte; at
+                           * a literal after a copy: its match byte's (delta2.h) */
     /* copied from the header */
     uint32_t src_size, dst_size, payload_size, sector_size, flags;
 };
