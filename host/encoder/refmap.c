@@ -273,7 +273,8 @@ uint32_t dz_guess_base(const struct dz_match_ctx *c, const struct dz_oplist *ops
             ev[nev++].d = -1;
         }
     }
-    qsort(ev, nev, sizeof *ev, by_at);
+    if (nev)
+        qsort(ev, nev, sizeof *ev, by_at);
     {
         long cnt = 0;
         for (i = 0; i < nev;) {
