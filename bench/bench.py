@@ -28,7 +28,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
-DFOTA_TOOLS = ["dfota-ab", "dfota-ip"]
+# dfota-4k: A/B with the 4k decoder RAM profile (dfota diff --decoder-ram 4k)
+DFOTA_TOOLS = ["dfota-ab", "dfota-ip", "dfota-4k"]
 PEERS = ["bsdiff", "xdelta3", "zstd", "xz"]
 TOOLS = DFOTA_TOOLS + PEERS
 # strong-peers.tsv columns, shown as pseudo tools
@@ -329,8 +330,10 @@ class Dfota:
             self.ready = True
         return self.ready
 
-    def diff_cmd(self, pair, layout, pkg):
+    def diff_cmd(self, pair, layout, pkg, ram=None):
         cmd = [self.exe, "diff"]
+        if ram:
+            cmd += ["--decoder-ram", ram]
         if layout == "inplace":
             cmd += ["--layout", "inplace", "--sector-size", str(self.args.sector_size)]
         cmd += ["--from-version", self.args.from_version, "--to-version", self.args.to_version,
@@ -349,7 +352,7 @@ class Dfota:
             return
         pkg = os.path.join(d, tool + ".pkg")
         out = os.path.join(d, tool + ".out")
-        r = self.runner.run(self.diff_cmd(pair, layout, pkg))
+        r = self.runner.run(self.diff_cmd(pair, layout, pkg, "4k" if tool == "dfota-4k" else None))
         c.diff_s, c.diff_rss = r.wall, r.rss_kib
         if not r.ok or not os.path.isfile(pkg):
             c.fail("diff: " + r.why())
@@ -401,7 +404,7 @@ class Dfota:
         if not shutil.which("valgrind"):
             return "valgrind not installed"
         lines = []
-        for tool in DFOTA_TOOLS:
+        for tool in DFOTA_TOOLS[:2]:
             c = pair.cells[tool]
             if c.status != "ok":
                 lines.append("%s: skipped (%s)" % (tool, c.note or "no package"))
@@ -511,7 +514,7 @@ def report(pairs, args, env_lines, callgrind_line, failures):
     out.append("")
 
     # ---- table 1: sizes
-    heads = ["pair", "new", "dfota-ab", "dfota-ip"] + PEERS + [SP_BEST3, SP_BEST_ALL]
+    heads = ["pair", "new"] + DFOTA_TOOLS + PEERS + [SP_BEST3, SP_BEST_ALL]
     rows = []
     for p in pairs:
         r = [p.name, str(p.new_size)] + [size_cell(p.cells[t]) for t in TOOLS]
@@ -522,7 +525,7 @@ def report(pairs, args, env_lines, callgrind_line, failures):
     out.append("")
 
     # ---- table 2: ratio size/new
-    heads = ["pair", "dfota-ab", "dfota-ip"] + PEERS + [SP_BEST3, SP_BEST_ALL]
+    heads = ["pair"] + DFOTA_TOOLS + PEERS + [SP_BEST3, SP_BEST_ALL]
     rows = []
     for p in pairs:
         r = [p.name]
@@ -542,19 +545,21 @@ def report(pairs, args, env_lines, callgrind_line, failures):
 
     # ---- table 3: dfota relative to peers, speed, RAM (not with --no-dfota)
     if not args.no_dfota:
-        heads = ["pair", "best-run", "ab/run", "ab/sp3", "ab/spall", "ip/ab",
+        heads = ["pair", "best-run", "ab/run", "ab/sp3", "ab/spall", "ip/ab", "4k/ab",
                  "diff-s", "t/zstd", "RSS-MiB", "rss/zstd", "apply-MB/s", "dec-RAM", "ip-RAM", "sect-buf",
                  "codec"]
         rows = []
-        cols = {k: [] for k in ("run", "sp3", "spall", "ipab", "t", "rss", "mbps")}
+        cols = {k: [] for k in ("run", "sp3", "spall", "ipab", "k4ab", "t", "rss", "mbps")}
         for p in pairs:
             ab, ip, zs = p.cells["dfota-ab"], p.cells["dfota-ip"], p.cells["zstd"]
+            k4 = p.cells["dfota-4k"]
             bp = best_peer(p)
             v = {
                 "run": ratio(ab.size, bp[0]) if bp else None,
                 "sp3": ratio(ab.size, p.sp[0]) if p.sp else None,
                 "spall": ratio(ab.size, p.sp[2]) if p.sp else None,
                 "ipab": ratio(ip.size, ab.size),
+                "k4ab": ratio(k4.size, ab.size) if k4.status == "ok" else None,
                 "t": ratio(ab.diff_s, zs.diff_s) if ab.status == "ok" and zs.status == "ok" else None,
                 "rss": ratio(ab.diff_rss, zs.diff_rss) if ab.status == "ok" and zs.status == "ok" else None,
                 "mbps": (p.new_size / ab.apply_s / 1e6) if ab.apply_s else None,
@@ -564,13 +569,14 @@ def report(pairs, args, env_lines, callgrind_line, failures):
             sb = ip.sector_buffer if ip.sector_buffer is not None else ab.sector_buffer
             if ab.status == ERR:
                 bad = "MISMATCH" if ab.roundtrip == "MISMATCH" else ERR
-                rows.append([p.name, ("%d %s" % bp) if bp else NA, bad] + [NA] * 12)
+                rows.append([p.name, ("%d %s" % bp) if bp else NA, bad] + [NA] * 13)
                 continue
             rows.append([
                 p.name,
                 ("%d %s" % bp) if bp else NA,
                 fmt_ratio(v["run"], 3), fmt_ratio(v["sp3"], 3) if p.sp else "",
                 fmt_ratio(v["spall"], 3) if p.sp else "", fmt_ratio(v["ipab"], 3),
+                fmt_ratio(v["k4ab"], 3),
                 fmt_ratio(ab.diff_s, 2), fmt_ratio(v["t"], 2),
                 fmt_ratio(ab.diff_rss / 1024, 1) if ab.diff_rss else NA, fmt_ratio(v["rss"], 2),
                 fmt_ratio(v["mbps"], 1),
@@ -579,6 +585,7 @@ def report(pairs, args, env_lines, callgrind_line, failures):
             ])
         med = ["median", "", fmt_ratio(median(cols["run"]), 3), fmt_ratio(median(cols["sp3"]), 3),
                fmt_ratio(median(cols["spall"]), 3), fmt_ratio(median(cols["ipab"]), 3),
+               fmt_ratio(median(cols["k4ab"]), 3),
                fmt_ratio(median([p.cells["dfota-ab"].diff_s for p in pairs
                                    if p.cells["dfota-ab"].status == "ok"]), 2), fmt_ratio(median(cols["t"]), 2),
                "", fmt_ratio(median(cols["rss"]), 2), fmt_ratio(median(cols["mbps"]), 1), "", "", "", ""]
@@ -586,6 +593,7 @@ def report(pairs, args, env_lines, callgrind_line, failures):
               fmt_ratio(max([x for x in cols["sp3"] if x is not None], default=None), 3),
               fmt_ratio(max([x for x in cols["spall"] if x is not None], default=None), 3),
               fmt_ratio(max([x for x in cols["ipab"] if x is not None], default=None), 3),
+              fmt_ratio(max([x for x in cols["k4ab"] if x is not None], default=None), 3),
               "", fmt_ratio(max([x for x in cols["t"] if x is not None], default=None), 2),
               "", fmt_ratio(max([x for x in cols["rss"] if x is not None], default=None), 2), "",
               fmt_int(max_ok(pairs, "dfota-ab", "decoder_ram")),
@@ -601,6 +609,9 @@ def report(pairs, args, env_lines, callgrind_line, failures):
         out.append("   dfota-ab / strong best-of-all: median %s, max %s, pairs where dfota is larger: %d of %d"
                    % (fmt_ratio(median(spall), 3), fmt_ratio(max(spall, default=None), 3),
                       sum(1 for x in spall if x > 1), len(spall)))
+        k4 = [x for x in cols["k4ab"] if x is not None]
+        out.append("   dfota-4k / dfota-ab (the 4k decoder RAM profile's cost): median %s, max %s over %d pairs"
+                   % (fmt_ratio(median(k4), 3), fmt_ratio(max(k4, default=None), 3), len(k4)))
         out.append("   dfota-ab / best peer this run: median %s, max %s, pairs where dfota is larger: %d of %d"
                    % (fmt_ratio(median(run), 3), fmt_ratio(max(run, default=None), 3),
                       sum(1 for x in run if x > 1), len(run)))

@@ -78,7 +78,7 @@ static uint32_t round_up(uint32_t v, uint32_t unit)
 
 static int known_err(int rc)
 {
-    return rc <= DFOTA_OK && rc >= DFOTA_ERR_STATE && rc != DFOTA_ERR_IO;
+    return rc <= DFOTA_OK && rc >= DFOTA_ERR_RAM && rc != DFOTA_ERR_IO;
 }
 
 /* ---- the reference decode (bit 2) ---- */

@@ -22,7 +22,7 @@
 
 static int known_err(int rc)
 {
-    return rc <= DFOTA_OK && rc >= DFOTA_ERR_STATE;
+    return rc <= DFOTA_OK && rc >= DFOTA_ERR_RAM;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -92,6 +92,9 @@ int dfota__load_header(struct dfota_engine *e, uint8_t raw[DFOTA_PKG_HEADER_MAX]
     }
     if (h->src_size > l->slot_size || h->dst_size > l->slot_size)
         return DFOTA_ERR_NOSPACE;
+    /* A package made for a bigger decoder (the 16k profile on a 4k build). */
+    if (h->decoder_ram > DFOTA_PATCH_RAM)
+        return DFOTA_ERR_RAM;
     if (h->security_counter < e->cfg->security_counter)
         return DFOTA_ERR_DOWNGRADE;
     return DFOTA_OK;

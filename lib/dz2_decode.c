@@ -11,6 +11,53 @@
 
 #if DFOTA_CFG_DZ2
 
+/* A DZ2 number (dfota/delta2.h): rc_num with the shared long rows (sm:
+ * the small model's). */
+static uint32_t rc_num2(struct dfota_patch *p, const struct dfota_patch_io *io, struct dz2_num *c,
+                        unsigned sm)
+{
+    unsigned n = 1, i, node = 1;
+    uint16_t *mant;
+    uint32_t v = 1;
+
+    while (n < DZ_NUM_MAXBITS && rc_bit(p, io, &c->len[n - 1], DZ_ADAPT_FAST))
+        n++;
+    mant = c->mant[dz2_num_row(sm, n)];
+    for (i = 1; i < n; i++) {
+        unsigned bit;
+        if (i <= DZ_NUM_CTXBITS) {
+            bit = rc_bit(p, io, &mant[node], DZ_ADAPT_FAST);
+            node = (node << 1) | bit;
+        } else {
+            bit = rc_direct(p, io);
+        }
+        v = (v << 1) | bit;
+    }
+    return v;
+}
+
+#if !DFOTA_CFG_DECODER_RAM_SMALL
+/* A matched literal (dfota/delta2.h): the tree follows mt while its bits
+ * agree with the match byte mb, then the plain literal tree lt. */
+static unsigned rc_mlit(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *mt,
+                        uint16_t *lt, unsigned mb)
+{
+    unsigned node = 1;
+    while (node < 256) {
+        unsigned mbit = (mb >> 7) & 1u, bit;
+        mb <<= 1;
+        bit = rc_bit(p, io, &mt[mbit << 8 | node], DZ_ADAPT_SLOW);
+        node = (node << 1) | bit;
+        if (bit != mbit)
+            break;
+    }
+    while (node < 256)
+        node = (node << 1) | rc_bit(p, io, &lt[node], DZ_ADAPT_SLOW);
+    return node & 0xFF;
+}
+#endif
+
+
 /* Start the next operation (docs/delta-format.md, "DZ2 operations"). */
 static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
 {
@@ -18,9 +65,10 @@ static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
     struct dz2_model *m = &s->m2;
     uint16_t *k = m->kind[s->prev_op];
     uint32_t left = s->dst_size - s->out_pos, len;
+    unsigned sm = s->small;
 
     if (s->prev_op != DZ2_OP_LIT && rc_bit(p, io, &k[DZ2_K_LIT], DZ_ADAPT_FAST)) {
-        len = rc_num(p, io, &m->lit_len);
+        len = rc_num2(p, io, &m->lit_len, sm);
         if (p->err)
             return p->err;
         if (len > left)
@@ -29,10 +77,10 @@ static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
     } else if (rc_bit(p, io, &k[DZ2_K_COPY], DZ_ADAPT_FAST)) {
         int32_t delta = 0;
         unsigned al = s->prev_op == DZ2_OP_LIT;
-        len = rc_num(p, io, &m->copy_len);
+        len = rc_num2(p, io, &m->copy_len, sm);
         if (rc_bit(p, io, &m->off_zero[al], DZ_ADAPT_FAST)) {
             unsigned neg = rc_bit(p, io, &m->off_sign[al], DZ_ADAPT_FAST);
-            uint32_t mag = rc_num(p, io, &m->off_mag);
+            uint32_t mag = rc_num2(p, io, &m->off_mag, sm);
             if (p->err)
                 return p->err;
             if (mag > 0x7FFFFFFFu)
@@ -58,16 +106,16 @@ static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
             }
             d = s->rep[i];
             dz2_rep_use(s->rep, i, d);
-            len = rc_num(p, io, &m->r_len);
+            len = rc_num2(p, io, &m->r_len, sm);
         } else {
             if (rc_bit(p, io, &k[DZ2_K_DST], DZ_ADAPT_FAST)) {
-                d = rc_num(p, io, &m->t_dist);
+                d = rc_num2(p, io, &m->t_dist, sm);
             } else {
                 /* a source position, from the alignment of the last source copy */
                 int64_t at = (int64_t)s->out_pos + s->align;
                 if (rc_bit(p, io, &m->o_zero, DZ_ADAPT_FAST)) {
                     unsigned neg = rc_bit(p, io, &m->o_sign, DZ_ADAPT_FAST);
-                    uint32_t mag = rc_num(p, io, &m->o_mag);
+                    uint32_t mag = rc_num2(p, io, &m->o_mag, sm);
                     at += neg ? -(int64_t)mag : (int64_t)mag;
                 }
                 if (at < 0 || at >= (int64_t)s->src_size)
@@ -75,7 +123,7 @@ static int dz2_next_op(struct dfota_patch *p, const struct dfota_patch_io *io)
                 d = (uint32_t)(joint - (uint64_t)at);
             }
             dz2_rep_use(s->rep, DZ2_REPS - 1, d);
-            len = rc_num(p, io, &m->m_len);
+            len = rc_num2(p, io, &m->m_len, sm);
         }
         if (p->err)
             return p->err;
@@ -138,57 +186,135 @@ static int dst_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint
     return DFOTA_OK;
 }
 
+#if !DFOTA_CFG_DECODER_RAM_SMALL
+/* The match byte of the literal right after a copy or an exact copy: the
+ * byte at joint position mstart, where the copy would have gone on.
+ * Returns 1 with *b, 0 where the decoder may not read it (in place: a
+ * source byte at a sector start or in a new block, whose sector may be
+ * overwritten by now; a target byte outside the ring), or an error. */
+static int match_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t base,
+                      const uint8_t *out0, uint8_t *b)
+{
+    struct dfota_patch_state *s = &p->st;
+    uint32_t u = s->mstart;
+    int rc;
+
+    if (u < s->src_size) {
+        if (s->sector_size && (!(u & (s->sector_size - 1)) || s->out_pos == p->ring_from))
+            return 0;
+        if (u - p->src_base < p->src_len) {
+            *b = p->src_buf[u - p->src_base];
+            return 1;
+        }
+        rc = io->read_src(io->ctx, u, b, 1);
+        return rc ? rc : 1;
+    }
+    u -= s->src_size;
+    if (u >= s->out_pos)
+        return DFOTA_ERR_CORRUPT;         /* not produced yet (a bad restored state) */
+    if (s->sector_size && (u < p->ring_from || s->out_pos - u > DZ2_RING))
+        return 0;
+    rc = dst_byte(p, io, u, base, out0, b);
+    return rc ? rc : 1;
+}
+#endif
+
+/* The payload's start: the mode byte (range coded: it is also the coder's
+ * zero start byte), then the coder's first four bytes and the preamble. */
+static int dz2_start(struct dfota_patch *p, const struct dfota_patch_io *io)
+{
+    struct dfota_patch_state *s = &p->st;
+    struct dz2_model *m = &s->m2;
+    unsigned i, mode = in_byte(p, io);
+
+    if (p->err)
+        return p->err;
+    if (mode == DZ2_MODE_STORED) {
+        if (s->payload_size != (uint64_t)s->dst_size + 1)
+            return DFOTA_ERR_CORRUPT;
+        s->op = DZ2_OP_STORED;
+        s->remaining = s->dst_size;
+        return DFOTA_OK;
+    }
+    if (mode != DZ2_MODE_RC_SMALL && (DFOTA_CFG_DECODER_RAM_SMALL || mode != DZ2_MODE_RC))
+        return DFOTA_ERR_CORRUPT;         /* a small build has the small model only */
+    s->small = mode == DZ2_MODE_RC_SMALL;
+    for (i = 0; i < 4; i++)
+        s->code = (s->code << 8) | in_byte(p, io);
+    if (p->err)
+        return p->err;
+    return read_preamble(p, io, m->map_num.len, m->map_num.mant, dz2_map_rows(s->small),
+                         dz2_map_max(s->small));
+}
+
 int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *out, uint32_t n)
 {
     struct dfota_patch_state *s = &p->st;
     struct dz2_model *m = &s->m2;
     uint32_t base = s->out_pos;
     const uint8_t *out0 = out;
+    unsigned sm;
+    struct dz_copy_tabs t;
     int rc;
 
     if (n > s->dst_size - s->out_pos)
         return DFOTA_ERR_ARG;
-    if (s->out_pos == 0 && s->in_pos == 0 && n) {
-        /* The mode byte; range coded: it is also the coder's zero start byte. */
-        unsigned i, mode = in_byte(p, io);
-        if (p->err)
-            return p->err;
-        if (mode == DZ2_MODE_STORED) {
-            if (s->payload_size != (uint64_t)s->dst_size + 1)
-                return DFOTA_ERR_CORRUPT;
-            s->op = DZ2_OP_STORED;
-            s->remaining = s->dst_size;
-        } else if (mode != DZ2_MODE_RC) {
-            return DFOTA_ERR_CORRUPT;
-        } else {
-            for (i = 0; i < 4; i++)
-                s->code = (s->code << 8) | in_byte(p, io);
-            if (p->err)
-                return p->err;
-            if ((rc = read_preamble(p, io, &m->map_num)))
-                return rc;
-        }
-    }
+    if (s->out_pos == 0 && s->in_pos == 0 && n && (rc = dz2_start(p, io)))
+        return rc;
+    /* the difference contexts of this model (dfota/delta2.h) */
+    sm = DZ2_IS_SMALL(s->small);
+    t.d_zero = m->d_zero;
+    t.d_zero2 = m->d_zero2;
+    t.d_mru = m->d_mru;
+    t.dval = m->d_val;
+    t.zcap = (uint8_t)(DZ2_PRED_N - 1u);
+    t.dcap = (uint8_t)(sm ? 0u : 1u);               /* dz2_dval_ctx */
+    t.lanes = (uint8_t)(sm ? 2u : DZ_LANES);
+    t.z2shift = (uint8_t)(sm ? 4u : 0u);
+    if (sm)
+        t.zcap = (uint8_t)(DZ2S_PRED - 1u);
     while (n) {
-        uint8_t b;
+        uint8_t b, mb = 0;
+        int first = 0;
 
         if (s->out_pos == s->block_end) {
             enter_block_io(p);
             if (s->sector_size)
                 p->ring_from = s->out_pos;
         }
-        if (s->remaining == 0 && (rc = dz2_next_op(p, io)))
-            return rc;
+        if (s->remaining == 0) {
+            if ((rc = dz2_next_op(p, io)))
+                return rc;
+            first = 1;
+        }
+#if DFOTA_CFG_DECODER_RAM_SMALL
+        (void)first;              /* (no matched literals) */
+        (void)mb;
+#endif
         switch (s->op) {
         case DZ2_OP_STORED:
             b = in_byte(p, io);
             break;
-        case DZ2_OP_LIT:
-            b = (uint8_t)rc_tree8(p, io, m->lit[dz_lit_ctx(s->addr, s->prev_byte)], DZ_ADAPT_SLOW);
+        case DZ2_OP_LIT: {
+            uint16_t *lt = m->lit[dz2_lit_ctx(sm, s->addr, s->prev_byte)];
+            rc = 0;
+#if !DFOTA_CFG_DECODER_RAM_SMALL
+            /* a matched literal after a copy (the full model only) */
+            if (!sm && first && s->prev_op != DZ2_OP_NONE) {
+                if (s->prev_op == DZ2_OP_COPY)
+                    s->mstart = s->src_pos;   /* where the approximate copy would go on */
+                if ((rc = match_byte(p, io, base, out0, &mb)) < 0)
+                    return rc;
+            }
+            if (rc)
+                b = (uint8_t)rc_mlit(p, io, m->mlit[s->prev_op == DZ2_OP_COPY], lt, mb);
+            else
+#endif
+                b = (uint8_t)rc_tree8(p, io, lt, DZ_ADAPT_SLOW);
             break;
+        }
         case DZ2_OP_COPY:
-            if ((rc = copy_byte(p, io, m->d_zero, m->d_zero2, m->d_mru, m->d_val[0], m->d_val[1],
-                                m->d_val[1], &b)))
+            if ((rc = copy_byte(p, io, &t, &b)))
                 return rc;
             break;
         default:                          /* DZ2_OP_MATCH */
@@ -222,6 +348,16 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
 
 #endif /* DFOTA_CFG_DZ2 */
 
+#if DFOTA_CFG_DECODER_RAM_SMALL
+/* The 4k profile: the whole decoder, with the small model's tables (each
+ * the prefix of the full model's that DZ2_MODE_RC_SMALL uses), its ring and
+ * shift map, fits in 4 KiB. */
+_Static_assert(sizeof(struct dz2_model) == 2u * DZ2S_MODEL_N,
+               "a small build's model is the small model's tables alone (DZ2S_MODEL_N)");
+_Static_assert(sizeof(struct dfota_patch) <= DFOTA_DECODER_RAM_4K,
+               "the 4k profile's decoder must fit in 4 KiB");
+#else
 /* The ring shares the model's union with DZ1's larger model: no extra RAM. */
 _Static_assert(sizeof(struct dz2_model) + DZ2_RING <= sizeof(struct dz_model),
                "DZ2 model and ring must fit in DZ1's model");
+#endif

@@ -127,13 +127,22 @@ uint32_t dfota__batch_mark_at(const struct dfota_engine *e, uint32_t half); /* i
 /* ---- snapshot.c (in place): the decoder state as bytes ------------------- */
 
 #define SNAP_FMT_DZ1 0x00010001u   /* DZ1 decoder state, serialisation 1 */
-#define SNAP_FMT_DZ2 0x00020001u   /* DZ2 decoder state, serialisation 1 */
-/* The snapshot format of the package's codec. */
-#define SNAP_FMT_OF(h) ((h)->algorithm == DFOTA_ALG_DZ2 ? SNAP_FMT_DZ2 : SNAP_FMT_DZ1)
+#define SNAP_FMT_DZ2 0x00020002u   /* DZ2 decoder state, serialisation 2 (matched literals) */
+#define SNAP_FMT_DZ2S 0x00021001u  /* DZ2 small model (4k profile), serialisation 1 */
+/* The snapshot format of a decoder state. */
+#define SNAP_FMT_OF(st) (!DFOTA_CFG_DZ2 || (DFOTA_CFG_DZ1 && (st)->alg != DFOTA_ALG_DZ2) \
+                         ? SNAP_FMT_DZ1 \
+                         : DFOTA_CFG_DECODER_RAM_SMALL || (st)->small ? SNAP_FMT_DZ2S : SNAP_FMT_DZ2)
+/* The formats this build reads: those of its codecs (a small build has
+ * DZ2's small model only). */
+#define SNAP_FMT_OK(f) ((DFOTA_CFG_DZ2 && (f) == SNAP_FMT_DZ2S) || \
+                        (DFOTA_CFG_DZ1 && (f) == SNAP_FMT_DZ1) || \
+                        (DFOTA_CFG_DZ2 && !DFOTA_CFG_DECODER_RAM_SMALL && (f) == SNAP_FMT_DZ2))
 uint32_t dfota__snap_size(const struct dfota_patch_state *s);
 uint32_t dfota__snap_max(void);
 void dfota__snap_put(struct dfota__js *w, const struct dfota_patch_state *s);
-int dfota__snap_get(struct dfota__js *r, struct dfota_engine *e);
+/* fmt: the record's SNAP_FMT_* */
+int dfota__snap_get(struct dfota__js *r, struct dfota_engine *e, uint32_t fmt);
 
 /* ---- apply_ab.c / apply_inplace.c ------------------------------------------ */
 

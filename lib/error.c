@@ -22,6 +22,7 @@ const char *dfota_strerror(int err)
     case DFOTA_ERR_DOWNGRADE: return "package security counter is lower than the device's";
     case DFOTA_ERR_JOURNAL:   return "update journal is inconsistent";
     case DFOTA_ERR_STATE:     return "operation not valid in this state";
+    case DFOTA_ERR_RAM:       return "package needs more decoder RAM than this build has (see --decoder-ram)";
     default:                  return "unknown error";
     }
 }

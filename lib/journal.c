@@ -210,7 +210,7 @@ int dfota__journal_write(struct dfota_engine *e, uint32_t kind)
         /* the u32 fields at 0 .. J_DIGEST, in their order */
         const uint32_t v[J_CRCS / 4] = { JR_MAGIC, seq, JR_HEAD + snap + 4, kind, e->active,
                                          e->blocks_done, e->ckpt_prev,
-                                         snap ? SNAP_FMT_OF(&e->hdr) : 0,
+                                         snap ? SNAP_FMT_OF(&e->patch.st) : 0,
                                          e->hdr.dst_size, e->hdr.flags, e->hdr.sector_size,
                                          e->hdr.lag };
         memset(head, 0, sizeof head);
@@ -331,10 +331,9 @@ int dfota__journal_load(struct dfota_engine *e)
             e->blocks_done++;
         return DFOTA_OK;
     }
-    /* (the package header may not be read yet: which codec's snapshot it
-     * must be is checked when it is restored, by its model size) */
-    if (done > n || prev > done ||
-        (done && done < n ? snap != SNAP_FMT_DZ1 && snap != SNAP_FMT_DZ2 : snap != 0))
+    /* (the package header may not be read yet: that the snapshot is of
+     * the package's codec is checked when it is restored) */
+    if (done > n || prev > done || (done && done < n ? !SNAP_FMT_OK(snap) : snap != 0))
         return DFOTA_ERR_JOURNAL;
     e->blocks_done = done;
     e->ckpt_prev = prev;
@@ -360,9 +359,9 @@ int dfota__journal_restore(struct dfota_engine *e)
     len = dfota_le32(head + J_LEN);
     if (r.rc || len > dfota__half_size(e) || len < JR_HEAD + 4 ||
         dfota_le32(head + J_SEQ) != e->seq)
-        return DFOTA_ERR_JOURNAL;
+        return DFOTA_ERR_JOURNAL;        /* (the snapshot of the package's codec: snap_get) */
     r.end = half_addr(e, e->half) + len - 4;
-    rc = dfota__snap_get(&r, e);
+    rc = dfota__snap_get(&r, e, dfota_le32(head + J_SNAP));
     if (rc || r.rc || r.addr - r.fill != r.end)
         return DFOTA_ERR_JOURNAL;        /* fields out of range, or not the whole record */
     stored = r.crc;

@@ -21,14 +21,16 @@ int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h)
     unsigned i;
 
     if (!dfota_patch_supported(h->algorithm) || h->coder != DFOTA_CODER_RC1)
-        return DFOTA_ERR_ALGORITHM;
+        return DFOTA_ERR_ALGORITHM;      /* (a small build has no room for DZ1's model) */
     memset(p, 0, sizeof *p);
     s->alg = h->algorithm;
     /* (written so that a build with one codec carries one model's code) */
-    if (DFOTA_CFG_DZ2 && (!DFOTA_CFG_DZ1 || s->alg == DFOTA_ALG_DZ2))
-        dz2_model_init(&s->m2);
-    else
+#if DFOTA_CFG_DZ1
+    if (!DFOTA_CFG_DZ2 || s->alg == DFOTA_ALG_DZ1)
         dz_model_init(&s->m);
+    else
+#endif
+        dz2_model_init(&s->m2);
     for (i = 0; DFOTA_CFG_DZ2 && i < DZ2_REPS; i++)
         s->rep[i] = 1;
     s->range = 0xFFFFFFFFu;
@@ -104,6 +106,8 @@ static int dz1_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
 {
     struct dfota_patch_state *s = &p->st;
     struct dz_model *m = &s->m;
+    const struct dz_copy_tabs t = { m->d_zero, m->d_zero2, m->d_mru,
+                                    (uint16_t (*)[256])(void *)m->d_val, 2, 2, DZ_LANES, 0 };
     int rc0;
 
     if (n > s->dst_size - s->out_pos)
@@ -117,7 +121,8 @@ static int dz1_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
             s->code = (s->code << 8) | in_byte(p, io);
         if (p->err)
             return p->err;
-        if ((rc0 = read_preamble(p, io, &s->m.map_num)))
+        if ((rc0 = read_preamble(p, io, m->map_num.len, m->map_num.mant, DZ_NUM_MAXBITS,
+                                 DZ_MAP_MAX)))
             return rc0;
     }
     while (n) {
@@ -134,8 +139,7 @@ static int dz1_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
         if (s->op == DZ_OP_LIT) {
             b = (uint8_t)rc_tree8(p, io, m->lit[dz_lit_ctx(s->addr, s->prev_byte)], DZ_ADAPT_SLOW);
         } else {
-            if ((rc = copy_byte(p, io, m->d_zero, m->d_zero2, m->d_mru, m->d_val[0], m->d_val[1],
-                                m->d_val[2], &b)))
+            if ((rc = copy_byte(p, io, &t, &b)))
                 return rc;
         }
         if (p->err)

@@ -37,7 +37,7 @@
 #define rc_bit         dfota__rc_bit
 #define rc_bit2        dfota__rc_bit2
 #define rc_direct      dfota__rc_direct
-#define rc_num         dfota__rc_num
+#define rc_num_rows    dfota__rc_num_rows
 #define rc_tree8       dfota__rc_tree8
 #define src_fill       dfota__src_fill
 #define src_byte       dfota__src_byte
@@ -58,20 +58,33 @@ DZ_FN unsigned rc_bit(struct dfota_patch *p, const struct dfota_patch_io *io, ui
 DZ_FN unsigned rc_bit2(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *p1,
                        uint16_t *p2, unsigned shift);
 DZ_FN unsigned rc_direct(struct dfota_patch *p, const struct dfota_patch_io *io);
-DZ_FN uint32_t rc_num(struct dfota_patch *p, const struct dfota_patch_io *io, struct dz_num *c);
+DZ_FN uint32_t rc_num_rows(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *len,
+                           uint16_t (*mant)[1u << DZ_NUM_CTXBITS], unsigned rows);
 DZ_FN unsigned rc_tree8(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *t,
                         unsigned shift);
 DZ_FN int src_fill(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t need);
 DZ_FN int src_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *b);
 DZ_FN int src_peek4(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t out[4]);
-DZ_FN int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io,
-                        struct dz_num *map_num);
+DZ_FN int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *len,
+                        uint16_t (*mant)[1u << DZ_NUM_CTXBITS], unsigned rows, uint32_t map_max);
 DZ_FN void enter_block(struct dfota_patch_state *s);
 DZ_FN void enter_block_io(struct dfota_patch *p);
+/* The tables of the copy-byte coding (copy_byte, below): DZ1 and the two
+ * DZ2 models lay them out differently. For prediction kind k at lane l,
+ * d_zero's row is min(k, zcap) and the difference tree
+ * dval[min(k, dcap) * lanes + l % lanes]; d_zero2's context is the
+ * previous byte >> z2shift and "run 0". */
+struct dz_copy_tabs {
+    uint16_t (*d_zero)[DZ_ZCTX_N];
+    uint16_t *d_zero2;
+    uint16_t *d_mru;
+    uint16_t (*dval)[256];
+    uint8_t zcap, dcap, lanes, z2shift;
+};
 DZ_FN int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
-                    uint16_t (*d_zero)[DZ_ZCTX_N], uint16_t *d_zero2, uint16_t *d_mru,
-                    uint16_t (*dval0)[256], uint16_t (*dval1)[256], uint16_t (*dval2)[256],
-                    uint8_t *out);
+                    const struct dz_copy_tabs *t, uint8_t *out);
+
+#define rc_num(p, io, c) rc_num_rows(p, io, (c)->len, (c)->mant, DZ_NUM_MAXBITS)
 
 #if DZ_INT_BODIES
 
@@ -164,18 +177,22 @@ DZ_FN unsigned rc_direct(struct dfota_patch *p, const struct dfota_patch_io *io)
     return bit;
 }
 
-/* A number v >= 1: its bit length in unary, then the bits below the top. */
-DZ_FN uint32_t rc_num(struct dfota_patch *p, const struct dfota_patch_io *io, struct dz_num *c)
+/* A number v >= 1: its bit length in unary, then the bits below the top,
+ * the first DZ_NUM_CTXBITS of them through the tree of its bit length when
+ * that has one of the `rows` mantissa rows (DZ1 and DZ2's full model: all
+ * of them). */
+DZ_FN uint32_t rc_num_rows(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *len,
+                           uint16_t (*mant)[1u << DZ_NUM_CTXBITS], unsigned rows)
 {
     unsigned n = 1, i, node = 1;
     uint32_t v = 1;
 
-    while (n < DZ_NUM_MAXBITS && rc_bit(p, io, &c->len[n - 1], DZ_ADAPT_FAST))
+    while (n < DZ_NUM_MAXBITS && rc_bit(p, io, &len[n - 1], DZ_ADAPT_FAST))
         n++;
     for (i = 1; i < n; i++) {
         unsigned bit;
-        if (i <= DZ_NUM_CTXBITS) {
-            bit = rc_bit(p, io, &c->mant[n - 1][node], DZ_ADAPT_FAST);
+        if (i <= DZ_NUM_CTXBITS && n - 1 < rows) {
+            bit = rc_bit(p, io, &mant[n - 1][node], DZ_ADAPT_FAST);
             node = (node << 1) | bit;
         } else {
             bit = rc_direct(p, io);
@@ -235,7 +252,8 @@ DZ_FN int src_peek4(struct dfota_patch *p, const struct dfota_patch_io *io, uint
 
 /* The preamble: reference-prediction flags, image base and the shift map. */
 DZ_FN int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io,
-                                struct dz_num *map_num)
+                                uint16_t *len, uint16_t (*mant)[1u << DZ_NUM_CTXBITS],
+                                unsigned rows, uint32_t map_max)
 {
     struct dfota_patch_state *s = &p->st;
     uint32_t i, prev = 0;
@@ -246,11 +264,12 @@ DZ_FN int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io,
         return p->err;
     for (i = 0; i < 32; i++)
         s->base = (s->base << 1) | rc_direct(p, io);
-    s->map_n = rc_num(p, io, map_num) - 1;
-    if (s->map_n > DZ_MAP_MAX)
+    s->map_n = rc_num_rows(p, io, len, mant, rows) - 1;
+    if (s->map_n > map_max)
         return DFOTA_ERR_CORRUPT;
     for (i = 0; i < s->map_n; i++) {
-        uint32_t d = rc_num(p, io, map_num) - 1, z = rc_num(p, io, map_num) - 1;
+        uint32_t d = rc_num_rows(p, io, len, mant, rows) - 1;
+        uint32_t z = rc_num_rows(p, io, len, mant, rows) - 1;
         if (i && d == 0)
             return DFOTA_ERR_CORRUPT;             /* strictly increasing */
         prev += d;
@@ -283,15 +302,13 @@ DZ_FN void enter_block_io(struct dfota_patch *p)
 }
 
 /* One byte of an approximate copy: the source byte (or the predicted one)
- * plus a coded difference. The model tables are the caller's (DZ1 and DZ2
- * lay them out differently); dval[k] serves prediction kind k. */
+ * plus a coded difference, with the model tables t (struct dz_copy_tabs). */
 DZ_FN int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
-                            uint16_t (*d_zero)[DZ_ZCTX_N], uint16_t *d_zero2, uint16_t *d_mru,
-                            uint16_t (*dval0)[256], uint16_t (*dval1)[256],
-                            uint16_t (*dval2)[256], uint8_t *out)
+                            const struct dz_copy_tabs *t, uint8_t *out)
 {
     struct dfota_patch_state *s = &p->st;
     unsigned lane = s->addr & 3u, nz, kind;
+    uint16_t *zp;
     uint8_t d = 0, sb;
     int rc;
 
@@ -314,18 +331,20 @@ DZ_FN int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
         kind = s->pred_kind;
         sb = s->pred[4 - s->pred_n--];
     }
+    zp = &t->d_zero[kind < t->zcap ? kind : t->zcap][dz_zero_ctx(s->addr, s->zrun, s->zhist)];
     if (s->xflags & DZ_X_BYTECTX)
-        nz = rc_bit2(p, io, &d_zero[kind][dz_zero_ctx(s->addr, s->zrun, s->zhist)],
-                     &d_zero2[s->prev_byte * 2u + (s->zrun == 0)], DZ_ADAPT_FAST);
+        nz = rc_bit2(p, io, zp, &t->d_zero2[(s->prev_byte >> t->z2shift) * 2u + (s->zrun == 0)],
+                     DZ_ADAPT_FAST);
     else
-        nz = rc_bit(p, io, &d_zero[kind][dz_zero_ctx(s->addr, s->zrun, s->zhist)],
-                    DZ_ADAPT_FAST);
+        nz = rc_bit(p, io, zp, DZ_ADAPT_FAST);
     if (nz) {
         unsigned mctx = lane * 2u + ((s->zhist >> 3) & 1u);
-        if (rc_bit(p, io, &d_mru[mctx], DZ_ADAPT_FAST) == 0)
+        if (rc_bit(p, io, &t->d_mru[mctx], DZ_ADAPT_FAST) == 0)
             d = s->mru[lane];
         else
-            d = (uint8_t)rc_tree8(p, io, (kind == 0 ? dval0 : kind == 1 ? dval1 : dval2)[lane],
+            d = (uint8_t)rc_tree8(p, io,
+                                  t->dval[(kind < t->dcap ? kind : t->dcap) * t->lanes +
+                                          (lane & (t->lanes - 1u))],
                                   DZ_ADAPT_SLOW);
         s->mru[lane] = d;
         s->zrun = 0;

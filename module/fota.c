@@ -40,6 +40,7 @@ int dfota_mod_end_code(int err)
     case DFOTA_ERR_LAYOUT:
     case DFOTA_ERR_NOSPACE:
     case DFOTA_ERR_DOWNGRADE:
+    case DFOTA_ERR_RAM:             /* made for a bigger decoder: "invalid" */
         return 255;
     case DFOTA_ERR_STATE:           /* an update is already under way */
         return 2;

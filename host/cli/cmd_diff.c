@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
+#include "dfota/delta2.h"
 #include "dfota/error.h"
 #include "encoder.h"
 #include "host_port.h"
@@ -80,7 +81,7 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 int cmd_diff(int argc, char **argv)
 {
     enum { O_FROM = 256, O_TO, O_PRODUCT, O_KEY, O_LAYOUT, O_SECTOR, O_DIR, O_SEC, O_SCRATCH,
-           O_UNSIGNED, O_PASSF, O_PASSE, O_FORMAT, O_BASE, O_PKGFMT, O_CODEC };
+           O_UNSIGNED, O_PASSF, O_PASSE, O_FORMAT, O_BASE, O_PKGFMT, O_RAM, O_CODEC };
     static const struct option lo[] = {
         { "from-version", required_argument, 0, O_FROM }, { "to-version", required_argument, 0, O_TO },
         { "product", required_argument, 0, O_PRODUCT },   { "key", required_argument, 0, O_KEY },
@@ -91,6 +92,7 @@ int cmd_diff(int argc, char **argv)
         { "pass-file", required_argument, 0, O_PASSF },   { "pass-env", required_argument, 0, O_PASSE },
         { "input-format", required_argument, 0, O_FORMAT }, { "base", required_argument, 0, O_BASE },
         { "package-format", required_argument, 0, O_PKGFMT },
+        { "decoder-ram", required_argument, 0, O_RAM },
         { "codec", required_argument, 0, O_CODEC },
         { "output", required_argument, 0, 'o' },          { "force", no_argument, 0, 'f' },
         { "quiet", no_argument, 0, 'q' },                 { "verbose", no_argument, 0, 'v' },
@@ -180,6 +182,15 @@ int cmd_diff(int argc, char **argv)
                 return cli_usage("--package-format '%s': it is 1 (the 312-byte header devices "
                                  "before format 2 read) or 2 (compact, the default)", optarg);
             break;
+        case O_RAM:
+            if (!strcmp(optarg, "4k") || !strcmp(optarg, "4K"))
+                opts.decoder_ram = DFOTA_DECODER_RAM_4K;
+            else if (!strcmp(optarg, "16k") || !strcmp(optarg, "16K"))
+                opts.decoder_ram = DFOTA_DECODER_RAM_16K;
+            else
+                return cli_usage("--decoder-ram '%s': it is 16k (the default) or 4k (a smaller "
+                                 "model for devices built with DFOTA_CFG_DECODER_RAM_SMALL)", optarg);
+            break;
         case O_CODEC:
             if (!strcmp(optarg, "auto"))
                 opts.codec = 0;
@@ -200,6 +211,8 @@ int cmd_diff(int argc, char **argv)
         return cli_usage("diff needs OLD NEW -o PKG");
     if (key && unsig)
         return cli_usage("--key and --unsigned exclude each other");
+    if (opts.decoder_ram == DFOTA_DECODER_RAM_4K && opts.codec == DFOTA_ALG_DZ1)
+        return cli_usage("--decoder-ram 4k is DZ2's small model: not with --codec dz1");
     if (json && cli_is_stdout(out))
         return cli_usage("--json and -o - both want stdout");
     if ((rc = cli_check_id("--product", meta.product)) || (rc = cli_check_id("--from-version", meta.src_version)) ||

@@ -59,6 +59,8 @@ const char HELP_DIFF[] =
     "  --security-counter N      anti-rollback counter, 32-bit (default 0)\n"
     "  --package-format 1|2      header layout: 2 compact (default), 1 for devices whose\n"
     "                            libdfota predates format 2 (312-byte header)\n"
+    "  --decoder-ram 16k|4k      the device decoder's RAM profile: 16k (default) or 4k,\n"
+    "                            a smaller model for DFOTA_CFG_DECODER_RAM_SMALL builds\n"
     "  --codec auto|dz1|dz2      delta codec: auto the smaller package (default); dz1 or dz2\n"
     "                            for devices whose libdfota carries that codec only\n"
     "  --input-format auto|bin|hex|elf     how to read OLD and NEW (default auto)\n"

@@ -215,6 +215,7 @@ static int match_one(const uint8_t *src, size_t src_len, const int32_t *sa, cons
     c->phase = o->phase;
     c->pass = pass;
     c->passes = passes;
+    c->small = o->decoder_ram == DFOTA_DECODER_RAM_4K;
     if (o->inplace) {
         ps->t = stream_order(dst, dst_len, c->sector, backward);
         if (!ps->t)
@@ -248,10 +249,11 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
         dz_build_map(c, ops, x);
         x->base = dz_guess_base(c, ops, x);
     }
-    if (!rc && o->codec != DFOTA_ALG_DZ2)
+    /* (the 4k decoder RAM profile has DZ2's small model only) */
+    if (!rc && o->codec != DFOTA_ALG_DZ2 && !c->small)
         rc = encode_best(c, ops, NULL, x, o, res);
-    /* (an empty target is DZ1's, unless DZ2 is asked for) */
-    if (!rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2)) {
+    /* (an empty target is DZ1's, unless DZ2 is asked for or the only one) */
+    if (!rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2 || c->small)) {
         /* DZ2: one parse, coded with the best settings; then the stored
          * payload, so no package grows much beyond the target. */
         struct dz2_oplist ops2 = { 0 };
@@ -275,7 +277,7 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
         res->sector_size = c->sector;
         res->lag = c->lag;
         res->stream_crc32 = dfota_crc32(0, c->dst, dst_len);
-        res->decoder_ram = (uint32_t)sizeof(struct dfota_patch);
+        res->decoder_ram = c->small ? DFOTA_DECODER_RAM_4K : (uint32_t)sizeof(struct dfota_patch);
         res->ops = ops->n;
         for (k = 0; k < ops->n; k++) {
             if (ops->v[k].lit)
@@ -311,6 +313,11 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
     }
     phase(o, DFOTA_DIFF_SORT, 0, 1);
     if (src_len > 0x7FFFFFFF || dst_len > 0xFFFFFFFFu)
+        return DFOTA_ERR_ARG;
+    /* the profiles: the 4k one has DZ2's small model only */
+    if ((o->decoder_ram && o->decoder_ram != DFOTA_DECODER_RAM_4K &&
+         o->decoder_ram != DFOTA_DECODER_RAM_16K) ||
+        (o->decoder_ram == DFOTA_DECODER_RAM_4K && o->codec == DFOTA_ALG_DZ1))
         return DFOTA_ERR_ARG;
     if (o->inplace && (o->sector_size < 256 || (o->sector_size & (o->sector_size - 1)) ||
                        o->lag > DFOTA_MAX_LAG))

@@ -9,13 +9,80 @@
 #include "rc_enc.h"
 
 struct dz2_ctx {
-    uint32_t out_pos, addr, block, block_end, src_pos, zrun, zhist;
+    uint32_t out_pos, addr, block, block_end, src_pos, zrun, zhist, mstart;
     uint32_t rep[DZ2_REPS];
     int32_t align;
     uint8_t prev_op, prev_byte;
     uint8_t mru[DZ_LANES];
     uint8_t pred[4], pred_n, pred_kind;
 };
+
+/* A DZ2 number: the mirror of rc_num2 in lib/dz2_decode.c. */
+static void rc_num2(struct rc_enc *r, struct dz2_num *c, unsigned sm, uint32_t v)
+{
+    unsigned n = 0, i, node = 1;
+    uint16_t *mant;
+    uint32_t t = v;
+
+    while (t) {
+        n++;
+        t >>= 1;
+    }
+    for (i = 1; i < n; i++)
+        rc_bit(r, &c->len[i - 1], 1, DZ_ADAPT_FAST);
+    if (n < DZ_NUM_MAXBITS)
+        rc_bit(r, &c->len[n - 1], 0, DZ_ADAPT_FAST);
+    mant = c->mant[dz2_num_row(sm, n)];
+    for (i = 1; i < n; i++) {
+        unsigned bit = (v >> (n - 1 - i)) & 1u;
+        if (i <= DZ_NUM_CTXBITS) {
+            rc_bit(r, &mant[node], bit, DZ_ADAPT_FAST);
+            node = (node << 1) | bit;
+        } else {
+            rc_direct(r, bit);
+        }
+    }
+}
+
+/* A matched literal: the mirror of rc_mlit in lib/dz2_decode.c. */
+static void rc_mlit(struct rc_enc *r, uint16_t *mt, uint16_t *lt, unsigned v, unsigned mb)
+{
+    unsigned node = 1, i = 0;
+    for (; i < 8; i++) {
+        unsigned mbit = (mb >> (7 - i)) & 1u, bit = (v >> (7 - i)) & 1u;
+        rc_bit(r, &mt[mbit << 8 | node], bit, DZ_ADAPT_SLOW);
+        node = (node << 1) | bit;
+        if (bit != mbit) {
+            i++;
+            break;
+        }
+    }
+    for (; i < 8; i++) {
+        unsigned bit = (v >> (7 - i)) & 1u;
+        rc_bit(r, &lt[node], bit, DZ_ADAPT_SLOW);
+        node = (node << 1) | bit;
+    }
+}
+
+/* The match byte of a literal at x->out_pos right after an exact copy (the
+ * mirror of match_byte in lib/dz2_decode.c): 1 with *b, 0 where the
+ * decoder may not read it. */
+static int match_byte_enc(const struct dz_match_ctx *c, const struct dz2_ctx *x, size_t bstart,
+                          uint8_t *b)
+{
+    uint32_t u = x->mstart, ss = c->inplace ? c->sector : 0;
+    if (u < c->src_len) {
+        if (ss && (!(u & (ss - 1)) || x->out_pos == bstart))
+            return 0;
+        *b = c->src[u];
+        return 1;
+    }
+    u -= (uint32_t)c->src_len;
+    if (ss && (u < bstart || x->out_pos - u > DZ2_RING))
+        return 0;
+    *b = c->dst[u];
+    return 1;
+}
 
 int dz2_stored(const struct dz_match_ctx *c, uint8_t **out, size_t *out_len)
 {
@@ -34,7 +101,7 @@ static void copy_byte_enc(struct rc_enc *r, struct dz2_model *m, struct dz2_ctx 
                           const struct dz_match_ctx *c, const struct dz_xparams *xp,
                           uint32_t left, uint8_t b)
 {
-    unsigned lane = x->addr & 3u, kind = 0;
+    unsigned lane = x->addr & 3u, kind = 0, sm = c->small;
     uint8_t sb, d;
     if ((xp->flags & DZ_X_PRED) && !x->pred_n && !(x->addr & ((xp->flags & DZ_X_THUMB) ? 1u : 3u)) &&
         left >= 4 && x->block_end - x->out_pos >= 4) {
@@ -49,16 +116,19 @@ static void copy_byte_enc(struct rc_enc *r, struct dz2_model *m, struct dz2_ctx 
         sb = x->pred[4 - x->pred_n--];
     }
     d = (uint8_t)(b - sb);
-    if (xp->flags & DZ_X_BYTECTX)
-        rc_bit2(r, &m->d_zero[kind][dz_zero_ctx(x->addr, x->zrun, x->zhist)],
-                &m->d_zero2[x->prev_byte * 2u + (x->zrun == 0)], d != 0, DZ_ADAPT_FAST);
-    else
-        rc_bit(r, &m->d_zero[kind][dz_zero_ctx(x->addr, x->zrun, x->zhist)], d != 0, DZ_ADAPT_FAST);
+    {
+        uint16_t *zp = &m->d_zero[dz2_pred_row(sm, kind)][dz_zero_ctx(x->addr, x->zrun, x->zhist)];
+        if (xp->flags & DZ_X_BYTECTX)
+            rc_bit2(r, zp, &m->d_zero2[dz2_zero2_ctx(sm, x->prev_byte, x->zrun)], d != 0,
+                    DZ_ADAPT_FAST);
+        else
+            rc_bit(r, zp, d != 0, DZ_ADAPT_FAST);
+    }
     if (d) {
         unsigned mctx = lane * 2u + ((x->zhist >> 3) & 1u);
         rc_bit(r, &m->d_mru[mctx], d != x->mru[lane], DZ_ADAPT_FAST);
         if (d != x->mru[lane])
-            rc_tree8(r, m->d_val[kind != 0][lane], d, DZ_ADAPT_SLOW);
+            rc_tree8(r, m->d_val[dz2_dval_ctx(sm, kind, lane)], d, DZ_ADAPT_SLOW);
         x->mru[lane] = d;
         x->zrun = 0;
     } else {
@@ -76,6 +146,8 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
     struct dz2_ctx x;
     uint32_t ss = c->inplace ? c->sector : 0;
     size_t k, bstart = 0, nops[DZ2_OP_KINDS] = { 0 }, nbytes[DZ2_OP_KINDS] = { 0 };
+    unsigned sm = c->small;
+    int rc;
 
     if (!m)
         return DFOTA_ERR_ARG;
@@ -87,7 +159,9 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
     st_on = getenv("DFOTA_STATS") != NULL;
     memset(st_bits, 0, sizeof st_bits);
     st_cat = ST_PRE;
-    rc_put_preamble(&r, &m->map_num, xp);
+    if (xp->map_n > dz2_map_max(sm))
+        goto bad;
+    rc_put_preamble(&r, m->map_num.len, m->map_num.mant, dz2_map_rows(sm), xp);
     for (k = 0; k < ops->n; k++) {
         const struct dz2_op *op = &ops->v[k];
         uint16_t *kp = m->kind[x.prev_op];
@@ -103,7 +177,7 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
             if (x.prev_op == DZ2_OP_LIT)
                 goto bad;
             rc_bit(&r, &kp[DZ2_K_LIT], 1, DZ_ADAPT_FAST);
-            rc_num(&r, &m->lit_len, op->len);
+            rc_num2(&r, &m->lit_len, sm, op->len);
         } else {
             if (x.prev_op != DZ2_OP_LIT)
                 rc_bit(&r, &kp[DZ2_K_LIT], 0, DZ_ADAPT_FAST);
@@ -114,11 +188,11 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
             unsigned al = x.prev_op == DZ2_OP_LIT;
             if ((uint64_t)op->u + op->len > c->src_len)
                 goto bad;
-            rc_num(&r, &m->copy_len, op->len);
+            rc_num2(&r, &m->copy_len, sm, op->len);
             rc_bit(&r, &m->off_zero[al], delta != 0, DZ_ADAPT_FAST);
             if (delta) {
                 rc_bit(&r, &m->off_sign[al], delta < 0, DZ_ADAPT_FAST);
-                rc_num(&r, &m->off_mag, (uint32_t)(delta < 0 ? -delta : delta));
+                rc_num2(&r, &m->off_mag, sm, (uint32_t)(delta < 0 ? -delta : delta));
             }
             x.src_pos = op->u;
         } else if (op->kind == DZ2_OP_MATCH) {
@@ -140,11 +214,11 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
                         rc_bit(&r, &kp[DZ2_K_REP2], ri != 2, DZ_ADAPT_FAST);
                 }
                 dz2_rep_use(x.rep, ri, d);
-                rc_num(&r, &m->r_len, op->len - 1);
+                rc_num2(&r, &m->r_len, sm, op->len - 1);
             } else {
                 rc_bit(&r, &kp[DZ2_K_DST], u >= c->src_len, DZ_ADAPT_FAST);
                 if (u >= c->src_len) {
-                    rc_num(&r, &m->t_dist, d);
+                    rc_num2(&r, &m->t_dist, sm, d);
                 } else {
                     int64_t delta = (int64_t)u - ((int64_t)x.out_pos + x.align);
                     rc_bit(&r, &m->o_zero, delta != 0, DZ_ADAPT_FAST);
@@ -152,11 +226,11 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
                         if (delta > 0x7FFFFFFF || delta < -0x7FFFFFFF)
                             goto bad;
                         rc_bit(&r, &m->o_sign, delta < 0, DZ_ADAPT_FAST);
-                        rc_num(&r, &m->o_mag, (uint32_t)(delta < 0 ? -delta : delta));
+                        rc_num2(&r, &m->o_mag, sm, (uint32_t)(delta < 0 ? -delta : delta));
                     }
                 }
                 dz2_rep_use(x.rep, DZ2_REPS - 1, d);
-                rc_num(&r, &m->m_len, op->len - 1);
+                rc_num2(&r, &m->m_len, sm, op->len - 1);
             }
             if (u < c->src_len)
                 x.src_pos = u;
@@ -176,7 +250,15 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
             b = c->dst[x.out_pos];
             st_cat = op->kind == DZ2_OP_LIT ? ST_LIT : ST_DZERO;
             if (op->kind == DZ2_OP_LIT) {
-                rc_tree8(&r, m->lit[dz_lit_ctx(x.addr, x.prev_byte)], b, DZ_ADAPT_SLOW);
+                uint16_t *lt = m->lit[dz2_lit_ctx(sm, x.addr, x.prev_byte)];
+                uint8_t mb;
+                if (i == 0 && x.prev_op == DZ2_OP_COPY)
+                    x.mstart = x.src_pos;     /* where the approximate copy would go on */
+                /* matched literals: the full model only */
+                if (!sm && i == 0 && x.prev_op != DZ2_OP_NONE && match_byte_enc(c, &x, bstart, &mb))
+                    rc_mlit(&r, m->mlit[x.prev_op == DZ2_OP_COPY], lt, b, mb);
+                else
+                    rc_tree8(&r, lt, b, DZ_ADAPT_SLOW);
             } else if (op->kind == DZ2_OP_COPY) {
                 if (!dz_src_valid(c, x.out_pos, x.src_pos))
                     goto bad;
@@ -195,6 +277,8 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
             x.addr++;
         }
         x.prev_op = op->kind;
+        if (op->kind == DZ2_OP_MATCH)
+            x.mstart = u + op->len;
         if (op->kind == DZ2_OP_COPY || (op->kind == DZ2_OP_MATCH && u < c->src_len))
             x.align = (int32_t)((int64_t)x.src_pos - x.out_pos);
     }
@@ -207,7 +291,16 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
                 nops[DZ2_OP_LIT], nbytes[DZ2_OP_LIT], st_bits[ST_LIT] / 8, nops[DZ2_OP_MATCH],
                 nbytes[DZ2_OP_MATCH], st_bits[ST_DMRU] / 8, st_bits[ST_PRE] / 8);
     free(m);
-    return rc_finish(&r, out, out_len);
+    rc = rc_finish(&r, out, out_len);
+    /* The mode byte: the coder's first byte is always 0 (DZ2_MODE_RC). */
+    if (!rc && sm) {
+        if ((*out)[0] != DZ2_MODE_RC) {
+            free(*out);
+            return DFOTA_ERR_CORRUPT;
+        }
+        (*out)[0] = DZ2_MODE_RC_SMALL;
+    }
+    return rc;
 bad:
     free(m);
     free(r.buf);

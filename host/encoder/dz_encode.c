@@ -36,7 +36,7 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
     st_on = getenv("DFOTA_STATS") != NULL;
     memset(st_bits, 0, sizeof st_bits);
     st_cat = ST_PRE;
-    rc_put_preamble(&r, &m->map_num, xp);
+    rc_put_preamble(&r, m->map_num.len, m->map_num.mant, DZ_NUM_MAXBITS, xp);
     for (k = 0; k < ops->n; k++) {
         const struct dz_op *op = &ops->v[k];
         uint32_t i;

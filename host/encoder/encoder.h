@@ -33,6 +33,8 @@ struct dfota_diff_opts {
      * within the pass being coded. */
     void (*phase)(void *ctx, int phase, unsigned index, unsigned count);
     int codec;               /* 0: the smallest of DZ1 and DZ2; else DFOTA_ALG_DZ1 or DFOTA_ALG_DZ2 only */
+    uint32_t decoder_ram;    /* profile: 0 or DFOTA_DECODER_RAM_16K (the full models), or
+                                DFOTA_DECODER_RAM_4K (DZ2's small model only) */
 };
 
 /* Phases of a diff, in the order they run (dfota_diff_opts.phase). */
@@ -83,6 +85,7 @@ struct dz_match_ctx {
     void *progress_ctx;
     void (*phase)(void *ctx, int phase, unsigned index, unsigned count);
     unsigned pass, passes;
+    int small;               /* DZ2: the small model (the 4k decoder RAM profile) */
 };
 
 int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops);

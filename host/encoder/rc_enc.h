@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dfota/delta.h"
+#include "dfota/delta2.h"
 #include "dfota/error.h"
 #include "encoder.h"
 
@@ -112,7 +113,10 @@ static inline void rc_flush(struct rc_enc *r)
         shift_low(r);
 }
 
-static inline void rc_num(struct rc_enc *r, struct dz_num *c, uint32_t v)
+/* The mirror of rc_num_rows in lib/patch_int.h: mantissa contexts for bit
+ * lengths with one of the `rows` rows. */
+static inline void rc_num_rows(struct rc_enc *r, uint16_t *len, uint16_t (*mant)[1u << DZ_NUM_CTXBITS],
+                               unsigned rows, uint32_t v)
 {
     unsigned n = 0, i, node = 1;
     uint32_t t = v;
@@ -122,19 +126,21 @@ static inline void rc_num(struct rc_enc *r, struct dz_num *c, uint32_t v)
         t >>= 1;
     }
     for (i = 1; i < n; i++)
-        rc_bit(r, &c->len[i - 1], 1, DZ_ADAPT_FAST);
+        rc_bit(r, &len[i - 1], 1, DZ_ADAPT_FAST);
     if (n < DZ_NUM_MAXBITS)
-        rc_bit(r, &c->len[n - 1], 0, DZ_ADAPT_FAST);
+        rc_bit(r, &len[n - 1], 0, DZ_ADAPT_FAST);
     for (i = 1; i < n; i++) {
         unsigned bit = (v >> (n - 1 - i)) & 1u;
-        if (i <= DZ_NUM_CTXBITS) {
-            rc_bit(r, &c->mant[n - 1][node], bit, DZ_ADAPT_FAST);
+        if (i <= DZ_NUM_CTXBITS && n - 1 < rows) {
+            rc_bit(r, &mant[n - 1][node], bit, DZ_ADAPT_FAST);
             node = (node << 1) | bit;
         } else {
             rc_direct(r, bit);
         }
     }
 }
+
+#define rc_num(r, c, v) rc_num_rows(r, (c)->len, (c)->mant, DZ_NUM_MAXBITS, v)
 
 static inline void rc_tree8(struct rc_enc *r, uint16_t *t, unsigned v, unsigned shift)
 {
@@ -149,7 +155,8 @@ static inline void rc_tree8(struct rc_enc *r, uint16_t *t, unsigned v, unsigned 
 /* The preamble both codecs start with (delta-format.md): the DZ_X_* flags,
  * then with DZ_X_PRED the image base and the shift map, its numbers coded
  * with map_num. The mirror of read_preamble in lib/patch_int.h. */
-static inline void rc_put_preamble(struct rc_enc *r, struct dz_num *map_num,
+static inline void rc_put_preamble(struct rc_enc *r, uint16_t *len,
+                                   uint16_t (*mant)[1u << DZ_NUM_CTXBITS], unsigned rows,
                                    const struct dz_xparams *x)
 {
     uint32_t i, prev = 0;
@@ -160,12 +167,12 @@ static inline void rc_put_preamble(struct rc_enc *r, struct dz_num *map_num,
         return;
     for (i = 0; i < 32; i++)
         rc_direct(r, (x->base >> (31 - i)) & 1);
-    rc_num(r, map_num, x->map_n + 1);
+    rc_num_rows(r, len, mant, rows, x->map_n + 1);
     for (i = 0; i < x->map_n; i++) {
         int32_t sh = x->map[i].shift;
         uint32_t z = sh < 0 ? ((uint32_t)(-(int64_t)sh) << 1) - 1 : (uint32_t)sh << 1;
-        rc_num(r, map_num, x->map[i].src - prev + 1);
-        rc_num(r, map_num, z + 1);
+        rc_num_rows(r, len, mant, rows, x->map[i].src - prev + 1);
+        rc_num_rows(r, len, mant, rows, z + 1);
         prev = x->map[i].src;
     }
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dfota/delta.h"
+#include "dfota/delta2.h"
 #include "dz2.h"
 #include "encoder.h"
 
@@ -35,7 +36,7 @@ static inline float bit_cost(uint16_t *p, unsigned bit)
     return c;
 }
 
-static float num_cost(struct dz_num *c, uint32_t v)
+static float num_cost(struct dz_num *c, unsigned rows, uint32_t v)
 {
     unsigned n = 0, i, node = 1;
     uint32_t t = v;
@@ -50,7 +51,7 @@ static float num_cost(struct dz_num *c, uint32_t v)
         s += bit_cost(&c->len[n - 1], 0);
     for (i = 1; i < n; i++) {
         unsigned bit = (v >> (n - 1 - i)) & 1u;
-        if (i <= DZ_NUM_CTXBITS) {
+        if (i <= DZ_NUM_CTXBITS && n - 1 < rows) {
             s += bit_cost(&c->mant[n - 1][node], bit);
             node = (node << 1) | bit;
         } else {
@@ -67,23 +68,23 @@ struct cmodel {
     uint16_t d_zero[DZ_PRED_KINDS][DZ_ZCTX_N];
     uint16_t d_zero2[512];
     uint16_t d_mru[DZ_LANES * 2];
-    uint16_t d_val[DZ_PRED_KINDS][DZ_LANES][256];
+    uint16_t d_val[DZ_PRED_KINDS * DZ_LANES][256];
     struct dz_num map_num;
 };
 
-static float preamble_cost(struct cmodel *m, const struct dz_xparams *x)
+static float preamble_cost(struct cmodel *m, unsigned rows, const struct dz_xparams *x)
 {
     uint32_t i, prev = 0;
     float s = 4;
     if (!(x->flags & DZ_X_PRED))
         return s;
     s += 32;
-    s += num_cost(&m->map_num, x->map_n + 1);
+    s += num_cost(&m->map_num, rows, x->map_n + 1);
     for (i = 0; i < x->map_n; i++) {
         int32_t sh = x->map[i].shift;
         uint32_t z = sh < 0 ? ((uint32_t)(-(int64_t)sh) << 1) - 1 : (uint32_t)sh << 1;
-        s += num_cost(&m->map_num, x->map[i].src - prev + 1);
-        s += num_cost(&m->map_num, z + 1);
+        s += num_cost(&m->map_num, rows, x->map[i].src - prev + 1);
+        s += num_cost(&m->map_num, rows, z + 1);
         prev = x->map[i].src;
     }
     return s;
@@ -101,7 +102,7 @@ void dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs
     struct cmodel *m = malloc(sizeof *m);
     uint32_t ss = c->inplace ? c->sector : 0, zrun = 0, zhist = 0, block = 0, block_end = 0, addr = 0;
     uint8_t mru[DZ_LANES] = { 0 }, pred[4];
-    unsigned pred_n = 0, pred_kind = 0, flags = xp->flags & ~DZ_X_BYTECTX;
+    unsigned pred_n = 0, pred_kind = 0, flags = xp->flags & ~DZ_X_BYTECTX, sm = dz2 && c->small;
     double total0, total1;
     float s0, s1;
     size_t k;
@@ -116,7 +117,7 @@ void dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs
         for (i = 0; i < sizeof *m / sizeof *p; i++)
             p[i] = DZ_PROB_INIT;
     }
-    total0 = preamble_cost(m, xp);
+    total0 = preamble_cost(m, dz2 ? dz2_map_rows(sm) : DZ_NUM_MAXBITS, xp);
     total1 = total0;
     for (k = 0; k < n; k++) {
         const struct dz_copyrun *r = &runs[k];
@@ -157,8 +158,11 @@ void dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs
                 sb = pred[4 - pred_n--];
             }
             d = (uint8_t)(b - sb);
-            pz = &m->d_zero[kind][dz_zero_ctx(addr, zrun, zhist)];
-            p2 = &m->d_zero2[(t ? c->dst[t - 1] : 0) * 2u + (zrun == 0)];
+            pz = &m->d_zero[dz2 ? dz2_pred_row(sm, kind) : kind][dz_zero_ctx(addr, zrun, zhist)];
+            {
+                uint8_t pb = t ? c->dst[t - 1] : 0;
+                p2 = &m->d_zero2[dz2 ? dz2_zero2_ctx(sm, pb, zrun) : pb * 2u + (zrun == 0)];
+            }
             avg = (uint16_t)(((uint32_t)*pz + *p2) >> 1);
             s0 += price_tab[d ? DZ_PROB_ONE - *pz : *pz];
             s1 += price_tab[d ? DZ_PROB_ONE - avg : avg];
@@ -169,7 +173,7 @@ void dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs
                 s0 += cm;
                 s1 += cm;
                 if (d != mru[lane]) {
-                    uint16_t *tr = m->d_val[dz2 ? kind != 0 : kind][lane];
+                    uint16_t *tr = m->d_val[dz2 ? dz2_dval_ctx(sm, kind, lane) : kind * DZ_LANES + lane];
                     unsigned node = 1, j;
                     for (j = 0; j < 8; j++) {
                         unsigned bit = (d >> (7 - j)) & 1u;

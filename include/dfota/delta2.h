@@ -18,6 +18,26 @@ extern "C" {
 /* Payload modes (the first payload byte). */
 #define DZ2_MODE_RC      0u   /* range coded; the byte is also the coder's start byte */
 #define DZ2_MODE_STORED  1u   /* the target stream follows verbatim */
+#define DZ2_MODE_RC_SMALL 2u  /* range coded with the small model (the 4k profile) */
+
+/* Decoder RAM profiles. A build with DFOTA_CFG_DECODER_RAM_SMALL=1 holds
+ * only the small model (struct dfota_patch within DFOTA_DECODER_RAM_4K
+ * bytes) and decodes only DZ2_MODE_RC_SMALL and stored payloads; a default
+ * build decodes both models. */
+#ifndef DFOTA_CFG_DECODER_RAM_SMALL
+#define DFOTA_CFG_DECODER_RAM_SMALL 0
+#endif
+#define DFOTA_DECODER_RAM_4K  4096u
+#define DFOTA_DECODER_RAM_16K 16384u
+
+/* The small model: the same tables as the full one, each cut to a prefix
+ * (docs/delta-format.md, "The small model"). Its contexts: */
+#define DZ2S_LIT_CTX   2u     /* literal trees: by lane parity (full: DZ_LIT_CTX) */
+#define DZ2S_DVAL      2u     /* difference trees: by lane parity (full: predicted? x DZ_LANES) */
+#define DZ2S_ZERO2     32u    /* d_zero2: by the previous byte's top 4 bits, run 0 */
+#define DZ2S_NUM_ROWS  1u     /* numbers: mantissa rows (full: 8; the preamble's 32) */
+#define DZ2S_MAP_MAX   76u    /* shift map entries */
+#define DZ2S_PRED      2u     /* d_zero by prediction kind: none, predicted */
 
 /* Operation kinds. */
 #define DZ2_OP_NONE   0u      /* before the first operation */
@@ -45,25 +65,126 @@ extern "C" {
 #define DZ2_K_DST     6u      /* new distance: 1 = into the target, 0 = into the source */
 #define DZ2_K_N       8u
 
+/* Table dimensions of this build: the full model's, or the small model's
+ * alone in a small build. */
+#if DFOTA_CFG_DECODER_RAM_SMALL
+#define DZ2_NUM_ROWS   DZ2S_NUM_ROWS
+#define DZ2_PRED_N     DZ2S_PRED
+#define DZ2_ZERO2_N    DZ2S_ZERO2
+#define DZ2_DVAL_N     DZ2S_DVAL
+#define DZ2_LIT_N      DZ2S_LIT_CTX
+#define DZ2_MAP_ROWS   DZ2S_NUM_ROWS
+#else
+/* DZ2's numbers: DZ1's number coder (dfota/delta.h), except that bit
+ * lengths above DZ2_NUM_ROWS share the mantissa tree of length
+ * DZ2_NUM_ROWS (large offsets and distances are rare; the RAM goes to the
+ * matched literals instead). */
+#define DZ2_NUM_ROWS   8u
+#define DZ2_PRED_N     DZ_PRED_KINDS
+#define DZ2_ZERO2_N    512u
+#define DZ2_DVAL_N     (2u * DZ_LANES)
+#define DZ2_LIT_N      DZ_LIT_CTX
+#define DZ2_MAP_ROWS   DZ_NUM_MAXBITS  /* the preamble's numbers, as DZ1's */
+#endif
+
+struct dz2_num {
+    uint16_t len[DZ_NUM_MAXBITS];
+    uint16_t mant[DZ2_NUM_ROWS][1u << DZ_NUM_CTXBITS];
+};
+
+/* The preamble's numbers: DZ1's coder, mantissa contexts for bit lengths
+ * with one of DZ2_MAP_ROWS rows (all 32 in the full model), plain bits
+ * for longer ones. */
+struct dz2_mapnum {
+    uint16_t len[DZ_NUM_MAXBITS];
+    uint16_t mant[DZ2_MAP_ROWS][1u << DZ_NUM_CTXBITS];
+};
+
+/* Matched literals: the first literal byte after an approximate or an
+ * exact copy is coded against the "match byte", the byte the copy would
+ * have produced next (LZMA's matched literal). While the bits coded so far
+ * agree with the match byte's, the bit-tree node is looked up in
+ * mlit[ctx][match bit * 256 + node] (ctx 1 after an approximate copy, 0
+ * after an exact one); from the first disagreeing bit on, in the plain
+ * literal tree. The small model has none (its literals are plain). */
+#define DZ2_MLIT_CTX  2u
+
 struct dz2_model {
     uint16_t kind[DZ2_OP_KINDS][DZ2_K_N];
-    struct dz_num copy_len;                     /* approximate copy: as DZ1 */
-    struct dz_num lit_len;
-    struct dz_num off_mag;                      /* approximate copy offset delta */
-    struct dz_num map_num;
+    struct dz2_num copy_len;                    /* approximate copy: as DZ1 */
+    struct dz2_num lit_len;
+    struct dz2_num off_mag;                     /* approximate copy offset delta */
+    struct dz2_mapnum map_num;                  /* the preamble's numbers */
     uint16_t off_zero[2];
     uint16_t off_sign[2];
-    uint16_t d_zero[DZ_PRED_KINDS][DZ_ZCTX_N];
-    uint16_t d_zero2[512];
+    uint16_t d_zero[DZ2_PRED_N][DZ_ZCTX_N];
+    uint16_t d_zero2[DZ2_ZERO2_N];
     uint16_t d_mru[DZ_LANES * 2];
-    uint16_t d_val[2][DZ_LANES][256];           /* by (predicted?, lane) */
-    uint16_t lit[DZ_LIT_CTX][256];
-    struct dz_num m_len;                        /* exact copy length - 1, new distance */
-    struct dz_num r_len;                        /* exact copy length - 1, repeat */
-    struct dz_num t_dist;                       /* target distance */
+    uint16_t d_val[DZ2_DVAL_N][256];            /* by dz2_dval_ctx */
+    uint16_t lit[DZ2_LIT_N][256];
+    struct dz2_num m_len;                       /* exact copy length - 1, new distance */
+    struct dz2_num r_len;                       /* exact copy length - 1, repeat */
+    struct dz2_num t_dist;                      /* target distance */
 #define o_mag off_mag
     uint16_t o_zero, o_sign;
+#if !DFOTA_CFG_DECODER_RAM_SMALL
+    uint16_t mlit[DZ2_MLIT_CTX][512];           /* matched literals (not in the small model) */
+#endif
 };
+
+/* Probabilities the small model has: its tables' prefixes, in the order of
+ * struct dz2_model (kind, 7 numbers, off_zero/off_sign, d_zero, d_zero2,
+ * d_mru, d_val, lit, o_zero/o_sign). A small build's struct dz2_model is
+ * exactly these (lib/dz2_decode.c asserts it). */
+#define DZ2S_NUM_N   (DZ_NUM_MAXBITS + DZ2S_NUM_ROWS * (1u << DZ_NUM_CTXBITS))
+#define DZ2S_MODEL_N (DZ2_OP_KINDS * DZ2_K_N + 7u * DZ2S_NUM_N + 4u + DZ2S_PRED * DZ_ZCTX_N + \
+                      DZ2S_ZERO2 + DZ_LANES * 2u + DZ2S_DVAL * 256u + DZ2S_LIT_CTX * 256u + 2u)
+
+/* The contexts that differ between the models (sm: small model). In a
+ * small build only the small model exists. */
+#define DZ2_IS_SMALL(sm) (DFOTA_CFG_DECODER_RAM_SMALL || (sm))
+
+/* Mantissa tree row of a DZ2 number of bit length n (1 .. 32): bit
+ * lengths from the model's last row on share it. */
+static inline unsigned dz2_num_row(unsigned sm, unsigned n)
+{
+    unsigned rows = DZ2_IS_SMALL(sm) ? DZ2S_NUM_ROWS : DZ2_NUM_ROWS;
+    return n < rows ? n - 1 : rows - 1;
+}
+
+/* Mantissa rows of the preamble's numbers (map_num; rc_num_rows) */
+static inline unsigned dz2_map_rows(unsigned sm)
+{
+    return DZ2_IS_SMALL(sm) ? DZ2S_NUM_ROWS : DZ_NUM_MAXBITS;
+}
+
+static inline uint32_t dz2_map_max(unsigned sm)
+{
+    return DZ2_IS_SMALL(sm) ? DZ2S_MAP_MAX : DZ_MAP_MAX;
+}
+
+static inline unsigned dz2_lit_ctx(unsigned sm, uint32_t addr, uint8_t prev)
+{
+    return DZ2_IS_SMALL(sm) ? (unsigned)(addr & 1u) : dz_lit_ctx(addr, prev);
+}
+
+/* the difference tree of prediction kind `kind` at lane `lane` */
+static inline unsigned dz2_dval_ctx(unsigned sm, unsigned kind, unsigned lane)
+{
+    return DZ2_IS_SMALL(sm) ? (lane & 1u) : (kind != 0) * DZ_LANES + lane;
+}
+
+/* d_zero's row for prediction kind `kind` */
+static inline unsigned dz2_pred_row(unsigned sm, unsigned kind)
+{
+    return DZ2_IS_SMALL(sm) ? (kind != 0) : kind;
+}
+
+/* d_zero2's context (with DZ_X_BYTECTX) */
+static inline unsigned dz2_zero2_ctx(unsigned sm, uint8_t prev, uint32_t zrun)
+{
+    return (DZ2_IS_SMALL(sm) ? (unsigned)(prev >> 4) : prev) * 2u + (zrun == 0);
+}
 
 static inline void dz2_model_init(struct dz2_model *m)
 {

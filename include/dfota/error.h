@@ -28,6 +28,7 @@ enum dfota_err {
     DFOTA_ERR_DOWNGRADE     = -16,  /* security counter lower than the device's */
     DFOTA_ERR_JOURNAL       = -17,  /* journal unreadable or inconsistent */
     DFOTA_ERR_STATE         = -18,  /* call not valid in this state */
+    DFOTA_ERR_RAM           = -19,  /* package needs more decoder RAM than this build has */
 };
 
 /* A short constant English text for an error code, never NULL. */

@@ -16,12 +16,17 @@ extern "C" {
 #endif
 
 /* Codecs compiled in (docs/engine.md, "Building"): a device whose packages
- * all use one does not carry the other decoder. Both are on by default. A
+ * all use one does not carry the other decoder. Both are on by default (DZ2
+ * alone in the 4k decoder RAM profile, DFOTA_CFG_DECODER_RAM_SMALL). A
  * package of a codec the build lacks is refused with DFOTA_ERR_ALGORITHM by
  * dfota_pkg_parse (so by dfota_check, before anything is written) and by
  * dfota_patch_init. */
 #ifndef DFOTA_CFG_DZ1
+#if DFOTA_CFG_DECODER_RAM_SMALL
+#define DFOTA_CFG_DZ1 0        /* DZ1's model needs 14 KB */
+#else
 #define DFOTA_CFG_DZ1 1        /* lib/patch.c */
+#endif
 #endif
 #ifndef DFOTA_CFG_DZ2
 #define DFOTA_CFG_DZ2 1        /* lib/dz2_decode.c */
@@ -29,12 +34,27 @@ extern "C" {
 #if !DFOTA_CFG_DZ1 && !DFOTA_CFG_DZ2
 #error "libdfota: enable DFOTA_CFG_DZ1, DFOTA_CFG_DZ2 or both"
 #endif
+#if DFOTA_CFG_DECODER_RAM_SMALL && (DFOTA_CFG_DZ1 || !DFOTA_CFG_DZ2)
+#error "libdfota: the 4k decoder RAM profile decodes DZ2 alone (DFOTA_CFG_DZ1=0, DFOTA_CFG_DZ2=1)"
+#endif
 
+#if DFOTA_CFG_DECODER_RAM_SMALL
+#define DFOTA_PATCH_RB_DEFAULT 32
+#else
+#define DFOTA_PATCH_RB_DEFAULT 64
+#endif
 #ifndef DFOTA_PATCH_INBUF
-#define DFOTA_PATCH_INBUF  64   /* payload read-ahead, bytes */
+#define DFOTA_PATCH_INBUF  DFOTA_PATCH_RB_DEFAULT   /* payload read-ahead, bytes */
 #endif
 #ifndef DFOTA_PATCH_SRCBUF
-#define DFOTA_PATCH_SRCBUF 64   /* source read-ahead, bytes */
+#define DFOTA_PATCH_SRCBUF DFOTA_PATCH_RB_DEFAULT   /* source read-ahead, bytes */
+#endif
+/* Shift map entries the state holds: DZ1's and the full model's limit, or
+ * the small model's in a small build. */
+#if DFOTA_CFG_DECODER_RAM_SMALL
+#define DFOTA_PATCH_MAP_MAX DZ2S_MAP_MAX
+#else
+#define DFOTA_PATCH_MAP_MAX DZ_MAP_MAX
 #endif
 
 struct dfota_patch_io {
@@ -53,7 +73,9 @@ struct dfota_patch_io {
  * can store it in the journal and restore it after a power cut. */
 struct dfota_patch_state {
     union {
-        struct dz_model m;        /* DZ1 */
+#if !DFOTA_CFG_DECODER_RAM_SMALL
+        struct dz_model m;        /* DZ1 (not in a small build: it needs 14 KB) */
+#endif
         struct {                  /* DZ2 */
             struct dz2_model m2;
             /* the last DZ2_RING target bytes; the model is smaller than
@@ -80,13 +102,15 @@ struct dfota_patch_state {
     uint8_t  pred_n;      /* how many of them are still to come */
     uint8_t  pred_kind;
     uint8_t  alg;         /* DFOTA_ALG_* of the payload */
+    uint8_t  small;       /* DZ2: 1 = the small model (DZ2_MODE_RC_SMALL) */
     uint32_t base;        /* load address of the image, for pointers */
     uint32_t map_n;
-    struct dz_map_entry map[DZ_MAP_MAX];
+    struct dz_map_entry map[DFOTA_PATCH_MAP_MAX];
     /* DZ2 */
     uint32_t rep[DZ2_REPS];   /* repeat distances */
     int32_t  align;       /* source position - target position after the last source copy */
-    uint32_t mstart;      /* exact copy: joint-space position of its next byte */
+    uint32_t mstart;      /* exact copy: joint-space position of its next byte; at
+                           * a literal after a copy: its match byte's (delta2.h) */
     /* copied from the header */
     uint32_t src_size, dst_size, payload_size, sector_size, flags;
 };
@@ -106,6 +130,19 @@ struct dfota_patch {
     uint32_t dst_base, dst_len;    /* target bytes [dst_base, dst_base + dst_len) */
     uint8_t  dst_buf[DZ2_DSTBUF];
 };
+
+/* The decoder RAM this build has, against which the engine checks a
+ * package's decoder_ram field before any write: in a small build the 4k
+ * profile's figure (struct dfota_patch fits in it; lib/dz2_decode.c asserts
+ * it), else sizeof(struct dfota_patch) but at least the 16k profile's. The
+ * encoder writes sizeof(struct dfota_patch) of a default build into 16k
+ * packages and DFOTA_DECODER_RAM_4K into 4k ones. */
+#if DFOTA_CFG_DECODER_RAM_SMALL
+#define DFOTA_PATCH_RAM DFOTA_DECODER_RAM_4K
+#else
+#define DFOTA_PATCH_RAM (sizeof(struct dfota_patch) > DFOTA_DECODER_RAM_16K ? \
+                         (uint32_t)sizeof(struct dfota_patch) : DFOTA_DECODER_RAM_16K)
+#endif
 
 /* Nonzero when this build of the library decodes algorithm alg
  * (DFOTA_ALG_*): DZ1 with DFOTA_CFG_DZ1, DZ2 with DFOTA_CFG_DZ2. */

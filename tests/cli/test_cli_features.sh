@@ -291,6 +291,24 @@ expect "verify v1" 0 "" verify --pub k.pub --source a.bin p1.pkg
 [ $(($(wc -c <p1.pkg) - $(wc -c <p.pkg))) -ge 90 ] && ok || bad "format 2 header not at least 90 bytes smaller"
 expect "--package-format 3" 2 "--package-format '3'" diff $V --package-format 3 a.bin b.bin -o x.pkg
 no_file "--package-format 3: no output" x.pkg
+# decoder RAM profiles: 4k writes the small model and says so in the header;
+# a default dfota applies it (A/B and in place); a bad value makes no file
+rm -f r4.pkg r4i.pkg
+expect "diff --decoder-ram 4k" 0 "" diff $V --decoder-ram 4k --key k a.bin b.bin -o r4.pkg
+expect "inspect 4k: JSON" 0 "" inspect --json r4.pkg
+has "inspect 4k: decoder_ram 4096" "$T/io/out" '"decoder_ram":4096,'
+expect "inspect 16k: JSON" 0 "" inspect --json p.pkg
+if grep -q '"decoder_ram":4096,' "$T/io/out"; then bad "16k package claims 4096"; else ok; fi
+expect "apply 4k" 0 "" apply --pub k.pub a.bin r4.pkg -o r4.bin -f
+cmp -s r4.bin b.bin && ok || bad "apply 4k: not the target"
+expect "diff --decoder-ram 4k in place" 0 "" diff $V --decoder-ram 4k --layout inplace --key k a.bin b.bin -o r4i.pkg
+expect "apply 4k in place" 0 "" apply --pub k.pub a.bin r4i.pkg -o r4i.bin -f
+cmp -s r4i.bin b.bin && ok || bad "apply 4k in place: not the target"
+rm -f x.pkg
+expect "--decoder-ram 8k" 2 "--decoder-ram '8k'" diff $V --decoder-ram 8k --key k a.bin b.bin -o x.pkg
+no_file "--decoder-ram 8k: no output" x.pkg
+expect "--decoder-ram 16k" 0 "" diff $V --decoder-ram 16k --key k a.bin b.bin -o x.pkg
+rm -f x.pkg
 # --codec: one codec for devices built with one (DFOTA_CFG_DZ1/DZ2); auto is
 # the smaller, as without the option
 rm -f c1.pkg c2.pkg ca.pkg ci1.pkg
@@ -317,6 +335,8 @@ one_line "--codec dz3: one line"
 no_file "--codec dz3: no output" x.pkg
 expect "--codec DZ1 (case)" 2 "--codec 'DZ1'" diff $V --codec DZ1 --key k a.bin b.bin -o x.pkg
 no_file "--codec DZ1: no output" x.pkg
+expect "--decoder-ram 4k --codec dz1" 2 "not with --codec dz1" diff $V --decoder-ram 4k --codec dz1 --key k a.bin b.bin -o x.pkg
+no_file "--decoder-ram 4k --codec dz1: no output" x.pkg
 rm -f prod.pkg
 expect "diff with a product" 0 "" diff $V --product acme-x1 --key k a.bin b.bin -o prod.pkg
 expect "wrong product named" 7 "product 'acme-x1' in the header is not 'acme-x2'" verify --product acme-x2 prod.pkg

@@ -135,6 +135,60 @@ static void test_insert_delete_patterns(void **st)
     free(b);
 }
 
+/* An image linked at `base` with a pointer word every 32 bytes into itself,
+ * and its next release: 600 new bytes at a third, so the pointers to what
+ * follows them move by 600. */
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+
+static void linked_pair(size_t n, uint32_t base, uint8_t **a, uint8_t **b, size_t *blen)
+{
+    size_t at = n / 3, ins = 600, i;
+    uint32_t seed = 99;
+    uint8_t *x = tu_image(n, 31), *y = malloc(n + ins), *extra = tu_image(ins, 32);
+    for (i = 64; i + 4 <= n; i += 32)
+        put_le32(x + i, base + ((tu_rand(&seed) % (uint32_t)n) & ~3u) + 1);
+    memcpy(y, x, at);
+    memcpy(y + at, extra, ins);
+    memcpy(y + at + ins, x + at, n - at);
+    for (i = 64; i + 4 <= n; i += 32) {
+        uint32_t v = (uint32_t)x[i] | (uint32_t)x[i + 1] << 8 | (uint32_t)x[i + 2] << 16 |
+                     (uint32_t)x[i + 3] << 24;
+        if (v - base >= at)
+            v += (uint32_t)ins;
+        put_le32(y + (i < at ? i : i + ins), v);
+    }
+    free(extra);
+    *a = x;
+    *b = y;
+    *blen = n + ins;
+}
+
+/* Pointer prediction finds the image's base wherever it was linked: the
+ * same pair linked at 0x08005000 (no usual flash address, and none the
+ * reset vector rounded to a power of two gives) codes about as small as
+ * linked at 0. */
+static void test_pointer_base(void **st)
+{
+    size_t n = 65536, blen, p0, p1;
+    uint8_t *a, *b;
+    (void)st;
+    linked_pair(n, 0, &a, &b, &blen);
+    p0 = roundtrip(a, n, b, blen, &CASES[0]);
+    free(a);
+    free(b);
+    linked_pair(n, 0x08005000u, &a, &b, &blen);
+    put_le32(a + 4, 0x08005000u + 0x3A41u);   /* a reset vector */
+    put_le32(b + 4, 0x08005000u + 0x3A41u);
+    p1 = roundtrip(a, n, b, blen, &CASES[0]);
+    free(a);
+    free(b);
+    if (p1 > p0 + p0 / 10 + 64)
+        fail_msg("linked at 0x08005000: %zu bytes, at 0: %zu", p1, p0);
+}
+
 static void test_twenty_megabytes(void **st)
 {
     size_t n = 20u << 20, nlen;
@@ -154,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_fully_different),
         cmocka_unit_test(test_release),
         cmocka_unit_test(test_insert_delete_patterns),
+        cmocka_unit_test(test_pointer_base),
         cmocka_unit_test(test_twenty_megabytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -111,6 +111,9 @@ static int decode(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dl
     return rc;
 }
 
+/* the decoder RAM profile of the payloads dfota_diff makes (0: 16k) */
+static uint32_t g_ram;
+
 static size_t dz2_roundtrip(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen,
                             const struct lay *l, int expect_alg)
 {
@@ -125,8 +128,16 @@ static size_t dz2_roundtrip(const uint8_t *src, size_t slen, const uint8_t *dst,
     o.lag = l->lag;
     o.direction = l->direction;
     o.codec = expect_alg ? expect_alg : (int)DFOTA_ALG_DZ2;
+    o.decoder_ram = g_ram;
     assert_int_equal(dfota_diff(src, slen, dst, dlen, &o, &res), DFOTA_OK);
     assert_int_equal(res.algorithm, DFOTA_ALG_DZ2);
+    if (g_ram == DFOTA_DECODER_RAM_4K) {
+        /* the small model (or stored), and the header field says 4k */
+        assert_true(res.payload[0] == DZ2_MODE_RC_SMALL || res.payload[0] == DZ2_MODE_STORED);
+        assert_int_equal(res.decoder_ram, DFOTA_DECODER_RAM_4K);
+    } else {
+        assert_true(res.payload[0] != DZ2_MODE_RC_SMALL);
+    }
     for (i = 0; i < sizeof pieces / sizeof pieces[0]; i++)
         assert_int_equal(decode(src, slen, dst, dlen, &res, res.payload, res.payload_size,
                                 pieces[i] == 0xFFFFFFFFu ? (uint32_t)dlen : pieces[i], 1),
@@ -253,6 +264,7 @@ static void test_damaged(void **st)
     (void)st;
     memset(&o, 0, sizeof o);
     o.codec = DFOTA_ALG_DZ2;
+    o.decoder_ram = g_ram;
     assert_int_equal(dfota_diff(a, 30000, b, nlen, &o, &res), DFOTA_OK);
     for (i = 0; i < 300; i++) {
         uint8_t *p = malloc(res.payload_size);
@@ -267,6 +279,46 @@ static void test_damaged(void **st)
     free(b);
 }
 
+/* The 4k profile's small model (payload mode 2), decoded by this default
+ * build: every layout and output piece size, and damaged payloads. */
+static void test_small_model(void **st)
+{
+    size_t sizes[] = { 3000, 40000 }, i, nlen;
+    (void)st;
+    g_ram = DFOTA_DECODER_RAM_4K;
+    for (i = 0; i < 2; i++) {
+        uint8_t *a = tu_image(sizes[i], (uint32_t)i + 3);
+        uint8_t *b = tu_release(a, sizes[i], (uint32_t)i + 30, &nlen);
+        all(a, sizes[i], b, nlen);
+        all(b, nlen, a, sizes[i]);
+        free(a);
+        free(b);
+    }
+    test_damaged(st);
+    g_ram = 0;
+}
+
+/* The 4k profile is DZ2 only; other profile figures are refused. */
+static void test_profile_args(void **st)
+{
+    struct dfota_diff_opts o;
+    struct dfota_diff_result res;
+    uint8_t a[64] = { 1 }, b[64] = { 2 };
+    (void)st;
+    memset(&o, 0, sizeof o);
+    o.decoder_ram = DFOTA_DECODER_RAM_4K;
+    o.codec = DFOTA_ALG_DZ1;
+    assert_int_equal(dfota_diff(a, sizeof a, b, sizeof b, &o, &res), DFOTA_ERR_ARG);
+    o.codec = 0;
+    o.decoder_ram = 8192;
+    assert_int_equal(dfota_diff(a, sizeof a, b, sizeof b, &o, &res), DFOTA_ERR_ARG);
+    o.decoder_ram = DFOTA_DECODER_RAM_4K;
+    assert_int_equal(dfota_diff(a, sizeof a, b, sizeof b, &o, &res), DFOTA_OK);
+    assert_int_equal(res.algorithm, DFOTA_ALG_DZ2);
+    assert_int_equal(res.decoder_ram, DFOTA_DECODER_RAM_4K);
+    dfota_diff_result_free(&res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +328,8 @@ int main(void)
         cmocka_unit_test(test_random_stored),
         cmocka_unit_test(test_engine),
         cmocka_unit_test(test_damaged),
+        cmocka_unit_test(test_small_model),
+        cmocka_unit_test(test_profile_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* The engine: every rejection leaves the firmware untouched and bootable,
  * with not one flash write; a good package boots the target. */
+#define _POSIX_C_SOURCE 200809L   /* setenv */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -717,6 +718,63 @@ static void test_snapshot_fields_range_checked(void **st)
     tu_device_free(&d);
 }
 
+/* A DZ2 checkpoint carries snapshot format 0x00020002 (docs/journal-format.md).
+ * The same record marked with the DZ2 format of engines before matched
+ * literals (0x00020001), or with DZ1's, is refused: DFOTA_ERR_JOURNAL, the
+ * update pending and FAILED, never resumed with a state it would misread. */
+static void test_snapshot_dz2_old_format_refused(void **st)
+{
+    struct fixture *f = *st;
+    static const uint32_t ids[] = { 0x00020001u, 0x00010001u };
+    size_t plen, i;
+    uint8_t *p, *cut;
+    struct tu_device d;
+    struct dfota_engine e;
+    struct dfota_pkg_header h;
+    uint32_t half;
+
+    setenv("DFOTA_CODEC", "2", 1);
+    p = tu_package(f->a, N, f->b, f->blen, 1, 4096, 1, 0, "", &plen);
+    unsetenv("DFOTA_CODEC");
+    assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+    assert_int_equal(h.algorithm, DFOTA_ALG_DZ2);
+    tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 3, 2 * N);
+    tu_device_load(&d, 0, f->a, N, p, plen);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    d.flash.cut_after = 600;
+    assert_int_equal(dfota_install(&e), DFOTA_ERR_IO);
+    simflash_power_on(&d.flash);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    assert_true(e.blocks_done > 0 && e.blocks_done < 15);
+    half = d.cfg.layout.journal + (e.seq & 1) * (d.cfg.layout.journal_size / 2);
+    assert_int_equal(get32(d.flash.mem + half + 28), 0x00020002u);
+    cut = malloc(d.flash.size);
+    memcpy(cut, d.flash.mem, d.flash.size);
+    for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        uint8_t *r = d.flash.mem + half;
+        uint32_t len;
+        struct dfota_engine e2;
+        int rc;
+        memcpy(d.flash.mem, cut, d.flash.size);
+        len = get32(r + 8);
+        put32(r + 28, ids[i]);
+        put32(r + len - 4, dfota_crc32(0, r, len - 4));
+        simflash_power_on(&d.flash);
+        rc = dfota_init(&e2, &d.cfg);
+        if (!rc)
+            rc = dfota_resume(&e2);
+        if (rc != DFOTA_ERR_JOURNAL)
+            fail_msg("snapshot format 0x%08x: %s, not refused", (unsigned)ids[i], dfota_strerror(rc));
+        assert_true(dfota_pending(&e2));
+        assert_int_equal(dfota_state(&e2), DFOTA_STATE_FAILED);
+    }
+    memcpy(d.flash.mem, cut, d.flash.size);
+    settle_to_target(&d, f, "DZ2 snapshot intact");
+    free(cut);
+    free(p);
+    tu_device_free(&d);
+}
+
 /* A journal of the previous format (DFJ1): its IDLE record's bank boots. */
 static void test_dfj1_idle_record(void **st)
 {
@@ -825,6 +883,7 @@ int main(void)
         cmocka_unit_test(test_finished_update_without_package),
         cmocka_unit_test(test_ecc_flash_cuts),
         cmocka_unit_test(test_snapshot_fields_range_checked),
+        cmocka_unit_test(test_snapshot_dz2_old_format_refused),
         cmocka_unit_test(test_dfj1_idle_record),
         cmocka_unit_test(test_state_calls),
         cmocka_unit_test(test_host_and_budget_overflows),

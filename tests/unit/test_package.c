@@ -463,7 +463,7 @@ static void test_strerror(void **st)
 {
     int e;
     (void)st;
-    for (e = 0; e >= DFOTA_ERR_STATE; e--)
+    for (e = 0; e >= DFOTA_ERR_RAM; e--)
         assert_string_not_equal(dfota_strerror(e), "unknown error");
     assert_string_equal(dfota_strerror(-999), "unknown error");
 }

@@ -1,7 +1,13 @@
+#ifdef TU_CLI
+#define _POSIX_C_SOURCE 200809L
+#include <unistd.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dfota/delta2.h"
 #include "dfota/error.h"
+#include "dfota/sha256.h"
 #include "testutil.h"
 
 uint32_t tu_rand(uint32_t *s)
@@ -80,7 +86,84 @@ void tu_keys(uint8_t pk[32], uint8_t sk[64])
 }
 
 unsigned tu_pkg_format;
+const char *tu_codec = "auto";
+#if DFOTA_CFG_DECODER_RAM_SMALL
+const char *tu_decoder_ram = "4k";
+#else
+const char *tu_decoder_ram = "16k";
+#endif
 
+#ifdef TU_CLI
+/* A build of libdfota with another decoder RAM profile cannot link the
+ * encoder (its model tables have the default build's sizes): packages come
+ * from the dfota CLI (TU_CLI), unsigned, and are signed here with the test
+ * key as dfota_package_build signs. */
+static void tu_write(const char *path, const uint8_t *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, n, f) != n || fclose(f))
+        abort();
+}
+
+uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen, int inplace,
+                    uint32_t sector, uint32_t lag, int direction, const char *product,
+                    size_t *plen)
+{
+    char dir[] = "/tmp/dfota-tu-XXXXXX", cmd[1024], a[64], b[64], o[64];
+    struct dfota_pkg_header h;
+    uint8_t pk[32], sk[64], kid[32], *pkg;
+    FILE *f;
+    long n;
+    int rc;
+
+    if (!mkdtemp(dir))
+        abort();
+    snprintf(a, sizeof a, "%s/old", dir);
+    snprintf(b, sizeof b, "%s/new", dir);
+    snprintf(o, sizeof o, "%s/pkg", dir);
+    tu_write(a, src, slen);
+    tu_write(b, dst, dlen);
+    snprintf(cmd, sizeof cmd,
+             "%s diff -q --unsigned --input-format bin --from-version 1.0.0 --to-version 1.1.0 "
+             "--decoder-ram %s --codec %s --package-format %u %s%s %s%s --sector-size %u "
+             "--scratch-sectors %u --direction %s %s %s -o %s",
+             TU_CLI, tu_decoder_ram, tu_codec, tu_pkg_format ? tu_pkg_format : 2u,
+             product && product[0] ? "--product " : "", product && product[0] ? product : "",
+             "--layout ", inplace ? "inplace" : "ab", inplace ? sector : 4096u, lag + 2,
+             direction > 0 ? "forward" : direction < 0 ? "backward" : "auto", a, b, o);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "tu_package: %s failed\n", cmd);
+        abort();
+    }
+    f = fopen(o, "rb");
+    if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) <= 0 || fseek(f, 0, SEEK_SET))
+        abort();
+    pkg = malloc((size_t)n);
+    if (!pkg || fread(pkg, 1, (size_t)n, f) != (size_t)n)
+        abort();
+    fclose(f);
+    remove(a);
+    remove(b);
+    remove(o);
+    rmdir(dir);
+    /* sign it: key id, then the signature over the bytes before it (a
+     * package of a codec this library lacks stays unsigned: it cannot parse
+     * it, nor can the engine, which refuses it before the signature) */
+    tu_keys(pk, sk);
+    *plen = (size_t)n;
+    rc = dfota_pkg_parse(&h, pkg, (size_t)n);
+    if (rc == DFOTA_ERR_ALGORITHM)
+        return pkg;
+    if (rc)
+        abort();
+    dfota_sha256(pk, 32, kid);
+    memcpy(h.key_id, kid, DFOTA_KEY_ID_LEN);
+    if (dfota_pkg_write(&h, pkg) ||
+        dfota_host_sign(sk, pkg, dfota_pkg_signed_size(&h), pkg + dfota_pkg_signed_size(&h)))
+        abort();
+    return pkg;
+}
+#else
 uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen, int inplace,
                     uint32_t sector, uint32_t lag, int direction, const char *product,
                     size_t *plen)
@@ -97,6 +180,9 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
     o.direction = direction;
     meta.format_version = tu_pkg_format;
     tu_keys(pk, sk);
+    o.decoder_ram = tu_decoder_ram && !strcmp(tu_decoder_ram, "4k") ? DFOTA_DECODER_RAM_4K : 0;
+    o.codec = !tu_codec || !strcmp(tu_codec, "auto") ? 0
+              : !strcmp(tu_codec, "dz1") ? DFOTA_ALG_DZ1 : DFOTA_ALG_DZ2;
     rc = dfota_package_build(src, slen, dst, dlen, &o, &meta, sk, &pkg, plen, NULL);
     if (rc) {
         fprintf(stderr, "tu_package: %s\n", dfota_strerror(rc));
@@ -104,6 +190,7 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
     }
     return pkg;
 }
+#endif
 
 uint32_t tu_layout(struct dfota_layout *l, int kind, uint32_t sector, uint32_t slot_size,
                    uint32_t scratch_sectors, uint32_t staging_size)

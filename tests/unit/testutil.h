@@ -23,6 +23,11 @@ void tu_keys(uint8_t pk[32], uint8_t sk[64]);
 /* Build a signed package (abort on failure). */
 /* The header format tu_package writes: 0 the default (2), or 1. */
 extern unsigned tu_pkg_format;
+/* The decoder RAM profile tu_package builds for: "4k" (the default in a
+ * build with the small profile, through the CLI) or "16k"; NULL or "16k" in a default build. */
+extern const char *tu_decoder_ram;
+/* The codec: "auto" (the default), "dz1" or "dz2". */
+extern const char *tu_codec;
 uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen, int inplace,
                     uint32_t sector, uint32_t lag, int direction, const char *product,
                     size_t *plen);

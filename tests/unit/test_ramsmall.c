@@ -1,0 +1,192 @@
+/* The 4k decoder RAM profile: libdfota built with
+ * DFOTA_CFG_DECODER_RAM_SMALL=1 fits its decoder in 4 KiB, applies 4k
+ * packages (dfota diff --decoder-ram 4k) A/B and in place, and refuses a
+ * 16k package (DZ1, or DZ2's full model) at the check, before any write. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "dfota/error.h"
+#include "dfota/patch.h"
+#include "testutil.h"
+
+#define N 60000
+
+struct fixture {
+    uint8_t *a, *b;
+    size_t blen;
+};
+
+static int setup(void **st)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    f->a = tu_image(N, 3);
+    f->b = tu_release(f->a, N, 4, &f->blen);
+    *st = f;
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    struct fixture *f = *st;
+    free(f->a);
+    free(f->b);
+    free(f);
+    return 0;
+}
+
+/* Install pkg on a fresh device; expect `want`; on failure nothing was
+ * written and the old firmware boots, on success the target does. */
+static void attempt(struct fixture *f, int kind, const uint8_t *pkg, size_t plen, int want)
+{
+    struct tu_device d;
+    struct dfota_engine e;
+    uint8_t *before;
+    int rc;
+
+    tu_device_init(&d, kind, 4096, N + 4096, 4, 2 * N);
+    tu_device_load(&d, 0, f->a, N, pkg, plen);
+    before = malloc(d.flash.size);
+    memcpy(before, d.flash.mem, d.flash.size);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    rc = dfota_check(&e);
+    if (rc == DFOTA_OK)
+        rc = dfota_install(&e);
+    if (rc != want)
+        fprintf(stderr, "got %s, want %s\n", dfota_strerror(rc), dfota_strerror(want));
+    assert_int_equal(rc, want);
+    assert_false(d.flash.violation);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    assert_false(dfota_pending(&e));
+    if (want != DFOTA_OK) {
+        assert_int_equal(d.flash.erases, 0);
+        assert_int_equal(d.flash.progs, 0);
+        assert_memory_equal(before, d.flash.mem, d.flash.size);
+        assert_int_equal(dfota_active_slot(&e), 0);
+    } else {
+        uint32_t base = d.cfg.layout.slot[dfota_active_slot(&e)];
+        assert_memory_equal(d.flash.mem + base, f->b, f->blen);
+    }
+    free(before);
+    tu_device_free(&d);
+}
+
+static uint8_t *package(struct fixture *f, int inplace, const char *ram, const char *codec,
+                        size_t *plen)
+{
+    uint8_t *p;
+    struct dfota_pkg_header h;
+    tu_decoder_ram = ram;
+    tu_codec = codec;
+    p = tu_package(f->a, N, f->b, f->blen, inplace, 4096, 2, 0, "", plen);
+    tu_decoder_ram = "4k";
+    tu_codec = "auto";
+    /* (this build does not parse DZ1 headers: dfota_pkg_parse says
+     * DFOTA_ERR_ALGORITHM for them) */
+    assert_int_equal(dfota_pkg_parse(&h, p, *plen),
+                     !strcmp(codec, "dz1") ? DFOTA_ERR_ALGORITHM : DFOTA_OK);
+    if (!strcmp(codec, "dz1")) {
+    } else if (!strcmp(ram, "4k")) {
+        assert_int_equal(h.decoder_ram, DFOTA_DECODER_RAM_4K);
+        assert_int_equal(h.algorithm, DFOTA_ALG_DZ2);
+    } else {
+        assert_true(h.decoder_ram > DFOTA_DECODER_RAM_4K);
+    }
+    return p;
+}
+
+static void test_fits(void **st)
+{
+    (void)st;
+    fprintf(stderr, "sizeof(struct dfota_patch) = %zu with the small model\n",
+            sizeof(struct dfota_patch));
+    assert_true(sizeof(struct dfota_patch) <= DFOTA_DECODER_RAM_4K);
+    assert_int_equal(DFOTA_PATCH_RAM, DFOTA_DECODER_RAM_4K);
+}
+
+static void test_small_ab(void **st)
+{
+    struct fixture *f = *st;
+    size_t n;
+    uint8_t *p = package(f, 0, "4k", "auto", &n);
+    attempt(f, DFOTA_LAYOUT_AB, p, n, DFOTA_OK);
+    free(p);
+}
+
+static void test_small_inplace(void **st)
+{
+    struct fixture *f = *st;
+    size_t n;
+    uint8_t *p = package(f, 1, "4k", "auto", &n);
+    attempt(f, DFOTA_LAYOUT_INPLACE, p, n, DFOTA_OK);
+    free(p);
+}
+
+/* A 16k package: the check refuses it, nothing written: DZ2's full model
+ * by its decoder_ram (DFOTA_ERR_RAM), DZ1 by its codec, which a small
+ * build does not carry (DFOTA_ERR_ALGORITHM, from the header parse). */
+static void test_16k_refused(void **st)
+{
+    struct fixture *f = *st;
+    size_t n;
+    uint8_t *p = package(f, 0, "16k", "dz2", &n);
+    attempt(f, DFOTA_LAYOUT_AB, p, n, DFOTA_ERR_RAM);
+    free(p);
+    p = package(f, 1, "16k", "dz2", &n);
+    attempt(f, DFOTA_LAYOUT_INPLACE, p, n, DFOTA_ERR_RAM);
+    free(p);
+    p = package(f, 0, "16k", "dz1", &n);
+    attempt(f, DFOTA_LAYOUT_AB, p, n, DFOTA_ERR_ALGORITHM);
+    free(p);
+    p = package(f, 1, "16k", "dz1", &n);
+    attempt(f, DFOTA_LAYOUT_INPLACE, p, n, DFOTA_ERR_ALGORITHM);
+    free(p);
+}
+
+/* The decoder on its own refuses what a small build does not hold: DZ1,
+ * and a full-model DZ2 payload (mode byte 0) behind a header that claims
+ * 4k. */
+static int rd(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    const uint8_t *p = ctx;
+    memcpy(buf, p + off, len);
+    return 0;
+}
+
+static void test_decoder_refuses_full_models(void **st)
+{
+    static struct dfota_patch pt;
+    struct dfota_pkg_header h;
+    uint8_t payload[16] = { 0 }, out[1];
+    struct dfota_patch_io io = { payload, rd, rd, NULL };
+    (void)st;
+    memset(&h, 0, sizeof h);
+    h.coder = DFOTA_CODER_RC1;
+    h.src_size = 16;
+    h.dst_size = 1;
+    h.payload_size = sizeof payload;
+    h.decoder_ram = DFOTA_DECODER_RAM_4K;
+    h.algorithm = DFOTA_ALG_DZ1;
+    assert_int_equal(dfota_patch_init(&pt, &h), DFOTA_ERR_ALGORITHM);
+    h.algorithm = DFOTA_ALG_DZ2;
+    assert_int_equal(dfota_patch_init(&pt, &h), DFOTA_OK);
+    payload[0] = DZ2_MODE_RC;
+    assert_int_equal(dfota_patch_decode(&pt, &io, out, 1), DFOTA_ERR_CORRUPT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fits),
+        cmocka_unit_test(test_decoder_refuses_full_models),
+        cmocka_unit_test_setup_teardown(test_small_ab, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_inplace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_16k_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
