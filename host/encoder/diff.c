@@ -336,10 +336,8 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
         grams = calloc(1, (size_t)1 << (gram_bits - 3));
         if (grams) {
             size_t j;
-            for (j = 0; j + 5 <= src_len; j++) {
-                uint32_t h = dz_gram_hash(src + j, gram_bits);
-                grams[h >> 3] = (uint8_t)(grams[h >> 3] | (1u << (h & 7)));
-            }
+            for (j = 0; j + 5 <= src_len; j++)
+                dz_gram_add(grams, gram_bits, o->inplace, src + j);
         }
     }
     /* In place, the better write order depends on which way code moved:

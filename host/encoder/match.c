@@ -139,14 +139,11 @@ static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, siz
         *pos = 0;
         return 0;
     }
-    if (c->grams && qn >= 5) {
+    if (c->grams && qn >= 5 && !dz_gram_has(c->grams, c->gram_bits, c->inplace, q)) {
         /* No source string starts like this: nothing of 5 bytes or more
-         * to find, and shorter matches are never used. */
-        uint32_t h = dz_gram_hash(q, c->gram_bits);
-        if (!(c->grams[h >> 3] & (1u << (h & 7)))) {
-            *pos = 0;
-            return 0;
-        }
+         * to find (encoder.h: what is reported then) */
+        *pos = 0;
+        return 0;
     }
     /* Invariant: the answer's suffix-order index lies in [lo, hi). Every
      * suffix between two compared ones starts with what both share with q
@@ -215,6 +212,10 @@ static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, siz
                 }
             }
         }
+    }
+    if (!c->inplace && qn >= 5 && best < 5) {   /* A/B: as the 5-gram set says */
+        *pos = 0;
+        return 0;
     }
     *pos = bestpos;
     return best;
