@@ -546,7 +546,7 @@ def report(pairs, args, env_lines, callgrind_line, failures):
     # ---- table 3: dfota relative to peers, speed, RAM (not with --no-dfota)
     if not args.no_dfota:
         heads = ["pair", "best-run", "ab/run", "ab/sp3", "ab/spall", "ip/ab", "4k/ab",
-                 "diff-s", "t/zstd", "RSS-MiB", "rss/zstd", "apply-MB/s", "dec-RAM", "ip-RAM", "sect-buf",
+                 "diff-s", "t/zstd", "RSS-MiB", "rss/zstd", "apply-MB/s", "dec-RAM", "ip-RAM", "4k-RAM", "sect-buf",
                  "codec"]
         rows = []
         cols = {k: [] for k in ("run", "sp3", "spall", "ipab", "k4ab", "t", "rss", "mbps")}
@@ -569,7 +569,7 @@ def report(pairs, args, env_lines, callgrind_line, failures):
             sb = ip.sector_buffer if ip.sector_buffer is not None else ab.sector_buffer
             if ab.status == ERR:
                 bad = "MISMATCH" if ab.roundtrip == "MISMATCH" else ERR
-                rows.append([p.name, ("%d %s" % bp) if bp else NA, bad] + [NA] * 13)
+                rows.append([p.name, ("%d %s" % bp) if bp else NA, bad] + [NA] * 14)
                 continue
             rows.append([
                 p.name,
@@ -580,7 +580,8 @@ def report(pairs, args, env_lines, callgrind_line, failures):
                 fmt_ratio(ab.diff_s, 2), fmt_ratio(v["t"], 2),
                 fmt_ratio(ab.diff_rss / 1024, 1) if ab.diff_rss else NA, fmt_ratio(v["rss"], 2),
                 fmt_ratio(v["mbps"], 1),
-                fmt_int(ab.decoder_ram), fmt_int(ip.decoder_ram if ip.status == "ok" else None), fmt_int(sb),
+                fmt_int(ab.decoder_ram), fmt_int(ip.decoder_ram if ip.status == "ok" else None),
+                fmt_int(k4.decoder_ram if k4.status == "ok" else None), fmt_int(sb),
                 "%s/%s" % (codec_name(ab), codec_name(ip)),
             ])
         med = ["median", "", fmt_ratio(median(cols["run"]), 3), fmt_ratio(median(cols["sp3"]), 3),
@@ -588,7 +589,7 @@ def report(pairs, args, env_lines, callgrind_line, failures):
                fmt_ratio(median(cols["k4ab"]), 3),
                fmt_ratio(median([p.cells["dfota-ab"].diff_s for p in pairs
                                    if p.cells["dfota-ab"].status == "ok"]), 2), fmt_ratio(median(cols["t"]), 2),
-               "", fmt_ratio(median(cols["rss"]), 2), fmt_ratio(median(cols["mbps"]), 1), "", "", "", ""]
+               "", fmt_ratio(median(cols["rss"]), 2), fmt_ratio(median(cols["mbps"]), 1), "", "", "", "", ""]
         mx = ["max", "", fmt_ratio(max([x for x in cols["run"] if x is not None], default=None), 3),
               fmt_ratio(max([x for x in cols["sp3"] if x is not None], default=None), 3),
               fmt_ratio(max([x for x in cols["spall"] if x is not None], default=None), 3),
@@ -598,6 +599,7 @@ def report(pairs, args, env_lines, callgrind_line, failures):
               "", fmt_ratio(max([x for x in cols["rss"] if x is not None], default=None), 2), "",
               fmt_int(max_ok(pairs, "dfota-ab", "decoder_ram")),
               fmt_int(max_ok(pairs, "dfota-ip", "decoder_ram")),
+              fmt_int(max_ok(pairs, "dfota-4k", "decoder_ram")),
               fmt_int(max([x for x in (max_ok(pairs, "dfota-ab", "sector_buffer"),
                                        max_ok(pairs, "dfota-ip", "sector_buffer")) if x is not None],
                           default=None)), ""]

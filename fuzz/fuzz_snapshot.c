@@ -14,6 +14,8 @@
  *             its length: a short input changes a prefix only)
  *   bit 4     a power cut during the first resume after 3 * byte 1
  *             operations, then a power-up and resume
+ *   bit 5     the package is a 4k decoder RAM profile one (DZ2's small
+ *             model: the snapshot is SNAP_FMT_DZ2S)
  *   bits 6-7  how the cut tears (enum simflash_tear)
  *
  * Invariants (each traps): known results only; no flash rule broken;
@@ -30,10 +32,12 @@
 #define M_HEAD    0x04u
 #define M_LEN     0x08u
 #define M_CUT     0x10u
+#define M_RAM4K   0x20u
 
 static struct fzd g_dev;
-static uint8_t *g_base[4];          /* flash image per geometry (bits 0-1), cut mid-install */
-static uint32_t g_rec[4], g_len[4];
+static uint8_t *g_base[8];          /* flash image per geometry (bits 0-1) and package (bit 5),
+                                     * cut mid-install */
+static uint32_t g_rec[8], g_len[8];
 
 static int known(int rc)
 {
@@ -56,7 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cut = data[1];
     data += 2;
     size -= 2;
-    g = mode & 3u;
+    g = (mode & 3u) | ((mode & M_RAM4K) ? 4u : 0u);
+    fzd_ram4k = (mode & M_RAM4K) != 0;
     dmode = (uint8_t)(FZD_INPLACE | ((mode & 1u) ? FZD_ERASED0 : 0) | ((mode & 2u) ? FZD_PROG256 : 0));
     if (!g_base[g]) {
         if (fzd_snapshot_state(d, dmode, &g_rec[g], &g_len[g])) {

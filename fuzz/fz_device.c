@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dfota/delta2.h"
 #include "dfota/error.h"
 #include "dfota/sha256.h"
 #include "encoder.h"
@@ -18,13 +19,16 @@ static struct {
     size_t pkg_len;
     uint8_t dst[FZ_DST_MAX];
     size_t dst_len;
-} pk[2];                          /* [0] A/B, [1] in place */
+} pk[3];                          /* [0] A/B, [1] in place, [2] in place 4k */
 
 static uint8_t g_src[FZ_SRC_SIZE];
 static uint8_t g_pk[32];
 
-static void build(int inplace)
+int fzd_ram4k;
+
+static void build(unsigned idx)
 {
+    int inplace = idx != 0;
     struct dfota_diff_opts o;
     struct dfota_pkg_meta meta = { FZ_PRODUCT, "1.0.0", "1.1.0", FZ_COUNTER, 0 };
     uint8_t sk[64];
@@ -36,13 +40,14 @@ static void build(int inplace)
     o.sector_size = FZD_SECTOR;
     o.lag = FZD_LAG;
     o.direction = inplace ? 1 : 0;
-    pk[inplace].dst_len = fz_release(g_src, pk[inplace].dst, inplace ? 1 : 0);
-    if (dfota_package_build(g_src, FZ_SRC_SIZE, pk[inplace].dst, pk[inplace].dst_len, &o, &meta,
-                            sk, &pk[inplace].pkg, &pk[inplace].pkg_len, NULL)) {
+    o.decoder_ram = idx == 2 ? DFOTA_DECODER_RAM_4K : 0;
+    pk[idx].dst_len = fz_release(g_src, pk[idx].dst, inplace ? 1 : 0);
+    if (dfota_package_build(g_src, FZ_SRC_SIZE, pk[idx].dst, pk[idx].dst_len, &o, &meta,
+                            sk, &pk[idx].pkg, &pk[idx].pkg_len, NULL)) {
         fprintf(stderr, "fz_device: package build failed\n");
         abort();
     }
-    pk[inplace].built = 1;
+    pk[idx].built = 1;
 }
 
 void fzd_reset(struct fzd *d, uint8_t mode)
@@ -52,9 +57,11 @@ void fzd_reset(struct fzd *d, uint8_t mode)
     uint8_t erased = (mode & FZD_ERASED0) ? 0x00 : 0xFF;
     struct dfota_layout *l = &d->cfg.layout;
 
-    if (!pk[inplace].built)
-        build(inplace);
-    if (d->f.mem && d->mode == (mode & FZD_GEOM)) {
+    unsigned idx = inplace ? (fzd_ram4k ? 2u : 1u) : 0u;
+
+    if (!pk[idx].built)
+        build(idx);
+    if (d->f.mem && d->mode == (mode & FZD_GEOM) && d->pki == idx) {
         /* same geometry: reset the contents only */
         simflash_set_cache(&d->f, 0);
         simflash_set_ecc(&d->f, 0);
@@ -69,6 +76,7 @@ void fzd_reset(struct fzd *d, uint8_t mode)
         fzd_free(d);
         memset(d, 0, sizeof *d);
         d->mode = mode & FZD_GEOM;
+        d->pki = idx;
         jhalf = dfota_journal_half_size(inplace ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB, FZD_SLOT,
                                         ss, prog);
         l->kind = inplace ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB;
@@ -87,7 +95,7 @@ void fzd_reset(struct fzd *d, uint8_t mode)
         l->journal_size = 2 * jhalf;
         at += 2 * jhalf;
         l->staging = at;
-        l->staging_size = ((uint32_t)pk[inplace].pkg_len + ss - 1) / ss * ss;
+        l->staging_size = ((uint32_t)pk[idx].pkg_len + ss - 1) / ss * ss;
         at += l->staging_size;
         if (simflash_init(&d->f, NULL, at, ss, prog, erased))
             abort();
@@ -110,11 +118,11 @@ void fzd_reset(struct fzd *d, uint8_t mode)
         }
     }
     memcpy(d->f.mem + d->cfg.layout.slot[0], g_src, FZ_SRC_SIZE);
-    memcpy(d->f.mem + d->cfg.layout.staging, pk[inplace].pkg, pk[inplace].pkg_len);
-    d->pkg = pk[inplace].pkg;
-    d->pkg_len = pk[inplace].pkg_len;
-    d->dst = pk[inplace].dst;
-    d->dst_len = pk[inplace].dst_len;
+    memcpy(d->f.mem + d->cfg.layout.staging, pk[idx].pkg, pk[idx].pkg_len);
+    d->pkg = pk[idx].pkg;
+    d->pkg_len = pk[idx].pkg_len;
+    d->dst = pk[idx].dst;
+    d->dst_len = pk[idx].dst_len;
 }
 
 void fzd_free(struct fzd *d)

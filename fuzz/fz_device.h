@@ -20,6 +20,7 @@ struct fzd {
     struct simflash f;
     struct dfota_config cfg;
     uint8_t mode;
+    unsigned pki;                   /* which package: 0 A/B, 1 in place, 2 in place 4k */
     const uint8_t *pkg, *dst;       /* the package in staging and its target */
     size_t pkg_len, dst_len;
     uint32_t region[3][2];          /* [addr, len] of the fuzzed regions, in input order */
@@ -29,6 +30,10 @@ struct fzd {
 /* Build (once per geometry, cached) and reset a device: source firmware in
  * slot 0, the package in staging, the rest erased. */
 void fzd_reset(struct fzd *d, uint8_t mode);
+/* In place: 1 makes the package a 4k decoder RAM profile one (dfota diff
+ * --decoder-ram 4k: DZ2's small model, snapshot format SNAP_FMT_DZ2S) at the
+ * next fzd_reset or fzd_snapshot_state. */
+extern int fzd_ram4k;
 void fzd_free(struct fzd *d);
 /* 1 when the slot the engine boots holds exactly the target. */
 int fzd_boots_target(const struct fzd *d, const struct dfota_engine *e);

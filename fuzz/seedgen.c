@@ -208,25 +208,27 @@ static int journals(const char *dir)
 }
 
 /* fuzz_snapshot seeds: the snapshot of a record cut mid-install, as is
- * and with its head, for each geometry. */
+ * and with its head, for each geometry, with a 16k and a 4k package. */
 static int snapshots(const char *dir)
 {
     static struct fzd d;
     unsigned g;
-    for (g = 0; g < 4; g++) {
+    for (g = 0; g < 8; g++) {
         uint8_t dmode = (uint8_t)(FZD_INPLACE | ((g & 1u) ? FZD_ERASED0 : 0) | ((g & 2u) ? FZD_PROG256 : 0));
         uint32_t rec, len;
         unsigned v;
+        fzd_ram4k = (g & 4u) != 0;
         if (fzd_snapshot_state(&d, dmode, &rec, &len)) {
             fprintf(stderr, "snapshots: no DFJ2 record with a snapshot\n");
             return 1;
         }
         for (v = 0; v < 3; v++) {
             /* snapshot only; with the head; snapshot only, a cut in the resume */
-            uint8_t pre[2] = { (uint8_t)(g | (v == 1 ? 0x04u : 0) | (v == 2 ? 0x10u : 0)), 20 };
+            uint8_t pre[2] = { (uint8_t)((g & 3u) | ((g & 4u) ? 0x20u : 0) | (v == 1 ? 0x04u : 0) |
+                                         (v == 2 ? 0x10u : 0)), 20 };
             uint32_t at = v == 1 ? 0 : FZD_JR_HEAD;
             char name[64];
-            snprintf(name, sizeof name, "s%u.%u", g, v);
+            snprintf(name, sizeof name, (g & 4u) ? "s%u.%u.ram4k" : "s%u.%u", g & 3u, v);
             if (write_file(dir, name, "", pre, 2, d.f.mem + rec + at, len - 4 - at))
                 return 1;
         }

@@ -166,17 +166,54 @@ static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, siz
         }
     }
     /* Among equally long matches, the one nearest the current alignment
-     * costs the fewest bits to point at. */
+     * costs the fewest bits to point at (then the lowest index k).
+     * Neighbours are measured from lo outwards, each side in turn: the
+     * common prefix with q (capped at bn, the binary search's bracket) only
+     * falls moving away from where q sorts, so once a side's falls below the
+     * best length found, nothing further on that side can reach it. The
+     * answer is the one a measurement of every neighbour gives. */
     span = c->inplace ? 24 : DZ_SPAN;
     gone = c->inplace ? dz_gone(c, t) : 0;
-    for (k = lo >= span ? lo - span : 0; k <= lo + span && k < c->src_len; k++) {
-        size_t sp = (size_t)c->sa[k], l;
-        if (c->inplace && !dz_src_valid_gone(c, gone, sp))
-            continue;
-        l = measure(c, t, sp, qn);
-        if (l > best || (l == best && l && llabs((int64_t)sp - expect) < llabs((int64_t)bestpos - expect))) {
-            best = l;
-            bestpos = sp;
+    {
+        size_t kmin = lo >= span ? lo - span : 0, kmax = lo + span, bestk = 0;
+        uint64_t bestdist = 0;
+        int side;
+        if (kmax >= c->src_len)
+            kmax = c->src_len - 1;
+        for (side = 0; side < 2; side++) {
+            size_t k0 = side ? lo + 1 : lo, i;
+            for (i = 0;; i++) {
+                size_t sp, l, n, m, raw;
+                uint64_t dist;
+                if (side ? k0 + i > kmax : i > lo - kmin)
+                    break;
+                k = side ? k0 + i : k0 - i;
+                sp = (size_t)c->sa[k];
+                if (c->inplace && !dz_src_valid_gone(c, gone, sp))
+                    continue;
+                n = c->src_len - sp < qn ? c->src_len - sp : qn;
+                m = n < bn ? n : bn;
+                raw = common_prefix(c->src + sp, m, q, m);
+                if (raw < m || m == n) {
+                    /* raw is the whole common prefix */
+                    if (raw < best && raw < bn)
+                        break;
+                    l = c->inplace ? valid_len(c, t, sp, raw) : raw;
+                } else {
+                    l = measure(c, t, sp, qn);   /* bn bytes agree: a sector at a time */
+                }
+#ifdef DZ_CHECK_MEASURE   /* -DDZ_CHECK_MEASURE: the same as measuring in full */
+                if (l != measure(c, t, sp, qn))
+                    abort();
+#endif
+                dist = (uint64_t)llabs((int64_t)sp - expect);
+                if (l > best || (l == best && l && (dist < bestdist || (dist == bestdist && k < bestk)))) {
+                    best = l;
+                    bestpos = sp;
+                    bestk = k;
+                    bestdist = dist;
+                }
+            }
         }
     }
     *pos = bestpos;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "dfota/error.h"
+#include "dfota/patch.h"
 #include "dfota/sha256.h"
 #include "testutil.h"
 
@@ -281,6 +282,36 @@ static void test_downgrade_refused(void **st)
     assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
     assert_int_equal(dfota_install(&e), DFOTA_ERR_DOWNGRADE);
     tu_device_free(&d);
+    free(p);
+}
+
+/* decoder_ram: a package made for more decoder RAM than this build has
+ * (DFOTA_PATCH_RAM) is refused at the check, nothing written; one that
+ * needs exactly as much, or a 4k package, installs. */
+static void test_decoder_ram_checked(void **st)
+{
+    struct fixture *f = *st;
+    struct dfota_pkg_header h;
+    size_t plen, n;
+    uint8_t *p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen), *q;
+    assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+    assert_true(h.decoder_ram <= DFOTA_PATCH_RAM);
+    h.decoder_ram = DFOTA_PATCH_RAM + 1;
+    q = rebuild(&h, p + h.header_size, h.payload_size, 1, &n);
+    attempt(f, DFOTA_LAYOUT_AB, q, n, "", 0, DFOTA_ERR_RAM);
+    free(q);
+    assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+    h.decoder_ram = DFOTA_PATCH_RAM;
+    q = rebuild(&h, p + h.header_size, h.payload_size, 1, &n);
+    attempt(f, DFOTA_LAYOUT_AB, q, n, "", 0, DFOTA_OK);
+    free(q);
+    free(p);
+    tu_decoder_ram = "4k";
+    p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen);
+    tu_decoder_ram = "16k";
+    assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+    assert_int_equal(h.decoder_ram, DFOTA_DECODER_RAM_4K);
+    attempt(f, DFOTA_LAYOUT_AB, p, plen, "", 0, DFOTA_OK);
     free(p);
 }
 
@@ -875,6 +906,7 @@ int main(void)
         cmocka_unit_test(test_signed_garbage),
         cmocka_unit_test(test_ab_signed_garbage_keeps_old_bank),
         cmocka_unit_test(test_downgrade_refused),
+        cmocka_unit_test(test_decoder_ram_checked),
         cmocka_unit_test(test_two_updates_alternate_banks),
         cmocka_unit_test(test_transient_read_flip_inplace),
         cmocka_unit_test(test_staging_changed),
