@@ -21,6 +21,18 @@ static int is_signed(const struct dfota_pkg_header *h)
     return 0;
 }
 
+/* The engine RAM a device needs for this package: this build's engine with
+ * the decoder the package asks for (a 4k package on a 4k build is smaller
+ * than on this host build, whose decoder holds every model). */
+static unsigned engine_ram_for(const struct dfota_pkg_header *h)
+{
+    size_t rest = sizeof(struct dfota_engine) - sizeof(struct dfota_patch);
+    uint32_t dec = h->decoder_ram;
+    if (dec == 0 || dec > sizeof(struct dfota_patch))
+        dec = (uint32_t)sizeof(struct dfota_patch);
+    return (unsigned)(rest + dec);
+}
+
 static const char *layout_name(const struct dfota_pkg_header *h)
 {
     return (h->flags & DFOTA_PKG_F_INPLACE) ? "inplace" : "ab";
@@ -285,7 +297,7 @@ int cmd_inspect(int argc, char **argv)
                h.algorithm, h.coder, len, h.payload_size, s_pay, pok ? "true" : "false",
                h.security_counter, h.stream_crc32, is_signed(&h) ? "true" : "false", s_kid, s_sig,
                sig < 0 ? "null" : sig ? "true" : "false", h.header_size, h.decoder_ram,
-               (unsigned)sizeof(struct dfota_engine));
+               engine_ram_for(&h));
     } else {
         printf("package      %s (%zu bytes, format %u, header %u bytes)\n", path, len,
                h.format_version, h.header_size);
@@ -310,7 +322,7 @@ int cmd_inspect(int argc, char **argv)
         else
             printf("stream CRC   none (an A/B header of format 2 carries none)\n");
         printf("device RAM   decoder %u bytes, whole engine %u bytes\n", h.decoder_ram,
-               (unsigned)sizeof(struct dfota_engine));
+               engine_ram_for(&h));
         printf("security     counter %u\n", h.security_counter);
         printf("signature    %s\n", !is_signed(&h) ? "none (unsigned package)"
                                     : sig < 0 ? "Ed25519 (not checked: give --pub KEY.pub)"

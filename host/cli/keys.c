@@ -1,7 +1,9 @@
-/* dfota CLI: Ed25519 key files. OpenSSL's libcrypto reads every form
+/* dfota CLI: Ed25519 key files. The forms dfota keygen writes are read
+ * here; OpenSSL's libcrypto, loaded on first need, reads every other form
  * (PEM or DER, PKCS#8 encrypted or not, SubjectPublicKeyInfo); libsodium
  * signs. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/err.h>
@@ -18,6 +20,68 @@
 #include "util.h"
 
 #define KEY_FILE_MAX 65536
+
+/* libcrypto through dlopen: linked, it costs every dfota command ~1.5 MB of
+ * memory at start (relocations), and most never need it. The headers give
+ * the types; the calls below go through this table. */
+#define OSSL_FUNCS(F)                                                                              \
+    F(EVP_read_pw_string) F(BIO_new_mem_buf) F(PEM_read_bio_PrivateKey) F(BIO_ctrl)              \
+    F(PEM_read_bio_PUBKEY) F(d2i_AutoPrivateKey) F(d2i_X509_SIG) F(PKCS8_decrypt)              \
+    F(EVP_PKCS82PKEY) F(PKCS8_PRIV_KEY_INFO_free) F(X509_SIG_free) F(d2i_PUBKEY) F(BIO_free)    \
+    F(ERR_clear_error) F(EVP_PKEY_get_id) F(OBJ_nid2sn) F(EVP_PKEY_get_raw_public_key)          \
+    F(EVP_PKEY_get_raw_private_key) F(EVP_PKEY_free)
+#define OSSL_FIELD(f) __typeof__(f) *f;
+static struct {
+    OSSL_FUNCS(OSSL_FIELD)
+} ossl;
+static int ossl_loaded;
+
+static int load_libcrypto(const char *path)
+{
+    static const char *const names[] = { "libcrypto.so.3", "libcrypto.so" };
+    void *lib = NULL, *p;
+    size_t i;
+
+    if (ossl_loaded)
+        return 0;
+    for (i = 0; !lib && i < sizeof names / sizeof names[0]; i++)
+        lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        cli_err("'%s': this key form needs OpenSSL's libcrypto (libcrypto.so.3): %s", path,
+                dlerror());
+        return -1;
+    }
+#define OSSL_SYM(f)                                                                                \
+    if (!(p = dlsym(lib, #f))) {                                                                   \
+        cli_err("'%s': libcrypto lacks %s", path, #f);                                            \
+        dlclose(lib);                                                                              \
+        return -1;                                                                                 \
+    }                                                                                              \
+    memcpy(&ossl.f, &p, sizeof p);
+    OSSL_FUNCS(OSSL_SYM)
+#undef OSSL_SYM
+    ossl_loaded = 1;
+    return 0;
+}
+#define EVP_read_pw_string ossl.EVP_read_pw_string
+#define BIO_new_mem_buf ossl.BIO_new_mem_buf
+#define PEM_read_bio_PrivateKey ossl.PEM_read_bio_PrivateKey
+#define BIO_ctrl ossl.BIO_ctrl
+#define PEM_read_bio_PUBKEY ossl.PEM_read_bio_PUBKEY
+#define d2i_AutoPrivateKey ossl.d2i_AutoPrivateKey
+#define d2i_X509_SIG ossl.d2i_X509_SIG
+#define PKCS8_decrypt ossl.PKCS8_decrypt
+#define EVP_PKCS82PKEY ossl.EVP_PKCS82PKEY
+#define PKCS8_PRIV_KEY_INFO_free ossl.PKCS8_PRIV_KEY_INFO_free
+#define X509_SIG_free ossl.X509_SIG_free
+#define d2i_PUBKEY ossl.d2i_PUBKEY
+#define BIO_free ossl.BIO_free
+#define ERR_clear_error ossl.ERR_clear_error
+#define EVP_PKEY_get_id ossl.EVP_PKEY_get_id
+#define OBJ_nid2sn ossl.OBJ_nid2sn
+#define EVP_PKEY_get_raw_public_key ossl.EVP_PKEY_get_raw_public_key
+#define EVP_PKEY_get_raw_private_key ossl.EVP_PKEY_get_raw_private_key
+#define EVP_PKEY_free ossl.EVP_PKEY_free
 
 static const uint8_t PKCS8_PREFIX[16] = { 0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
                                           0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20 };
@@ -185,6 +249,11 @@ static int load_key(const char *path, const struct cli_pass *pass, int want_secr
         sodium_memzero(buf, len);
         free(buf);
         goto got;
+    }
+    if (load_libcrypto(path)) {
+        sodium_memzero(buf, len);
+        free(buf);
+        return EXIT_IO;
     }
     bio = BIO_new_mem_buf(buf, (int)len);
     if (bio && len > 10 && memmem(buf, len, "-----BEGIN", 10)) {

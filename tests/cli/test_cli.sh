@@ -415,22 +415,32 @@ expect "keygen: output dir missing" 3 "no-such-dir/k" keygen -o no-such-dir/k
 [ -d no-such-dir ] && bad "a missing output directory was created" || ok
 
 # ---- packages from an earlier build still apply ------------------------------
-# golden/: a source, a target, the public keys and packages made by an
-# earlier dfota (README there says how). Format versions 1 and 2 must keep
-# applying.
-for gv in ab:1:golden inplace:1:golden v2-ab:2:golden-v2 v2-inplace:2:golden-v2; do
-    g=${gv%%:*} gk=${gv##*:} gf=${gv#*:}
-    gf=${gf%%:*}
+# golden/: sources, targets, the public keys and packages made by an
+# earlier dfota (README there says how). Format versions 1 and 2, and DZ1,
+# DZ2 and DZ2's 4k model, must keep applying. package:format:key:pair
+for gv in ab:1:golden: inplace:1:golden: v2-ab:2:golden-v2: v2-inplace:2:golden-v2: \
+          dz2-ab:2:golden-dz2:2 dz2-inplace:2:golden-dz2:2 dz2s-ab:2:golden-dz2:2 \
+          dz2s-inplace:2:golden-dz2:2; do
+    IFS=: read -r g gf gk gp <<EOF_G
+$gv
+EOF_G
+    gs=$GOLDEN/src$gp.bin gd=$GOLDEN/dst$gp.bin
     if [ ! -f "$GOLDEN/$g.pkg" ]; then
         bad "golden: $GOLDEN/$g.pkg missing"
         continue
     fi
     "$DFOTA" inspect --json "$GOLDEN/$g.pkg" >"$T/io/js" 2>/dev/null
     grep -qF "\"format_version\":$gf," "$T/io/js" && ok || bad "golden $g: not format $gf"
-    expect "golden $g: verify" 0 "" verify --pub "$GOLDEN/$gk.pub" --source "$GOLDEN/src.bin" "$GOLDEN/$g.pkg"
+    case $g in
+    dz2*) grep -qF '"algorithm":2,' "$T/io/js" && ok || bad "golden $g: not DZ2" ;;
+    esac
+    case $g in
+    dz2s*) grep -qF '"decoder_ram":4096,' "$T/io/js" && ok || bad "golden $g: not a 4k package" ;;
+    esac
+    expect "golden $g: verify" 0 "" verify --pub "$GOLDEN/$gk.pub" --source "$gs" "$GOLDEN/$g.pkg"
     rm -f g.out
-    expect "golden $g: apply" 0 "" apply --pub "$GOLDEN/$gk.pub" "$GOLDEN/src.bin" "$GOLDEN/$g.pkg" -o g.out &&
-        { cmp -s g.out "$GOLDEN/dst.bin" && ok || bad "golden $g: apply output differs from dst.bin"; }
+    expect "golden $g: apply" 0 "" apply --pub "$GOLDEN/$gk.pub" "$gs" "$GOLDEN/$g.pkg" -o g.out &&
+        { cmp -s g.out "$gd" && ok || bad "golden $g: apply output differs from $gd"; }
     expect "golden $g: other key" 6 "signature" verify --pub key.pub "$GOLDEN/$g.pkg"
 done
 
