@@ -226,6 +226,7 @@ static int dz2_start(struct dfota_patch *p, const struct dfota_patch_io *io)
     struct dfota_patch_state *s = &p->st;
     struct dz2_model *m = &s->m2;
     unsigned i, mode = in_byte(p, io);
+    int rc;
 
     if (p->err)
         return p->err;
@@ -236,15 +237,110 @@ static int dz2_start(struct dfota_patch *p, const struct dfota_patch_io *io)
         s->remaining = s->dst_size;
         return DFOTA_OK;
     }
-    if (mode != DZ2_MODE_RC_SMALL && (DFOTA_CFG_DECODER_RAM_SMALL || mode != DZ2_MODE_RC))
+    if (mode != DZ2_MODE_RC_SMALL &&
+        (DFOTA_CFG_DECODER_RAM_SMALL || (mode != DZ2_MODE_RC && mode != DZ2_MODE_RC_BLF)))
         return DFOTA_ERR_CORRUPT;         /* a small build has the small model only */
     s->small = mode == DZ2_MODE_RC_SMALL;
     for (i = 0; i < 4; i++)
         s->code = (s->code << 8) | in_byte(p, io);
     if (p->err)
         return p->err;
-    return read_preamble(p, io, m->map_num.len, m->map_num.mant, dz2_map_rows(s->small),
-                         dz2_map_max(s->small));
+    rc = read_preamble(p, io, m->map_num.len, m->map_num.mant, dz2_map_rows(s->small),
+                       dz2_map_max(s->small));
+    if (mode == DZ2_MODE_RC_BLF)
+        s->xflags = (uint8_t)(s->xflags | DZ2_X_BLF);
+    return rc;
+}
+
+/* The next byte of an exact copy (source or target), advancing it. */
+static int match_next(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t base,
+                      const uint8_t *out0, uint8_t *b)
+{
+    struct dfota_patch_state *s = &p->st;
+    int rc;
+    if (s->mstart < s->src_size) {
+        if ((rc = src_byte(p, io, b)))
+            return rc;
+        s->src_pos++;
+    } else {
+        uint32_t q = s->mstart - s->src_size;
+        if (q >= s->out_pos)
+            return DFOTA_ERR_CORRUPT;
+        if ((rc = dst_byte(p, io, q, base, out0, b)))
+            return rc;
+    }
+    s->mstart++;
+    return DFOTA_OK;
+}
+
+/* Thumb branch filter (dfota/delta2.h): may a group start here? */
+static int blf_group_here(const struct dfota_patch_state *s)
+{
+    return (s->xflags & DZ2_X_BLF) && s->remaining >= 4 && !(s->addr & 1u) &&
+           s->block_end - s->out_pos >= 4;
+}
+
+/* A group of an exact copy whose first byte b0 is read: reads the rest,
+ * retargets a BL, leaves the bytes after the first in pred. */
+static int blf_match_group(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t base,
+                           const uint8_t *out0, uint8_t *b0)
+{
+    struct dfota_patch_state *s = &p->st;
+    uint32_t u = s->mstart - 1, sa;
+    uint8_t w[4];
+    int rc;
+
+    if (u < s->src_size) {
+        sa = u;
+    } else {
+        uint32_t dist = s->out_pos - (u - s->src_size);
+        if (dist < 4)
+            return DFOTA_OK;
+        sa = s->addr - dist;
+    }
+    if (sa & 1u)
+        return DFOTA_OK;
+    w[0] = *b0;
+    if ((rc = match_next(p, io, base, out0, &w[1])))
+        return rc;
+    if (!dz2_bl_first(w[1])) {
+        s->pred[3] = w[1];
+        s->pred_n = 1;
+        return DFOTA_OK;
+    }
+    if ((rc = match_next(p, io, base, out0, &w[2])) || (rc = match_next(p, io, base, out0, &w[3])))
+        return rc;
+    dz2_bl_add(w, (sa >> 1) - (s->addr >> 1));
+    memcpy(s->pred, w, 4);
+    s->pred_n = 3;
+    *b0 = w[0];
+    return DFOTA_OK;
+}
+
+/* A literal group whose first byte b0 is decoded: decodes the rest,
+ * undoes the filter of a BL, leaves the bytes after the first in pred. */
+static void blf_lit_group(struct dfota_patch *p, const struct dfota_patch_io *io, unsigned sm,
+                          uint8_t *b0)
+{
+    struct dfota_patch_state *s = &p->st;
+    struct dz2_model *m = &s->m2;
+    uint8_t w[4];
+    unsigned k;
+
+    w[0] = *b0;
+    w[1] = (uint8_t)rc_tree8(p, io, m->lit[dz2_lit_ctx(sm, s->addr + 1, w[0])], DZ_ADAPT_SLOW);
+    if (!dz2_bl_first(w[1])) {
+        s->pred[3] = w[1];
+        s->pred_n = 1;
+        return;
+    }
+    for (k = 2; k < 4; k++)
+        w[k] = (uint8_t)rc_tree8(p, io, m->lit[dz2_lit_ctx(sm, s->addr + k, w[k - 1])],
+                                 DZ_ADAPT_SLOW);
+    dz2_bl_add(w, 0u - (s->addr >> 1) - 2u);
+    memcpy(s->pred, w, 4);
+    s->pred_n = 3;
+    *b0 = w[0];
 }
 
 int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *out, uint32_t n)
@@ -297,6 +393,10 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
             break;
         case DZ2_OP_LIT: {
             uint16_t *lt = m->lit[dz2_lit_ctx(sm, s->addr, s->prev_byte)];
+            if (s->pred_n) {              /* the rest of a filter group */
+                b = s->pred[4 - s->pred_n--];
+                break;
+            }
             rc = 0;
 #if !DFOTA_CFG_DECODER_RAM_SMALL
             /* a matched literal after a copy (the full model only) */
@@ -311,6 +411,8 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
             else
 #endif
                 b = (uint8_t)rc_tree8(p, io, lt, DZ_ADAPT_SLOW);
+            if (blf_group_here(s))
+                blf_lit_group(p, io, sm, &b);
             break;
         }
         case DZ2_OP_COPY:
@@ -318,14 +420,14 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
                 return rc;
             break;
         default:                          /* DZ2_OP_MATCH */
-            if (s->mstart < s->src_size) {
-                if ((rc = src_byte(p, io, &b)))
-                    return rc;
-                s->src_pos++;
-            } else if ((rc = dst_byte(p, io, s->mstart - s->src_size, base, out0, &b))) {
-                return rc;
+            if (s->pred_n) {              /* the rest of a filter group */
+                b = s->pred[4 - s->pred_n--];
+                break;
             }
-            s->mstart++;
+            if ((rc = match_next(p, io, base, out0, &b)))
+                return rc;
+            if (blf_group_here(s) && (rc = blf_match_group(p, io, base, out0, &b)))
+                return rc;
             break;
         }
         if (p->err)

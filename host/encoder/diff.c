@@ -60,7 +60,7 @@ static const unsigned settings[] = {
  * DFOTA_XSEL=all (tests, bench): encode with every setting, and print the
  * counts against the payload sizes on stderr. */
 static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops,
-                       const struct dz2_oplist *ops2, struct dz_xparams *x,
+                       const struct dz2_oplist *ops2, struct dz_xparams *x, unsigned extra,
                        const struct dfota_diff_opts *o, struct dfota_diff_result *res)
 {
     /* The stored payload (dst_len + 1 bytes) follows unless only DZ1 is
@@ -116,7 +116,7 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
             continue;
         if (!all && done && res->payload && res->payload_size > lose)
             break;   /* the other settings code the same bytes to within the margin: they lose too */
-        x->flags = settings[s];
+        x->flags = settings[s] | extra;
         phase(o, DFOTA_DIFF_ENCODE, done++, todo);
         rc = ops ? dz_encode_ops(c, ops, x, &p, &plen) : dz2_encode_ops(c, ops2, x, &p, &plen);
         if (all && !rc)
@@ -125,6 +125,19 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
         keep(res, &rc, p, plen, ops ? DFOTA_ALG_DZ1 : DFOTA_ALG_DZ2);
     }
     return rc;
+}
+
+/* Is the target Thumb-2 code, worth the branch filter? A BL (J1 = J2 = 1)
+ * at least every 256 bytes on average. */
+static int thumb_code(const uint8_t *d, size_t n)
+{
+    size_t i, bl = 0;
+    for (i = 0; i + 4 <= n; i += 2)
+        if (dz2_bl_first(d[i + 1]) && dz2_bl_second(d[i + 3])) {
+            bl++;
+            i += 2;
+        }
+    return n >= 1024 && bl * 256 >= n;
 }
 
 /* Does the target repeat itself? Every 16th position's next 24 bytes go
@@ -251,16 +264,23 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
     }
     /* (the 4k decoder RAM profile has DZ2's small model only) */
     if (!rc && o->codec != DFOTA_ALG_DZ2 && !c->small)
-        rc = encode_best(c, ops, NULL, x, o, res);
+        rc = encode_best(c, ops, NULL, x, 0, o, res);
     /* (an empty target is DZ1's, unless DZ2 is asked for or the only one) */
     if (!rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2 || c->small)) {
         /* DZ2: one parse, coded with the best settings; then the stored
          * payload, so no package grows much beyond the target. */
         struct dz2_oplist ops2 = { 0 };
         if (dz2_worth(c, res)) {
-            rc = dz2_parse(c, ops, &ops2);
+            rc = dz2_parse(c, ops, 0, &ops2);
             if (!rc)
-                rc = encode_best(c, NULL, &ops2, x, o, res);
+                rc = encode_best(c, NULL, &ops2, x, 0, o, res);
+            /* Thumb code: also with the branch filter (dfota/delta2.h) */
+            if (!rc && !c->small && thumb_code(c->dst, dst_len)) {
+                free(ops2.v);
+                rc = dz2_parse(c, ops, 1, &ops2);
+                if (!rc)
+                    rc = encode_best(c, NULL, &ops2, x, DZ2_X_BLF, o, res);
+            }
         }
         if (!rc && dst_len >= 4) {      /* a payload holds at least 5 bytes */
             uint8_t *p = NULL;

@@ -27,7 +27,15 @@ struct dz2_oplist {
 /* Turn DZ1's operations into DZ2 ones: keep its approximate copies of
  * DZ2_COPY_MIN bytes or more and parse everything else again, with costs,
  * into literals and exact copies from the source and the target so far. */
-int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, struct dz2_oplist *out);
+int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, int blf,
+              struct dz2_oplist *out);
+
+/* With blf (the Thumb branch filter, dfota/delta2.h) exact copies are
+ * found between the filtered images, then each is cut where the decoder's
+ * copy would differ from the target. The bytes of an exact copy of len
+ * bytes from joint position u to stream position t that the decoder
+ * produces right with the filter: len if all. */
+uint32_t dz2_blf_good(const struct dz_match_ctx *c, size_t t, uint32_t u, uint32_t len);
 
 /* Entropy-code DZ2 operations (the mirror of lib/dz2_decode.c); checks
  * every operation against what the decoder accepts. */

@@ -15,6 +15,7 @@ struct dz2_ctx {
     uint8_t prev_op, prev_byte;
     uint8_t mru[DZ_LANES];
     uint8_t pred[4], pred_n, pred_kind;
+    uint8_t grp_n;             /* bytes of the Thumb filter group still to go */
 };
 
 /* A DZ2 number: the mirror of rc_num2 in lib/dz2_decode.c. */
@@ -146,11 +147,15 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
     struct dz2_ctx x;
     uint32_t ss = c->inplace ? c->sector : 0;
     size_t k, bstart = 0, nops[DZ2_OP_KINDS] = { 0 }, nbytes[DZ2_OP_KINDS] = { 0 };
-    unsigned sm = c->small;
+    unsigned sm = c->small, blf = (xp->flags & DZ2_X_BLF) != 0;
     int rc;
 
     if (!m)
         return DFOTA_ERR_ARG;
+    if (blf && sm) {
+        free(m);
+        return DFOTA_ERR_ARG;       /* the filter is the full model's */
+    }
     dz2_model_init(m);
     rc_init(&r);
     memset(&x, 0, sizeof x);
@@ -203,6 +208,8 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
             u = op->u;
             if (u < c->src_len && (uint64_t)u + op->len > c->src_len)
                 goto bad;
+            if (blf && dz2_blf_good(c, x.out_pos, u, op->len) != op->len)
+                goto bad;
             for (ri = 0; ri < DZ2_REPS && x.rep[ri] != d; ri++)
                 ;
             rc_bit(&r, &kp[DZ2_K_REP], ri < DZ2_REPS, DZ_ADAPT_FAST);
@@ -249,27 +256,42 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
             }
             b = c->dst[x.out_pos];
             st_cat = op->kind == DZ2_OP_LIT ? ST_LIT : ST_DZERO;
-            if (op->kind == DZ2_OP_LIT) {
+            if (op->kind == DZ2_OP_LIT && x.grp_n) {
+                x.grp_n--;                    /* coded with its group */
+            } else if (op->kind == DZ2_OP_LIT) {
                 uint16_t *lt = m->lit[dz2_lit_ctx(sm, x.addr, x.prev_byte)];
-                uint8_t mb;
+                uint8_t mb, w[4];
+                unsigned g = 1, gk;
+                w[0] = b;
+                /* a Thumb filter group (dfota/delta2.h) */
+                if (blf && op->len - i >= 4 && !(x.addr & 1u) && x.block_end - x.out_pos >= 4) {
+                    memcpy(w, c->dst + x.out_pos, 4);
+                    g = dz2_bl_first(w[1]) ? 4u : 2u;
+                    if (g == 4)
+                        dz2_bl_add(w, (x.addr >> 1) + 2u);
+                }
                 if (i == 0 && x.prev_op == DZ2_OP_COPY)
                     x.mstart = x.src_pos;     /* where the approximate copy would go on */
                 /* matched literals: the full model only */
                 if (!sm && i == 0 && x.prev_op != DZ2_OP_NONE && match_byte_enc(c, &x, bstart, &mb))
-                    rc_mlit(&r, m->mlit[x.prev_op == DZ2_OP_COPY], lt, b, mb);
+                    rc_mlit(&r, m->mlit[x.prev_op == DZ2_OP_COPY], lt, w[0], mb);
                 else
-                    rc_tree8(&r, lt, b, DZ_ADAPT_SLOW);
+                    rc_tree8(&r, lt, w[0], DZ_ADAPT_SLOW);
+                for (gk = 1; gk < g; gk++)
+                    rc_tree8(&r, m->lit[dz2_lit_ctx(sm, x.addr + gk, w[gk - 1])], w[gk],
+                             DZ_ADAPT_SLOW);
+                x.grp_n = (uint8_t)(g - 1);
             } else if (op->kind == DZ2_OP_COPY) {
                 if (!dz_src_valid(c, x.out_pos, x.src_pos))
                     goto bad;
                 copy_byte_enc(&r, m, &x, c, xp, op->len - i, b);
             } else if (u + i < c->src_len) {
-                if (!dz_src_valid(c, x.out_pos, x.src_pos) || c->src[x.src_pos] != b)
+                if (!dz_src_valid(c, x.out_pos, x.src_pos) || (!blf && c->src[x.src_pos] != b))
                     goto bad;
                 x.src_pos++;
             } else {
                 size_t q = u + i - c->src_len;
-                if (c->dst[q] != b || (c->inplace && (q < bstart || x.out_pos - q > DZ2_RING)))
+                if ((!blf && c->dst[q] != b) || (c->inplace && (q < bstart || x.out_pos - q > DZ2_RING)))
                     goto bad;
             }
             x.prev_byte = b;
@@ -299,6 +321,13 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
             return DFOTA_ERR_CORRUPT;
         }
         (*out)[0] = DZ2_MODE_RC_SMALL;
+    }
+    if (!rc && blf) {
+        if ((*out)[0] != DZ2_MODE_RC) {
+            free(*out);
+            return DFOTA_ERR_CORRUPT;
+        }
+        (*out)[0] = DZ2_MODE_RC_BLF;
     }
     return rc;
 bad:

@@ -359,8 +359,11 @@ static int emit_copy2(struct parser *ps, size_t t0, uint32_t s0, uint32_t len, s
             i++;
             continue;
         }
+        /* (with the branch filter, ps->j is the filtered view: a BL equal
+         * there is one the copy's prediction usually gets right) */
         for (k = 0; k < l; k++)
-            cc += c->dst[t + k] == c->src[s0 + i + k] ? 0.4f : 9.0f;
+            cc += c->dst[t + k] == c->src[s0 + i + k] ||
+                  ps->j[c->src_len + t + k] == ps->j[s0 + i + k] ? 0.4f : 9.0f;
         cl = 16.0f + num_price(l) + num_price((uint32_t)(c->src_len + t - pos));
         if (cc <= 2.0f * cl) {   /* a clear win only: prediction, not counted here, makes many differences free */
             i++;
@@ -384,7 +387,102 @@ static int emit_copy2(struct parser *ps, size_t t0, uint32_t s0, uint32_t len, s
     return rc;
 }
 
-int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, struct dz2_oplist *out)
+static inline uint8_t joint_at(const struct dz_match_ctx *c, size_t j)
+{
+    return j < c->src_len ? c->src[j] : c->dst[j - c->src_len];
+}
+
+uint32_t dz2_blf_good(const struct dz_match_ctx *c, size_t t0, uint32_t u, uint32_t len)
+{
+    size_t bs = 0, be = 0;
+    uint32_t i = 0;
+
+    while (i < len) {
+        size_t t = t0 + i, j = (size_t)u + i;
+        uint32_t a, sa = 1;
+        if (t >= be)
+            dz2_block_span(c, t, &bs, &be);
+        a = addr_of(c, t);
+        if (u < c->src_len) {
+            sa = (uint32_t)j;
+        } else {
+            size_t dist = c->src_len + t - j;
+            if (dist >= 4)
+                sa = a - (uint32_t)dist;
+        }
+        if (len - i >= 4 && !(a & 1u) && be - t >= 4 && !(sa & 1u)) {
+            uint8_t w[4];
+            unsigned k, g;
+            for (k = 0; k < 4; k++)
+                w[k] = joint_at(c, j + k);
+            g = dz2_bl_first(w[1]) ? 4u : 2u;
+            if (g == 4)
+                dz2_bl_add(w, (sa >> 1) - (a >> 1));
+            if (memcmp(w, c->dst + t, g))
+                return i;
+            i += g;
+        } else {
+            if (joint_at(c, j) != c->dst[t])
+                return i;
+            i++;
+        }
+    }
+    return len;
+}
+
+/* The filtered view of the joint image the matches are found in: the
+ * source at its offsets, the target at its addresses. */
+static void blf_view(const struct dz_match_ctx *c, uint8_t *j)
+{
+    size_t i;
+    for (i = 0; i + 4 <= c->src_len; i += 2)
+        if (dz2_bl_first(j[i + 1]) && dz2_bl_second(j[i + 3])) {
+            dz2_bl_add(j + i, (uint32_t)(i >> 1));
+            i += 2;
+        }
+    for (i = 0; i + 4 <= c->dst_len; i += 2) {
+        uint8_t *w = j + c->src_len + i;
+        uint32_t a = addr_of(c, i);
+        if (!(a & 1u) && dz2_bl_first(w[1]) && dz2_bl_second(w[3])) {
+            dz2_bl_add(w, a >> 1);
+            i += 2;
+        }
+    }
+}
+
+/* Cut every exact copy where the decoder's filtered copy differs from the
+ * target; the rest becomes literals. */
+static int blf_fix(const struct dz_match_ctx *c, struct dz2_oplist *l)
+{
+    struct dz2_oplist o = { 0 };
+    size_t k, t = 0;
+    int rc = 0;
+
+    for (k = 0; k < l->n && !rc; k++) {
+        struct dz2_op op = l->v[k];
+        if (op.kind == DZ2_OP_MATCH) {
+            uint32_t g = dz2_blf_good(c, t, op.u, op.len);
+            while (g < op.len && g >= DZ2_MATCH_MIN && dz2_blf_good(c, t, op.u, g) < g)
+                g = dz2_blf_good(c, t, op.u, g);
+            if (g < DZ2_MATCH_MIN) {
+                rc = push(&o, DZ2_OP_LIT, op.len, 0);
+            } else {
+                rc = push(&o, DZ2_OP_MATCH, g, op.u);
+                if (!rc)
+                    rc = push(&o, DZ2_OP_LIT, op.len - g, 0);
+            }
+        } else {
+            rc = push(&o, op.kind, op.len, op.u);
+        }
+        t += op.len;
+    }
+    free(l->v);
+    *l = o;
+    return rc;
+}
+
+int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, int blf,
+              struct dz2_oplist *out)
 {
     struct parser ps;
     size_t i, t = 0, gap = 0, n, cnt[DZ_LIT_CTX][256], tot[DZ_LIT_CTX];
@@ -410,6 +508,8 @@ int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, struct 
         memcpy(ps.j, c->src, c->src_len);
     if (c->dst_len)
         memcpy(ps.j + c->src_len, c->dst, c->dst_len);
+    if (blf)
+        blf_view(c, ps.j);
     memset(ps.head, 0xFF, sizeof(int32_t) << ps.hash_bits);
     for (k = 0; k < DZ2_REPS; k++)
         ps.rep[k] = 1;
@@ -440,6 +540,8 @@ int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, struct 
     }
     if (!rc && t > gap)
         rc = parse_gap(&ps, gap, t, out);
+    if (!rc && blf)
+        rc = blf_fix(c, out);
 done:
     free(ps.j);
     free(ps.head);

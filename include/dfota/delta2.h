@@ -194,6 +194,47 @@ static inline void dz2_model_init(struct dz2_model *m)
         p[i] = DZ_PROB_INIT;
 }
 
+/* The Thumb branch filter (mode DZ2_MODE_RC_BLF; decoder state: xflags
+ * bit DZ2_X_BLF). Moved code changes every Thumb-2 BL's relative offset;
+ * its absolute target often stays. With the filter, a literal run and an
+ * exact copy produce their bytes in groups: at an even address a, with at
+ * least 4 bytes left in the operation and in the block (and, for an exact
+ * copy, a source address s that is even and, into the target, a distance
+ * of 4 or more), the group is 4 bytes if its second byte is 0xF0-0xF7
+ * (the first halfword of a BL), else 2 bytes. A 4-byte group whose fourth
+ * byte is 0xF8-0xFF is a BL (J1 = J2 = 1): its 22-bit halfword offset
+ * field v (dz2_bl_field) is changed, modulo 2^22, in the same bits:
+ *  - literal: the run codes v + a/2 + 2, the absolute halfword target;
+ *    the decoder subtracts it again;
+ *  - exact copy from address s to a: v + s/2 - a/2, so that the copied BL
+ *    keeps the absolute target it had at s.
+ * The opcode bits stay, so the decoder sees a group's size and kind from
+ * the bytes it has decoded or read. Literal bytes 2-4 of a group are coded
+ * in the context of the coded byte before them. */
+#define DZ2_MODE_RC_BLF 3u    /* range coded, full model, with the Thumb branch filter */
+#define DZ2_X_BLF     0x10u   /* the decoder's xflags bit for DZ2_MODE_RC_BLF */
+
+static inline int dz2_bl_first(uint8_t b1) { return (b1 & 0xF8u) == 0xF0u; }
+static inline int dz2_bl_second(uint8_t b3) { return (b3 & 0xF8u) == 0xF8u; }
+
+static inline uint32_t dz2_bl_field(const uint8_t w[4])
+{
+    return ((uint32_t)(w[1] & 7u) << 19) | ((uint32_t)w[0] << 11) | ((uint32_t)(w[3] & 7u) << 8) | w[2];
+}
+
+/* Add d (mod 2^22) to the offset field of the BL group w, if it is one. */
+static inline void dz2_bl_add(uint8_t w[4], uint32_t d)
+{
+    uint32_t v;
+    if (!dz2_bl_first(w[1]) || !dz2_bl_second(w[3]))
+        return;
+    v = (dz2_bl_field(w) + d) & 0x3FFFFFu;
+    w[0] = (uint8_t)(v >> 11);
+    w[1] = (uint8_t)(0xF0u | ((v >> 19) & 7u));
+    w[2] = (uint8_t)v;
+    w[3] = (uint8_t)(0xF8u | ((v >> 8) & 7u));
+}
+
 /* Repeat distances: an exact copy's distance D in the joint address space
  * (source [0, src_size), then target stream position q at src_size + q) is
  * src_size + out_pos - start. A new distance goes to the front; a repeat

@@ -279,6 +279,75 @@ static void test_damaged(void **st)
     free(b);
 }
 
+/* Thumb-2 code with BL calls into a table of functions; a release adds
+ * code in the middle, so every call across the insertion changes its
+ * offset while its target stays: the branch filter's case. */
+static void put_bl(uint8_t *w, uint32_t at, uint32_t to)
+{
+    uint32_t v = ((to - at - 4u) >> 1) & 0x3FFFFFu;
+    w[0] = (uint8_t)(v >> 11);
+    w[1] = (uint8_t)(0xF0u | ((v >> 19) & 7u));
+    w[2] = (uint8_t)v;
+    w[3] = (uint8_t)(0xF8u | ((v >> 8) & 7u));
+}
+
+static uint8_t *thumb_image(size_t len, size_t ins, size_t ins_len, uint32_t seed, uint32_t code)
+{
+    uint8_t *m = malloc(len + ins_len);
+    uint32_t s = seed, c = code, fn[64];
+    size_t i, k, n = len + ins_len;
+    for (k = 0; k < 64; k++)
+        fn[k] = (uint32_t)(k * (len / 64)) & ~1u;       /* function starts, before the move */
+    for (i = 0; i + 2 <= n; i += 2) {
+        int fresh = i >= ins && i < ins + ins_len;
+        uint32_t r = tu_rand(fresh ? &s : &c);
+        if (i + 4 <= n && r % 7 == 0) {
+            uint32_t to = fn[(r >> 8) % (fresh ? 4u : 64u)];  /* new code: a few callees */
+            if (i >= ins + ins_len && to >= ins)
+                to += (uint32_t)ins_len;                /* the callee moved too */
+            put_bl(m + i, (uint32_t)i, to);
+            i += 2;
+        } else {
+            m[i] = (uint8_t)(r >> 3);
+            m[i + 1] = (uint8_t)(0x20u + (r >> 11) % 0x60u);   /* 16-bit Thumb, no BL prefix */
+        }
+        if (i + 2 == ins)
+            c = code + 1;
+    }
+    return m;
+}
+
+static void test_thumb_filter(void **st)
+{
+    size_t len = 60000, ins = 20000, ins_len = 20000, i, nlen = len + ins_len;
+    uint8_t *a = thumb_image(len, ins, 0, 1, 7), *b = thumb_image(len, ins, ins_len, 2, 7);
+    struct dfota_diff_opts o;
+    struct dfota_diff_result res;
+    uint32_t s = 5;
+    (void)st;
+    /* the encoder picks the filter (mode 3) here, and every layout and
+     * output piece size decodes it */
+    memset(&o, 0, sizeof o);
+    o.codec = DFOTA_ALG_DZ2;
+    assert_int_equal(dfota_diff(a, len, b, nlen, &o, &res), DFOTA_OK);
+    assert_int_equal(res.payload[0], DZ2_MODE_RC_BLF);
+    for (i = 0; i < 200; i++) {
+        uint8_t *p = malloc(res.payload_size);
+        memcpy(p, res.payload, res.payload_size);
+        p[1 + tu_rand(&s) % (res.payload_size - 1)] ^= (uint8_t)(1u << (tu_rand(&s) & 7));
+        (void)decode(a, len, b, nlen, &res, p, res.payload_size, 0, 0);
+        free(p);
+    }
+    dfota_diff_result_free(&res);
+    all(a, len, b, nlen);
+    /* the small model has no filter */
+    g_ram = DFOTA_DECODER_RAM_4K;
+    dz2_roundtrip(a, len, b, nlen, &LAYS[0], 0);
+    g_ram = 0;
+    free(a);
+    free(b);
+}
+
 /* The 4k profile's small model (payload mode 2), decoded by this default
  * build: every layout and output piece size, and damaged payloads. */
 static void test_small_model(void **st)
@@ -328,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_random_stored),
         cmocka_unit_test(test_engine),
         cmocka_unit_test(test_damaged),
+        cmocka_unit_test(test_thumb_filter),
         cmocka_unit_test(test_small_model),
         cmocka_unit_test(test_profile_args),
     };

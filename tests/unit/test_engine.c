@@ -16,73 +16,28 @@
 
 #define N 60000
 
-struct fixture {
-    uint8_t *a, *b;
-    size_t blen;
-};
-
 static int setup(void **st)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    f->a = tu_image(N, 3);
-    f->b = tu_release(f->a, N, 4, &f->blen);
-    *st = f;
+    *st = tu_pair_new(N, 3);
     return 0;
 }
 
 static int teardown(void **st)
 {
-    struct fixture *f = *st;
-    free(f->a);
-    free(f->b);
-    free(f);
+    tu_pair_free(*st);
     return 0;
 }
 
-/* Install pkg on a fresh device of the given layout; expect `want`; on
- * failure check that nothing was written and the old firmware boots. */
-static void attempt(struct fixture *f, int kind, const uint8_t *pkg, size_t plen, const char *product,
-                    uint32_t scratch_sectors, int want)
+/* Install pkg on a fresh device of the given layout (testutil.h, tu_attempt). */
+static void attempt(const struct tu_pair *f, int kind, const uint8_t *pkg, size_t plen,
+                    const char *product, uint32_t scratch_sectors, int want)
 {
-    struct tu_device d;
-    struct dfota_engine e;
-    uint8_t *before;
-    int rc;
-
-    tu_device_init(&d, kind, 4096, N + 4096, scratch_sectors, 2 * N);
-    tu_device_load(&d, 0, f->a, N, pkg, plen);
-    d.cfg.product = product;
-    before = malloc(d.flash.size);
-    memcpy(before, d.flash.mem, d.flash.size);
-    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
-    simflash_reset_counters(&d.flash);
-    rc = dfota_install(&e);
-    if (rc != want)
-        fprintf(stderr, "got %s, want %s\n", dfota_strerror(rc), dfota_strerror(want));
-    assert_int_equal(rc, want);
-    assert_false(d.flash.violation);
-    if (want != DFOTA_OK) {
-        assert_int_equal(d.flash.erases, 0);
-        assert_int_equal(d.flash.progs, 0);
-        assert_memory_equal(before, d.flash.mem, d.flash.size);
-        /* and at the next power-up: nothing pending, bank 0 boots */
-        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
-        assert_false(dfota_pending(&e));
-        assert_int_equal(dfota_active_slot(&e), 0);
-    } else {
-        uint32_t base;
-        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
-        assert_false(dfota_pending(&e));
-        base = d.cfg.layout.slot[dfota_active_slot(&e)];
-        assert_memory_equal(d.flash.mem + base, f->b, f->blen);
-    }
-    free(before);
-    tu_device_free(&d);
+    tu_attempt(f, kind, pkg, plen, product, scratch_sectors, 0, want);
 }
 
 static void test_good_both_layouts(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t plen;
     uint8_t *ab = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "BC20", &plen);
     attempt(f, DFOTA_LAYOUT_AB, ab, plen, "BC20", 0, DFOTA_OK);
@@ -94,7 +49,7 @@ static void test_good_both_layouts(void **st)
 
 static void test_wrong_product(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t plen;
     uint8_t *p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "BC66", &plen);
     attempt(f, DFOTA_LAYOUT_AB, p, plen, "BC20", 0, DFOTA_ERR_PRODUCT);
@@ -103,7 +58,7 @@ static void test_wrong_product(void **st)
 
 static void test_wrong_source(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t plen;
     uint8_t *other = tu_image(N, 1234);
     uint8_t *p = tu_package(other, N, f->b, f->blen, 0, 0, 0, 0, "", &plen);
@@ -147,7 +102,7 @@ static uint8_t *rebuild(struct dfota_pkg_header *h, const uint8_t *payload, size
 
 static void test_bad_signature(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t plen, i, dv;
     unsigned fmt;
     for (fmt = DFOTA_PKG_FORMAT_V1; fmt <= DFOTA_PKG_FORMAT_V2; fmt++) {
@@ -184,7 +139,7 @@ static void test_bad_signature(void **st)
 
 static void test_truncated_and_corrupt_payload(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t plen;
     uint8_t *p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen);
     /* truncated download: the tail of staging stays erased */
@@ -196,7 +151,7 @@ static void test_truncated_and_corrupt_payload(void **st)
 
 static void test_layout_mismatch(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t plen;
     uint8_t *ab = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen);
     attempt(f, DFOTA_LAYOUT_INPLACE, ab, plen, NULL, 4, DFOTA_ERR_LAYOUT);
@@ -223,7 +178,7 @@ static uint8_t *resign_with_payload(const uint8_t *pkg, size_t plen, const uint8
 
 static void test_signed_garbage(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t plen, glen, i;
     uint8_t *p = tu_package(f->a, N, f->b, f->blen, 1, 4096, 2, 0, "", &plen), *g;
     uint8_t junk[3000];
@@ -246,7 +201,7 @@ static void test_signed_garbage(void **st)
  * fails, and keeps the old bank active with nothing pending. */
 static void test_ab_signed_garbage_keeps_old_bank(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     struct tu_device d;
     struct dfota_engine e;
     size_t plen, glen, i;
@@ -271,7 +226,7 @@ static void test_ab_signed_garbage_keeps_old_bank(void **st)
 
 static void test_downgrade_refused(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     struct tu_device d;
     struct dfota_engine e;
     size_t plen;
@@ -290,7 +245,7 @@ static void test_downgrade_refused(void **st)
  * needs exactly as much, or a 4k package, installs. */
 static void test_decoder_ram_checked(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     struct dfota_pkg_header h;
     size_t plen, n;
     uint8_t *p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen), *q;
@@ -317,7 +272,7 @@ static void test_decoder_ram_checked(void **st)
 
 static void test_two_updates_alternate_banks(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     struct tu_device d;
     struct dfota_engine e;
     size_t plen, clen;
@@ -346,14 +301,14 @@ static void test_two_updates_alternate_banks(void **st)
 /* ---- issue 13: faults of real flash and boot loaders ------------------- */
 
 /* The image the firmware region / active bank holds is the old or the new. */
-static int boots_old_or_new(struct tu_device *d, struct fixture *f, unsigned slot)
+static int boots_old_or_new(struct tu_device *d, struct tu_pair *f, unsigned slot)
 {
     const uint8_t *m = d->flash.mem + d->cfg.layout.slot[slot];
     return memcmp(m, f->a, N) == 0 || memcmp(m, f->b, f->blen) == 0;
 }
 
 /* Power up until nothing is pending (at most 4 times); the target boots. */
-static void settle_to_target(struct tu_device *d, struct fixture *f, const char *what)
+static void settle_to_target(struct tu_device *d, struct tu_pair *f, const char *what)
 {
     struct dfota_engine e;
     int i, rc = DFOTA_OK;
@@ -380,7 +335,7 @@ static void settle_to_target(struct tu_device *d, struct fixture *f, const char 
  * are right again. */
 static void test_transient_read_flip_inplace(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     struct tu_device d;
     size_t plen;
     uint8_t *p = tu_package(f->a, N, f->b, f->blen, 1, 4096, 1, 0, "", &plen), *initial;
@@ -429,7 +384,7 @@ static void test_transient_read_flip_inplace(void **st)
  * stops it before a commit; tests/powerloss, model staging.) */
 static void test_staging_changed(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     struct tu_device d;
     struct dfota_engine e;
     size_t plen, i;
@@ -491,7 +446,7 @@ static int ip_erase(void *ctx, uint32_t a)
 
 static void test_header_read_once(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     struct tu_device d;
     struct dfota_engine e;
     struct interposer x;
@@ -538,7 +493,7 @@ static void test_header_read_once(void **st)
  * dfota_init) finishes the update: it reads the journal from flash. */
 static void test_resume_after_io_error_same_engine(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t plen;
     int layout;
     for (layout = 0; layout < 2; layout++) {
@@ -586,7 +541,7 @@ static void test_resume_after_io_error_same_engine(void **st)
  * journal alone. */
 static void test_finished_update_without_package(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t plen;
     int layout;
     for (layout = 0; layout < 2; layout++) {
@@ -622,7 +577,7 @@ static void test_finished_update_without_package(void **st)
  * Cuts at every operation of an A/B and an in-place update. */
 static void test_ecc_flash_cuts(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t plen;
     int layout;
     for (layout = 0; layout < 2; layout++) {
@@ -681,7 +636,7 @@ static uint32_t get32(const uint8_t *p)
 
 static void test_snapshot_fields_range_checked(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t plen, i;
     uint8_t *p = tu_package(f->a, N, f->b, f->blen, 1, 4096, 1, 0, "", &plen), *cut;
     struct tu_device d;
@@ -755,7 +710,7 @@ static void test_snapshot_fields_range_checked(void **st)
  * update pending and FAILED, never resumed with a state it would misread. */
 static void test_snapshot_dz2_old_format_refused(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     static const uint32_t ids[] = { 0x00020001u, 0x00010001u };
     size_t plen, i;
     uint8_t *p, *cut;
@@ -809,7 +764,7 @@ static void test_snapshot_dz2_old_format_refused(void **st)
 /* A journal of the previous format (DFJ1): its IDLE record's bank boots. */
 static void test_dfj1_idle_record(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     struct tu_device d;
     struct dfota_engine e;
     size_t plen;
@@ -839,7 +794,7 @@ static void test_dfj1_idle_record(void **st)
 /* The engine state decides which calls are valid. */
 static void test_state_calls(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     struct tu_device d;
     struct dfota_engine e;
     size_t plen;
@@ -872,7 +827,7 @@ static void test_state_calls(void **st)
 /* Finding 9: sizes that do not fit 32 bits are refused, not wrapped. */
 static void test_host_and_budget_overflows(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t plen;
     uint8_t *p = tu_package(f->a, N, f->b, f->blen, 0, 0, 0, 0, "", &plen), *out = NULL, *q;
     size_t olen = 0, qlen;

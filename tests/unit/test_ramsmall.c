@@ -16,67 +16,25 @@
 
 #define N 60000
 
-struct fixture {
-    uint8_t *a, *b;
-    size_t blen;
-};
-
 static int setup(void **st)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    f->a = tu_image(N, 3);
-    f->b = tu_release(f->a, N, 4, &f->blen);
-    *st = f;
+    *st = tu_pair_new(N, 3);
     return 0;
 }
 
 static int teardown(void **st)
 {
-    struct fixture *f = *st;
-    free(f->a);
-    free(f->b);
-    free(f);
+    tu_pair_free(*st);
     return 0;
 }
 
-/* Install pkg on a fresh device; expect `want`; on failure nothing was
- * written and the old firmware boots, on success the target does. */
-static void attempt(struct fixture *f, int kind, const uint8_t *pkg, size_t plen, int want)
+/* Check, then install pkg on a fresh device (testutil.h, tu_attempt). */
+static void attempt(const struct tu_pair *f, int kind, const uint8_t *pkg, size_t plen, int want)
 {
-    struct tu_device d;
-    struct dfota_engine e;
-    uint8_t *before;
-    int rc;
-
-    tu_device_init(&d, kind, 4096, N + 4096, 4, 2 * N);
-    tu_device_load(&d, 0, f->a, N, pkg, plen);
-    before = malloc(d.flash.size);
-    memcpy(before, d.flash.mem, d.flash.size);
-    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
-    simflash_reset_counters(&d.flash);
-    rc = dfota_check(&e);
-    if (rc == DFOTA_OK)
-        rc = dfota_install(&e);
-    if (rc != want)
-        fprintf(stderr, "got %s, want %s\n", dfota_strerror(rc), dfota_strerror(want));
-    assert_int_equal(rc, want);
-    assert_false(d.flash.violation);
-    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
-    assert_false(dfota_pending(&e));
-    if (want != DFOTA_OK) {
-        assert_int_equal(d.flash.erases, 0);
-        assert_int_equal(d.flash.progs, 0);
-        assert_memory_equal(before, d.flash.mem, d.flash.size);
-        assert_int_equal(dfota_active_slot(&e), 0);
-    } else {
-        uint32_t base = d.cfg.layout.slot[dfota_active_slot(&e)];
-        assert_memory_equal(d.flash.mem + base, f->b, f->blen);
-    }
-    free(before);
-    tu_device_free(&d);
+    tu_attempt(f, kind, pkg, plen, NULL, 4, 1, want);
 }
 
-static uint8_t *package(struct fixture *f, int inplace, const char *ram, const char *codec,
+static uint8_t *package(struct tu_pair *f, int inplace, const char *ram, const char *codec,
                         size_t *plen)
 {
     uint8_t *p;
@@ -111,7 +69,7 @@ static void test_fits(void **st)
 
 static void test_small_ab(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t n;
     uint8_t *p = package(f, 0, "4k", "auto", &n);
     attempt(f, DFOTA_LAYOUT_AB, p, n, DFOTA_OK);
@@ -120,7 +78,7 @@ static void test_small_ab(void **st)
 
 static void test_small_inplace(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t n;
     uint8_t *p = package(f, 1, "4k", "auto", &n);
     attempt(f, DFOTA_LAYOUT_INPLACE, p, n, DFOTA_OK);
@@ -132,7 +90,7 @@ static void test_small_inplace(void **st)
  * build does not carry (DFOTA_ERR_ALGORITHM, from the header parse). */
 static void test_16k_refused(void **st)
 {
-    struct fixture *f = *st;
+    struct tu_pair *f = *st;
     size_t n;
     uint8_t *p = package(f, 0, "16k", "dz2", &n);
     attempt(f, DFOTA_LAYOUT_AB, p, n, DFOTA_ERR_RAM);

@@ -2,9 +2,13 @@
 #define _POSIX_C_SOURCE 200809L
 #include <unistd.h>
 #endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 #include "dfota/delta2.h"
 #include "dfota/error.h"
 #include "dfota/sha256.h"
@@ -246,4 +250,65 @@ void tu_device_load(struct tu_device *d, unsigned slot, const uint8_t *fw, size_
 {
     memcpy(d->flash.mem + d->cfg.layout.slot[slot], fw, len);
     memcpy(d->flash.mem + d->cfg.layout.staging, pkg, plen);
+}
+
+struct tu_pair *tu_pair_new(size_t n, uint32_t seed)
+{
+    struct tu_pair *p = calloc(1, sizeof *p);
+    if (!p)
+        abort();
+    p->alen = n;
+    p->a = tu_image(n, seed);
+    p->b = tu_release(p->a, n, seed + 1, &p->blen);
+    return p;
+}
+
+void tu_pair_free(struct tu_pair *p)
+{
+    if (p) {
+        free(p->a);
+        free(p->b);
+        free(p);
+    }
+}
+
+void tu_attempt(const struct tu_pair *p, int kind, const uint8_t *pkg, size_t plen,
+                const char *product, uint32_t scratch_sectors, int check_first, int want)
+{
+    struct tu_device d;
+    struct dfota_engine e;
+    uint8_t *before;
+    int rc;
+
+    tu_device_init(&d, kind, 4096, (uint32_t)p->alen + 4096, scratch_sectors,
+                   2 * (uint32_t)p->alen);
+    tu_device_load(&d, 0, p->a, p->alen, pkg, plen);
+    if (product)
+        d.cfg.product = product;
+    before = malloc(d.flash.size);
+    assert_non_null(before);
+    memcpy(before, d.flash.mem, d.flash.size);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    rc = check_first ? dfota_check(&e) : DFOTA_OK;
+    if (rc == DFOTA_OK)
+        rc = dfota_install(&e);
+    if (rc != want)
+        fprintf(stderr, "got %s, want %s\n", dfota_strerror(rc), dfota_strerror(want));
+    assert_int_equal(rc, want);
+    assert_false(d.flash.violation);
+    /* and at the next power-up: nothing pending */
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    assert_false(dfota_pending(&e));
+    if (want != DFOTA_OK) {
+        assert_int_equal(d.flash.erases, 0);
+        assert_int_equal(d.flash.progs, 0);
+        assert_memory_equal(before, d.flash.mem, d.flash.size);
+        assert_int_equal(dfota_active_slot(&e), 0);
+    } else {
+        uint32_t base = d.cfg.layout.slot[dfota_active_slot(&e)];
+        assert_memory_equal(d.flash.mem + base, p->b, p->blen);
+    }
+    free(before);
+    tu_device_free(&d);
 }

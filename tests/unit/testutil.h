@@ -50,4 +50,21 @@ void tu_device_free(struct tu_device *d);
 void tu_device_load(struct tu_device *d, unsigned slot, const uint8_t *fw, size_t len,
                     const uint8_t *pkg, size_t plen);
 
+/* A source image and its next release (tu_image(n, seed),
+ * tu_release(..., seed + 1)), for cmocka fixtures. */
+struct tu_pair {
+    uint8_t *a, *b;
+    size_t alen, blen;
+};
+struct tu_pair *tu_pair_new(size_t n, uint32_t seed);
+void tu_pair_free(struct tu_pair *p);
+
+/* Install pkg on a fresh device (layout kind, 4 KiB sectors, slots of
+ * alen + 4096, staging 2 * alen) holding p->a in bank 0, through
+ * dfota_check first when check_first, then dfota_install; assert the result
+ * is `want`. After a failure nothing was written and bank 0 still boots;
+ * after a success the target boots. product NULL: the device accepts any. */
+void tu_attempt(const struct tu_pair *p, int kind, const uint8_t *pkg, size_t plen,
+                const char *product, uint32_t scratch_sectors, int check_first, int want);
+
 #endif
