@@ -31,7 +31,7 @@ struct parser {
     const struct dz_match_ctx *c;
     uint8_t *j;               /* source, then the target stream */
     size_t jlen, inserted;
-    int32_t *head, *prev;
+    int32_t *prev;            /* the hash chains (build_chains) */
     unsigned hash_bits;
     float lit_price[DZ_LIT_CTX][256];
     struct node *nodes;
@@ -47,16 +47,59 @@ static inline uint32_t hash4(const struct parser *ps, const uint8_t *p)
     return (v * 2654435761u) >> (32 - ps->hash_bits);
 }
 
-static void insert_upto(struct parser *ps, size_t upto)
+/* The chains, all built before the parse: prev[i] is the last position
+ * before i with the same hash (-1 if none), as inserting the positions one by
+ * one would leave it. The head table of 2^hash_bits entries is needed only
+ * here, and one part of its hash range at a time: a table of 2^part_bits
+ * entries, so the parse holds no head table and the chains are the same. */
+static int build_chains(struct parser *ps)
 {
-    while (ps->inserted < upto) {
-        size_t i = ps->inserted++;
-        if (i + 4 <= ps->jlen) {
+    unsigned part_bits = ps->hash_bits, q;
+    size_t i, n = ps->jlen >= 4 ? ps->jlen - 3 : 0;
+    int32_t *head;
+
+    while (part_bits > 12 && (sizeof(int32_t) << part_bits) > ps->jlen)
+        part_bits--;
+    head = malloc(sizeof(int32_t) << part_bits);
+    if (!head)
+        return DFOTA_ERR_ARG;
+    for (q = 0; q < 1u << (ps->hash_bits - part_bits); q++) {
+        memset(head, 0xFF, sizeof(int32_t) << part_bits);
+        for (i = 0; i < n; i++) {
             uint32_t h = hash4(ps, ps->j + i);
-            ps->prev[i] = ps->head[h];
-            ps->head[h] = (int32_t)i;
+            if (h >> part_bits != q)
+                continue;
+            h &= (1u << part_bits) - 1;
+            ps->prev[i] = head[h];
+            head[h] = (int32_t)i;
         }
     }
+    free(head);
+    return DFOTA_OK;
+}
+
+/* Positions before upto count as inserted (chain_head). */
+static inline void insert_upto(struct parser *ps, size_t upto)
+{
+    if (ps->inserted < upto)
+        ps->inserted = upto;
+}
+
+/* What the head table would hold for the hash of position jt once every
+ * position before max(jt, inserted) is in it: the last such position with
+ * that hash. */
+static int32_t chain_head(struct parser *ps, size_t jt)
+{
+    size_t x;
+    uint32_t h;
+    insert_upto(ps, jt);
+    if (ps->inserted == jt)
+        return ps->prev[jt];
+    h = hash4(ps, ps->j + jt);
+    for (x = ps->inserted - 1; x > jt; x--)
+        if (x + 4 <= ps->jlen && hash4(ps, ps->j + x) == h)
+            return (int32_t)x;
+    return (int32_t)jt;
 }
 
 void dz2_block_span(const struct dz_match_ctx *c, size_t t, size_t *start, size_t *end)
@@ -236,7 +279,7 @@ static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *o
             /* hash-chain matches */
             if (lim >= MATCH_MIN_HASH && best < NICE_LEN && jt + 4 <= ps->jlen) {
                 uint32_t top = 0;
-                cand = ps->head[hash4(ps, ps->j + jt)];
+                cand = chain_head(ps, jt);
                 for (depth = 0; cand >= 0 && depth < CHAIN_DEPTH; depth++, cand = ps->prev[cand]) {
                     size_t u = (size_t)cand;
                     uint32_t l, d = (uint32_t)(jt - u);
@@ -318,8 +361,7 @@ static uint32_t best_chain(struct parser *ps, size_t t, uint32_t lim, size_t *po
     if (lim < MATCH_MIN_HASH || jt + 4 > ps->jlen)
         return 0;
     dz2_block_span(c, t, &bs, &be);
-    insert_upto(ps, jt);
-    cand = ps->head[hash4(ps, ps->j + jt)];
+    cand = chain_head(ps, jt);
     for (depth = 0; cand >= 0 && depth < CHAIN_DEPTH; depth++, cand = ps->prev[cand]) {
         uint32_t l;
         if (memcmp(ps->j + cand, ps->j + jt, 4))
@@ -497,10 +539,8 @@ int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, int blf
     for (ps.hash_bits = 12; ps.hash_bits < HASH_BITS_MAX && ((size_t)1 << ps.hash_bits) < ps.jlen;
          ps.hash_bits++)
         ;
-    ps.head = malloc(sizeof(int32_t) << ps.hash_bits);
     ps.prev = malloc((ps.jlen ? ps.jlen : 1) * sizeof(int32_t));
-    ps.nodes = malloc((DZ2_CHUNK + 1) * sizeof *ps.nodes);
-    if (!ps.j || !ps.head || !ps.prev || !ps.nodes || ps.jlen > 0x7FFFFFFF) {
+    if (!ps.j || !ps.prev || ps.jlen > 0x7FFFFFFF) {
         rc = DFOTA_ERR_ARG;
         goto done;
     }
@@ -510,7 +550,12 @@ int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, int blf
         memcpy(ps.j + c->src_len, c->dst, c->dst_len);
     if (blf)
         blf_view(c, ps.j);
-    memset(ps.head, 0xFF, sizeof(int32_t) << ps.hash_bits);
+    rc = build_chains(&ps);
+    ps.nodes = rc ? NULL : malloc((DZ2_CHUNK + 1) * sizeof *ps.nodes);
+    if (!ps.nodes) {
+        rc = DFOTA_ERR_ARG;
+        goto done;
+    }
     for (k = 0; k < DZ2_REPS; k++)
         ps.rep[k] = 1;
     /* literal prices from the target's byte statistics per literal context */
@@ -544,7 +589,6 @@ int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, int blf
         rc = blf_fix(c, out);
 done:
     free(ps.j);
-    free(ps.head);
     free(ps.prev);
     free(ps.nodes);
     if (rc) {
