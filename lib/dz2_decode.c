@@ -276,8 +276,13 @@ static int match_next(struct dfota_patch *p, const struct dfota_patch_io *io, ui
 /* Thumb branch filter (dfota/delta2.h): may a group start here? */
 static int blf_group_here(const struct dfota_patch_state *s)
 {
+#if DFOTA_CFG_DECODER_RAM_SMALL
+    (void)s;                      /* a small build refuses mode 3: no filter code */
+    return 0;
+#else
     return (s->xflags & DZ2_X_BLF) && s->remaining >= 4 && !(s->addr & 1u) &&
            s->block_end - s->out_pos >= 4;
+#endif
 }
 
 /* A group of an exact copy whose first byte b0 is read: reads the rest,
