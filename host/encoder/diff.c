@@ -369,8 +369,25 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
                        n == 2 ? (int)i : o->direction < 0, i, n, &ps[i]);
     free(sa);
     free(grams);
+    /* the second pass's target in stream order is made again when its
+     * coding starts: not held while the first is coded */
+    for (i = 1; i < n; i++) {
+        free(ps[i].t);
+        ps[i].t = NULL;
+        ps[i].c.dst = NULL;
+    }
     for (i = 0; i < n && !rc; i++) {
         phase(o, DFOTA_DIFF_CODE, i, n);
+        if (o->inplace && !ps[i].t) {
+            ps[i].t = stream_order(dst, dst_len, ps[i].c.sector, ps[i].c.backward);
+            if (!ps[i].t) {
+                rc = DFOTA_ERR_ARG;
+                if (i)
+                    dfota_diff_result_free(&r2[0]);
+                break;
+            }
+            ps[i].c.dst = ps[i].t;
+        }
         rc = code_one(&ps[i], o, &r2[i]);
         pass_free(&ps[i]);
         if (rc && i)
