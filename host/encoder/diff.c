@@ -1,6 +1,7 @@
 /* dfota_diff: stream order, suffix array, matching, entropy coding. */
 #include <divsufsort.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "dfota/error.h"
@@ -177,14 +178,44 @@ static int self_repeats(const uint8_t *d, size_t n)
     return covered >= n / 128;
 }
 
+/* Bytes of the target that DZ1's copies take from the source. */
+static size_t copied(const struct dz_oplist *ops)
+{
+    size_t k, n = 0;
+    for (k = 0; k < ops->n; k++)
+        if (!ops->v[k].lit)
+            n += ops->v[k].len;
+    return n;
+}
+
+/* Does d look like random bytes to an order-0 model (at least 7.9 bits a
+ * byte), so that no literal coder gains on it? */
+static int flat_bytes(const uint8_t *d, size_t n)
+{
+    size_t cnt[256] = { 0 }, i;
+    double bits = 0;
+    for (i = 0; i < n; i++)
+        cnt[d[i]]++;
+    for (i = 0; i < 256; i++)
+        if (cnt[i])
+            bits -= (double)cnt[i] * log2((double)cnt[i] / (double)n);
+    return bits >= 7.9 * (double)n;
+}
+
 /* Worth parsing for DZ2? Not when DZ1, which copies what the source holds
  * and codes literals with a context model, saved under 1% on a target of
  * 64 KiB or more that does not repeat itself either (random or compressed
  * data): then the stored payload is as good, and the parse's hash chains the
- * slowest part. */
-static int dz2_worth(const struct dz_match_ctx *c, const struct dfota_diff_result *res)
+ * slowest part. The 4k profile runs no DZ1 payload to judge by: there DZ1's
+ * copies covering under 1% of the target and bytes that look random to an
+ * order-0 model stand in for it. */
+static int dz2_worth(const struct dz_match_ctx *c, const struct dz_oplist *ops,
+                     const struct dfota_diff_result *res)
 {
-    if (!res->payload || c->dst_len < 65536 || res->payload_size < c->dst_len - c->dst_len / 100)
+    if (c->dst_len < 65536)
+        return 1;
+    if (res->payload ? res->payload_size < c->dst_len - c->dst_len / 100
+                     : copied(ops) >= c->dst_len / 100 || !flat_bytes(c->dst, c->dst_len))
         return 1;
     return self_repeats(c->dst, c->dst_len);
 }
@@ -270,7 +301,7 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
         /* DZ2: one parse, coded with the best settings; then the stored
          * payload, so no package grows much beyond the target. */
         struct dz2_oplist ops2 = { 0 };
-        if (dz2_worth(c, res)) {
+        if (dz2_worth(c, ops, res)) {
             rc = dz2_parse(c, ops, 0, &ops2);
             if (!rc)
                 rc = encode_best(c, NULL, &ops2, x, 0, o, res);
