@@ -165,28 +165,24 @@ static uint32_t piece_end(const struct dz_xparams *x, uint32_t j, uint32_t src_s
     return j + 1 < x->map_n ? x->map[j + 1].src : src_size;
 }
 
+/* The first of sorted kept[0..n) that is >= v (n if none). */
+static size_t first_at_least(const uint32_t *kept, size_t n, uint64_t v)
+{
+    size_t a = 0, b = n;
+    while (a < b) {
+        size_t m = (a + b) / 2;
+        if (kept[m] < v)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a;
+}
+
 /* Values of kept words in [lo, hi) (sorted kept[0..n)). */
 static size_t count_in(const uint32_t *kept, size_t n, uint64_t lo, uint64_t hi)
 {
-    size_t a = 0, b = n, l, h;
-    while (a < b) {                      /* first >= lo */
-        size_t m = (a + b) / 2;
-        if (kept[m] < lo)
-            a = m + 1;
-        else
-            b = m;
-    }
-    l = a;
-    b = n;
-    while (a < b) {                      /* first >= hi */
-        size_t m = (a + b) / 2;
-        if (kept[m] < hi)
-            a = m + 1;
-        else
-            b = m;
-    }
-    h = a;
-    return h - l;
+    return hi > lo ? first_at_least(kept, n, hi) - first_at_least(kept, n, lo) : 0;
 }
 
 static long score_base(const struct dz_xparams *x, uint32_t src_size, const struct pword *chg,

@@ -634,6 +634,22 @@ static uint32_t get32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* A power-up after the journal was damaged: resume refuses the record
+ * (DFOTA_ERR_JOURNAL) and the update stays pending, FAILED. */
+static void assert_resume_refused(struct tu_device *d, const char *what)
+{
+    struct dfota_engine e2;
+    int rc;
+    simflash_power_on(&d->flash);
+    rc = dfota_init(&e2, &d->cfg);
+    if (!rc)
+        rc = dfota_resume(&e2);
+    if (rc != DFOTA_ERR_JOURNAL)
+        fail_msg("%s: %s, not refused", what, dfota_strerror(rc));
+    assert_true(dfota_pending(&e2));
+    assert_int_equal(dfota_state(&e2), DFOTA_STATE_FAILED);
+}
+
 static void test_snapshot_fields_range_checked(void **st)
 {
     struct tu_pair *f = *st;
@@ -670,6 +686,7 @@ static void test_snapshot_fields_range_checked(void **st)
     cut = malloc(d.flash.size);
     memcpy(cut, d.flash.mem, d.flash.size);
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char what[64];
         uint32_t half = d.cfg.layout.journal + (e.seq & 1) * (d.cfg.layout.journal_size / 2);
         uint8_t *r = d.flash.mem + half;
         uint32_t len;
@@ -684,17 +701,8 @@ static void test_snapshot_fields_range_checked(void **st)
         else
             put32(r + bad[i].off, bad[i].bad);
         put32(r + len - 4, dfota_crc32(0, r, len - 4));
-        simflash_power_on(&d.flash);
-        {
-            struct dfota_engine e2;
-            int rc = dfota_init(&e2, &d.cfg);
-            if (!rc)
-                rc = dfota_resume(&e2);
-            if (rc != DFOTA_ERR_JOURNAL)
-                fail_msg("%s out of range: %s, not refused", bad[i].name, dfota_strerror(rc));
-            assert_true(dfota_pending(&e2));
-            assert_int_equal(dfota_state(&e2), DFOTA_STATE_FAILED);
-        }
+        snprintf(what, sizeof what, "%s out of range", bad[i].name);
+        assert_resume_refused(&d, what);
     }
     /* untouched, it resumes */
     memcpy(d.flash.mem, cut, d.flash.size);
@@ -739,20 +747,13 @@ static void test_snapshot_dz2_old_format_refused(void **st)
     for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         uint8_t *r = d.flash.mem + half;
         uint32_t len;
-        struct dfota_engine e2;
-        int rc;
+        char what[64];
         memcpy(d.flash.mem, cut, d.flash.size);
         len = get32(r + 8);
         put32(r + 28, ids[i]);
         put32(r + len - 4, dfota_crc32(0, r, len - 4));
-        simflash_power_on(&d.flash);
-        rc = dfota_init(&e2, &d.cfg);
-        if (!rc)
-            rc = dfota_resume(&e2);
-        if (rc != DFOTA_ERR_JOURNAL)
-            fail_msg("snapshot format 0x%08x: %s, not refused", (unsigned)ids[i], dfota_strerror(rc));
-        assert_true(dfota_pending(&e2));
-        assert_int_equal(dfota_state(&e2), DFOTA_STATE_FAILED);
+        snprintf(what, sizeof what, "snapshot format 0x%08x", (unsigned)ids[i]);
+        assert_resume_refused(&d, what);
     }
     memcpy(d.flash.mem, cut, d.flash.size);
     settle_to_target(&d, f, "DZ2 snapshot intact");
