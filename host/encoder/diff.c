@@ -57,12 +57,15 @@ static const unsigned settings[] = {
 #define XSEL_MARGIN 64.0
 
 /* Encode ops (DZ1) or ops2 (DZ2) with the settings whose copy bytes and
- * preamble cost the least (xselect.c); keep the smallest payload in res.
+ * preamble cost the least (xselect.c); keep the smallest payload in res,
+ * and the settings of the smallest one encoded here in x->flags. With cost
+ * (DZ2), what that one spends per position too (dz2_encode_costs).
  * DFOTA_XSEL=all (tests, bench): encode with every setting, and print the
  * counts against the payload sizes on stderr. */
 static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops,
                        const struct dz2_oplist *ops2, struct dz_xparams *x, unsigned extra,
-                       const struct dfota_diff_opts *o, struct dfota_diff_result *res)
+                       const struct dfota_diff_opts *o, struct dfota_diff_result *res,
+                       struct dz2_costs *cost, size_t *kept_size)
 {
     /* The stored payload (dst_len + 1 bytes) follows unless only DZ1 is
      * wanted. A payload above it by more than the margin, 0.4% (the count's
@@ -77,7 +80,8 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
     double bits[NSETTINGS], pair[NSETTINGS][2], best = 0;
     const char *env = getenv("DFOTA_XSEL");
     int all = env && !strcmp(env, "all"), rc = DFOTA_OK;
-    unsigned s, todo = 0, done = 0;
+    unsigned s, todo = 0, done = 0, kept = 0, counted = 0;
+    size_t kept_len = 0;
 
     runs = malloc((nops ? nops : 1) * sizeof *runs);
     if (!runs)
@@ -118,13 +122,28 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
         if (!all && done && res->payload && res->payload_size > lose)
             break;   /* the other settings code the same bytes to within the margin: they lose too */
         x->flags = settings[s] | extra;
-        phase(o, DFOTA_DIFF_ENCODE, done++, todo);
-        rc = ops ? dz_encode_ops(c, ops, x, &p, &plen) : dz2_encode_ops(c, ops2, x, &p, &plen);
+        phase(o, DFOTA_DIFF_ENCODE, done, todo);
+        if (cost && !done) {
+            counted = x->flags;
+            rc = dz2_encode_costs(c, ops2, x, cost, &p, &plen);
+        } else {
+            rc = ops ? dz_encode_ops(c, ops, x, &p, &plen) : dz2_encode_ops(c, ops2, x, &p, &plen);
+        }
+        done++;
         if (all && !rc)
             fprintf(stderr, "xsel dz%d x=%2u: counted %.1f B over the cheapest, payload %zu B\n",
                     ops ? 1 : 2, settings[s], (bits[s] - best) / 8, plen);
+        if (!rc && (!kept_len || plen < kept_len)) {
+            kept_len = plen;
+            kept = x->flags;
+        }
         keep(res, &rc, p, plen, ops ? DFOTA_ALG_DZ1 : DFOTA_ALG_DZ2);
     }
+    x->flags = kept;
+    if (kept_size)
+        *kept_size = kept_len ? kept_len : (size_t)-1;
+    if (!rc && cost && kept != counted)
+        rc = dz2_encode_costs(c, ops2, x, cost, NULL, NULL);
     return rc;
 }
 
@@ -139,6 +158,89 @@ static int thumb_code(const uint8_t *d, size_t n)
             i += 2;
         }
     return n >= 1024 && bl * 256 >= n;
+}
+
+/* A first DZ2 parse (with the branch filter or not): the parser, kept for
+ * the second parse, its operations, coded with the best settings (kept in
+ * flags, their payload's size in len), and what they cost per position. */
+struct dz2_try {
+    struct dz2_parser *pp;
+    struct dz2_oplist one;
+    struct dz2_costs cost;
+    unsigned flags;
+    size_t len;
+    int blf;
+};
+
+static int dz2_first(const struct dz_match_ctx *c, const struct dz_oplist *ops, int blf,
+                     struct dz_xparams *x, const struct dfota_diff_opts *o,
+                     struct dfota_diff_result *res, struct dz2_try *f)
+{
+    int rc;
+    f->blf = blf;
+    f->len = (size_t)-1;
+    f->pp = dz2_parser_new(c, blf);
+    f->cost.q = malloc((c->dst_len ? c->dst_len : 1) * sizeof *f->cost.q);
+    rc = f->pp && f->cost.q ? DFOTA_OK : DFOTA_ERR_ARG;
+    if (!rc)
+        rc = dz2_parser_run(f->pp, ops, NULL, NULL, &f->one);
+    if (!rc)
+        rc = encode_best(c, NULL, &f->one, x, blf ? DZ2_X_BLF : 0, o, res, &f->cost, &f->len);
+    f->flags = x->flags;
+    return rc;
+}
+
+/* The DZ2 parses: the first, coded with the best settings; on Thumb code
+ * also with the branch filter (dfota/delta2.h), unless the payload is
+ * already under 1/20 of the target: the filter pays where much new code is
+ * coded (literals, exact copies), on small steps the approximate copies'
+ * pointer prediction already holds the moved branches (on the corpus it
+ * won on no pair under 1/20, on every one above). Then the second parse of
+ * the smaller of those (dz2_parser_run), priced with what the first one's
+ * operations cost, coded with the same settings. The smallest payload goes
+ * to res. */
+static int dz2_parses(const struct dz_match_ctx *c, const struct dz_oplist *ops,
+                      struct dz_xparams *x, const struct dfota_diff_opts *o,
+                      struct dfota_diff_result *res)
+{
+    struct dz2_try f[2];
+    struct dz2_oplist two = { 0 };
+    uint8_t *p = NULL;
+    size_t plen = 0, dst_len = c->dst_len;
+    int rc, w = 0, k;
+
+    memset(f, 0, sizeof f);
+    rc = dz2_first(c, ops, 0, x, o, res, &f[0]);
+    if (!rc && !c->small && res->payload_size >= dst_len / 20 && thumb_code(c->dst, dst_len)) {
+        dz2_parser_free(f[0].pp);           /* (one parser at a time) */
+        f[0].pp = NULL;
+        rc = dz2_first(c, ops, 1, x, o, res, &f[1]);
+        w = f[1].len < f[0].len;
+    }
+    dz2_parser_free(f[!w].pp);              /* (one parser at a time) */
+    f[!w].pp = NULL;
+    free(f[!w].cost.q);
+    f[!w].cost.q = NULL;
+    if (!rc && !f[w].pp) {
+        f[w].pp = dz2_parser_new(c, f[w].blf);
+        if (!f[w].pp)
+            rc = DFOTA_ERR_ARG;
+    }
+    if (!rc)
+        rc = dz2_parser_run(f[w].pp, ops, &f[w].one, &f[w].cost, &two);
+    for (k = 0; k < 2; k++) {
+        dz2_parser_free(f[k].pp);
+        free(f[k].cost.q);
+        free(f[k].one.v);
+    }
+    if (!rc) {
+        x->flags = f[w].flags;
+        phase(o, DFOTA_DIFF_ENCODE, 0, 1);
+        rc = dz2_encode_ops(c, &two, x, &p, &plen);
+        keep(res, &rc, p, plen, DFOTA_ALG_DZ2);
+    }
+    free(two.v);
+    return rc;
 }
 
 /* Does the target repeat itself? Every 16th position's next 24 bytes go
@@ -295,37 +397,19 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
     }
     /* (the 4k decoder RAM profile has DZ2's small model only) */
     if (!rc && o->codec != DFOTA_ALG_DZ2 && !c->small)
-        rc = encode_best(c, ops, NULL, x, 0, o, res);
+        rc = encode_best(c, ops, NULL, x, 0, o, res, NULL, NULL);
     /* (an empty target is DZ1's, unless DZ2 is asked for or the only one) */
     if (!rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2 || c->small)) {
         /* DZ2: one parse, coded with the best settings; then the stored
          * payload, so no package grows much beyond the target. */
-        struct dz2_oplist ops2 = { 0 };
-        if (dz2_worth(c, ops, res)) {
-            rc = dz2_parse(c, ops, 0, &ops2);
-            if (!rc)
-                rc = encode_best(c, NULL, &ops2, x, 0, o, res);
-            /* Thumb code: also with the branch filter (dfota/delta2.h),
-             * unless the payload is already under 1/20 of the target: the
-             * filter pays where much new code is coded (literals, exact
-             * copies), on small steps the approximate copies' pointer
-             * prediction already holds the moved branches (on the corpus
-             * it won on no pair under 1/20, on every one above). */
-            if (!rc && !c->small && res->payload_size >= dst_len / 20 &&
-                thumb_code(c->dst, dst_len)) {
-                free(ops2.v);
-                rc = dz2_parse(c, ops, 1, &ops2);
-                if (!rc)
-                    rc = encode_best(c, NULL, &ops2, x, DZ2_X_BLF, o, res);
-            }
-        }
+        if (dz2_worth(c, ops, res))
+            rc = dz2_parses(c, ops, x, o, res);
         if (!rc && dst_len >= 4) {      /* a payload holds at least 5 bytes */
             uint8_t *p = NULL;
             size_t plen = 0;
             rc = dz2_stored(c, &p, &plen);
             keep(res, &rc, p, plen, DFOTA_ALG_DZ2);
         }
-        free(ops2.v);
     }
     free(x);
     if (!rc) {

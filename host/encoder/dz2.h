@@ -19,6 +19,7 @@ struct dz2_op {
 struct dz2_oplist {
     struct dz2_op *v;
     size_t n, cap;
+    double est;          /* the parse's estimate of the bits it spends (its prices) */
 };
 
 /* Approximate copies shorter than this are parsed again by the LZ parse. */
@@ -41,6 +42,34 @@ uint32_t dz2_blf_good(const struct dz_match_ctx *c, size_t t, uint32_t u, uint32
  * every operation against what the decoder accepts. */
 int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
                    const struct dz_xparams *x, uint8_t **out, size_t *out_len);
+
+/* What a payload spends (ideal code lengths, in 1/256 bit): q[t] for the
+ * bytes of target stream position t (dst_len entries, at most 0xFFFE),
+ * hdr[kind] for the operation headers of each kind. */
+struct dz2_costs {
+    uint16_t *q;
+    double hdr[DZ2_OP_KINDS];
+};
+
+/* dz2_encode_ops, counting what it spends in *cost (cost->q allocated by
+ * the caller). The payload goes to *out unless out is NULL. */
+int dz2_encode_costs(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
+                     const struct dz_xparams *x, struct dz2_costs *cost, uint8_t **out,
+                     size_t *out_len);
+
+/* dz2_parse in steps, so that a second parse uses the same hash chains:
+ * dz2_parser_new holds the joint image and its chains (NULL when out of
+ * memory); dz2_parser_run parses as dz2_parse does without first, and with
+ * first (a parse run before) and cost (what dz2_encode_costs counted for
+ * it, overwritten here) it parses again: literal prices from the first
+ * parse's literals, and each of DZ1's approximate copies is parsed too,
+ * the parse free to take any stretch of it as a copy at its counted byte
+ * costs or to code it as literals and exact copies. */
+struct dz2_parser;
+struct dz2_parser *dz2_parser_new(const struct dz_match_ctx *c, int blf);
+int dz2_parser_run(struct dz2_parser *pp, const struct dz_oplist *dz1,
+                   const struct dz2_oplist *first, struct dz2_costs *cost, struct dz2_oplist *out);
+void dz2_parser_free(struct dz2_parser *pp);
 
 /* The stored payload: the mode byte and the target stream verbatim. */
 int dz2_stored(const struct dz_match_ctx *c, uint8_t **out, size_t *out_len);

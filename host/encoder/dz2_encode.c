@@ -1,6 +1,7 @@
 /* Entropy coding of DZ2 operations: the mirror of lib/dz2_decode.c. Every
  * decision the decoder makes from decoded data is made here from the same
  * data, in the same order, with the same model (dfota/delta2.h). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "dfota/delta2.h"
@@ -139,8 +140,9 @@ static void copy_byte_enc(struct rc_enc *r, struct dz2_model *m, struct dz2_ctx 
     x->src_pos++;
 }
 
-int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
-                   const struct dz_xparams *xp, uint8_t **out, size_t *out_len)
+static int encode(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
+                  const struct dz_xparams *xp, uint8_t **out, size_t *out_len,
+                  struct dz2_costs *cost, const uint16_t *price)
 {
     struct dz2_model *m = malloc(sizeof *m);
     struct rc_enc r;
@@ -158,6 +160,12 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
     }
     dz2_model_init(m);
     rc_init(&r);
+    if (cost) {
+        r.cost = cost->q;
+        r.price = price;
+        r.n = c->dst_len;
+    }
+    r.pos = c->dst_len + DZ2_OP_NONE;
     memset(&x, 0, sizeof x);
     for (k = 0; k < DZ2_REPS; k++)
         x.rep[k] = 1;
@@ -176,6 +184,7 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
         if (op->len == 0 || x.out_pos + (uint64_t)op->len > c->dst_len)
             goto bad;
         st_cat = op->kind == DZ2_OP_MATCH ? ST_DMRU : ST_OPS;
+        r.pos = c->dst_len + op->kind;
         nops[op->kind]++;
         nbytes[op->kind] += op->len;
         if (op->kind == DZ2_OP_LIT) {
@@ -255,6 +264,7 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
                 bstart = off;
             }
             b = c->dst[x.out_pos];
+            r.pos = x.out_pos;
             st_cat = op->kind == DZ2_OP_LIT ? ST_LIT : ST_DZERO;
             if (op->kind == DZ2_OP_LIT && x.grp_n) {
                 x.grp_n--;                    /* coded with its group */
@@ -313,6 +323,8 @@ int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
                 nops[DZ2_OP_LIT], nbytes[DZ2_OP_LIT], st_bits[ST_LIT] / 8, nops[DZ2_OP_MATCH],
                 nbytes[DZ2_OP_MATCH], st_bits[ST_DMRU] / 8, st_bits[ST_PRE] / 8);
     free(m);
+    if (cost)
+        memcpy(cost->hdr, r.hdr, sizeof r.hdr);
     rc = rc_finish(&r, out, out_len);
     /* The mode byte: the coder's first byte is always 0 (DZ2_MODE_RC). */
     if (!rc && sm) {
@@ -334,4 +346,37 @@ bad:
     free(m);
     free(r.buf);
     return DFOTA_ERR_CORRUPT;
+}
+
+int dz2_encode_ops(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
+                   const struct dz_xparams *xp, uint8_t **out, size_t *out_len)
+{
+    return encode(c, ops, xp, out, out_len, NULL, NULL);
+}
+
+int dz2_encode_costs(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
+                     const struct dz_xparams *xp, struct dz2_costs *cost, uint8_t **out,
+                     size_t *out_len)
+{
+    uint16_t *price = malloc((DZ_PROB_ONE + 1) * sizeof *price);
+    uint8_t *p = NULL;
+    size_t plen = 0, i;
+    int rc;
+
+    if (!price)
+        return DFOTA_ERR_ARG;
+    price[0] = 32u * 256u;            /* never reached: probabilities stay inside (0, 1) */
+    for (i = 1; i <= DZ_PROB_ONE; i++)
+        price[i] = (uint16_t)lround(-log2((double)i / DZ_PROB_ONE) * 256.0);
+    if (c->dst_len)
+        memset(cost->q, 0, c->dst_len * sizeof *cost->q);
+    rc = encode(c, ops, xp, &p, &plen, cost, price);
+    free(price);
+    if (!rc && out) {
+        *out = p;
+        *out_len = plen;
+    } else {
+        free(p);
+    }
+    return rc;
 }

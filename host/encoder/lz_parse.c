@@ -4,7 +4,10 @@
  * stream order) by a cost-based parse in the manner of LZMA's optimal
  * parser: per stretch of at most DZ2_CHUNK positions, the cheapest path of
  * literals, repeat-distance copies and hash-chain matches, with estimated
- * prices in bits and the repeat distances carried along each path. */
+ * prices in bits and the repeat distances carried along each path.
+ * A second parse, priced from what the first one's payload spent, also
+ * parses the approximate copies, free to keep any stretch of each as a
+ * copy (docs/delta-format.md, "The DZ2 encoder"). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,16 @@ struct parser {
     unsigned hash_bits;
     float lit_price[DZ_LIT_CTX][256];
     struct node *nodes;
+    /* the second parse (dz2_parser_run with a first one): per stream
+     * position what an approximate copy spends on its byte (bcost), the
+     * estimated bits of a copy operation's header; the copy state's cost
+     * and start per node */
+    const uint16_t *bq;       /* in 1/256 bit of the first payload */
+    float bscale, hdr;
+    float *cpc;
+    uint32_t *cps;
+    double est;               /* estimated bits of the parse so far */
+    int incopy;               /* the last stretch ended in a copy that may go on */
     /* state at the current position */
     uint32_t rep[DZ2_REPS];
     int32_t align;
@@ -189,7 +202,9 @@ static void relax(struct parser *ps, uint32_t i, uint32_t len, uint32_t u, float
     memcpy(to->rep, from->rep, sizeof to->rep);
     to->align = from->align;
     to->lastlit = kind == DZ2_OP_LIT;
-    if (kind == DZ2_OP_MATCH) {
+    if (kind == DZ2_OP_COPY) {
+        to->align = (int32_t)((int64_t)u - (int64_t)t);
+    } else if (kind == DZ2_OP_MATCH) {
         uint32_t d = (uint32_t)(ps->c->src_len + t - u), r;
         for (r = 0; r < DZ2_REPS - 1 && to->rep[r] != d; r++)
             ;
@@ -222,14 +237,36 @@ static int push(struct dz2_oplist *l, unsigned kind, uint32_t len, uint32_t u)
     return 0;
 }
 
-/* Parse target stream positions [a, b) in chunks. */
-static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *out)
+/* An approximate copy the second parse may keep, in part or whole: stream
+ * position t0 from source position s0. */
+struct cspan {
+    size_t t0;
+    uint32_t s0;
+};
+
+static inline float bcost(const struct parser *ps, size_t t)
+{
+    return (float)ps->bq[t] * ps->bscale;
+}
+
+#define GATE_WIN  32u    /* in a copy, matches are searched where the copy's next */
+#define GATE_BITS 12.0f  /* GATE_WIN bytes cost GATE_BITS or more (estimated), */
+#define COPY_DEPTH 4u    /* with chains followed this deep only */
+
+/* Parse target stream positions [a, b) in chunks; with cs, [a, b) lies in
+ * that approximate copy, and the parse may also take any stretch of it as a
+ * copy (at the byte costs of bcost). */
+static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *out,
+                     const struct cspan *cs)
 {
     const struct dz_match_ctx *c = ps->c;
+    ps->incopy = 0;
     while (a < b) {
         size_t bs, be, c1;
-        uint32_t L, i, k;
+        uint32_t L, i, k, skip_to = 0;
         struct node *nd = ps->nodes;
+        float *cpc = ps->cpc, win = 0;
+        uint32_t *cps = ps->cps;
 
         dz2_block_span(c, a, &bs, &be);
         c1 = b < be ? b : be;
@@ -243,15 +280,40 @@ static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *o
         memcpy(nd[0].rep, ps->rep, sizeof ps->rep);
         nd[0].align = ps->align;
         nd[0].lastlit = (uint8_t)ps->lastlit;
-        for (i = 0; i < L;) {
+        if (cs) {
+            cpc[0] = ps->incopy ? 0.0f : HUGE_VALF;
+            cps[0] = 0;
+            for (i = 0; i < GATE_WIN && i < L; i++)
+                win += bcost(ps, a + i);
+        }
+        for (i = 0; i <= L; i++) {
             size_t t = a + i, jt = c->src_len + t;
             uint32_t lim = L - i, best = 0, r, depth;
-            float base = nd[i].cost;
+            float base;
             int32_t cand;
-            if (!nd[i].len) {
-                i++;
-                continue;
+            if (cs) {
+                /* the copy state: a copy ends here, or goes on (or starts) */
+                float v = cpc[i];
+                uint32_t st = cps[i];
+                if (v < HUGE_VALF && i > st)
+                    relax(ps, st, i - st, cs->s0 + (uint32_t)(a + st - cs->t0), v, DZ2_OP_COPY, a + st);
+                if (i == L)
+                    break;
+                if (nd[i].len && nd[i].cost + ps->hdr < v) {
+                    v = nd[i].cost + ps->hdr;
+                    st = i;
+                }
+                cpc[i + 1] = v + bcost(ps, t);
+                cps[i + 1] = st;
+                if (i)
+                    win += (i + GATE_WIN - 1 < L ? bcost(ps, t + GATE_WIN - 1) : 0.0f) -
+                           bcost(ps, t - 1);
+            } else if (i == L) {
+                break;
             }
+            if (!nd[i].len || i < skip_to)
+                continue;
+            base = nd[i].cost;
             insert_upto(ps, jt);
             {   /* a literal */
                 uint8_t prevb = t ? ps->j[jt - 1] : 0;
@@ -277,10 +339,10 @@ static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *o
                     best = l;
             }
             /* hash-chain matches */
-            if (lim >= MATCH_MIN_HASH && best < NICE_LEN && jt + 4 <= ps->jlen) {
-                uint32_t top = 0;
+            if (lim >= MATCH_MIN_HASH && best < NICE_LEN && jt + 4 <= ps->jlen && (!cs || win >= GATE_BITS)) {
+                uint32_t top = 0, dmax = cs ? COPY_DEPTH : CHAIN_DEPTH;
                 cand = chain_head(ps, jt);
-                for (depth = 0; cand >= 0 && depth < CHAIN_DEPTH; depth++, cand = ps->prev[cand]) {
+                for (depth = 0; cand >= 0 && depth < dmax; depth++, cand = ps->prev[cand]) {
                     size_t u = (size_t)cand;
                     uint32_t l, d = (uint32_t)(jt - u);
                     float pr;
@@ -306,9 +368,7 @@ static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *o
             }
             /* a long match is taken as it is: skip over it */
             if (best >= NICE_LEN)
-                i += best;
-            else
-                i++;
+                skip_to = i + best;
         }
         /* walk back from the end and emit */
         {
@@ -336,6 +396,10 @@ static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *o
                 for (x = first; x < out->n; x++) {
                     if (w > 0 && out->v[x].kind == DZ2_OP_LIT && out->v[w - 1].kind == DZ2_OP_LIT)
                         out->v[w - 1].len += out->v[x].len;
+                    else if (w > 0 && out->v[x].kind == DZ2_OP_COPY &&
+                             out->v[w - 1].kind == DZ2_OP_COPY &&
+                             out->v[w - 1].u + out->v[w - 1].len == out->v[x].u)
+                        out->v[w - 1].len += out->v[x].len;
                     else
                         out->v[w++] = out->v[x];
                 }
@@ -344,6 +408,8 @@ static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *o
             memcpy(ps->rep, nd[L].rep, sizeof ps->rep);
             ps->align = nd[L].align;
             ps->lastlit = nd[L].lastlit;
+            ps->incopy = nd[L].kind == DZ2_OP_COPY;
+            ps->est += nd[L].cost;
         }
         a = c1;
     }
@@ -417,7 +483,7 @@ static int emit_copy2(struct parser *ps, size_t t0, uint32_t s0, uint32_t len, s
             ps->lastlit = 0;
         }
         if (!rc)
-            rc = parse_gap(ps, t, t + l, out);
+            rc = parse_gap(ps, t, t + l, out, NULL);
         i += l;
         piece = i;
     }
@@ -523,60 +589,158 @@ static int blf_fix(const struct dz_match_ctx *c, struct dz2_oplist *l)
     return rc;
 }
 
-int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, int blf,
-              struct dz2_oplist *out)
+/* The second parse's copy costs: the bits the first parse's copies spent
+ * per byte, and for the bytes of DZ1's copies that the first parse gave to
+ * the LZ parse the mean of its copies' bytes, equal or not to the source;
+ * all in the units of the parse's estimates (its estimate of what the rest
+ * of the first payload cost, to what that cost). Literal prices from the
+ * first parse's literals. */
+static void second_prices(struct parser *ps, const struct dz_oplist *dz1,
+                         const struct dz2_oplist *first, struct dz2_costs *cost, double est,
+                         size_t cnt[DZ_LIT_CTX][256], size_t tot[DZ_LIT_CTX])
 {
+    const struct dz_match_ctx *c = ps->c;
+    double sum[2] = { 0, 0 }, rest = 0, scale;
+    size_t num[2] = { 0, 0 }, k, t = 0, ncopy = 0, i;
+    uint16_t *q = cost->q, mean[2];
+
+    memset(cnt, 0, sizeof(size_t) * DZ_LIT_CTX * 256);
+    memset(tot, 0, sizeof(size_t) * DZ_LIT_CTX);
+    for (k = 0; k < first->n; k++) {
+        const struct dz2_op *op = &first->v[k];
+        for (i = 0; i < op->len; i++, t++) {
+            if (op->kind == DZ2_OP_COPY) {
+                unsigned eq = c->dst[t] == c->src[op->u + i];
+                sum[eq] += q[t];
+                num[eq]++;
+            } else {
+                rest += q[t];
+                q[t] = 0xFFFFu;     /* not a copy's */
+            }
+            if (op->kind == DZ2_OP_LIT) {
+                unsigned x = dz_lit_ctx(addr_of(c, t), t ? c->dst[t - 1] : 0);
+                cnt[x][c->dst[t]]++;
+                tot[x]++;
+            }
+        }
+        ncopy += op->kind == DZ2_OP_COPY;
+    }
+    rest = (rest + cost->hdr[DZ2_OP_LIT] + cost->hdr[DZ2_OP_MATCH]) / 256.0;
+    scale = rest > 64.0 && est > 64.0 ? est / rest : 1.0;
+    mean[0] = (uint16_t)(num[0] ? sum[0] / (double)num[0] + 0.5 : 8 * 256);
+    mean[1] = (uint16_t)(num[1] ? sum[1] / (double)num[1] + 0.5 : 128);
+    ps->hdr = (float)((ncopy ? cost->hdr[DZ2_OP_COPY] / 256.0 / (double)ncopy : 24.0) * scale);
+    for (k = 0, t = 0; k < dz1->n; k++) {
+        const struct dz_op *op = &dz1->v[k];
+        for (i = 0; i < op->len; i++, t++)
+            if (q[t] == 0xFFFFu)
+                q[t] = op->lit ? 0 : mean[c->dst[t] == c->src[op->src + i]];
+    }
+    ps->bq = q;
+    ps->bscale = (float)(scale / 256.0);
+}
+
+struct dz2_parser {
     struct parser ps;
+    int blf;
+};
+
+void dz2_parser_free(struct dz2_parser *pp)
+{
+    if (!pp)
+        return;
+    free(pp->ps.j);
+    free(pp->ps.prev);
+    free(pp->ps.nodes);
+    free(pp->ps.cpc);
+    free(pp->ps.cps);
+    free(pp);
+}
+
+struct dz2_parser *dz2_parser_new(const struct dz_match_ctx *c, int blf)
+{
+    struct dz2_parser *pp = calloc(1, sizeof *pp);
+    struct parser *ps;
+
+    if (!pp)
+        return NULL;
+    ps = &pp->ps;
+    pp->blf = blf;
+    ps->c = c;
+    ps->jlen = c->src_len + c->dst_len;
+    ps->j = malloc(ps->jlen ? ps->jlen : 1);
+    for (ps->hash_bits = 12; ps->hash_bits < HASH_BITS_MAX && ((size_t)1 << ps->hash_bits) < ps->jlen;
+         ps->hash_bits++)
+        ;
+    ps->prev = malloc((ps->jlen ? ps->jlen : 1) * sizeof(int32_t));
+    ps->nodes = malloc((DZ2_CHUNK + 1) * sizeof *ps->nodes);
+    ps->cpc = malloc((DZ2_CHUNK + 1) * sizeof *ps->cpc);
+    ps->cps = malloc((DZ2_CHUNK + 1) * sizeof *ps->cps);
+    if (!ps->j || !ps->prev || !ps->nodes || !ps->cpc || !ps->cps || ps->jlen > 0x7FFFFFFF) {
+        dz2_parser_free(pp);
+        return NULL;
+    }
+    if (c->src_len)
+        memcpy(ps->j, c->src, c->src_len);
+    if (c->dst_len)
+        memcpy(ps->j + c->src_len, c->dst, c->dst_len);
+    if (blf)
+        blf_view(c, ps->j);
+    if (build_chains(ps)) {
+        dz2_parser_free(pp);
+        return NULL;
+    }
+    return pp;
+}
+
+int dz2_parser_run(struct dz2_parser *pp, const struct dz_oplist *dz1,
+                   const struct dz2_oplist *first, struct dz2_costs *cost, struct dz2_oplist *out)
+{
+    struct parser *ps = &pp->ps;
+    const struct dz_match_ctx *c = ps->c;
     size_t i, t = 0, gap = 0, n, cnt[DZ_LIT_CTX][256], tot[DZ_LIT_CTX];
     int rc = DFOTA_OK;
     unsigned k, b;
 
-    memset(&ps, 0, sizeof ps);
     memset(out, 0, sizeof *out);
-    ps.c = c;
-    ps.jlen = c->src_len + c->dst_len;
-    ps.j = malloc(ps.jlen ? ps.jlen : 1);
-    for (ps.hash_bits = 12; ps.hash_bits < HASH_BITS_MAX && ((size_t)1 << ps.hash_bits) < ps.jlen;
-         ps.hash_bits++)
-        ;
-    ps.prev = malloc((ps.jlen ? ps.jlen : 1) * sizeof(int32_t));
-    if (!ps.j || !ps.prev || ps.jlen > 0x7FFFFFFF) {
-        rc = DFOTA_ERR_ARG;
-        goto done;
-    }
-    if (c->src_len)
-        memcpy(ps.j, c->src, c->src_len);
-    if (c->dst_len)
-        memcpy(ps.j + c->src_len, c->dst, c->dst_len);
-    if (blf)
-        blf_view(c, ps.j);
-    rc = build_chains(&ps);
-    ps.nodes = rc ? NULL : malloc((DZ2_CHUNK + 1) * sizeof *ps.nodes);
-    if (!ps.nodes) {
-        rc = DFOTA_ERR_ARG;
-        goto done;
-    }
+    ps->inserted = 0;
+    ps->est = 0;
+    ps->align = 0;
+    ps->lastlit = 0;
+    ps->incopy = 0;
+    ps->bq = NULL;
     for (k = 0; k < DZ2_REPS; k++)
-        ps.rep[k] = 1;
-    /* literal prices from the target's byte statistics per literal context */
-    memset(cnt, 0, sizeof cnt);
-    memset(tot, 0, sizeof tot);
-    for (i = 0; i < c->dst_len; i++) {
-        unsigned x = dz_lit_ctx(addr_of(c, i), i ? c->dst[i - 1] : 0);
-        cnt[x][c->dst[i]]++;
-        tot[x]++;
+        ps->rep[k] = 1;
+    /* literal prices from the target's byte statistics per literal context
+     * (the second parse: from the first one's literals) */
+    if (first) {
+        second_prices(ps, dz1, first, cost, first->est, cnt, tot);
+    } else {
+        memset(cnt, 0, sizeof cnt);
+        memset(tot, 0, sizeof tot);
+        for (i = 0; i < c->dst_len; i++) {
+            unsigned x = dz_lit_ctx(addr_of(c, i), i ? c->dst[i - 1] : 0);
+            cnt[x][c->dst[i]]++;
+            tot[x]++;
+        }
     }
     for (k = 0; k < DZ_LIT_CTX; k++)
         for (b = 0; b < 256; b++)
-            ps.lit_price[k][b] = (float)-log2(((double)cnt[k][b] + 0.3) / ((double)tot[k] + 77.0));
+            ps->lit_price[k][b] = (float)-log2(((double)cnt[k][b] + 0.3) / ((double)tot[k] + 77.0));
 
     for (n = 0; n < dz1->n && !rc; n++) {
         const struct dz_op *op = &dz1->v[n];
         if (!op->lit && op->len >= DZ2_COPY_MIN) {
             if (t > gap)
-                rc = parse_gap(&ps, gap, t, out);
-            if (!rc)
-                rc = emit_copy2(&ps, t, op->src, op->len, out);
+                rc = parse_gap(ps, gap, t, out, NULL);
+            if (!rc && first) {
+                struct cspan cs;
+                cs.t0 = t;
+                cs.s0 = op->src;
+                rc = parse_gap(ps, t, t + op->len, out, &cs);
+            } else if (!rc) {
+                rc = emit_copy2(ps, t, op->src, op->len, out);
+            }
             t += op->len;
             gap = t;
         } else {
@@ -584,16 +748,28 @@ int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, int blf
         }
     }
     if (!rc && t > gap)
-        rc = parse_gap(&ps, gap, t, out);
-    if (!rc && blf)
+        rc = parse_gap(ps, gap, t, out, NULL);
+    if (!rc && pp->blf)
         rc = blf_fix(c, out);
-done:
-    free(ps.j);
-    free(ps.prev);
-    free(ps.nodes);
+    out->est = ps->est;
+    ps->bq = NULL;
     if (rc) {
         free(out->v);
         memset(out, 0, sizeof *out);
     }
+    return rc;
+}
+
+int dz2_parse(const struct dz_match_ctx *c, const struct dz_oplist *dz1, int blf,
+              struct dz2_oplist *out)
+{
+    struct dz2_parser *pp = dz2_parser_new(c, blf);
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (!pp)
+        return DFOTA_ERR_ARG;
+    rc = dz2_parser_run(pp, dz1, NULL, NULL, out);
+    dz2_parser_free(pp);
     return rc;
 }

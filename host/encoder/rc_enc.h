@@ -21,7 +21,24 @@ struct rc_enc {
     uint8_t *buf;
     size_t len, cap;
     int oom;
+    /* optional (dz2_encode_costs): what each bit costs, in 1/256 bit, added
+     * to cost[pos] (saturating) below n, else to hdr[pos - n]; price[p] is
+     * the cost of a bit of probability p/DZ_PROB_ONE */
+    uint16_t *cost;
+    const uint16_t *price;
+    size_t pos, n;
+    double hdr[DZ2_OP_KINDS];
 };
+
+static inline void rc_cost(struct rc_enc *r, unsigned q)
+{
+    if (r->pos < r->n) {
+        uint32_t v = r->cost[r->pos] + q;
+        r->cost[r->pos] = (uint16_t)(v < 0xFFFEu ? v : 0xFFFEu);
+    } else {
+        r->hdr[r->pos - r->n] += q;
+    }
+}
 
 static inline void out_byte(struct rc_enc *r, uint8_t b)
 {
@@ -70,6 +87,8 @@ static inline void rc_bit(struct rc_enc *r, uint16_t *prob, unsigned bit, unsign
 {
     if (st_on)
         st_bits[st_cat] -= log2((bit ? DZ_PROB_ONE - *prob : *prob) / (double)DZ_PROB_ONE);
+    if (r->cost)
+        rc_cost(r, r->price[bit ? DZ_PROB_ONE - *prob : *prob]);
     uint32_t bound = (r->range >> DZ_PROB_BITS) * *prob;
     if (!bit) {
         r->range = bound;
@@ -97,6 +116,8 @@ static inline void rc_direct(struct rc_enc *r, unsigned bit)
 {
     if (st_on)
         st_bits[st_cat] += 1;
+    if (r->cost)
+        rc_cost(r, 256);
     r->range >>= 1;
     if (bit)
         r->low += r->range;
