@@ -654,9 +654,10 @@ static void test_snapshot_fields_range_checked(void **st)
 {
     struct tu_pair *f = *st;
     size_t plen, i;
-    uint8_t *p = tu_package(f->a, N, f->b, f->blen, 1, 4096, 1, 0, "", &plen), *cut;
+    uint8_t *p, *cut;
     struct tu_device d;
     struct dfota_engine e;
+    struct dfota_pkg_header h;
     const uint32_t model = (uint32_t)sizeof(struct dz_model), s0 = 216;
     const uint32_t words = s0 + 4 + model, bytes = words + 44, tail = bytes + 14;
     /* field offsets in the record, and a bad value for each */
@@ -673,6 +674,13 @@ static void test_snapshot_fields_range_checked(void **st)
         { 20, 4, 999, "done" },
         { 36, 4, 0x80, "flags" },
     };
+    /* the offsets are those of a DZ1 snapshot: a DZ1 package, whichever
+     * codec the encoder would pick for this pair */
+    setenv("DFOTA_CODEC", "1", 1);
+    p = tu_package(f->a, N, f->b, f->blen, 1, 4096, 1, 0, "", &plen);
+    unsetenv("DFOTA_CODEC");
+    assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+    assert_int_equal(h.algorithm, DFOTA_ALG_DZ1);
     tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 3, 2 * N);
     tu_device_load(&d, 0, f->a, N, p, plen);
     /* cut after a few checkpoints: the newest record has a snapshot */
