@@ -420,14 +420,13 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
     /* (an empty target is DZ1's, unless DZ2 is asked for or the only one) */
     dz2 = !rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2 || c->small);
     /* The DZ2 parse runs beside the DZ1 coding when it is likely to be
-     * wanted (dz2_worth decides after DZ1, on its payload). */
+     * wanted (dz2_worth decides after DZ1, on its payload) and a thread is
+     * free; else after it, when wanted. */
     memset(&pj, 0, sizeof pj);
     pj.c = c;
     pj.ops = ops;
-    if (dz2 && dz1 && (dst_len < 65536 || copied(ops) >= dst_len / 100 || !flat_bytes(c->dst, dst_len))) {
-        dz_fork(&pt, parse_run, &pj);
-        parsing = 1;
-    }
+    if (dz2 && dz1 && (dst_len < 65536 || copied(ops) >= dst_len / 100 || !flat_bytes(c->dst, dst_len)))
+        parsing = dz_try_fork(&pt, parse_run, &pj);
     if (dz1)
         rc = encode_best(c, ops, NULL, x, 0, o, res);
     if (parsing)
@@ -446,17 +445,16 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
              * prediction already holds the moved branches (on the corpus
              * it won on no pair under 1/20, on every one above). That
              * parse runs beside the coding of the first when the payload
-             * so far is well above 1/20 (DZ2's is a few % smaller). */
+             * so far is well above 1/20 (DZ2's is a few % smaller) and a
+             * thread is free. */
             blf = !rc && !c->small && thumb_code(c->dst, dst_len);
             memset(&bj, 0, sizeof bj);
             bj.c = c;
             bj.ops = ops;
             bj.blf = 1;
             parsing = 0;
-            if (blf && res->payload && res->payload_size >= dst_len / 20 + dst_len / 100) {
-                dz_fork(&pt, parse_run, &bj);
-                parsing = 1;
-            }
+            if (blf && res->payload && res->payload_size >= dst_len / 20 + dst_len / 100)
+                parsing = dz_try_fork(&pt, parse_run, &bj);
             if (!rc)
                 rc = encode_best(c, NULL, &pj.out, x, 0, o, res);
             free(pj.out.v);

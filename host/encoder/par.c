@@ -45,7 +45,7 @@ static void *task_main(void *p)
     return NULL;
 }
 
-void dz_fork(struct dz_task *t, void (*fn)(void *), void *arg)
+int dz_try_fork(struct dz_task *t, void (*fn)(void *), void *arg)
 {
     t->fn = fn;
     t->arg = arg;
@@ -53,11 +53,17 @@ void dz_fork(struct dz_task *t, void (*fn)(void *), void *arg)
     if (reserve(1)) {
         if (pthread_create(&t->th, NULL, task_main, t) == 0) {
             t->threaded = 1;
-            return;
+            return 1;
         }
         release(1);
     }
-    fn(arg);
+    return 0;
+}
+
+void dz_fork(struct dz_task *t, void (*fn)(void *), void *arg)
+{
+    if (!dz_try_fork(t, fn, arg))
+        fn(arg);
 }
 
 void dz_join(struct dz_task *t)

@@ -26,6 +26,11 @@ struct dz_task {
 void dz_fork(struct dz_task *t, void (*fn)(void *), void *arg);
 void dz_join(struct dz_task *t);
 
+/* For a step that may turn out not to be needed: started in a thread of
+ * its own if one is free (returns 1; dz_join waits for it), else not run
+ * at all (returns 0). */
+int dz_try_fork(struct dz_task *t, void (*fn)(void *), void *arg);
+
 /* fn(arg, i) for every i < n, on the threads free and the caller. */
 void dz_par(unsigned n, void (*fn)(void *, unsigned), void *arg);
 
