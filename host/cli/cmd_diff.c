@@ -229,11 +229,16 @@ int cmd_diff(int argc, char **argv)
     if (key && (rc = cli_read_secret_key(key, &pass, sk)))
         return rc;
 
-#ifdef M_ARENA_MAX
+#if defined(M_ARENA_MAX) && defined(M_MMAP_THRESHOLD)
     /* the encoder's threads (DFOTA_THREADS) allocate from one heap: an
      * arena of their own each would hold what they free, and the peak RSS
-     * grow with it */
+     * grow with it. Its big buffers (suffix array, parse chains) mapped
+     * and unmapped at 128 KiB and up, whatever was freed before (glibc
+     * would raise that threshold to the size of a freed one, and keep the
+     * next ones in the heap): ~0.5-0.9 MB less peak RSS on 1 MB pairs,
+     * the same speed. */
     mallopt(M_ARENA_MAX, 1);
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
     cli_bar_start(&job.bar);
     job.passes = opts.inplace && !opts.direction ? 2 : 1;
