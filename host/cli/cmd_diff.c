@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,6 +240,12 @@ int cmd_diff(int argc, char **argv)
     if (key && (rc = cli_read_secret_key(key, &pass, sk)))
         return rc;
 
+#ifdef M_ARENA_MAX
+    /* the encoder's threads (DFOTA_THREADS) allocate from one heap: an
+     * arena of their own each would hold what they free, and the peak RSS
+     * grow with it */
+    mallopt(M_ARENA_MAX, 1);
+#endif
     cli_bar_start(&job.bar);
     job.passes = opts.inplace && !opts.direction ? 2 : 1;
     job.pass = 0;

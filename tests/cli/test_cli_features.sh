@@ -358,6 +358,20 @@ expect "--codec DZ1 (case)" 2 "--codec 'DZ1'" diff $V --codec DZ1 --key k a.bin 
 no_file "--codec DZ1: no output" x.pkg
 expect "--decoder-ram 4k --codec dz1" 2 "not with --codec dz1" diff $V --decoder-ram 4k --codec dz1 --key k a.bin b.bin -o x.pkg
 no_file "--decoder-ram 4k --codec dz1: no output" x.pkg
+# threads (DFOTA_THREADS): the same package whatever their number, one
+# (none besides the caller) to several, A/B, in place (the small pair's two
+# orders coded side by side, the big pair's one after the other), 4k
+for _l in "" "--layout inplace" "--decoder-ram 4k" "--decoder-ram 4k --layout inplace"; do
+    for _p in "a.bin b.bin" "big_a big_b"; do
+        rm -f th1.pkg th2.pkg th3.pkg
+        DFOTA_THREADS=1 "$DFOTA" diff $V -q $_l --key k $_p -o th1.pkg && ok || bad "DFOTA_THREADS=1 diff $_l $_p: exit $?"
+        DFOTA_THREADS=2 "$DFOTA" diff $V -q $_l --key k $_p -o th2.pkg && ok || bad "DFOTA_THREADS=2 diff $_l $_p: exit $?"
+        DFOTA_THREADS=5 "$DFOTA" diff $V -q $_l --key k $_p -o th3.pkg && ok || bad "DFOTA_THREADS=5 diff $_l $_p: exit $?"
+        same "threads 2 = threads 1 ($_l $_p)" th1.pkg th2.pkg
+        same "threads 5 = threads 1 ($_l $_p)" th1.pkg th3.pkg
+    done
+done
+rm -f th1.pkg th2.pkg th3.pkg
 rm -f prod.pkg
 expect "diff with a product" 0 "" diff $V --product acme-x1 --key k a.bin b.bin -o prod.pkg
 expect "wrong product named" 7 "product 'acme-x1' in the header is not 'acme-x2'" verify --product acme-x2 prod.pkg
