@@ -82,7 +82,7 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 int cmd_diff(int argc, char **argv)
 {
     enum { O_FROM = 256, O_TO, O_PRODUCT, O_KEY, O_LAYOUT, O_SECTOR, O_DIR, O_SEC, O_SCRATCH,
-           O_UNSIGNED, O_PASSF, O_PASSE, O_FORMAT, O_BASE, O_PKGFMT, O_RAM, O_CODEC };
+           O_UNSIGNED, O_PASSF, O_PASSE, O_FORMAT, O_BASE, O_PKGFMT, O_RAM, O_CODEC, O_BDIG };
     static const struct option lo[] = {
         { "from-version", required_argument, 0, O_FROM }, { "to-version", required_argument, 0, O_TO },
         { "product", required_argument, 0, O_PRODUCT },   { "key", required_argument, 0, O_KEY },
@@ -95,6 +95,7 @@ int cmd_diff(int argc, char **argv)
         { "package-format", required_argument, 0, O_PKGFMT },
         { "decoder-ram", required_argument, 0, O_RAM },
         { "codec", required_argument, 0, O_CODEC },
+        { "block-digest", required_argument, 0, O_BDIG },
         { "output", required_argument, 0, 'o' },          { "force", no_argument, 0, 'f' },
         { "quiet", no_argument, 0, 'q' },                 { "verbose", no_argument, 0, 'v' },
         { "json", no_argument, 0, 'j' },                  { "help", no_argument, 0, 'h' },
@@ -202,6 +203,16 @@ int cmd_diff(int argc, char **argv)
             else
                 return cli_usage("--codec '%s': it is auto (the smaller of DZ1 and DZ2), dz1 or dz2 "
                                  "(for devices built with one codec)", optarg);
+            break;
+        case O_BDIG:
+            if (!strcmp(optarg, "4"))
+                opts.block_digest = DFOTA_BLOCK_DIGEST_LEN4;
+            else if (!strcmp(optarg, "16"))
+                opts.block_digest = DFOTA_BLOCK_DIGEST_LEN;
+            else
+                return cli_usage("--block-digest '%s': it is 4 (the default) or 16 (bytes of a "
+                                 "block digest chain entry; 16 for devices whose engine predates "
+                                 "4-byte entries)", optarg);
             break;
         default: return EXIT_USAGE;
         }
