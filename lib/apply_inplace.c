@@ -34,32 +34,35 @@ static int crc_flash(struct dfota_engine *e, uint32_t addr, uint32_t len, uint32
 }
 
 /* The block digest chain (package-format.md): entry i is SHA-256(block i ||
- * entry i+1) cut to its first DFOTA_BLOCK_DIGEST_LEN bytes, entry n is zero bytes. e->chain holds entry i, which came
- * from signed bytes or from a block already checked; entry i+1 is read from
- * staging and is proved by the same comparison. */
+ * entry i+1) cut to its first L bytes (16, or 4 with DFOTA_PKG_F_BLOCKHASH4),
+ * entry n is L zero bytes. e->chain holds entry i (then zeros up to
+ * DFOTA_BLOCK_DIGEST_LEN), which came from signed bytes or from a block
+ * already checked; entry i+1 is read from staging and is proved by the same
+ * comparison. */
 #define BD DFOTA_BLOCK_DIGEST_LEN
-static int chain_next(struct dfota_engine *e, uint32_t i, uint8_t next[BD])
+static int chain_next(struct dfota_engine *e, uint32_t i, uint32_t l, uint8_t next[BD])
 {
     const struct dfota_pkg_header *h = &e->hdr;
     memset(next, 0, BD);
-    if (!(h->flags & DFOTA_PKG_F_BLOCKHASH) || i + 1 >= dfota__blocks(e))
+    if (i + 1 >= dfota__blocks(e))
         return DFOTA_OK;
     return dfota__read(e, LAYOUT(e)->staging + h->header_size + dfota__stream_size(h) +
-                              (i + 1) * BD, next, BD);
+                              (i + 1) * l, next, l);
 }
 
 static int chain_check(struct dfota_engine *e, uint32_t i, struct dfota_sha256 *sha,
                        uint8_t chain[BD])
 {
     uint8_t next[BD], d[32];
+    uint32_t l = dfota_pkg_chain_entry_len(&e->hdr);
     int rc;
-    if (!(e->hdr.flags & DFOTA_PKG_F_BLOCKHASH))
+    if (!l)
         return DFOTA_OK;
-    if ((rc = chain_next(e, i, next)))
+    if ((rc = chain_next(e, i, l, next)))
         return rc;
-    dfota_sha256_update(sha, next, BD);
+    dfota_sha256_update(sha, next, l);
     dfota_sha256_final(sha, d);
-    if (memcmp(d, chain, BD) != 0)
+    if (memcmp(d, chain, l) != 0)
         return DFOTA_ERR_CORRUPT;
     memcpy(chain, next, BD);
     return DFOTA_OK;

@@ -116,13 +116,14 @@ int dfota__check_pkg(struct dfota_engine *e, const uint8_t raw[DFOTA_PKG_HEADER_
             return DFOTA_ERR_SOURCE;
     }
     /* In place with a block table, the first entry (the digest block 0
-     * must give) is taken from the very bytes that are hashed here. */
+     * must give) is taken from the very bytes that are hashed here; a
+     * 4-byte entry is followed by zeros in e->chain. */
     if (fresh)
         memset(e->chain, 0, sizeof e->chain);
     if ((rc = dfota__hash_flash(e, LAYOUT(e)->staging + h->header_size, h->payload_size, d,
                                 DFOTA_PHASE_CHECK, dfota__stream_size(h),
                                 fresh && (h->flags & DFOTA_PKG_F_BLOCKHASH) ? e->chain : NULL,
-                                DFOTA_BLOCK_DIGEST_LEN)))
+                                dfota_pkg_chain_entry_len(h))))
         return rc;
     if (memcmp(d, h->payload_sha256, 32) != 0)
         return DFOTA_ERR_PAYLOAD;

@@ -313,7 +313,8 @@ int dfota__journal_load(struct dfota_engine *e)
     prev = dfota_le32(head + J_PREV);
     snap = dfota_le32(head + J_SNAP);
     if (e->hdr.dst_size > LAYOUT(e)->slot_size || dfota_le32(head + J_LAG) > DFOTA_MAX_LAG ||
-        (e->hdr.flags & ~DFOTA_PKG_F_KNOWN))
+        (e->hdr.flags & ~DFOTA_PKG_F_KNOWN) ||
+        ((e->hdr.flags & DFOTA_PKG_F_BLOCKHASH4) && !(e->hdr.flags & DFOTA_PKG_F_BLOCKHASH)))
         return DFOTA_ERR_JOURNAL;
     if (IS_INPLACE(e) ? !(e->hdr.flags & DFOTA_PKG_F_INPLACE) ||
                             e->hdr.sector_size != FLASH(e)->sector_size

@@ -21,6 +21,18 @@ _Static_assert(DFOTA_PKG_V2_HEADER_MAX <= DFOTA_PKG_HEADER_MAX &&
                    DFOTA_PKG_V1_HEADER_SIZE <= DFOTA_PKG_HEADER_MAX,
                "DFOTA_PKG_HEADER_MAX holds every header");
 
+/* The flags that go only with others: BACKWARD and BLOCKHASH only in place,
+ * BLOCKHASH4 only with BLOCKHASH (so only in place). */
+static int flags_ok(uint32_t f)
+{
+    if (f & ~DFOTA_PKG_F_KNOWN)
+        return 0;
+    if (!(f & DFOTA_PKG_F_INPLACE) && (f & (DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH |
+                                            DFOTA_PKG_F_BLOCKHASH4)))
+        return 0;
+    return !(f & DFOTA_PKG_F_BLOCKHASH4) || (f & DFOTA_PKG_F_BLOCKHASH);
+}
+
 /* A payload always holds at least the range coder's five bytes, and the
  * block digest chain (one entry per sector block) after them. */
 static int payload_fits(const struct dfota_pkg_header *h)
@@ -98,7 +110,7 @@ static int parse_v1(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
     if (len < DFOTA_PKG_V1_HEADER_SIZE)
         return DFOTA_ERR_SIZE;
     h->flags = dfota_le32(raw + DFOTA_V1_OFF_FLAGS);
-    if (h->flags & ~DFOTA_PKG_F_KNOWN)
+    if (!flags_ok(h->flags))
         return DFOTA_ERR_HEADER;
     if ((rc = get_id(h->product, raw + DFOTA_V1_OFF_PRODUCT)) ||
         (rc = get_id(h->src_version, raw + DFOTA_V1_OFF_SRC_VERSION)) ||
@@ -129,8 +141,7 @@ static int parse_v1(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
         /* In place works in whole sectors: a power of two, at least 256. */
         if (h->sector_size < 256 || (h->sector_size & (h->sector_size - 1)))
             return DFOTA_ERR_HEADER;
-    } else if (h->sector_size != 0 || h->lag != 0 ||
-               (h->flags & (DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH))) {
+    } else if (h->sector_size != 0 || h->lag != 0) {
         return DFOTA_ERR_HEADER;
     }
     return payload_fits(h);
@@ -143,7 +154,7 @@ uint64_t dfota_pkg_table_size(const struct dfota_pkg_header *h)
         return 0;
     /* 32-bit division only (no libgcc 64-bit division on Cortex-M) */
     n = h->dst_size / h->sector_size + (h->dst_size % h->sector_size != 0);
-    return (uint64_t)n * DFOTA_BLOCK_DIGEST_LEN;
+    return (uint64_t)n * dfota_pkg_chain_entry_len(h);
 }
 
 int dfota_pkg_check_size(const struct dfota_pkg_header *h, uint64_t pkg_len)
@@ -272,8 +283,7 @@ static int parse_v2(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
     h->flags = get_varint(&r);
     if (r.rc)
         return r.rc;
-    if ((h->flags & ~DFOTA_PKG_F_KNOWN) ||
-        (!(h->flags & DFOTA_PKG_F_INPLACE) && (h->flags & (DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH))))
+    if (!flags_ok(h->flags))
         return DFOTA_ERR_HEADER;
     get_str(&r, h->product);
     get_str(&r, h->src_version);
@@ -373,7 +383,7 @@ static int write_v2(const struct dfota_pkg_header *h, uint8_t *raw)
     unsigned shift = 0;
 
     if (!str_ok(h->product) || !str_ok(h->src_version) || !str_ok(h->dst_version) ||
-        h->lag > DFOTA_MAX_LAG || (h->flags & ~DFOTA_PKG_F_KNOWN))
+        h->lag > DFOTA_MAX_LAG || !flags_ok(h->flags))
         return DFOTA_ERR_ARG;
     if (h->flags & DFOTA_PKG_F_INPLACE) {
         if (h->sector_size < 256 || (h->sector_size & (h->sector_size - 1)))

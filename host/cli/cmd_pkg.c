@@ -282,9 +282,10 @@ int cmd_inspect(int argc, char **argv)
         printf("\"format_version\":%u", h.format_version);
         cli_json_put("product", h.product, 1);
         printf(",\"layout\":\"%s\",\"direction\":\"%s\",\"sector_size\":%u,\"lag\":%u,"
-               "\"scratch_sectors\":%u,\"flags\":%u,\"source\":{",
+               "\"scratch_sectors\":%u,\"flags\":%u,\"block_digest\":%u,\"source\":{",
                layout_name(&h), (h.flags & DFOTA_PKG_F_BACKWARD) ? "backward" : "forward",
-               h.sector_size, h.lag, (h.flags & DFOTA_PKG_F_INPLACE) ? h.lag + 2u : 0u, h.flags);
+               h.sector_size, h.lag, (h.flags & DFOTA_PKG_F_INPLACE) ? h.lag + 2u : 0u, h.flags,
+               dfota_pkg_chain_entry_len(&h));
         cli_json_put("version", h.src_version, 0);
         printf(",\"size\":%u,\"sha256\":\"%s\"},\"target\":{", h.src_size, s_src);
         cli_json_put("version", h.dst_version, 0);
@@ -311,6 +312,11 @@ int cmd_inspect(int argc, char **argv)
                    h.lag, h.lag + 2u);
         else
             printf("layout       A/B (target goes to the other bank)\n");
+        if (h.flags & DFOTA_PKG_F_BLOCKHASH)
+            printf("block chain  %u-byte entries, one per sector (%llu bytes at the payload's end)\n",
+                   dfota_pkg_chain_entry_len(&h), (unsigned long long)dfota_pkg_table_size(&h));
+        else if (h.flags & DFOTA_PKG_F_INPLACE)
+            printf("block chain  none\n");
         printf("delta        %s (algorithm %u), coder %u; payload %u bytes %s; package %.2f%% of "
                "target\n", h.algorithm == 1 ? "DZ1" : h.algorithm == 2 ? "DZ2" : "?", h.algorithm,
                h.coder, h.payload_size, pok ? "ok" : "CORRUPT",

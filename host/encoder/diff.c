@@ -9,6 +9,7 @@
 #include "dfota/sha256.h"
 #include "dz2.h"
 #include "encoder.h"
+#include "par.h"
 
 /* Target bytes in the order the device produces them. */
 static uint8_t *stream_order(const uint8_t *dst, size_t n, uint32_t sector, int backward)
@@ -56,16 +57,69 @@ static const unsigned settings[] = {
  * (the count is ideal code lengths; the coder adds a few bytes). */
 #define XSEL_MARGIN 64.0
 
+/* The counts of the distinct settings (dz_setting_bits), one a job. */
+struct count_job {
+    const struct dz_match_ctx *c;
+    const struct dz_copyrun *runs;
+    size_t n;
+    const struct dz_xparams *x;
+    int dz2;
+    unsigned flags[NSETTINGS];
+    double pair[NSETTINGS][2];
+};
+
+static void count_run(void *p, unsigned i)
+{
+    struct count_job *j = p;
+    struct dz_xparams x = *j->x;
+    x.flags = j->flags[i];
+    dz_setting_bits(j->c, j->runs, j->n, &x, j->dz2, j->pair[i]);
+}
+
+/* The payloads of the settings chosen, one a job. */
+struct enc_job {
+    const struct dz_match_ctx *c;
+    const struct dz_oplist *ops;
+    const struct dz2_oplist *ops2;
+    const struct dz_xparams *x;
+    unsigned flags[NSETTINGS];
+    uint8_t *p[NSETTINGS];
+    size_t plen[NSETTINGS];
+    int rc[NSETTINGS];
+    struct dz2_costs *cost;   /* the first payload's counted costs, if not NULL */
+};
+
+static void enc_run(void *p, unsigned i)
+{
+    struct enc_job *j = p;
+    struct dz_xparams x = *j->x;
+    x.flags = j->flags[i];
+    j->p[i] = NULL;
+    j->plen[i] = 0;
+    if (!i && j->cost)
+        j->rc[i] = dz2_encode_costs(j->c, j->ops2, &x, j->cost, &j->p[i], &j->plen[i]);
+    else
+        j->rc[i] = j->ops ? dz_encode_ops(j->c, j->ops, &x, &j->p[i], &j->plen[i])
+                          : dz2_encode_ops(j->c, j->ops2, &x, &j->p[i], &j->plen[i]);
+}
+
+static void enc_run_rest(void *p, unsigned i)
+{
+    enc_run(p, i + 1);
+}
+
 /* Encode ops (DZ1) or ops2 (DZ2) with the settings whose copy bytes and
  * preamble cost the least (xselect.c); keep the smallest payload in res,
- * and the settings of the smallest one encoded here in x->flags. With cost
- * (DZ2), what that one spends per position too (dz2_encode_costs).
+ * and (unless NULL) the settings and size of the smallest one made here in
+ * *kept_flags and *kept_size (size -1 if none), and in *cost (DZ2, unless
+ * NULL) what that one spends (dz2_encode_costs). The counts, then the payloads, are made in parallel (par.h) and taken in
+ * the order of settings[], as one after the other would.
  * DFOTA_XSEL=all (tests, bench): encode with every setting, and print the
  * counts against the payload sizes on stderr. */
 static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops,
-                       const struct dz2_oplist *ops2, struct dz_xparams *x, unsigned extra,
+                       const struct dz2_oplist *ops2, const struct dz_xparams *x, unsigned extra,
                        const struct dfota_diff_opts *o, struct dfota_diff_result *res,
-                       struct dz2_costs *cost, size_t *kept_size)
+                       unsigned *kept_flags, size_t *kept_size, struct dz2_costs *cost)
 {
     /* The stored payload (dst_len + 1 bytes) follows unless only DZ1 is
      * wanted. A payload above it by more than the margin, 0.4% (the count's
@@ -77,15 +131,22 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
                       : c->dst_len + 1 + (size_t)(XSEL_MARGIN / 8) + c->dst_len / 256 + 64;
     struct dz_copyrun *runs;
     size_t n = 0, k, t = 0, nops = ops ? ops->n : ops2->n;
-    double bits[NSETTINGS], pair[NSETTINGS][2], best = 0;
+    double bits[NSETTINGS], best = 0;
     const char *env = getenv("DFOTA_XSEL");
     int all = env && !strcmp(env, "all"), rc = DFOTA_OK;
-    unsigned s, todo = 0, done = 0, kept = 0, counted = 0;
-    size_t kept_len = 0;
+    unsigned s, todo = 0, done = 0, nf = 0, slot[NSETTINGS], m = 0, i, sel[NSETTINGS];
+    struct count_job cj;
+    struct enc_job *ej;
 
+    if (kept_size)
+        *kept_size = (size_t)-1;
     runs = malloc((nops ? nops : 1) * sizeof *runs);
-    if (!runs)
+    ej = malloc(sizeof *ej);
+    if (!runs || !ej) {
+        free(runs);
+        free(ej);
         return DFOTA_ERR_ARG;
+    }
     for (k = 0; k < nops; k++) {
         uint32_t len = ops ? ops->v[k].len : ops2->v[k].len;
         if (ops ? !ops->v[k].lit : ops2->v[k].kind == DZ2_OP_COPY) {
@@ -96,54 +157,81 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
         }
         t += len;
     }
+    /* one count gives a setting with and without DZ_X_BYTECTX */
     for (s = 0; s < NSETTINGS; s++) {
-        /* one count gives a setting with and without DZ_X_BYTECTX */
         unsigned f = settings[s] & ~DZ_X_BYTECTX, j;
-        for (j = 0; j < s && (settings[j] & ~DZ_X_BYTECTX) != f; j++)
+        for (j = 0; j < nf && cj.flags[j] != f; j++)
             ;
-        if (j == s) {
-            x->flags = f;
-            dz_setting_bits(c, runs, n, x, ops == NULL, pair[s]);
-        }
-        bits[s] = pair[j][(settings[s] & DZ_X_BYTECTX) != 0];
+        if (j == nf)
+            cj.flags[nf++] = f;
+        slot[s] = j;
+    }
+    cj.c = c;
+    cj.runs = runs;
+    cj.n = n;
+    cj.x = x;
+    cj.dz2 = ops == NULL;
+    dz_par(nf, count_run, &cj);
+    free(runs);
+    for (s = 0; s < NSETTINGS; s++) {
+        bits[s] = cj.pair[slot[s]][(settings[s] & DZ_X_BYTECTX) != 0];
         if (bits[s] == 0)
             rc = DFOTA_ERR_ARG;
         if (!s || bits[s] < best)
             best = bits[s];
     }
-    free(runs);
     for (s = 0; s < NSETTINGS; s++)
-        todo += all || bits[s] <= best + XSEL_MARGIN;
-    for (s = 0; !rc && s < NSETTINGS; s++) {
-        uint8_t *p = NULL;
-        size_t plen = 0;
-        if (!all && bits[s] > best + XSEL_MARGIN)
-            continue;
+        if (all || bits[s] <= best + XSEL_MARGIN) {
+            ej->flags[m] = settings[s] | extra;
+            sel[m++] = s;
+        }
+    todo = m;
+    ej->c = c;
+    ej->ops = ops;
+    ej->ops2 = ops2;
+    ej->x = x;
+    ej->cost = cost;
+    for (i = 0; i < m; i++)
+        ej->p[i] = NULL;
+    /* After the first payload the others are made only if the payload kept
+     * is not above lose: known before when res holds one not above it. */
+    if (!rc && m) {
+        if (all || (res->payload && res->payload_size <= lose)) {
+            dz_par(m, enc_run, ej);
+        } else {
+            size_t kept;
+            enc_run(ej, 0);
+            kept = !res->payload || ej->plen[0] < res->payload_size ? ej->plen[0] : res->payload_size;
+            if (!ej->rc[0] && kept <= lose)
+                dz_par(m - 1, enc_run_rest, ej);
+            else
+                m = 1;
+        }
+    }
+    for (i = 0; !rc && i < m; i++) {
         if (!all && done && res->payload && res->payload_size > lose)
             break;   /* the other settings code the same bytes to within the margin: they lose too */
-        x->flags = settings[s] | extra;
-        phase(o, DFOTA_DIFF_ENCODE, done, todo);
-        if (cost && !done) {
-            counted = x->flags;
-            rc = dz2_encode_costs(c, ops2, x, cost, &p, &plen);
-        } else {
-            rc = ops ? dz_encode_ops(c, ops, x, &p, &plen) : dz2_encode_ops(c, ops2, x, &p, &plen);
-        }
-        done++;
+        s = sel[i];
+        phase(o, DFOTA_DIFF_ENCODE, done++, todo);
+        rc = ej->rc[i];
         if (all && !rc)
             fprintf(stderr, "xsel dz%d x=%2u: counted %.1f B over the cheapest, payload %zu B\n",
-                    ops ? 1 : 2, settings[s], (bits[s] - best) / 8, plen);
-        if (!rc && (!kept_len || plen < kept_len)) {
-            kept_len = plen;
-            kept = x->flags;
+                    ops ? 1 : 2, settings[s], (bits[s] - best) / 8, ej->plen[i]);
+        if (!rc && kept_size && (*kept_size == (size_t)-1 || ej->plen[i] < *kept_size)) {
+            *kept_size = ej->plen[i];
+            *kept_flags = ej->flags[i];
         }
-        keep(res, &rc, p, plen, ops ? DFOTA_ALG_DZ1 : DFOTA_ALG_DZ2);
+        keep(res, &rc, ej->p[i], ej->plen[i], ops ? DFOTA_ALG_DZ1 : DFOTA_ALG_DZ2);
+        ej->p[i] = NULL;
     }
-    x->flags = kept;
-    if (kept_size)
-        *kept_size = kept_len ? kept_len : (size_t)-1;
-    if (!rc && cost && kept != counted)
-        rc = dz2_encode_costs(c, ops2, x, cost, NULL, NULL);
+    if (!rc && cost && m && *kept_size != (size_t)-1 && *kept_flags != ej->flags[0]) {
+        struct dz_xparams xx = *x;
+        xx.flags = *kept_flags;
+        rc = dz2_encode_costs(c, ops2, &xx, cost, NULL, NULL);
+    }
+    for (i = 0; i < m; i++)
+        free(ej->p[i]);
+    free(ej);
     return rc;
 }
 
@@ -158,89 +246,6 @@ static int thumb_code(const uint8_t *d, size_t n)
             i += 2;
         }
     return n >= 1024 && bl * 256 >= n;
-}
-
-/* A first DZ2 parse (with the branch filter or not): the parser, kept for
- * the second parse, its operations, coded with the best settings (kept in
- * flags, their payload's size in len), and what they cost per position. */
-struct dz2_try {
-    struct dz2_parser *pp;
-    struct dz2_oplist one;
-    struct dz2_costs cost;
-    unsigned flags;
-    size_t len;
-    int blf;
-};
-
-static int dz2_first(const struct dz_match_ctx *c, const struct dz_oplist *ops, int blf,
-                     struct dz_xparams *x, const struct dfota_diff_opts *o,
-                     struct dfota_diff_result *res, struct dz2_try *f)
-{
-    int rc;
-    f->blf = blf;
-    f->len = (size_t)-1;
-    f->pp = dz2_parser_new(c, blf);
-    f->cost.q = malloc((c->dst_len ? c->dst_len : 1) * sizeof *f->cost.q);
-    rc = f->pp && f->cost.q ? DFOTA_OK : DFOTA_ERR_ARG;
-    if (!rc)
-        rc = dz2_parser_run(f->pp, ops, NULL, NULL, &f->one);
-    if (!rc)
-        rc = encode_best(c, NULL, &f->one, x, blf ? DZ2_X_BLF : 0, o, res, &f->cost, &f->len);
-    f->flags = x->flags;
-    return rc;
-}
-
-/* The DZ2 parses: the first, coded with the best settings; on Thumb code
- * also with the branch filter (dfota/delta2.h), unless the payload is
- * already under 1/20 of the target: the filter pays where much new code is
- * coded (literals, exact copies), on small steps the approximate copies'
- * pointer prediction already holds the moved branches (on the corpus it
- * won on no pair under 1/20, on every one above). Then the second parse of
- * the smaller of those (dz2_parser_run), priced with what the first one's
- * operations cost, coded with the same settings. The smallest payload goes
- * to res. */
-static int dz2_parses(const struct dz_match_ctx *c, const struct dz_oplist *ops,
-                      struct dz_xparams *x, const struct dfota_diff_opts *o,
-                      struct dfota_diff_result *res)
-{
-    struct dz2_try f[2];
-    struct dz2_oplist two = { 0 };
-    uint8_t *p = NULL;
-    size_t plen = 0, dst_len = c->dst_len;
-    int rc, w = 0, k;
-
-    memset(f, 0, sizeof f);
-    rc = dz2_first(c, ops, 0, x, o, res, &f[0]);
-    if (!rc && !c->small && res->payload_size >= dst_len / 20 && thumb_code(c->dst, dst_len)) {
-        dz2_parser_free(f[0].pp);           /* (one parser at a time) */
-        f[0].pp = NULL;
-        rc = dz2_first(c, ops, 1, x, o, res, &f[1]);
-        w = f[1].len < f[0].len;
-    }
-    dz2_parser_free(f[!w].pp);              /* (one parser at a time) */
-    f[!w].pp = NULL;
-    free(f[!w].cost.q);
-    f[!w].cost.q = NULL;
-    if (!rc && !f[w].pp) {
-        f[w].pp = dz2_parser_new(c, f[w].blf);
-        if (!f[w].pp)
-            rc = DFOTA_ERR_ARG;
-    }
-    if (!rc)
-        rc = dz2_parser_run(f[w].pp, ops, &f[w].one, &f[w].cost, &two);
-    for (k = 0; k < 2; k++) {
-        dz2_parser_free(f[k].pp);
-        free(f[k].cost.q);
-        free(f[k].one.v);
-    }
-    if (!rc) {
-        x->flags = f[w].flags;
-        phase(o, DFOTA_DIFF_ENCODE, 0, 1);
-        rc = dz2_encode_ops(c, &two, x, &p, &plen);
-        keep(res, &rc, p, plen, DFOTA_ALG_DZ2);
-    }
-    free(two.v);
-    return rc;
 }
 
 /* Does the target repeat itself? Every 16th position's next 24 bytes go
@@ -376,6 +381,72 @@ static int match_one(const uint8_t *src, size_t src_len, const int32_t *sa, cons
     return dz_match(c, &ps->ops);
 }
 
+/* The second write order's matching (par.h). */
+struct match_job {
+    const uint8_t *src, *grams, *dst;
+    size_t src_len, dst_len;
+    const int32_t *sa;
+    unsigned gram_bits;
+    struct dfota_diff_opts o;
+    struct pass *ps;
+    int rc;
+};
+
+static void match_run(void *p)
+{
+    struct match_job *j = p;
+    j->rc = match_one(j->src, j->src_len, j->sa, j->grams, j->gram_bits, j->dst, j->dst_len, &j->o, 1,
+                      1, 2, j->ps);
+}
+
+/* A DZ2 parse (par.h). */
+struct parse_job {
+    const struct dz_match_ctx *c;
+    const struct dz_oplist *ops;
+    int blf, rc;
+    struct dz2_oplist out;
+    struct dz2_parser *pp;     /* kept for the second parse */
+    struct dz2_costs cost;     /* what out's payload spends (encode_best) */
+};
+
+static void parse_run(void *p)
+{
+    struct parse_job *j = p;
+    size_t n = j->c->dst_len ? j->c->dst_len : 1;
+    j->pp = dz2_parser_new(j->c, j->blf);
+    j->cost.q = malloc(n * sizeof *j->cost.q);
+    j->rc = j->pp && j->cost.q ? dz2_parser_run(j->pp, j->ops, NULL, NULL, &j->out) : DFOTA_ERR_ARG;
+}
+
+/* The second DZ2 parse (dz2_parser_run) of a first one (j, with the
+ * branch filter or not) whose payload with the settings flags was the
+ * smaller, priced with what that payload spends (j->cost); on j's parser
+ * (made again if freed); coded with the same settings, kept if smaller. */
+static int dz2_second(const struct dz_match_ctx *c, const struct dz_oplist *ops,
+                      struct parse_job *j, const struct dz_xparams *x, unsigned flags,
+                      const struct dfota_diff_opts *o, struct dfota_diff_result *res)
+{
+    struct dz_xparams xx = *x;
+    struct dz2_oplist two = { 0 };
+    uint8_t *p = NULL;
+    size_t plen = 0;
+    int rc = DFOTA_OK;
+
+    xx.flags = flags;
+    if (!j->pp)
+        j->pp = dz2_parser_new(c, j->blf);
+    rc = j->pp ? dz2_parser_run(j->pp, ops, &j->out, &j->cost, &two) : DFOTA_ERR_ARG;
+    dz2_parser_free(j->pp);
+    j->pp = NULL;
+    if (!rc) {
+        phase(o, DFOTA_DIFF_ENCODE, 0, 1);
+        rc = dz2_encode_ops(c, &two, &xx, &p, &plen);
+        keep(res, &rc, p, plen, DFOTA_ALG_DZ2);
+    }
+    free(two.v);
+    return rc;
+}
+
 /* Coding: the DZ1 payload, the DZ2 parse and payload, the stored one; the
  * smallest goes to res. */
 static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfota_diff_result *res)
@@ -383,8 +454,12 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
     struct dz_match_ctx *c = &ps->c;
     struct dz_oplist *ops = &ps->ops;
     size_t k, dst_len = c->dst_len;
-    int rc = DFOTA_OK;
+    int rc = DFOTA_OK, dz1, dz2, blf, parsing = 0;
+    unsigned f0 = 0, f1 = 0;
+    size_t len0 = (size_t)-1, len1 = (size_t)-1;
     struct dz_xparams *x = calloc(1, sizeof *x);
+    struct parse_job pj, bj;
+    struct dz_task pt;
 
     memset(res, 0, sizeof *res);
     c->sa = NULL;                  /* freed by now */
@@ -396,14 +471,74 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
         x->base = dz_guess_base(c, ops, x);
     }
     /* (the 4k decoder RAM profile has DZ2's small model only) */
-    if (!rc && o->codec != DFOTA_ALG_DZ2 && !c->small)
-        rc = encode_best(c, ops, NULL, x, 0, o, res, NULL, NULL);
+    dz1 = !rc && o->codec != DFOTA_ALG_DZ2 && !c->small;
     /* (an empty target is DZ1's, unless DZ2 is asked for or the only one) */
-    if (!rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2 || c->small)) {
+    dz2 = !rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2 || c->small);
+    /* The DZ2 parse runs beside the DZ1 coding when it is likely to be
+     * wanted (dz2_worth decides after DZ1, on its payload) and a thread is
+     * free; else after it, when wanted. */
+    memset(&pj, 0, sizeof pj);
+    pj.c = c;
+    pj.ops = ops;
+    if (dz2 && dz1 && (dst_len < 65536 || copied(ops) >= dst_len / 100 || !flat_bytes(c->dst, dst_len)))
+        parsing = dz_try_fork(&pt, parse_run, &pj);
+    if (dz1)
+        rc = encode_best(c, ops, NULL, x, 0, o, res, NULL, NULL, NULL);
+    if (parsing)
+        dz_join(&pt);
+    if (!rc && dz2) {
         /* DZ2: one parse, coded with the best settings; then the stored
          * payload, so no package grows much beyond the target. */
-        if (dz2_worth(c, ops, res))
-            rc = dz2_parses(c, ops, x, o, res);
+        if (dz2_worth(c, ops, res)) {
+            if (!parsing)
+                parse_run(&pj);
+            rc = pj.rc;
+            /* Thumb code: also with the branch filter (dfota/delta2.h),
+             * unless the payload is already under 1/20 of the target: the
+             * filter pays where much new code is coded (literals, exact
+             * copies), on small steps the approximate copies' pointer
+             * prediction already holds the moved branches (on the corpus
+             * it won on no pair under 1/20, on every one above). That
+             * parse runs beside the coding of the first when the payload
+             * so far is well above 1/20 (DZ2's is a few % smaller) and a
+             * thread is free. */
+            blf = !rc && !c->small && thumb_code(c->dst, dst_len);
+            memset(&bj, 0, sizeof bj);
+            bj.c = c;
+            bj.ops = ops;
+            bj.blf = 1;
+            parsing = 0;
+            if (blf && res->payload && res->payload_size >= dst_len / 20 + dst_len / 100) {
+                dz2_parser_free(pj.pp);         /* one parser at a time (made again if needed) */
+                pj.pp = NULL;
+                parsing = dz_try_fork(&pt, parse_run, &bj);
+            }
+            if (!rc)
+                rc = encode_best(c, NULL, &pj.out, x, 0, o, res, &f0, &len0, &pj.cost);
+            if (parsing)
+                dz_join(&pt);
+            if (!rc && blf && res->payload_size >= dst_len / 20) {
+                if (!parsing) {
+                    dz2_parser_free(pj.pp);     /* (one parser at a time) */
+                    pj.pp = NULL;
+                    parse_run(&bj);
+                }
+                rc = bj.rc;
+                if (!rc)
+                    rc = encode_best(c, NULL, &bj.out, x, DZ2_X_BLF, o, res, &f1, &len1, &bj.cost);
+            }
+            /* the second parse of the smaller of those */
+            if (!rc && len0 != (size_t)-1) {
+                struct parse_job *wj = len1 < len0 ? &bj : &pj;
+                dz2_parser_free(wj == &pj ? bj.pp : pj.pp);
+                bj.pp = wj == &bj ? bj.pp : NULL;
+                pj.pp = wj == &pj ? pj.pp : NULL;
+                rc = dz2_second(c, ops, wj, x, wj == &bj ? f1 : f0, o, res);
+            }
+            free(bj.out.v);
+            free(bj.cost.q);
+            dz2_parser_free(bj.pp);
+        }
         if (!rc && dst_len >= 4) {      /* a payload holds at least 5 bytes */
             uint8_t *p = NULL;
             size_t plen = 0;
@@ -411,6 +546,9 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
             keep(res, &rc, p, plen, DFOTA_ALG_DZ2);
         }
     }
+    free(pj.out.v);
+    free(pj.cost.q);
+    dz2_parser_free(pj.pp);
     free(x);
     if (!rc) {
         res->flags = (o->inplace ? DFOTA_PKG_F_INPLACE : 0) |
@@ -432,13 +570,32 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
     return rc;
 }
 
+/* In place, the two orders are coded side by side when old + new is under
+ * this: each coding holds ~6 bytes per byte of old + new (the DZ2 parse's
+ * chains and joint copy, the target in stream order), two at once would
+ * take the peak RSS of bigger pairs beyond 10x old + new. */
+#define DIFF_PAR_ORDERS_MAX 1000000u
+
+struct code_job {
+    struct pass *ps;
+    struct dfota_diff_opts o;
+    struct dfota_diff_result *res;
+    int rc;
+};
+
+static void code_run(void *p)
+{
+    struct code_job *j = p;
+    j->rc = code_one(j->ps, &j->o, j->res);
+}
+
 int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t dst_len,
                const struct dfota_diff_opts *o, struct dfota_diff_result *res)
 {
     int32_t *sa = NULL;
     uint8_t *grams = NULL;
     unsigned gram_bits = DZ_GRAM_BITS, n, i;
-    int rc = DFOTA_OK;
+    int rc = DFOTA_OK, n2done = 0;
     struct pass ps[2];
     struct dfota_diff_result r2[2];
 
@@ -485,19 +642,69 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
      * both are matched, then both coded. The suffix array and the 5-gram set
      * go before the coding, which needs memory of its own (the DZ2 parse). */
     n = o->inplace && !o->direction ? 2 : 1;
-    for (i = 0; i < n && !rc; i++)
-        rc = match_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o,
-                       n == 2 ? (int)i : o->direction < 0, i, n, &ps[i]);
+    if (n == 2) {
+        /* the two orders side by side (par.h); the second reports no
+         * progress of its own, its phases follow the first's */
+        struct match_job mj;
+        struct dz_task mt;
+        mj.src = src;
+        mj.src_len = src_len;
+        mj.sa = sa;
+        mj.grams = grams;
+        mj.gram_bits = gram_bits;
+        mj.dst = dst;
+        mj.dst_len = dst_len;
+        mj.o = *o;
+        mj.o.progress = NULL;
+        mj.o.phase = NULL;
+        mj.ps = &ps[1];
+        dz_fork(&mt, match_run, &mj);
+        rc = match_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, 0, 0, n, &ps[0]);
+        dz_join(&mt);
+        if (!rc)
+            rc = mj.rc;
+        phase(o, DFOTA_DIFF_MATCH, 1, n);
+        phase(o, DFOTA_DIFF_REFINE, 1, n);
+        ps[1].c.progress = o->progress;
+        ps[1].c.phase = o->phase;
+    } else {
+        rc = match_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, o->direction < 0, 0, n,
+                       &ps[0]);
+    }
     free(sa);
     free(grams);
+    if (n == 2 && !rc && src_len + dst_len < DIFF_PAR_ORDERS_MAX && dz_threads() > 1) {
+        /* small pairs: the two orders coded side by side, the second with
+         * no progress of its own (its phases follow the first's) */
+        struct code_job cj;
+        struct dz_task ct;
+        cj.ps = &ps[1];
+        cj.o = *o;
+        cj.o.progress = NULL;
+        cj.o.phase = NULL;
+        cj.res = &r2[1];
+        phase(o, DFOTA_DIFF_CODE, 0, n);
+        dz_fork(&ct, code_run, &cj);
+        rc = code_one(&ps[0], o, &r2[0]);
+        dz_join(&ct);
+        phase(o, DFOTA_DIFF_CODE, 1, n);
+        phase(o, DFOTA_DIFF_ENCODE, 0, 1);
+        if (rc && !cj.rc)
+            dfota_diff_result_free(&r2[1]);
+        if (!rc && cj.rc)
+            dfota_diff_result_free(&r2[0]);
+        if (!rc)
+            rc = cj.rc;
+        n2done = 1;
+    }
     /* the second pass's target in stream order is made again when its
      * coding starts: not held while the first is coded */
-    for (i = 1; i < n; i++) {
+    for (i = 1; i < n && !n2done; i++) {
         free(ps[i].t);
         ps[i].t = NULL;
         ps[i].c.dst = NULL;
     }
-    for (i = 0; i < n && !rc; i++) {
+    for (i = 0; i < n && !rc && !n2done; i++) {
         phase(o, DFOTA_DIFF_CODE, i, n);
         if (o->inplace && !ps[i].t) {
             ps[i].t = stream_order(dst, dst_len, ps[i].c.sector, ps[i].c.backward);

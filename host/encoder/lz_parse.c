@@ -76,10 +76,16 @@ static int build_chains(struct parser *ps)
     head = malloc(sizeof(int32_t) << part_bits);
     if (!head)
         return DFOTA_ERR_ARG;
+    /* prev[i] holds 2^31 + the hash of i until i's part is done: the parts
+     * read it instead of hashing every position again. A link (below 2^31,
+     * or -1) less 2^31 wraps to 2^31 or more, which no part's q reaches
+     * (hash_bits <= 22, part_bits >= 12). */
+    for (i = 0; i < n; i++)
+        ps->prev[i] = (int32_t)(0x80000000u | hash4(ps, ps->j + i));
     for (q = 0; q < 1u << (ps->hash_bits - part_bits); q++) {
         memset(head, 0xFF, sizeof(int32_t) << part_bits);
         for (i = 0; i < n; i++) {
-            uint32_t h = hash4(ps, ps->j + i);
+            uint32_t h = (uint32_t)ps->prev[i] - 0x80000000u;
             if (h >> part_bits != q)
                 continue;
             h &= (1u << part_bits) - 1;

@@ -8,16 +8,17 @@
 #include "host_port.h"
 
 /* In place: the block digest chain after the DZ stream (package-format.md).
- * Entry i = SHA-256(block i || entry i+1) cut to DFOTA_BLOCK_DIGEST_LEN
- * bytes, over the blocks in production order, entry n = zero bytes; so the device checks each block as it is
- * produced with the entry before it, starting from entry 0, which the
- * payload digest (signed through the header) covers. */
+ * Entry i = SHA-256(block i || entry i+1) cut to L bytes (16, or 4 with
+ * DFOTA_PKG_F_BLOCKHASH4), over the blocks in production order, entry n =
+ * L zero bytes; so the device checks each block as it is produced with the
+ * entry before it, starting from entry 0, which the payload digest (signed
+ * through the header) covers. */
 static void block_chain(const struct dfota_pkg_header *h, const uint8_t *dst, uint8_t *table)
 {
-    uint32_t n = dz_block_count(h->dst_size, h->sector_size), i;
+    uint32_t n = dz_block_count(h->dst_size, h->sector_size), i, l = dfota_pkg_chain_entry_len(h);
     uint8_t next[DFOTA_BLOCK_DIGEST_LEN];
 
-    if (!(h->flags & DFOTA_PKG_F_BLOCKHASH))
+    if (!l)
         return;
     memset(next, 0, sizeof next);
     for (i = n; i-- > 0;) {
@@ -28,10 +29,10 @@ static void block_chain(const struct dfota_pkg_header *h, const uint8_t *dst, ui
                  &len, &addr);
         dfota_sha256_init(&c);
         dfota_sha256_update(&c, dst + addr, len);
-        dfota_sha256_update(&c, next, sizeof next);
+        dfota_sha256_update(&c, next, l);
         dfota_sha256_final(&c, d);
-        memcpy(table + (size_t)i * DFOTA_BLOCK_DIGEST_LEN, d, DFOTA_BLOCK_DIGEST_LEN);
-        memcpy(next, d, sizeof next);
+        memcpy(table + (size_t)i * l, d, l);
+        memcpy(next, d, l);
     }
 }
 
@@ -47,6 +48,9 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     int rc;
 
     if (src_len > UINT32_MAX || dst_len > UINT32_MAX)
+        return DFOTA_ERR_ARG;
+    if (opts->block_digest && opts->block_digest != DFOTA_BLOCK_DIGEST_LEN4 &&
+        opts->block_digest != DFOTA_BLOCK_DIGEST_LEN)
         return DFOTA_ERR_ARG;
     memset(&h, 0, sizeof h);
     h.format_version = (uint16_t)(meta->format_version ? meta->format_version
@@ -86,7 +90,8 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
                          ? res.stream_crc32 : 0;
     h.decoder_ram = res.decoder_ram;
     if (h.flags & DFOTA_PKG_F_INPLACE)
-        h.flags |= DFOTA_PKG_F_BLOCKHASH;
+        h.flags |= DFOTA_PKG_F_BLOCKHASH |
+                   (opts->block_digest == DFOTA_BLOCK_DIGEST_LEN ? 0 : DFOTA_PKG_F_BLOCKHASH4);
     table = (size_t)dfota_pkg_table_size(&h);
     if (table > UINT32_MAX - DFOTA_PKG_HEADER_MAX ||
         res.payload_size > UINT32_MAX - DFOTA_PKG_HEADER_MAX - table) {

@@ -80,8 +80,9 @@ static inline void rc_init(struct rc_enc *r)
 
 /* Optional cost accounting (DFOTA_STATS=1): bits spent per part. */
 enum { ST_OPS, ST_DZERO, ST_DMRU, ST_DVAL, ST_LIT, ST_PRE, ST_N };
-static double st_bits[ST_N];
-static int st_cat, st_on;
+/* (per thread: encodes run in parallel, par.h) */
+static _Thread_local double st_bits[ST_N];
+static _Thread_local int st_cat, st_on;
 
 static inline void rc_bit(struct rc_enc *r, uint16_t *prob, unsigned bit, unsigned shift)
 {

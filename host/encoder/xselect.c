@@ -9,6 +9,7 @@
  * bytes a payload), without running the range coder and without the rest of
  * the payload. diff.c then encodes only the settings counted cheapest. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "dfota/delta.h"
@@ -18,14 +19,20 @@
 
 static float price_tab[DZ_PROB_ONE + 1];
 
-static void price_init(void)
+static pthread_once_t price_once = PTHREAD_ONCE_INIT;
+
+static void price_fill(void)
 {
     unsigned i;
-    if (price_tab[0] != 0.0f)
-        return;
     price_tab[0] = 32.0f;                 /* never reached: probabilities stay inside (0, 1) */
     for (i = 1; i <= DZ_PROB_ONE; i++)
         price_tab[i] = (float)-log2((double)i / DZ_PROB_ONE);
+}
+
+/* (once, whichever thread counts first: par.h) */
+static void price_init(void)
+{
+    pthread_once(&price_once, price_fill);
 }
 
 /* cost of coding bit with probability p (of a 0), and the model's update */

@@ -83,7 +83,8 @@ struct dfota_engine {
     const struct dfota_config *cfg;
     struct dfota_pkg_header hdr;  /* the package (or, from the journal, its target fields) */
     uint8_t  hdr_digest[32];      /* SHA-256 of that package's header (header_size bytes) */
-    uint8_t  chain[DFOTA_BLOCK_DIGEST_LEN]; /* in place, block chain: entry the next block must give */
+    uint8_t  chain[DFOTA_BLOCK_DIGEST_LEN]; /* in place, block chain: entry the next block must give
+                                               (a 4-byte entry: then zeros) */
     uint32_t seq;                 /* sequence number of the newest journal record */
     uint8_t  state;               /* enum dfota_state */
     uint8_t  active;              /* bank that boots (A/B); 0 in place */

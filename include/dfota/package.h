@@ -66,9 +66,13 @@ enum dfota_pkg_off {
 #define DFOTA_PKG_F_BACKWARD  0x00000002u /* in place: sectors are produced last to first */
 #define DFOTA_PKG_F_BLOCKHASH 0x00000004u /* in place: the payload ends with the block digest
                                              chain (package-format.md) */
-#define DFOTA_PKG_F_KNOWN     (DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH)
+#define DFOTA_PKG_F_BLOCKHASH4 0x00000008u /* with DFOTA_PKG_F_BLOCKHASH: the chain's entries
+                                              are 4 bytes, not 16 (package-format.md) */
+#define DFOTA_PKG_F_KNOWN     (DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH | \
+                               DFOTA_PKG_F_BLOCKHASH4)
 #define DFOTA_BLOCK_DIGEST_LEN 16u        /* bytes of one entry of the block digest chain:
-                                             SHA-256 cut to 128 bits */
+                                             SHA-256 cut to 128 bits; the longest entry */
+#define DFOTA_BLOCK_DIGEST_LEN4 4u        /* with DFOTA_PKG_F_BLOCKHASH4: cut to 32 bits */
 
 /* Delta algorithms. New ones get new ids; old packages keep applying. */
 #define DFOTA_ALG_DZ1         1u   /* docs/delta-format.md */
@@ -118,6 +122,15 @@ static inline uint32_t dfota_pkg_signed_size(const struct dfota_pkg_header *h)
 static inline uint32_t dfota_pkg_key_id_offset(const struct dfota_pkg_header *h)
 {
     return (uint32_t)h->header_size - DFOTA_SIG_LEN - DFOTA_KEY_ID_LEN;
+}
+
+/* Bytes of one entry of the block digest chain: 0 without
+ * DFOTA_PKG_F_BLOCKHASH, DFOTA_BLOCK_DIGEST_LEN4 with DFOTA_PKG_F_BLOCKHASH4,
+ * else DFOTA_BLOCK_DIGEST_LEN. */
+static inline uint32_t dfota_pkg_chain_entry_len(const struct dfota_pkg_header *h)
+{
+    return !(h->flags & DFOTA_PKG_F_BLOCKHASH) ? 0u
+           : (h->flags & DFOTA_PKG_F_BLOCKHASH4) ? DFOTA_BLOCK_DIGEST_LEN4 : DFOTA_BLOCK_DIGEST_LEN;
 }
 
 /* Bytes of the block digest chain at the end of the payload (0 without

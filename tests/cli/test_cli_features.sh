@@ -333,10 +333,45 @@ expect "diff --codec auto" 0 "" diff $V --codec auto --key k a.bin b.bin -o ca.p
 expect "--codec dz3" 2 "--codec 'dz3': it is auto" diff $V --codec dz3 --key k a.bin b.bin -o x.pkg
 one_line "--codec dz3: one line"
 no_file "--codec dz3: no output" x.pkg
+# --block-digest: in place, 4-byte block digest chain entries by default,
+# 16 (the chain of engines before DFOTA_PKG_F_BLOCKHASH4) on request; both apply
+rm -f b4.pkg b16.pkg b4.bin b16.bin
+expect "diff in place, default chain" 0 "" diff $V --layout inplace --key k a.bin b.bin -o b4.pkg
+expect "inspect default chain" 0 "" inspect b4.pkg
+has "inspect: 4-byte chain entries" "$T/io/out" "block chain  4-byte entries"
+expect "inspect default chain: JSON" 0 "" inspect --json b4.pkg
+has "inspect JSON: block_digest 4" "$T/io/out" '"block_digest":4,'
+expect "diff --block-digest 16" 0 "" diff $V --layout inplace --block-digest 16 --key k a.bin b.bin -o b16.pkg
+expect "inspect --block-digest 16" 0 "" inspect --json b16.pkg
+has "inspect JSON: block_digest 16" "$T/io/out" '"block_digest":16,'
+[ "$(wc -c <b4.pkg)" -lt "$(wc -c <b16.pkg)" ] && ok || bad "4-byte chain not smaller than 16-byte"
+expect "apply 4-byte chain" 0 "" apply --pub k.pub a.bin b4.pkg -o b4.bin
+same "apply 4-byte chain: the target" b.bin b4.bin
+expect "apply 16-byte chain" 0 "" apply --pub k.pub a.bin b16.pkg -o b16.bin
+same "apply 16-byte chain: the target" b.bin b16.bin
+expect "inspect A/B: no chain" 0 "" inspect --json p.pkg
+has "inspect JSON A/B: block_digest 0" "$T/io/out" '"block_digest":0,'
+rm -f x.pkg
+expect "--block-digest 8" 2 "--block-digest '8': it is 4" diff $V --layout inplace --block-digest 8 --key k a.bin b.bin -o x.pkg
+no_file "--block-digest 8: no output" x.pkg
 expect "--codec DZ1 (case)" 2 "--codec 'DZ1'" diff $V --codec DZ1 --key k a.bin b.bin -o x.pkg
 no_file "--codec DZ1: no output" x.pkg
 expect "--decoder-ram 4k --codec dz1" 2 "not with --codec dz1" diff $V --decoder-ram 4k --codec dz1 --key k a.bin b.bin -o x.pkg
 no_file "--decoder-ram 4k --codec dz1: no output" x.pkg
+# threads (DFOTA_THREADS): the same package whatever their number, one
+# (none besides the caller) to several, A/B, in place (the small pair's two
+# orders coded side by side, the big pair's one after the other), 4k
+for _l in "" "--layout inplace" "--decoder-ram 4k" "--decoder-ram 4k --layout inplace"; do
+    for _p in "a.bin b.bin" "big_a big_b"; do
+        rm -f th1.pkg th2.pkg th3.pkg
+        DFOTA_THREADS=1 "$DFOTA" diff $V -q $_l --key k $_p -o th1.pkg && ok || bad "DFOTA_THREADS=1 diff $_l $_p: exit $?"
+        DFOTA_THREADS=2 "$DFOTA" diff $V -q $_l --key k $_p -o th2.pkg && ok || bad "DFOTA_THREADS=2 diff $_l $_p: exit $?"
+        DFOTA_THREADS=5 "$DFOTA" diff $V -q $_l --key k $_p -o th3.pkg && ok || bad "DFOTA_THREADS=5 diff $_l $_p: exit $?"
+        same "threads 2 = threads 1 ($_l $_p)" th1.pkg th2.pkg
+        same "threads 5 = threads 1 ($_l $_p)" th1.pkg th3.pkg
+    done
+done
+rm -f th1.pkg th2.pkg th3.pkg
 rm -f prod.pkg
 expect "diff with a product" 0 "" diff $V --product acme-x1 --key k a.bin b.bin -o prod.pkg
 expect "wrong product named" 7 "product 'acme-x1' in the header is not 'acme-x2'" verify --product acme-x2 prod.pkg

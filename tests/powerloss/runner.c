@@ -11,6 +11,7 @@
  *   powerloss_runner --golden DIR                  (this engine resumes them)
  *   powerloss_runner [--sample | --all] [--models m1,m2] [--geometries g1,g2]
  *                    [--jobs N] [--max-fail N] [--thin N] [--cap N]
+ *                    [--block-digest 4|16]  (in place: chain entry length, default 4)
  *
  * For every case the runner requires:
  *  - boot: at every power-up where nothing is pending, the image the boot
@@ -1125,7 +1126,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: powerloss_runner [--sample | --all] [--models a,b] [--geometries a,b]\n"
             "                        [--jobs N] [--max-fail N] [--thin N] [--cap N]\n"
-            "       powerloss_runner --case <geometry>:<model>:<k> [-v]\n"
+            "                        [--block-digest 4|16]\n"
+            "       powerloss_runner --case <geometry>:<model>:<k> [-v] [--block-digest 4|16]\n"
             "       powerloss_runner --list-geometries | --list-models\n"
             "       powerloss_runner --make-golden DIR ENGINE-ID | --golden DIR\n");
 }
@@ -1145,9 +1147,18 @@ int main(int argc, char **argv)
         o.models[m] = 1;
     for (gi = 0; gi < NGEOM; gi++)
         o.geoms[gi] = 1;
-    for (i = 1; i < argc; i++)
+    for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-v"))
             verbose = 1;
+        /* before --case too: the packages of every case are built with it */
+        if (!strcmp(argv[i], "--block-digest") && i + 1 < argc) {
+            tu_block_digest = (unsigned)atoi(argv[i + 1]);
+            if (tu_block_digest != 4 && tu_block_digest != 16) {
+                fprintf(stderr, "--block-digest: 4 (the default) or 16\n");
+                return 2;
+            }
+        }
+    }
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-v")) {
@@ -1169,6 +1180,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--jobs") && v) {
             o.jobs = atoi(v);
             i++;
+        } else if (!strcmp(a, "--block-digest") && v) {
+            i++;                          /* (read above) */
         } else if (!strcmp(a, "--cap") && v) {
             o.cap = strtoull(v, NULL, 10);
             i++;

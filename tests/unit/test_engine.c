@@ -197,6 +197,70 @@ static void test_signed_garbage(void **st)
     free(p);
 }
 
+/* The block digest chain with 4-byte entries (DFOTA_PKG_F_BLOCKHASH4, the
+ * default) and with 16-byte ones (the packages before it), and without a
+ * chain: each applies; a signed package whose chain disagrees with its
+ * stream in any byte of an entry is refused before a write. */
+static void test_block_digest_lengths(void **st)
+{
+    static const unsigned lens[] = { 4, 16 };
+    struct tu_pair *f = *st;
+    size_t plen, glen, i;
+    for (i = 0; i < 2; i++) {
+        unsigned l = lens[i], j;
+        struct dfota_pkg_header h;
+        uint8_t *p, *g, *q;
+        uint32_t hs, blocks, table;
+        tu_block_digest = l;
+        p = tu_package(f->a, N, f->b, f->blen, 1, 4096, 2, 0, "", &plen);
+        tu_block_digest = 0;
+        assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+        hs = h.header_size;
+        blocks = (h.dst_size + 4095) / 4096;
+        assert_true(h.flags & DFOTA_PKG_F_BLOCKHASH);
+        assert_int_equal((h.flags & DFOTA_PKG_F_BLOCKHASH4) != 0, l == 4);
+        assert_int_equal(dfota_pkg_chain_entry_len(&h), l);
+        table = (uint32_t)dfota_pkg_table_size(&h);
+        assert_int_equal(table, blocks * l);
+        attempt(f, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 4, DFOTA_OK);
+
+        /* entry 0 (from the hashed payload), entry 1 (read while applying),
+         * the last entry; the first and the last byte of each */
+        q = malloc(plen - hs);
+        assert_non_null(q);
+        for (j = 0; j < 6; j++) {
+            uint32_t entry = j / 2 == 0 ? 0 : j / 2 == 1 ? 1 : blocks - 1;
+            memcpy(q, p + hs, plen - hs);
+            q[h.payload_size - table + entry * l + (j % 2 ? l - 1 : 0)] ^= 0x01;
+            g = resign_with_payload(p, plen, q, plen - hs, &glen);
+            attempt(f, DFOTA_LAYOUT_INPLACE, g, glen, NULL, 4, DFOTA_ERR_CORRUPT);
+            free(g);
+        }
+        /* the entry length is the flag's: the other length misreads the
+         * table (and the stream's end) */
+        {
+            struct dfota_pkg_header o = h;
+            o.flags ^= DFOTA_PKG_F_BLOCKHASH4;
+            if (dfota_pkg_table_size(&o) + 5 <= plen - hs) {
+                g = rebuild(&o, p + hs, plen - hs, 1, &glen);
+                attempt(f, DFOTA_LAYOUT_INPLACE, g, glen, NULL, 4, DFOTA_ERR_CORRUPT);
+                free(g);
+            }
+        }
+        /* no chain: the stream alone, as before DFOTA_PKG_F_BLOCKHASH */
+        {
+            struct dfota_pkg_header o = h;
+            o.flags &= ~(DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_BLOCKHASH4);
+            dfota_sha256(p + hs, h.payload_size - table, o.payload_sha256);
+            g = rebuild(&o, p + hs, h.payload_size - table, 1, &glen);
+            attempt(f, DFOTA_LAYOUT_INPLACE, g, glen, NULL, 4, DFOTA_OK);
+            free(g);
+        }
+        free(q);
+        free(p);
+    }
+}
+
 /* A/B with a signed undecodable payload: the engine writes the other bank,
  * fails, and keeps the old bank active with nothing pending. */
 static void test_ab_signed_garbage_keeps_old_bank(void **st)
@@ -868,6 +932,7 @@ int main(void)
         cmocka_unit_test(test_truncated_and_corrupt_payload),
         cmocka_unit_test(test_layout_mismatch),
         cmocka_unit_test(test_signed_garbage),
+        cmocka_unit_test(test_block_digest_lengths),
         cmocka_unit_test(test_ab_signed_garbage_keeps_old_bank),
         cmocka_unit_test(test_downgrade_refused),
         cmocka_unit_test(test_decoder_ram_checked),

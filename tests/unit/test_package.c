@@ -91,6 +91,8 @@ static void test_errors(void **st)
     assert_int_equal(parse_mut(DFOTA_V1_OFF_RESERVED, 1), DFOTA_ERR_HEADER);
     assert_int_equal(parse_mut(DFOTA_V1_OFF_LAG, 1), DFOTA_ERR_HEADER);               /* lag needs in place */
     assert_int_equal(parse_mut(DFOTA_V1_OFF_FLAGS, DFOTA_PKG_F_INPLACE), DFOTA_ERR_HEADER); /* no sector size */
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_FLAGS, DFOTA_PKG_F_BLOCKHASH4), DFOTA_ERR_HEADER);
+    assert_int_equal(parse_mut(DFOTA_V1_OFF_FLAGS, 0x10), DFOTA_ERR_HEADER);
     assert_int_equal(parse_mut(DFOTA_V1_OFF_PAYLOAD_SIZE, 4), DFOTA_ERR_HEADER);
 
     sample(&h);
@@ -297,7 +299,9 @@ static void test_v2_errors(void **st)
     assert_int_equal(MUT(8, 0xFF, 0xFF), DFOTA_ERR_VERSION);
     /* flags: unknown bits, a non-minimal or too long varint, the in-place
      * bits without in place, in place without room for its fields */
-    assert_int_equal(MUT(V2_FLAGS, 0x08), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_FLAGS, 0x10), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_FLAGS, DFOTA_PKG_F_BLOCKHASH4), DFOTA_ERR_HEADER);
+    assert_int_equal(MUT(V2_FLAGS, DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_BLOCKHASH4), DFOTA_ERR_HEADER);
     assert_int_equal(MUT(V2_FLAGS, 0x40), DFOTA_ERR_HEADER);
     assert_int_equal(MUT(V2_FLAGS, 0x80, 0x01), DFOTA_ERR_HEADER);
     assert_int_equal(MUT(V2_FLAGS, 0x80, 0x00), DFOTA_ERR_HEADER);         /* not minimal */
@@ -365,6 +369,28 @@ static void test_v2_errors(void **st)
     h.payload_size = 4 + 2 * DFOTA_BLOCK_DIGEST_LEN;
     dfota_pkg_write(&h, raw);
     assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_ERR_HEADER);
+    assert_int_equal(dfota_pkg_chain_entry_len(&h), DFOTA_BLOCK_DIGEST_LEN);
+    assert_int_equal(dfota_pkg_table_size(&h), 2 * DFOTA_BLOCK_DIGEST_LEN);
+
+    /* 4-byte chain entries: only with the block chain (so only in place);
+     * the payload holds the range coder's five bytes and 4 bytes a block */
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_BLOCKHASH4;
+    assert_int_equal(dfota_pkg_chain_entry_len(&h), DFOTA_BLOCK_DIGEST_LEN4);
+    assert_int_equal(dfota_pkg_table_size(&h), 2 * DFOTA_BLOCK_DIGEST_LEN4);
+    h.payload_size = 5 + 2 * DFOTA_BLOCK_DIGEST_LEN4;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_OK);
+    assert_int_equal(g.flags, h.flags);
+    h.payload_size = 4 + 2 * DFOTA_BLOCK_DIGEST_LEN4;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_ERR_HEADER);
+    h.payload_size = 5 + 2 * DFOTA_BLOCK_DIGEST_LEN4;
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BLOCKHASH4;      /* no chain to shorten */
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_BLOCKHASH4;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    raw[V2_FLAGS] = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BLOCKHASH4;
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_ERR_HEADER);
 
     /* what dfota_pkg_write refuses to write */
     sample2(&h);
@@ -380,7 +406,9 @@ static void test_v2_errors(void **st)
     h.sector_size = 4096;
     assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
     sample2(&h);
-    h.flags = 0x08;
+    h.flags = 0x10;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    h.flags = DFOTA_PKG_F_BLOCKHASH4;
     assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
     sample2(&h);
     h.flags = DFOTA_PKG_F_INPLACE;
@@ -441,7 +469,8 @@ static void test_v1_v2_same_fields(void **st)
     uint8_t r1[DFOTA_PKG_HEADER_MAX], r2[DFOTA_PKG_HEADER_MAX];
     (void)st;
     sample2(&h);
-    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH;
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH |
+              DFOTA_PKG_F_BLOCKHASH4;
     h.sector_size = 4096;
     h.lag = 2;
     h.stream_crc32 = 0x01020304;

@@ -91,6 +91,7 @@ void tu_keys(uint8_t pk[32], uint8_t sk[64])
 
 unsigned tu_pkg_format;
 const char *tu_codec = "auto";
+unsigned tu_block_digest;
 #if DFOTA_CFG_DECODER_RAM_SMALL
 const char *tu_decoder_ram = "4k";
 #else
@@ -129,9 +130,10 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
     tu_write(b, dst, dlen);
     snprintf(cmd, sizeof cmd,
              "%s diff -q --unsigned --input-format bin --from-version 1.0.0 --to-version 1.1.0 "
-             "--decoder-ram %s --codec %s --package-format %u %s%s %s%s --sector-size %u "
-             "--scratch-sectors %u --direction %s %s %s -o %s",
+             "--decoder-ram %s --codec %s --package-format %u --block-digest %u %s%s %s%s "
+             "--sector-size %u --scratch-sectors %u --direction %s %s %s -o %s",
              TU_CLI, tu_decoder_ram, tu_codec, tu_pkg_format ? tu_pkg_format : 2u,
+             tu_block_digest ? tu_block_digest : 4u,
              product && product[0] ? "--product " : "", product && product[0] ? product : "",
              "--layout ", inplace ? "inplace" : "ab", inplace ? sector : 4096u, lag + 2,
              direction > 0 ? "forward" : direction < 0 ? "backward" : "auto", a, b, o);
@@ -185,6 +187,7 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
     meta.format_version = tu_pkg_format;
     tu_keys(pk, sk);
     o.decoder_ram = tu_decoder_ram && !strcmp(tu_decoder_ram, "4k") ? DFOTA_DECODER_RAM_4K : 0;
+    o.block_digest = tu_block_digest;
     o.codec = !tu_codec || !strcmp(tu_codec, "auto") ? 0
               : !strcmp(tu_codec, "dz1") ? DFOTA_ALG_DZ1 : DFOTA_ALG_DZ2;
     rc = dfota_package_build(src, slen, dst, dlen, &o, &meta, sk, &pkg, plen, NULL);
