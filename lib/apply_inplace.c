@@ -34,7 +34,8 @@ static int crc_flash(struct dfota_engine *e, uint32_t addr, uint32_t len, uint32
 }
 
 /* The block digest chain (package-format.md): entry i is SHA-256(block i ||
- * entry i+1) cut to its first L bytes (16, or 4 with DFOTA_PKG_F_BLOCKHASH4),
+ * [pending state, with DFOTA_PKG_F_BLOCKSTATE] || entry i+1) cut to its
+ * first L bytes (16, or 4 with DFOTA_PKG_F_BLOCKHASH4),
  * entry n is L zero bytes. e->chain holds entry i (then zeros up to
  * DFOTA_BLOCK_DIGEST_LEN), which came from signed bytes or from a block
  * already checked; entry i+1 is read from staging and is proved by the same
@@ -60,6 +61,15 @@ static int chain_check(struct dfota_engine *e, uint32_t i, struct dfota_sha256 *
         return DFOTA_OK;
     if ((rc = chain_next(e, i, l, next)))
         return rc;
+    if (e->hdr.flags & DFOTA_PKG_F_BLOCKSTATE) {
+        /* the decoder's pending operation: decoded, but no byte of this
+         * block checks it (a copy's length, say), and a checkpoint saves
+         * it; a byte read wrong there would fail only later blocks, and
+         * every resume from that checkpoint with them */
+        uint8_t st[DFOTA_PATCH_PENDING_LEN];
+        dfota_patch_pending(&e->patch.st, st);
+        dfota_sha256_update(sha, st, sizeof st);
+    }
     dfota_sha256_update(sha, next, l);
     dfota_sha256_final(sha, d);
     if (memcmp(d, chain, l) != 0)

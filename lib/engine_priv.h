@@ -126,23 +126,39 @@ uint32_t dfota__batch_mark_at(const struct dfota_engine *e, uint32_t half); /* i
 
 /* ---- snapshot.c (in place): the decoder state as bytes ------------------- */
 
-#define SNAP_FMT_DZ1 0x00010001u   /* DZ1 decoder state, serialisation 1 */
-#define SNAP_FMT_DZ2 0x00020002u   /* DZ2 decoder state, serialisation 2 (matched literals) */
-#define SNAP_FMT_DZ2S 0x00021001u  /* DZ2 small model (4k profile), serialisation 1 */
+/* The formats this engine writes hold the range decoder's low (the code
+ * register is re-derived from the restored stream on resume: a damaged byte
+ * that sat in the decoder's look-ahead at a checkpoint does not stay in the
+ * journal); the older ones (the code register itself) are still read. */
+#define SNAP_FMT_DZ1 0x00010002u   /* DZ1 decoder state, serialisation 2 (low) */
+#define SNAP_FMT_DZ2 0x00020003u   /* DZ2 decoder state, serialisation 3 (matched literals, low) */
+#define SNAP_FMT_DZ2S 0x00021002u  /* DZ2 small model (4k profile), serialisation 2 (low) */
+#define SNAP_FMT_DZ1_C 0x00010001u /* serialisation 1 of each: the code register */
+#define SNAP_FMT_DZ2_C 0x00020002u
+#define SNAP_FMT_DZ2S_C 0x00021001u
+/* A read format's current equivalent (the code forms map to theirs). */
+#define SNAP_FMT_BASE(f) ((f) == SNAP_FMT_DZ1_C ? SNAP_FMT_DZ1 : (f) == SNAP_FMT_DZ2_C ? SNAP_FMT_DZ2 \
+                          : (f) == SNAP_FMT_DZ2S_C ? SNAP_FMT_DZ2S : (f))
 /* The snapshot format of a decoder state. */
 #define SNAP_FMT_OF(st) (!DFOTA_CFG_DZ2 || (DFOTA_CFG_DZ1 && (st)->alg != DFOTA_ALG_DZ2) \
                          ? SNAP_FMT_DZ1 \
                          : DFOTA_CFG_DECODER_RAM_SMALL || (st)->small ? SNAP_FMT_DZ2S : SNAP_FMT_DZ2)
 /* The formats this build reads: those of its codecs (a small build has
  * DZ2's small model only). */
-#define SNAP_FMT_OK(f) ((DFOTA_CFG_DZ2 && (f) == SNAP_FMT_DZ2S) || \
-                        (DFOTA_CFG_DZ1 && (f) == SNAP_FMT_DZ1) || \
-                        (DFOTA_CFG_DZ2 && !DFOTA_CFG_DECODER_RAM_SMALL && (f) == SNAP_FMT_DZ2))
+#define SNAP_FMT_OK(f) ((DFOTA_CFG_DZ2 && SNAP_FMT_BASE(f) == SNAP_FMT_DZ2S) || \
+                        (DFOTA_CFG_DZ1 && SNAP_FMT_BASE(f) == SNAP_FMT_DZ1) || \
+                        (DFOTA_CFG_DZ2 && !DFOTA_CFG_DECODER_RAM_SMALL && SNAP_FMT_BASE(f) == SNAP_FMT_DZ2))
 uint32_t dfota__snap_size(const struct dfota_patch_state *s);
 uint32_t dfota__snap_max(void);
 void dfota__snap_put(struct dfota__js *w, const struct dfota_patch_state *s);
 /* fmt: the record's SNAP_FMT_* */
 int dfota__snap_get(struct dfota__js *r, struct dfota_engine *e, uint32_t fmt);
+/* After a snapshot of format fmt was read and its record checked: the
+ * range decoder's look-ahead read again from staging (and, in the formats
+ * that hold the low, the code register made from it). DFOTA_ERR_CORRUPT
+ * when staging does not give a valid state (not the package the checkpoint
+ * decoded: restore it and resume), DFOTA_ERR_IO on a read error. */
+int dfota__snap_window(struct dfota_engine *e, uint32_t fmt);
 
 /* ---- apply_ab.c / apply_inplace.c ------------------------------------------ */
 

@@ -314,7 +314,8 @@ int dfota__journal_load(struct dfota_engine *e)
     snap = dfota_le32(head + J_SNAP);
     if (e->hdr.dst_size > LAYOUT(e)->slot_size || dfota_le32(head + J_LAG) > DFOTA_MAX_LAG ||
         (e->hdr.flags & ~DFOTA_PKG_F_KNOWN) ||
-        ((e->hdr.flags & DFOTA_PKG_F_BLOCKHASH4) && !(e->hdr.flags & DFOTA_PKG_F_BLOCKHASH)))
+        ((e->hdr.flags & (DFOTA_PKG_F_BLOCKHASH4 | DFOTA_PKG_F_BLOCKSTATE)) &&
+         !(e->hdr.flags & DFOTA_PKG_F_BLOCKHASH)))
         return DFOTA_ERR_JOURNAL;
     if (IS_INPLACE(e) ? !(e->hdr.flags & DFOTA_PKG_F_INPLACE) ||
                             e->hdr.sector_size != FLASH(e)->sector_size
@@ -367,6 +368,8 @@ int dfota__journal_restore(struct dfota_engine *e)
         return DFOTA_ERR_JOURNAL;        /* fields out of range, or not the whole record */
     stored = r.crc;
     r.end += 4;
-    return dfota__js_get32(&r) == stored && !r.rc ? DFOTA_OK : DFOTA_ERR_JOURNAL;
+    if (dfota__js_get32(&r) != stored || r.rc)
+        return DFOTA_ERR_JOURNAL;
+    return dfota__snap_window(e, dfota_le32(head + J_SNAP));
 }
 #endif

@@ -22,15 +22,14 @@ _Static_assert(DFOTA_PKG_V2_HEADER_MAX <= DFOTA_PKG_HEADER_MAX &&
                "DFOTA_PKG_HEADER_MAX holds every header");
 
 /* The flags that go only with others: BACKWARD and BLOCKHASH only in place,
- * BLOCKHASH4 only with BLOCKHASH (so only in place). */
+ * BLOCKHASH4 and BLOCKSTATE only with BLOCKHASH (so only in place). */
 static int flags_ok(uint32_t f)
 {
     if (f & ~DFOTA_PKG_F_KNOWN)
         return 0;
-    if (!(f & DFOTA_PKG_F_INPLACE) && (f & (DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH |
-                                            DFOTA_PKG_F_BLOCKHASH4)))
+    if (!(f & DFOTA_PKG_F_INPLACE) && (f & (DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH)))
         return 0;
-    return !(f & DFOTA_PKG_F_BLOCKHASH4) || (f & DFOTA_PKG_F_BLOCKHASH);
+    return !(f & (DFOTA_PKG_F_BLOCKHASH4 | DFOTA_PKG_F_BLOCKSTATE)) || (f & DFOTA_PKG_F_BLOCKHASH);
 }
 
 /* A payload always holds at least the range coder's five bytes, and the

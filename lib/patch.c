@@ -6,6 +6,7 @@
 #include <string.h>
 #include "dfota/error.h"
 #include "dfota/patch.h"
+#include "le.h"
 #define DFOTA_PATCH_INT_DEFINE
 #include "patch_int.h"
 
@@ -56,6 +57,20 @@ void dfota_patch_restore(struct dfota_patch *p, const struct dfota_patch_state *
     p->ring_from = p->st.out_pos;
     p->dst_base = p->dst_len = 0;
 }
+
+#if !defined(DFOTA_CFG_INPLACE) || DFOTA_CFG_INPLACE    /* (dfota/engine.h's default) */
+void dfota_patch_pending(const struct dfota_patch_state *s, uint8_t out[DFOTA_PATCH_PENDING_LEN])
+{
+    unsigned i, dz2 = s->alg == DFOTA_ALG_DZ2;    /* (DZ1 has no use for DZ2's fields) */
+    dfota_put_le32(out, s->op);
+    dfota_put_le32(out + 4, s->remaining);
+    dfota_put_le32(out + 8, s->src_pos);
+    dfota_put_le32(out + 12, dz2 ? s->mstart : 0);
+    dfota_put_le32(out + 16, dz2 ? (uint32_t)s->align : 0);
+    for (i = 0; i < DZ2_REPS; i++)
+        dfota_put_le32(out + 20 + 4 * i, dz2 ? s->rep[i] : 0);
+}
+#endif
 
 int dfota_patch_done(const struct dfota_patch *p)
 {

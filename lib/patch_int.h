@@ -115,6 +115,11 @@ DZ_FN uint8_t in_byte(struct dfota_patch *p, const struct dfota_patch_io *io)
         p->in_len = n;
     }
     s->in_pos++;
+#if !defined(DFOTA_CFG_INPLACE) || DFOTA_CFG_INPLACE    /* (dfota/engine.h's default) */
+    /* the range decoder's look-ahead: code = in_win - low (mod 2^32), the
+     * low being the encoder's, which the decisions alone determine */
+    s->in_win = (s->in_win << 8) | p->in_buf[at - p->in_base];
+#endif
     return p->in_buf[at - p->in_base];
 }
 

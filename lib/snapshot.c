@@ -106,7 +106,7 @@ void dfota__snap_put(struct dfota__js *w, const struct dfota_patch_state *s)
         }
     }
     dfota__js_put32(w, s->range);
-    dfota__js_put32(w, s->code);
+    dfota__js_put32(w, s->in_win - s->code);     /* the low (dfota__snap_window) */
     dfota__js_put32(w, s->in_pos);
     dfota__js_put32(w, s->out_pos);
     dfota__js_put32(w, s->addr);
@@ -153,6 +153,7 @@ int dfota__snap_get(struct dfota__js *r, struct dfota_engine *e, uint32_t fmt)
 
     if (done == 0 || done >= dfota__blocks(e))
         return DFOTA_ERR_JOURNAL;        /* a checkpoint follows a block, before the last */
+    fmt = SNAP_FMT_BASE(fmt);            /* (the field read as code is the low or the code) */
     /* the format of the package's codec, and one this build has */
     if (!SNAP_FMT_OK(fmt) || (dz2 ? fmt == SNAP_FMT_DZ1 : fmt != SNAP_FMT_DZ1))
         return DFOTA_ERR_JOURNAL;
@@ -178,7 +179,7 @@ int dfota__snap_get(struct dfota__js *r, struct dfota_engine *e, uint32_t fmt)
         }
     }
     s->range = dfota__js_get32(r);
-    s->code = dfota__js_get32(r);
+    s->code = dfota__js_get32(r);        /* low or code: dfota__snap_window */
     s->in_pos = dfota__js_get32(r);
     s->out_pos = dfota__js_get32(r);
     s->addr = dfota__js_get32(r);
@@ -235,6 +236,33 @@ int dfota__snap_get(struct dfota__js *r, struct dfota_engine *e, uint32_t fmt)
         (s->xflags & ~(DZ_X_KNOWN | (dz2 && !s->small ? DZ2_X_BLF : 0u))) || s->pred_n > 4 || s->pred_kind >= DZ_PRED_KINDS)
         return DFOTA_ERR_JOURNAL;
     dfota_patch_restore(&e->patch, s);
+    return DFOTA_OK;
+}
+
+/* The range decoder's state is range, code and the 4 payload bytes before
+ * in_pos that fed code (in_win): code = in_win - low (mod 2^32), where low,
+ * the encoder's, follows from the decisions alone. A checkpoint passed its
+ * block's checks, so its decisions are right; but a byte read wrong (staging
+ * decayed after the check) may sit in the look-ahead, where no check has
+ * seen it yet. The record therefore holds the low, and the look-ahead is
+ * read again here, from staging as it is now: restored, it gives the right
+ * code; still damaged, a wrong one that the next block's checks catch. */
+int dfota__snap_window(struct dfota_engine *e, uint32_t fmt)
+{
+    struct dfota_patch_state *s = &e->patch.st;
+    struct dfota__io c;
+    struct dfota_patch_io io;
+    uint8_t w[4];
+    int rc;
+
+    dfota__dec_io(e, &c, &io);
+    if ((rc = io.read_payload(io.ctx, s->in_pos - 4u, w, 4)))
+        return rc;
+    s->in_win = (uint32_t)w[0] << 24 | (uint32_t)w[1] << 16 | (uint32_t)w[2] << 8 | w[3];
+    if (SNAP_FMT_BASE(fmt) == fmt)
+        s->code = s->in_win - s->code;
+    if (s->code >= s->range)
+        return SNAP_FMT_BASE(fmt) == fmt ? DFOTA_ERR_CORRUPT : DFOTA_ERR_JOURNAL;
     return DFOTA_OK;
 }
 

@@ -313,8 +313,10 @@ int cmd_inspect(int argc, char **argv)
         else
             printf("layout       A/B (target goes to the other bank)\n");
         if (h.flags & DFOTA_PKG_F_BLOCKHASH)
-            printf("block chain  %u-byte entries, one per sector (%llu bytes at the payload's end)\n",
-                   dfota_pkg_chain_entry_len(&h), (unsigned long long)dfota_pkg_table_size(&h));
+            printf("block chain  %u-byte entries, one per sector%s (%llu bytes at the payload's end)\n",
+                   dfota_pkg_chain_entry_len(&h),
+                   (h.flags & DFOTA_PKG_F_BLOCKSTATE) ? ", over each block's end state" : "",
+                   (unsigned long long)dfota_pkg_table_size(&h));
         else if (h.flags & DFOTA_PKG_F_INPLACE)
             printf("block chain  none\n");
         printf("delta        %s (algorithm %u), coder %u; payload %u bytes %s; package %.2f%% of "

@@ -3,23 +3,99 @@
 #include <string.h>
 #include "dfota/delta.h"
 #include "dfota/error.h"
+#include "dfota/patch.h"
 #include "dfota/sha256.h"
 #include "encoder.h"
 #include "host_port.h"
 
 /* In place: the block digest chain after the DZ stream (package-format.md).
- * Entry i = SHA-256(block i || entry i+1) cut to L bytes (16, or 4 with
- * DFOTA_PKG_F_BLOCKHASH4), over the blocks in production order, entry n =
- * L zero bytes; so the device checks each block as it is produced with the
- * entry before it, starting from entry 0, which the payload digest (signed
- * through the header) covers. */
-static void block_chain(const struct dfota_pkg_header *h, const uint8_t *dst, uint8_t *table)
+ * Entry i = SHA-256(block i || [S_i] || entry i+1) cut to L bytes (16, or 4
+ * with DFOTA_PKG_F_BLOCKHASH4), over the blocks in production order, entry
+ * n = L zero bytes; so the device checks each block as it is produced with
+ * the entry before it, starting from entry 0, which the payload digest
+ * (signed through the header) covers. With DFOTA_PKG_F_BLOCKSTATE, S_i is
+ * the decoder's pending operation at the end of block i
+ * (dfota_patch_pending), taken from the device's own decoder run here on
+ * the stream. */
+struct mem_io {
+    const uint8_t *src, *stream;
+    size_t src_len, stream_len;
+};
+
+static int mem_payload(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    const struct mem_io *m = ctx;
+    if (off > m->stream_len || len > m->stream_len - off)
+        return DFOTA_ERR_CORRUPT;
+    memcpy(buf, m->stream + off, len);
+    return DFOTA_OK;
+}
+
+static int mem_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    const struct mem_io *m = ctx;
+    if (off > m->src_len || len > m->src_len - off)
+        return DFOTA_ERR_CORRUPT;
+    memcpy(buf, m->src + off, len);
+    return DFOTA_OK;
+}
+
+static int mem_dst(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    (void)ctx; (void)off; (void)buf; (void)len;
+    return DFOTA_ERR_CORRUPT;            /* in place the decoder never reads the target */
+}
+
+/* S_i of every block: the stream decoded block by block, each block
+ * compared with the target (an encoder that disagrees with the decoder
+ * fails here, not on a device). */
+static int pending_states(const struct dfota_pkg_header *h, const uint8_t *src, size_t src_len,
+                          const uint8_t *stream, size_t stream_len, const uint8_t *dst,
+                          uint8_t *states)
+{
+    uint32_t n = dz_block_count(h->dst_size, h->sector_size), i;
+    struct mem_io m = { src, stream, src_len, stream_len };
+    struct dfota_patch_io io = { &m, mem_payload, mem_src, mem_dst };
+    struct dfota_patch *p = malloc(sizeof *p);
+    uint8_t *buf = malloc(h->sector_size);
+    int rc = p && buf ? dfota_patch_init(p, h) : DFOTA_ERR_ARG;
+
+    if (!rc)
+        p->st.payload_size = (uint32_t)stream_len;
+    for (i = 0; i < n && !rc; i++) {
+        uint32_t off, len, addr;
+        dz_block(i, h->dst_size, h->sector_size, (h->flags & DFOTA_PKG_F_BACKWARD) != 0, &off,
+                 &len, &addr);
+        rc = dfota_patch_decode(p, &io, buf, len);
+        if (!rc && memcmp(buf, dst + addr, len) != 0)
+            rc = DFOTA_ERR_CORRUPT;
+        if (!rc)
+            dfota_patch_pending(&p->st, states + (size_t)i * DFOTA_PATCH_PENDING_LEN);
+    }
+    free(buf);
+    free(p);
+    return rc;
+}
+
+static int block_chain(const struct dfota_pkg_header *h, const uint8_t *src, size_t src_len,
+                       const uint8_t *stream, size_t stream_len, const uint8_t *dst,
+                       uint8_t *table)
 {
     uint32_t n = dz_block_count(h->dst_size, h->sector_size), i, l = dfota_pkg_chain_entry_len(h);
-    uint8_t next[DFOTA_BLOCK_DIGEST_LEN];
+    uint8_t next[DFOTA_BLOCK_DIGEST_LEN], *states = NULL;
+    int rc;
 
     if (!l)
-        return;
+        return DFOTA_OK;
+    if (h->flags & DFOTA_PKG_F_BLOCKSTATE) {
+        states = malloc((size_t)n * DFOTA_PATCH_PENDING_LEN + 1);
+        if (!states)
+            return DFOTA_ERR_ARG;
+        if ((rc = pending_states(h, src, src_len, stream, stream_len, dst, states))) {
+            free(states);
+            return rc;
+        }
+    }
     memset(next, 0, sizeof next);
     for (i = n; i-- > 0;) {
         struct dfota_sha256 c;
@@ -29,11 +105,16 @@ static void block_chain(const struct dfota_pkg_header *h, const uint8_t *dst, ui
                  &len, &addr);
         dfota_sha256_init(&c);
         dfota_sha256_update(&c, dst + addr, len);
+        if (states)
+            dfota_sha256_update(&c, states + (size_t)i * DFOTA_PATCH_PENDING_LEN,
+                                DFOTA_PATCH_PENDING_LEN);
         dfota_sha256_update(&c, next, l);
         dfota_sha256_final(&c, d);
         memcpy(table + (size_t)i * l, d, l);
         memcpy(next, d, l);
     }
+    free(states);
+    return DFOTA_OK;
 }
 
 int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t dst_len,
@@ -91,7 +172,11 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     h.decoder_ram = res.decoder_ram;
     if (h.flags & DFOTA_PKG_F_INPLACE)
         h.flags |= DFOTA_PKG_F_BLOCKHASH |
-                   (opts->block_digest == DFOTA_BLOCK_DIGEST_LEN ? 0 : DFOTA_PKG_F_BLOCKHASH4);
+                   (opts->block_digest == DFOTA_BLOCK_DIGEST_LEN ? 0 : DFOTA_PKG_F_BLOCKHASH4) |
+                   /* (the end states come from the library's decoder: a
+                    * library built without the payload's codec, as some
+                    * tests link, cannot give them) */
+                   (dfota_patch_supported(h.algorithm) ? DFOTA_PKG_F_BLOCKSTATE : 0);
     table = (size_t)dfota_pkg_table_size(&h);
     if (table > UINT32_MAX - DFOTA_PKG_HEADER_MAX ||
         res.payload_size > UINT32_MAX - DFOTA_PKG_HEADER_MAX - table) {
@@ -108,7 +193,12 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
         return DFOTA_ERR_ARG;
     }
     memcpy(out + hsize, res.payload, res.payload_size);
-    block_chain(&h, dst, out + hsize + res.payload_size);
+    rc = block_chain(&h, src, src_len, out + hsize, res.payload_size, dst, out + hsize + res.payload_size);
+    if (rc) {
+        free(out);
+        dfota_diff_result_free(&res);
+        return rc;
+    }
     dfota_host_sha256(out + hsize, h.payload_size, h.payload_sha256);
     if (sk) {
         /* The key id is the start of SHA-256(public key); libsodium keeps

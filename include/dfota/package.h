@@ -68,8 +68,11 @@ enum dfota_pkg_off {
                                              chain (package-format.md) */
 #define DFOTA_PKG_F_BLOCKHASH4 0x00000008u /* with DFOTA_PKG_F_BLOCKHASH: the chain's entries
                                               are 4 bytes, not 16 (package-format.md) */
+#define DFOTA_PKG_F_BLOCKSTATE 0x00000010u /* with DFOTA_PKG_F_BLOCKHASH: each entry also
+                                              covers the decoder's pending operation at
+                                              the block's end (package-format.md) */
 #define DFOTA_PKG_F_KNOWN     (DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH | \
-                               DFOTA_PKG_F_BLOCKHASH4)
+                               DFOTA_PKG_F_BLOCKHASH4 | DFOTA_PKG_F_BLOCKSTATE)
 #define DFOTA_BLOCK_DIGEST_LEN 16u        /* bytes of one entry of the block digest chain:
                                              SHA-256 cut to 128 bits; the longest entry */
 #define DFOTA_BLOCK_DIGEST_LEN4 4u        /* with DFOTA_PKG_F_BLOCKHASH4: cut to 32 bits */

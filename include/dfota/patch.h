@@ -85,6 +85,7 @@ struct dfota_patch_state {
     };
     uint32_t range, code;
     uint32_t in_pos;      /* payload bytes consumed by the range decoder */
+    uint32_t in_win;      /* in place: the last 4 of them, as read (big-endian) */
     uint32_t out_pos;     /* target stream bytes produced */
     uint32_t addr;        /* target address of the next byte */
     uint32_t block;       /* index of the current block */
@@ -155,6 +156,14 @@ int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h);
 /* Produce the next n bytes of the target stream into out. Returns DFOTA_OK,
  * or DFOTA_ERR_CORRUPT when the payload is not a valid DZ1/DZ2 stream for these
  * sizes, or the error of a callback. */
+/* In place, with DFOTA_PKG_F_BLOCKSTATE: the decoder state at a block's
+ * end that the block's bytes do not check (the current operation's kind,
+ * the bytes it has left and where its next byte comes from: decoded, but
+ * used only by later blocks), as the DFOTA_PATCH_PENDING_LEN bytes each
+ * block digest chain entry covers after the block (package-format.md). */
+#define DFOTA_PATCH_PENDING_LEN 36u
+void dfota_patch_pending(const struct dfota_patch_state *s, uint8_t out[DFOTA_PATCH_PENDING_LEN]);
+
 int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
                        uint8_t *out, uint32_t n);
 

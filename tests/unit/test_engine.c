@@ -247,10 +247,21 @@ static void test_block_digest_lengths(void **st)
                 free(g);
             }
         }
+        /* the entries cover the decoder's pending state at each block end
+         * (DFOTA_PKG_F_BLOCKSTATE, the default): read as a chain without
+         * it, every entry disagrees */
+        {
+            struct dfota_pkg_header o = h;
+            assert_true(h.flags & DFOTA_PKG_F_BLOCKSTATE);
+            o.flags &= ~DFOTA_PKG_F_BLOCKSTATE;
+            g = rebuild(&o, p + hs, plen - hs, 1, &glen);
+            attempt(f, DFOTA_LAYOUT_INPLACE, g, glen, NULL, 4, DFOTA_ERR_CORRUPT);
+            free(g);
+        }
         /* no chain: the stream alone, as before DFOTA_PKG_F_BLOCKHASH */
         {
             struct dfota_pkg_header o = h;
-            o.flags &= ~(DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_BLOCKHASH4);
+            o.flags &= ~(DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_BLOCKHASH4 | DFOTA_PKG_F_BLOCKSTATE);
             dfota_sha256(p + hs, h.payload_size - table, o.payload_sha256);
             g = rebuild(&o, p + hs, h.payload_size - table, 1, &glen);
             attempt(f, DFOTA_LAYOUT_INPLACE, g, glen, NULL, 4, DFOTA_OK);
@@ -440,6 +451,97 @@ static void test_transient_read_flip_inplace(void **st)
     free(initial);
     tu_device_free(&d);
     free(p);
+}
+
+
+/* Staging that changes while an in-place update applies (after install's
+ * own check: a cell that decays, a read that goes wrong the same way every
+ * time), one bit at a time, at every byte of the stream, then the package
+ * restored (downloaded again): the update must finish, from whatever
+ * checkpoint it reached. A checkpoint holds only what a block check saw:
+ * the range decoder's look-ahead is read again on resume (the snapshot
+ * holds its low) and the pending operation at each block end (a copy's
+ * length, say) is covered by the block's chain entry
+ * (DFOTA_PKG_F_BLOCKSTATE). No sector ever holds anything but the old or
+ * the new image's bytes. DZ1 and DZ2. */
+struct flipper {
+    uint8_t *at;
+    uint8_t bit;
+    int done;
+};
+
+static void flip_on_apply(void *ctx, enum dfota_phase ph, unsigned pct)
+{
+    struct flipper *x = ctx;
+    (void)pct;
+    if (ph == DFOTA_PHASE_APPLY && !x->done) {
+        *x->at ^= x->bit;
+        x->done = 1;
+    }
+}
+
+static void test_staging_decays_during_apply(void **st)
+{
+    static const char *codecs[] = { "1", "2" };
+#if defined(__SANITIZE_ADDRESS__)
+    const size_t stride = 5;             /* (the sanitizer build: a sample) */
+#else
+    const size_t stride = 1;
+#endif
+    struct tu_pair *f = *st;
+    unsigned c;
+
+    for (c = 0; c < 2; c++) {
+        struct tu_device d;
+        struct dfota_pkg_header h;
+        struct dfota_engine e;
+        struct flipper x;
+        size_t plen, k, stream, failed = 0;
+        uint8_t *p, *initial;
+
+        setenv("DFOTA_CODEC", codecs[c], 1);
+        p = tu_package(f->a, N, f->b, f->blen, 1, 4096, 2, 0, "", &plen);
+        unsetenv("DFOTA_CODEC");
+        assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+        assert_true(h.flags & DFOTA_PKG_F_BLOCKSTATE);
+        stream = h.payload_size - (size_t)dfota_pkg_table_size(&h);
+        tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 4, 2 * N);
+        tu_device_load(&d, 0, f->a, N, p, plen);
+        initial = malloc(d.flash.size);
+        assert_non_null(initial);
+        memcpy(initial, d.flash.mem, d.flash.size);
+        for (k = 0; k < stream; k += stride) {
+            uint8_t *b = d.flash.mem + d.cfg.layout.staging + h.header_size + k;
+            size_t o;
+            char what[64];
+            memcpy(d.flash.mem, initial, d.flash.size);
+            simflash_power_on(&d.flash);
+            x.at = b;
+            x.bit = (uint8_t)(1u << (k % 8));
+            x.done = 0;
+            d.cfg.progress = flip_on_apply;
+            d.cfg.progress_ctx = &x;
+            assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+            if (dfota_install(&e) != DFOTA_OK)
+                failed++;
+            d.cfg.progress = NULL;
+            *b ^= x.bit;                 /* the package restored */
+            for (o = 0; o < f->blen; o += 4096) {
+                size_t l = f->blen - o < 4096 ? f->blen - o : 4096;
+                const uint8_t *fw = d.flash.mem + d.cfg.layout.slot[0] + o;
+                if (memcmp(fw, f->b + o, l) && memcmp(fw, initial + d.cfg.layout.slot[0] + o, l))
+                    fail_msg("DZ%s, stream byte %zu: sector %zu is neither image", codecs[c], k,
+                             o / 4096);
+            }
+            snprintf(what, sizeof what, "DZ%s, stream byte %zu changed while applying", codecs[c], k);
+            settle_to_target(&d, f, what);
+        }
+        /* nearly every change is caught (the rest hit bytes no decision reads) */
+        assert_true(failed * 10 >= (stream / stride) * 9);
+        free(initial);
+        tu_device_free(&d);
+        free(p);
+    }
 }
 
 /* Findings 1 and 8: staging rewritten after dfota_check (interposer, bit
@@ -784,14 +886,18 @@ static void test_snapshot_fields_range_checked(void **st)
     tu_device_free(&d);
 }
 
-/* A DZ2 checkpoint carries snapshot format 0x00020002 (docs/journal-format.md).
- * The same record marked with the DZ2 format of engines before matched
- * literals (0x00020001), or with DZ1's, is refused: DFOTA_ERR_JOURNAL, the
- * update pending and FAILED, never resumed with a state it would misread. */
+/* A DZ2 checkpoint carries snapshot format 0x00020003, the range decoder's
+ * low in place of its code register (docs/journal-format.md). The same
+ * record marked with the DZ2 format of engines before matched literals
+ * (0x00020001), or with one of DZ1's, is refused: DFOTA_ERR_JOURNAL, the
+ * update pending and FAILED, never resumed with a state it would misread.
+ * Written in the previous serialisation (0x00020002: the code register, as
+ * engines before 0x00020003 wrote it), it resumes. */
 static void test_snapshot_dz2_old_format_refused(void **st)
 {
     struct tu_pair *f = *st;
-    static const uint32_t ids[] = { 0x00020001u, 0x00010001u };
+    static const uint32_t ids[] = { 0x00020001u, 0x00010001u, 0x00010002u };
+    const uint32_t words = 216 + 4 + (uint32_t)sizeof(struct dz2_model);
     size_t plen, i;
     uint8_t *p, *cut;
     struct tu_device d;
@@ -813,7 +919,7 @@ static void test_snapshot_dz2_old_format_refused(void **st)
     assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
     assert_true(e.blocks_done > 0 && e.blocks_done < 15);
     half = d.cfg.layout.journal + (e.seq & 1) * (d.cfg.layout.journal_size / 2);
-    assert_int_equal(get32(d.flash.mem + half + 28), 0x00020002u);
+    assert_int_equal(get32(d.flash.mem + half + 28), 0x00020003u);
     cut = malloc(d.flash.size);
     memcpy(cut, d.flash.mem, d.flash.size);
     for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
@@ -829,6 +935,22 @@ static void test_snapshot_dz2_old_format_refused(void **st)
     }
     memcpy(d.flash.mem, cut, d.flash.size);
     settle_to_target(&d, f, "DZ2 snapshot intact");
+    {
+        /* serialisation 2: code = the 4 stream bytes before in_pos - low */
+        uint8_t *r;
+        const uint8_t *w;
+        uint32_t len, in_pos;
+        memcpy(d.flash.mem, cut, d.flash.size);
+        r = d.flash.mem + half;
+        len = get32(r + 8);
+        in_pos = get32(r + words + 8);
+        w = d.flash.mem + d.cfg.layout.staging + h.header_size + in_pos - 4;
+        put32(r + words + 4, ((uint32_t)w[0] << 24 | (uint32_t)w[1] << 16 | (uint32_t)w[2] << 8 | w[3]) -
+                                 get32(r + words + 4));
+        put32(r + 28, 0x00020002u);
+        put32(r + len - 4, dfota_crc32(0, r, len - 4));
+        settle_to_target(&d, f, "DZ2 snapshot, serialisation 2");
+    }
     free(cut);
     free(p);
     tu_device_free(&d);
@@ -937,6 +1059,7 @@ int main(void)
         cmocka_unit_test(test_downgrade_refused),
         cmocka_unit_test(test_decoder_ram_checked),
         cmocka_unit_test(test_two_updates_alternate_banks),
+        cmocka_unit_test(test_staging_decays_during_apply),
         cmocka_unit_test(test_transient_read_flip_inplace),
         cmocka_unit_test(test_staging_changed),
         cmocka_unit_test(test_header_read_once),

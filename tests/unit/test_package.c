@@ -391,6 +391,17 @@ static void test_v2_errors(void **st)
     assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
     raw[V2_FLAGS] = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BLOCKHASH4;
     assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_ERR_HEADER);
+    /* the chain over the decoder's pending state: only with the chain; it
+     * does not change the entries' length */
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_BLOCKHASH4 |
+              DFOTA_PKG_F_BLOCKSTATE;
+    assert_int_equal(dfota_pkg_table_size(&h), 2 * DFOTA_BLOCK_DIGEST_LEN4);
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_OK);
+    assert_int_equal(g.flags, h.flags);
+    raw[V2_FLAGS] = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BLOCKSTATE;
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_ERR_HEADER);
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_BLOCKHASH4;
 
     /* what dfota_pkg_write refuses to write */
     sample2(&h);
