@@ -285,6 +285,25 @@ static int blf_group_here(const struct dfota_patch_state *s)
 #endif
 }
 
+/* Byte j (1..3) of a filter group, read while the group's first byte is
+ * the one being produced: from it on, the copy has remaining - j bytes and
+ * the block block_end - out_pos - j (the group lies in both), and the
+ * read-aheads (src_fill, dst_byte), sized from those two, must not run j
+ * bytes past them (past the source image's end, or in place into what
+ * another block reads). */
+static int match_ahead(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t base,
+                       const uint8_t *out0, uint32_t j, uint8_t *b)
+{
+    struct dfota_patch_state *s = &p->st;
+    int rc;
+    s->remaining -= j;
+    s->block_end -= j;
+    rc = match_next(p, io, base, out0, b);
+    s->remaining += j;
+    s->block_end += j;
+    return rc;
+}
+
 /* A group of an exact copy whose first byte b0 is read: reads the rest,
  * retargets a BL, leaves the bytes after the first in pred. */
 static int blf_match_group(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t base,
@@ -306,14 +325,15 @@ static int blf_match_group(struct dfota_patch *p, const struct dfota_patch_io *i
     if (sa & 1u)
         return DFOTA_OK;
     w[0] = *b0;
-    if ((rc = match_next(p, io, base, out0, &w[1])))
+    if ((rc = match_ahead(p, io, base, out0, 1, &w[1])))
         return rc;
     if (!dz2_bl_first(w[1])) {
         s->pred[3] = w[1];
         s->pred_n = 1;
         return DFOTA_OK;
     }
-    if ((rc = match_next(p, io, base, out0, &w[2])) || (rc = match_next(p, io, base, out0, &w[3])))
+    if ((rc = match_ahead(p, io, base, out0, 2, &w[2])) ||
+        (rc = match_ahead(p, io, base, out0, 3, &w[3])))
         return rc;
     dz2_bl_add(w, (sa >> 1) - (s->addr >> 1));
     memcpy(s->pred, w, 4);
