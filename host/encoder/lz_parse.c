@@ -11,6 +11,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h>
+#define CHAIN_SSE2 1
+#endif
 #include "dfota/error.h"
 #include "dz2.h"
 
@@ -84,7 +88,26 @@ static int build_chains(struct parser *ps)
         ps->prev[i] = (int32_t)(0x80000000u | hash4(ps, ps->j + i));
     for (q = 0; q < 1u << (ps->hash_bits - part_bits); q++) {
         memset(head, 0xFF, sizeof(int32_t) << part_bits);
-        for (i = 0; i < n; i++) {
+        i = 0;
+#ifdef CHAIN_SSE2
+        {   /* four positions at a time: the same test, the same links */
+            const __m128i qv = _mm_set1_epi32((int)q), top = _mm_set1_epi32(INT32_MIN),
+                          sh = _mm_cvtsi32_si128((int)part_bits);
+            for (; i + 4 <= n; i += 4) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(ps->prev + i));
+                v = _mm_srl_epi32(_mm_sub_epi32(v, top), sh);
+                unsigned mask = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, qv)));
+                while (mask) {
+                    size_t x = i + (unsigned)__builtin_ctz(mask);
+                    uint32_t h = ((uint32_t)ps->prev[x] - 0x80000000u) & ((1u << part_bits) - 1);
+                    mask &= mask - 1;
+                    ps->prev[x] = head[h];
+                    head[h] = (int32_t)x;
+                }
+            }
+        }
+#endif
+        for (; i < n; i++) {
             uint32_t h = (uint32_t)ps->prev[i] - 0x80000000u;
             if (h >> part_bits != q)
                 continue;
@@ -189,6 +212,20 @@ static uint32_t match_len(const struct parser *ps, size_t t, size_t u, uint32_t 
         size_t q = u - c->src_len;
         if (q < bstart || t - q > DZ2_RING)
             return 0;
+    }
+    /* (8 bytes at a time, then the rest: the same length) */
+    while (l + 8 <= lim) {
+        uint64_t a, b;
+        memcpy(&a, ps->j + u + l, 8);
+        memcpy(&b, ps->j + jt + l, 8);
+        if (a != b) {
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return l + (uint32_t)__builtin_ctzll(a ^ b) / 8;
+#else
+            break;
+#endif
+        }
+        l += 8;
     }
     while (l < lim && ps->j[u + l] == ps->j[jt + l])
         l++;
