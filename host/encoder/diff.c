@@ -407,6 +407,7 @@ struct parse_job {
     struct dz2_oplist out;
     struct dz2_parser *pp;     /* kept for the second parse */
     struct dz2_costs cost;     /* what out's payload spends (encode_best) */
+    int counted;               /* cost holds it (else dz2_second counts it) */
 };
 
 static void parse_run(void *p)
@@ -420,8 +421,9 @@ static void parse_run(void *p)
 
 /* The second DZ2 parse (dz2_parser_run) of a first one (j, with the
  * branch filter or not) whose payload with the settings flags was the
- * smaller, priced with what that payload spends (j->cost); on j's parser
- * (made again if freed); coded with the same settings, kept if smaller. */
+ * smaller, priced with what that payload spends (j->cost, counted here
+ * unless j->counted); on j's parser (made again if freed); coded with the
+ * same settings, kept if smaller. */
 static int dz2_second(const struct dz_match_ctx *c, const struct dz_oplist *ops,
                       struct parse_job *j, const struct dz_xparams *x, unsigned flags,
                       const struct dfota_diff_opts *o, struct dfota_diff_result *res)
@@ -433,6 +435,14 @@ static int dz2_second(const struct dz_match_ctx *c, const struct dz_oplist *ops,
     int rc = DFOTA_OK;
 
     xx.flags = flags;
+    if (!j->counted) {
+        if (!j->cost.q)
+            j->cost.q = malloc((c->dst_len ? c->dst_len : 1) * sizeof *j->cost.q);
+        rc = j->cost.q ? dz2_encode_costs(c, &j->out, &xx, &j->cost, NULL, NULL) : DFOTA_ERR_ARG;
+        j->counted = !rc;
+        if (rc)
+            return rc;
+    }
     if (!j->pp)
         j->pp = dz2_parser_new(c, j->blf);
     rc = j->pp ? dz2_parser_run(j->pp, ops, &j->out, &j->cost, &two) : DFOTA_ERR_ARG;
@@ -466,22 +476,22 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
     c->grams = NULL;
     if (!x)
         rc = DFOTA_ERR_ARG;
-    if (!rc) {
-        dz_build_map(c, ops, x);
-        x->base = dz_guess_base(c, ops, x);
-    }
     /* (the 4k decoder RAM profile has DZ2's small model only) */
     dz1 = !rc && o->codec != DFOTA_ALG_DZ2 && !c->small;
     /* (an empty target is DZ1's, unless DZ2 is asked for or the only one) */
     dz2 = !rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2 || c->small);
-    /* The DZ2 parse runs beside the DZ1 coding when it is likely to be
-     * wanted (dz2_worth decides after DZ1, on its payload) and a thread is
-     * free; else after it, when wanted. */
+    /* The DZ2 parse runs beside the shift map's making and the DZ1 coding
+     * when it is likely to be wanted (dz2_worth decides after DZ1, on its
+     * payload) and a thread is free; else after them, when wanted. */
     memset(&pj, 0, sizeof pj);
     pj.c = c;
     pj.ops = ops;
     if (dz2 && dz1 && (dst_len < 65536 || copied(ops) >= dst_len / 100 || !flat_bytes(c->dst, dst_len)))
         parsing = dz_try_fork(&pt, parse_run, &pj);
+    if (!rc) {
+        dz_build_map(c, ops, x);
+        x->base = dz_guess_base(c, ops, x);
+    }
     if (dz1)
         rc = encode_best(c, ops, NULL, x, 0, o, res, NULL, NULL, NULL);
     if (parsing)
@@ -513,11 +523,19 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
                 pj.pp = NULL;
                 parsing = dz_try_fork(&pt, parse_run, &bj);
             }
+            /* (with that parse beside, the one with the filter usually wins:
+             * this one's costs are counted only if it wins after all) */
             if (!rc)
-                rc = encode_best(c, NULL, &pj.out, x, 0, o, res, &f0, &len0, &pj.cost);
+                rc = encode_best(c, NULL, &pj.out, x, 0, o, res, &f0, &len0, parsing ? NULL : &pj.cost);
+            pj.counted = !parsing;
             if (parsing)
                 dz_join(&pt);
             if (!rc && blf && res->payload_size >= dst_len / 20) {
+                /* (its costs are not held beside the second one's: counted
+                 * again if it wins) */
+                free(pj.cost.q);
+                pj.cost.q = NULL;
+                pj.counted = 0;
                 if (!parsing) {
                     dz2_parser_free(pj.pp);     /* (one parser at a time) */
                     pj.pp = NULL;
@@ -526,13 +544,20 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
                 rc = bj.rc;
                 if (!rc)
                     rc = encode_best(c, NULL, &bj.out, x, DZ2_X_BLF, o, res, &f1, &len1, &bj.cost);
+                bj.counted = 1;
             }
             /* the second parse of the smaller of those */
             if (!rc && len0 != (size_t)-1) {
-                struct parse_job *wj = len1 < len0 ? &bj : &pj;
-                dz2_parser_free(wj == &pj ? bj.pp : pj.pp);
-                bj.pp = wj == &bj ? bj.pp : NULL;
-                pj.pp = wj == &pj ? pj.pp : NULL;
+                struct parse_job *wj = len1 < len0 ? &bj : &pj, *lj = wj == &bj ? &pj : &bj;
+                /* (the other one's parser, operations and counts are not
+                 * needed any more: freed before the second parse's memory
+                 * is taken) */
+                dz2_parser_free(lj->pp);
+                lj->pp = NULL;
+                free(lj->out.v);
+                lj->out.v = NULL;
+                free(lj->cost.q);
+                lj->cost.q = NULL;
                 rc = dz2_second(c, ops, wj, x, wj == &bj ? f1 : f0, o, res);
             }
             free(bj.out.v);
