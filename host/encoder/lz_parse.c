@@ -179,11 +179,15 @@ static uint32_t addr_of(const struct dz_match_ctx *c, size_t t)
 /* Price of the number coder for v >= 1, in bits (an estimate). */
 static inline float num_price(uint32_t v)
 {
+#if defined(__GNUC__) || defined(__clang__)
+    unsigned n = v ? 32u - (unsigned)__builtin_clz(v) : 0u;   /* v's bit length */
+#else
     unsigned n = 0;
     while (v) {
         n++;
         v >>= 1;
     }
+#endif
     return 1.5f + 1.0f * (float)(n - 1) + 0.35f * (float)n;
 }
 
@@ -368,6 +372,9 @@ static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *o
                 uint32_t d = nd[i].rep[r], l, m;
                 float pr;
                 if (d == 0 || d > jt)
+                    continue;
+                /* (first bytes that differ: no match of DZ2_MATCH_MIN) */
+                if (lim < DZ2_MATCH_MIN || memcmp(ps->j + jt - d, ps->j + jt, DZ2_MATCH_MIN))
                     continue;
                 l = match_len(ps, t, jt - d, lim, bs);
                 if (l < DZ2_MATCH_MIN)
