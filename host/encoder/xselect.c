@@ -165,6 +165,45 @@ WALK_INLINE void walk(const struct dz_match_ctx *c, const struct dz_copyrun *run
                 while (i < stop && !((flags & DZ_X_PRED) && pred_n) && bp[i] == sp[i]) {
                     uint32_t a = a0 + i;
                     uint16_t *q0, *q2, z, zz;
+                    /* four at a time from a word address on, 16 or more
+                     * zeros into the run: each byte's contexts are then its
+                     * lane's with run bucket 5, "not just after a non-zero"
+                     * and (zhist >> 3 & 1) = 0; a prediction may start only
+                     * at the first byte (any kind) and the third (Thumb) */
+                    if (zrun >= 16 && !(a & 3u) && i + 8 <= e) {
+                        uint16_t *r0 = &row[0 * DZ_RUN_BUCKETS * 2 + 10], *r1 = &row[1 * DZ_RUN_BUCKETS * 2 + 10],
+                                 *r2 = &row[2 * DZ_RUN_BUCKETS * 2 + 10], *r3 = &row[3 * DZ_RUN_BUCKETS * 2 + 10];
+                        while (i + 8 <= e && !memcmp(bp + i, sp + i, 4) &&
+                               !((flags & DZ_X_THUMB) &&
+                                 ((sp[i + 1] & 0xF8) == 0xF0 || (sp[i + 3] & 0xF8) == 0xF0)) &&
+                               !((flags & DZ_X_ARM) && (sp[i + 3] & 0x0F) == 0x0B) &&
+                               !((flags & DZ_X_PTR32) &&
+                                 ((uint32_t)sp[i] | (uint32_t)sp[i + 1] << 8 | (uint32_t)sp[i + 2] << 16 |
+                                  (uint32_t)sp[i + 3] << 24) - base < src_len)) {
+#define ZERO_STEP(rq, k)                                                                          \
+    do {                                                                                          \
+        q2 = &z2[dz2 ? dz2_zero2_ctx(sm, pb, 1) : pb * 2u];                                       \
+        z = *(rq);                                                                                \
+        zz = *q2;                                                                                 \
+        s0 += price_tab[z];                                                                       \
+        s1 += price_tab[(uint16_t)(((uint32_t)z + zz) >> 1)];                                     \
+        *(rq) = (uint16_t)(z + ((DZ_PROB_ONE - z) >> DZ_ADAPT_FAST));                             \
+        *q2 = (uint16_t)(zz + ((DZ_PROB_ONE - zz) >> DZ_ADAPT_FAST));                             \
+        pb = bp[i + (k)];                                                                         \
+    } while (0)
+                            ZERO_STEP(r0, 0);
+                            ZERO_STEP(r1, 1);
+                            ZERO_STEP(r2, 2);
+                            ZERO_STEP(r3, 3);
+#undef ZERO_STEP
+                            zrun += 4;
+                            zhist <<= 4;
+                            i += 4;
+                        }
+                        if (!(i < stop && bp[i] == sp[i]))
+                            break;
+                        a = a0 + i;
+                    }
                     if ((flags & DZ_X_PRED) && i + 4 <= e &&
                         (((flags & DZ_X_THUMB) && !(a & 1u) && (sp[i + 1] & 0xF8) == 0xF0) ||
                          ((flags & DZ_X_ARM) && !(a & 3u) && (sp[i + 3] & 0x0F) == 0x0B) ||
