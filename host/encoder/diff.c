@@ -476,22 +476,23 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
     c->grams = NULL;
     if (!x)
         rc = DFOTA_ERR_ARG;
+    if (!rc) {
+        dz_build_map(c, ops, x);
+        x->base = dz_guess_base(c, ops, x);
+    }
     /* (the 4k decoder RAM profile has DZ2's small model only) */
     dz1 = !rc && o->codec != DFOTA_ALG_DZ2 && !c->small;
     /* (an empty target is DZ1's, unless DZ2 is asked for or the only one) */
     dz2 = !rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2 || c->small);
-    /* The DZ2 parse runs beside the shift map's making and the DZ1 coding
-     * when it is likely to be wanted (dz2_worth decides after DZ1, on its
-     * payload) and a thread is free; else after them, when wanted. */
+    /* The DZ2 parse runs beside the DZ1 coding when it is likely to be
+     * wanted (dz2_worth decides after DZ1, on its payload) and a thread is
+     * free; else after it, when wanted. (Not beside the shift map's making
+     * too: dz_guess_base's arrays and the parser's would be held at once.) */
     memset(&pj, 0, sizeof pj);
     pj.c = c;
     pj.ops = ops;
     if (dz2 && dz1 && (dst_len < 65536 || copied(ops) >= dst_len / 100 || !flat_bytes(c->dst, dst_len)))
         parsing = dz_try_fork(&pt, parse_run, &pj);
-    if (!rc) {
-        dz_build_map(c, ops, x);
-        x->base = dz_guess_base(c, ops, x);
-    }
     if (dz1)
         rc = encode_best(c, ops, NULL, x, 0, o, res, NULL, NULL, NULL);
     if (parsing)
