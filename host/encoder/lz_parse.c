@@ -18,6 +18,23 @@
 #include "dfota/error.h"
 #include "dz2.h"
 
+/* The next link of a hash chain and its bytes asked for early: following
+ * a chain waits on memory, one link after the other. */
+static inline void chain_prefetch(const int32_t *prev, const uint8_t *j, size_t u)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    int32_t nx = prev[u];
+    if (nx >= 0) {
+        __builtin_prefetch(prev + nx);
+        __builtin_prefetch(j + nx);
+    }
+#else
+    (void)prev;
+    (void)j;
+    (void)u;
+#endif
+}
+
 #define HASH_BITS_MAX 22     /* the hash table grows with the input, up to 16 MiB */
 #define CHAIN_DEPTH 24
 #define NICE_LEN    96        /* a match this long is taken without further search */
@@ -396,6 +413,7 @@ static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *o
                     size_t u = (size_t)cand;
                     uint32_t l, d = (uint32_t)(jt - u);
                     float pr;
+                    chain_prefetch(ps->prev, ps->j, u);
                     if (memcmp(ps->j + u, ps->j + jt, 4))
                         continue;
                     l = match_len(ps, t, u, lim, bs);
@@ -480,6 +498,7 @@ static uint32_t best_chain(struct parser *ps, size_t t, uint32_t lim, size_t *po
     cand = chain_head(ps, jt);
     for (depth = 0; cand >= 0 && depth < CHAIN_DEPTH; depth++, cand = ps->prev[cand]) {
         uint32_t l;
+        chain_prefetch(ps->prev, ps->j, (size_t)cand);
         if (memcmp(ps->j + cand, ps->j + jt, 4))
             continue;
         l = match_len(ps, t, (size_t)cand, lim, bs);
