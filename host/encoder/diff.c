@@ -407,6 +407,7 @@ struct parse_job {
     struct dz2_oplist out;
     struct dz2_parser *pp;     /* kept for the second parse */
     struct dz2_costs cost;     /* what out's payload spends (encode_best) */
+    int counted;               /* cost holds it (else dz2_second counts it) */
 };
 
 static void parse_run(void *p)
@@ -420,8 +421,9 @@ static void parse_run(void *p)
 
 /* The second DZ2 parse (dz2_parser_run) of a first one (j, with the
  * branch filter or not) whose payload with the settings flags was the
- * smaller, priced with what that payload spends (j->cost); on j's parser
- * (made again if freed); coded with the same settings, kept if smaller. */
+ * smaller, priced with what that payload spends (j->cost, counted here
+ * unless j->counted); on j's parser (made again if freed); coded with the
+ * same settings, kept if smaller. */
 static int dz2_second(const struct dz_match_ctx *c, const struct dz_oplist *ops,
                       struct parse_job *j, const struct dz_xparams *x, unsigned flags,
                       const struct dfota_diff_opts *o, struct dfota_diff_result *res)
@@ -433,6 +435,14 @@ static int dz2_second(const struct dz_match_ctx *c, const struct dz_oplist *ops,
     int rc = DFOTA_OK;
 
     xx.flags = flags;
+    if (!j->counted) {
+        if (!j->cost.q)
+            j->cost.q = malloc((c->dst_len ? c->dst_len : 1) * sizeof *j->cost.q);
+        rc = j->cost.q ? dz2_encode_costs(c, &j->out, &xx, &j->cost, NULL, NULL) : DFOTA_ERR_ARG;
+        j->counted = !rc;
+        if (rc)
+            return rc;
+    }
     if (!j->pp)
         j->pp = dz2_parser_new(c, j->blf);
     rc = j->pp ? dz2_parser_run(j->pp, ops, &j->out, &j->cost, &two) : DFOTA_ERR_ARG;
@@ -447,112 +457,191 @@ static int dz2_second(const struct dz_match_ctx *c, const struct dz_oplist *ops,
     return rc;
 }
 
-/* Coding: the DZ1 payload, the DZ2 parse and payload, the stored one; the
- * smallest goes to res. */
-static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfota_diff_result *res)
+/* One write order's coding, in three steps (code_dz1, code_dz2, code_end)
+ * so that in place the two orders can be compared between them: the DZ1
+ * payload; the DZ2 parse and its payload; the branch-filter parse, the
+ * second parse and the stored payload. The smallest payload goes to res. */
+struct coding {
+    struct pass *ps;
+    struct dfota_diff_opts o;
+    struct dfota_diff_result *res;
+    struct dz_xparams *x;
+    struct parse_job pj, bj;
+    struct dz_task pt;
+    int rc, dz1, dz2, worth, blf;
+    int parsing;               /* pj's parse started beside the DZ1 coding (dz_join in code_dz2) */
+    int bparsing;              /* bj's parse started beside the first DZ2 coding (dz_join in code_end) */
+    unsigned f0, f1;
+    size_t len0, len1;         /* the DZ2 payloads without / with the branch filter, -1 if none */
+};
+
+/* The DZ1 payload; with fork, the DZ2 parse beside it when it is likely to
+ * be wanted (dz2_worth decides after DZ1, on its payload) and a thread is
+ * free (else code_dz2 runs it, when wanted). */
+static void code_dz1(struct coding *cd, struct pass *ps, const struct dfota_diff_opts *o,
+                     struct dfota_diff_result *res, int fork)
 {
     struct dz_match_ctx *c = &ps->c;
     struct dz_oplist *ops = &ps->ops;
-    size_t k, dst_len = c->dst_len;
-    int rc = DFOTA_OK, dz1, dz2, blf, parsing = 0;
-    unsigned f0 = 0, f1 = 0;
-    size_t len0 = (size_t)-1, len1 = (size_t)-1;
-    struct dz_xparams *x = calloc(1, sizeof *x);
-    struct parse_job pj, bj;
-    struct dz_task pt;
+    size_t dst_len = c->dst_len;
 
+    memset(cd, 0, sizeof *cd);
     memset(res, 0, sizeof *res);
+    cd->ps = ps;
+    cd->o = *o;
+    cd->res = res;
+    cd->len0 = cd->len1 = (size_t)-1;
     c->sa = NULL;                  /* freed by now */
     c->grams = NULL;
-    if (!x)
-        rc = DFOTA_ERR_ARG;
-    if (!rc) {
-        dz_build_map(c, ops, x);
-        x->base = dz_guess_base(c, ops, x);
+    cd->x = calloc(1, sizeof *cd->x);
+    if (!cd->x)
+        cd->rc = DFOTA_ERR_ARG;
+    if (!cd->rc) {
+        dz_build_map(c, ops, cd->x);
+        cd->x->base = dz_guess_base(c, ops, cd->x);
     }
     /* (the 4k decoder RAM profile has DZ2's small model only) */
-    dz1 = !rc && o->codec != DFOTA_ALG_DZ2 && !c->small;
+    cd->dz1 = !cd->rc && o->codec != DFOTA_ALG_DZ2 && !c->small;
     /* (an empty target is DZ1's, unless DZ2 is asked for or the only one) */
-    dz2 = !rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2 || c->small);
-    /* The DZ2 parse runs beside the DZ1 coding when it is likely to be
-     * wanted (dz2_worth decides after DZ1, on its payload) and a thread is
-     * free; else after it, when wanted. */
-    memset(&pj, 0, sizeof pj);
-    pj.c = c;
-    pj.ops = ops;
-    if (dz2 && dz1 && (dst_len < 65536 || copied(ops) >= dst_len / 100 || !flat_bytes(c->dst, dst_len)))
-        parsing = dz_try_fork(&pt, parse_run, &pj);
-    if (dz1)
-        rc = encode_best(c, ops, NULL, x, 0, o, res, NULL, NULL, NULL);
-    if (parsing)
-        dz_join(&pt);
-    if (!rc && dz2) {
-        /* DZ2: one parse, coded with the best settings; then the stored
-         * payload, so no package grows much beyond the target. */
-        if (dz2_worth(c, ops, res)) {
-            if (!parsing)
-                parse_run(&pj);
-            rc = pj.rc;
-            /* Thumb code: also with the branch filter (dfota/delta2.h),
-             * unless the payload is already under 1/20 of the target: the
-             * filter pays where much new code is coded (literals, exact
-             * copies), on small steps the approximate copies' pointer
-             * prediction already holds the moved branches (on the corpus
-             * it won on no pair under 1/20, on every one above). That
-             * parse runs beside the coding of the first when the payload
-             * so far is well above 1/20 (DZ2's is a few % smaller) and a
-             * thread is free. */
-            blf = !rc && !c->small && thumb_code(c->dst, dst_len);
-            memset(&bj, 0, sizeof bj);
-            bj.c = c;
-            bj.ops = ops;
-            bj.blf = 1;
-            parsing = 0;
-            if (blf && res->payload && res->payload_size >= dst_len / 20 + dst_len / 100) {
-                dz2_parser_free(pj.pp);         /* one parser at a time (made again if needed) */
-                pj.pp = NULL;
-                parsing = dz_try_fork(&pt, parse_run, &bj);
+    cd->dz2 = !cd->rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2 || c->small);
+    cd->pj.c = c;
+    cd->pj.ops = ops;
+    if (fork && cd->dz2 && cd->dz1 &&
+        (dst_len < 65536 || copied(ops) >= dst_len / 100 || !flat_bytes(c->dst, dst_len)))
+        cd->parsing = dz_try_fork(&cd->pt, parse_run, &cd->pj);
+    if (cd->dz1)
+        cd->rc = encode_best(c, ops, NULL, cd->x, 0, &cd->o, res, NULL, NULL, NULL);
+}
+
+/* DZ2: one parse, coded with the best settings (len0). Thumb code:
+ * also with the branch filter (dfota/delta2.h), unless the payload is
+ * already under 1/20 of the target: the filter pays where much new code is
+ * coded (literals, exact copies), on small steps the approximate copies'
+ * pointer prediction already holds the moved branches (on the corpus it
+ * won on no pair under 1/20, on every one above). With fork, that parse
+ * (code_end) starts here, beside the coding of the first, when the payload
+ * so far is well above 1/20 (DZ2's is a few % smaller) and a thread is
+ * free; the first's parser is freed before (one parser at a time, made
+ * again for the second parse if needed). */
+static void code_dz2(struct coding *cd, int fork)
+{
+    struct dz_match_ctx *c = &cd->ps->c;
+    struct dz_oplist *ops = &cd->ps->ops;
+    struct dfota_diff_result *res = cd->res;
+    size_t dst_len = c->dst_len;
+
+    if (cd->parsing)
+        dz_join(&cd->pt);
+    if (cd->rc || !cd->dz2 || !dz2_worth(c, ops, res))
+        return;
+    cd->worth = 1;
+    if (!cd->parsing)
+        parse_run(&cd->pj);
+    cd->parsing = 0;
+    cd->rc = cd->pj.rc;
+    cd->blf = !cd->rc && !c->small && thumb_code(c->dst, dst_len);
+    cd->bj.c = c;
+    cd->bj.ops = ops;
+    cd->bj.blf = 1;
+    if (fork && cd->blf && res->payload && res->payload_size >= dst_len / 20 + dst_len / 100) {
+        dz2_parser_free(cd->pj.pp);
+        cd->pj.pp = NULL;
+        cd->bparsing = dz_try_fork(&cd->pt, parse_run, &cd->bj);
+    }
+    /* (with that parse beside, the one with the filter usually wins: this
+     * one's costs are counted only if it wins after all, dz2_second) */
+    if (!cd->rc)
+        cd->rc = encode_best(c, NULL, &cd->pj.out, cd->x, 0, &cd->o, res, &cd->f0, &cd->len0,
+                             cd->bparsing ? NULL : &cd->pj.cost);
+    cd->pj.counted = !cd->bparsing;
+}
+
+/* Is the branch-filter parse wanted (code_end), the first DZ2 payload
+ * made? */
+static int blf_wanted(const struct coding *cd)
+{
+    return cd->blf && cd->res->payload_size >= cd->ps->c.dst_len / 20;
+}
+
+/* What a coding holds besides res, freed (its threads joined first). */
+static void code_free(struct coding *cd)
+{
+    if (cd->parsing)
+        dz_join(&cd->pt);
+    if (cd->bparsing)
+        dz_join(&cd->pt);
+    cd->parsing = cd->bparsing = 0;
+    free(cd->bj.out.v);
+    free(cd->bj.cost.q);
+    dz2_parser_free(cd->bj.pp);
+    free(cd->pj.out.v);
+    free(cd->pj.cost.q);
+    dz2_parser_free(cd->pj.pp);
+    free(cd->x);
+    memset(&cd->pj, 0, sizeof cd->pj);
+    memset(&cd->bj, 0, sizeof cd->bj);
+    cd->x = NULL;
+}
+
+/* The branch-filter parse and payload, the second parse of the smaller of
+ * the two, the stored payload (so no package grows much beyond the
+ * target); then res is filled in (or freed on error). Returns the error. */
+static int code_end(struct coding *cd)
+{
+    struct dz_match_ctx *c = &cd->ps->c;
+    struct dz_oplist *ops = &cd->ps->ops;
+    struct dfota_diff_result *res = cd->res;
+    struct parse_job *pj = &cd->pj, *bj = &cd->bj;
+    size_t k, dst_len = c->dst_len;
+    int rc = cd->rc;
+
+    if (cd->bparsing)
+        dz_join(&cd->pt);
+    if (!rc && cd->worth) {
+        if (blf_wanted(cd)) {
+            if (!cd->bparsing) {
+                dz2_parser_free(pj->pp);     /* (one parser at a time) */
+                pj->pp = NULL;
+                parse_run(bj);
             }
+            /* (the first one's costs are not held beside this one's:
+             * counted again if it wins) */
+            free(pj->cost.q);
+            pj->cost.q = NULL;
+            pj->counted = 0;
+            rc = bj->rc;
             if (!rc)
-                rc = encode_best(c, NULL, &pj.out, x, 0, o, res, &f0, &len0, &pj.cost);
-            if (parsing)
-                dz_join(&pt);
-            if (!rc && blf && res->payload_size >= dst_len / 20) {
-                if (!parsing) {
-                    dz2_parser_free(pj.pp);     /* (one parser at a time) */
-                    pj.pp = NULL;
-                    parse_run(&bj);
-                }
-                rc = bj.rc;
-                if (!rc)
-                    rc = encode_best(c, NULL, &bj.out, x, DZ2_X_BLF, o, res, &f1, &len1, &bj.cost);
-            }
-            /* the second parse of the smaller of those */
-            if (!rc && len0 != (size_t)-1) {
-                struct parse_job *wj = len1 < len0 ? &bj : &pj;
-                dz2_parser_free(wj == &pj ? bj.pp : pj.pp);
-                bj.pp = wj == &bj ? bj.pp : NULL;
-                pj.pp = wj == &pj ? pj.pp : NULL;
-                rc = dz2_second(c, ops, wj, x, wj == &bj ? f1 : f0, o, res);
-            }
-            free(bj.out.v);
-            free(bj.cost.q);
-            dz2_parser_free(bj.pp);
+                rc = encode_best(c, NULL, &bj->out, cd->x, DZ2_X_BLF, &cd->o, res, &cd->f1, &cd->len1,
+                                 &bj->cost);
+            bj->counted = 1;
         }
-        if (!rc && dst_len >= 4) {      /* a payload holds at least 5 bytes */
-            uint8_t *p = NULL;
-            size_t plen = 0;
-            rc = dz2_stored(c, &p, &plen);
-            keep(res, &rc, p, plen, DFOTA_ALG_DZ2);
+        cd->bparsing = 0;
+        /* the second parse of the smaller of those */
+        if (!rc && cd->len0 != (size_t)-1) {
+            struct parse_job *wj = cd->len1 < cd->len0 ? bj : pj, *lj = wj == bj ? pj : bj;
+            /* (the other one's parser, operations and counts are not
+             * needed any more: freed before the second parse's memory is
+             * taken) */
+            dz2_parser_free(lj->pp);
+            lj->pp = NULL;
+            free(lj->out.v);
+            lj->out.v = NULL;
+            free(lj->cost.q);
+            lj->cost.q = NULL;
+            rc = dz2_second(c, ops, wj, cd->x, wj == bj ? cd->f1 : cd->f0, &cd->o, res);
         }
     }
-    free(pj.out.v);
-    free(pj.cost.q);
-    dz2_parser_free(pj.pp);
-    free(x);
+    cd->bparsing = 0;
+    if (!rc && cd->dz2 && dst_len >= 4) {      /* a payload holds at least 5 bytes */
+        uint8_t *p = NULL;
+        size_t plen = 0;
+        rc = dz2_stored(c, &p, &plen);
+        keep(res, &rc, p, plen, DFOTA_ALG_DZ2);
+    }
+    code_free(cd);
     if (!rc) {
-        res->flags = (o->inplace ? DFOTA_PKG_F_INPLACE : 0) |
-                     (o->inplace && c->backward ? DFOTA_PKG_F_BACKWARD : 0);
+        res->flags = (cd->o.inplace ? DFOTA_PKG_F_INPLACE : 0) |
+                     (cd->o.inplace && c->backward ? DFOTA_PKG_F_BACKWARD : 0);
         res->sector_size = c->sector;
         res->lag = c->lag;
         res->stream_crc32 = dfota_crc32(0, c->dst, dst_len);
@@ -567,26 +656,243 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
     } else {
         dfota_diff_result_free(res);
     }
+    cd->rc = rc;
     return rc;
 }
 
-/* In place, the two orders are coded side by side when old + new is under
- * this: each coding holds ~6 bytes per byte of old + new (the DZ2 parse's
- * chains and joint copy, the target in stream order), two at once would
- * take the peak RSS of bigger pairs beyond 10x old + new. */
+/* Coding: the DZ1 payload, the DZ2 parse and payload, the stored one; the
+ * smallest goes to res. */
+static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfota_diff_result *res)
+{
+    struct coding cd;
+    code_dz1(&cd, ps, o, res, 1);
+    code_dz2(&cd, 1);
+    return code_end(&cd);
+}
+
+/* In place, the two orders' codings run side by side (code_both) when
+ * old + new is under this: each holds ~6 bytes per byte of old + new in its
+ * DZ2 parse (the parse's chains and joint copy, the target in stream
+ * order), two at once would take the peak RSS of bigger pairs beyond 10x
+ * old + new. */
 #define DIFF_PAR_ORDERS_MAX 1000000u
 
-struct code_job {
+/* In place, the two write orders' DZ1 payloads are compared, then (if not
+ * told apart) their first DZ2 payloads: the rest of the coding (the DZ2
+ * parse and payloads, then the branch-filter and second parses) is done
+ * for the smaller order only when its payload is smaller by more than
+ * 1/2^ORDER_DZ1_SHIFT (DZ1) or 1/2^ORDER_DZ2_SHIFT (DZ2) and by more than
+ * ORDER_MIN bytes; else both orders are coded to the end. On the corpus
+ * the order of the final package went against the DZ1 payloads' by up to
+ * 5.8% (x-pybricks-ev3: its package 1.2% smaller backward) and against
+ * the first DZ2 payloads' by 0.13% (2 bytes; both coded there). */
+#define ORDER_DZ1_SHIFT 3
+#define ORDER_DZ2_SHIFT 8
+#define ORDER_MIN 64
+
+/* 0 or 1: the order whose payload (size a or b, -1 for none) is smaller
+ * by more than that; -1: neither. */
+static int order_apart(size_t a, size_t b, unsigned shift)
+{
+    if (a == (size_t)-1 || b == (size_t)-1)
+        return -1;
+    if (b > a && b - a > a >> shift && b - a > ORDER_MIN)
+        return 0;
+    if (a > b && a - b > b >> shift && a - b > ORDER_MIN)
+        return 1;
+    return -1;
+}
+
+/* The DZ1 payload of coding cd, -1 if none. */
+static size_t dz1_size(const struct coding *cd)
+{
+    return !cd->rc && cd->dz1 && cd->res->payload ? cd->res->payload_size : (size_t)-1;
+}
+
+struct step_job {
+    struct coding *cd;
     struct pass *ps;
     struct dfota_diff_opts o;
     struct dfota_diff_result *res;
-    int rc;
+    int step;
 };
 
-static void code_run(void *p)
+static void step_run(void *p)
 {
-    struct code_job *j = p;
-    j->rc = code_one(j->ps, &j->o, j->res);
+    struct step_job *j = p;
+    if (j->step == 0)
+        code_dz1(j->cd, j->ps, &j->o, j->res, 0);
+    else if (j->step == 1)
+        code_dz2(j->cd, 0);
+    else
+        code_end(j->cd);
+}
+
+/* Both orders' step (0: code_dz1, 1: code_dz2, 2: code_end), the second's
+ * beside the first's when par (with no progress of its own: its phases
+ * follow the first's). */
+static void code_both(struct coding *cd, struct pass *ps, struct dfota_diff_result *r2, int step,
+                      int par, const struct dfota_diff_opts *o)
+{
+    struct step_job j[2];
+    struct dz_task t;
+    unsigned i;
+    for (i = 0; i < 2; i++) {
+        j[i].cd = &cd[i];
+        j[i].ps = &ps[i];
+        j[i].res = &r2[i];
+        j[i].step = step;
+        j[i].o = *o;
+    }
+    if (par) {
+        j[1].o.progress = NULL;
+        j[1].o.phase = NULL;
+        dz_fork(&t, step_run, &j[1]);
+    } else {
+        step_run(&j[1]);
+    }
+    step_run(&j[0]);
+    if (par)
+        dz_join(&t);
+}
+
+/* One after the other, coding cd waits while the other order is coded:
+ * what it holds that can be made again is freed (its target in stream
+ * order, the DZ2 parser and the first DZ2 payload's counted costs). */
+static void code_park(struct coding *cd)
+{
+    struct pass *ps = cd->ps;
+    dz2_parser_free(cd->pj.pp);
+    cd->pj.pp = NULL;
+    free(cd->pj.cost.q);
+    cd->pj.cost.q = NULL;
+    cd->pj.counted = 0;
+    free(ps->t);
+    ps->t = NULL;
+    ps->c.dst = NULL;
+}
+
+/* ... and made again when its coding goes on (code_end): the counted costs
+ * as encode_best counted them, with the settings of the smallest first DZ2
+ * payload (f0), and the parser, unless the branch-filter parse comes first
+ * (that one frees both anyway; dz2_second counts the costs again if this
+ * parse wins). */
+static void code_unpark(struct coding *cd, const uint8_t *dst, size_t dst_len)
+{
+    struct pass *ps = cd->ps;
+    ps->t = stream_order(dst, dst_len, ps->c.sector, ps->c.backward);
+    ps->c.dst = ps->t;
+    if (!ps->t && !cd->rc)
+        cd->rc = DFOTA_ERR_ARG;
+    if (!cd->rc && cd->worth && cd->len0 != (size_t)-1 && !blf_wanted(cd)) {
+        struct dz_xparams xx = *cd->x;
+        xx.flags = cd->f0;
+        /* the second parse's parser, made before the costs as a first
+         * parse's is: the parser's transient memory is not added to
+         * theirs */
+        cd->pj.pp = dz2_parser_new(&ps->c, 0);
+        if (!cd->pj.pp) {
+            cd->rc = DFOTA_ERR_ARG;
+            return;
+        }
+        cd->pj.cost.q = malloc((dst_len ? dst_len : 1) * sizeof *cd->pj.cost.q);
+        cd->rc = cd->pj.cost.q ? dz2_encode_costs(&ps->c, &cd->pj.out, &xx, &cd->pj.cost, NULL, NULL)
+                               : DFOTA_ERR_ARG;
+        cd->pj.counted = !cd->rc;
+    }
+}
+
+/* The order dropped (order_apart): nothing of its coding kept. */
+static void drop(struct coding *cd, struct pass *ps, struct dfota_diff_result *r2, int *live, int i)
+{
+    code_free(&cd[i]);
+    dfota_diff_result_free(&r2[i]);
+    pass_free(&ps[i]);
+    live[i] = 0;
+}
+
+/* In place with --direction auto: both write orders (ps[0] forward, ps[1]
+ * backward, matched) coded as far as needed to tell which is smaller
+ * (order_apart), that one to the end; the smaller result goes to res
+ * (forward on a tie). The DZ1 payloads of both are made side by side when
+ * old + new is under DIFF_PAR_ORDERS_MAX, else one after the other; the
+ * one order told apart is coded on with its branch-filter parse beside its
+ * first DZ2 coding (code_dz2 with fork). If not told apart: under
+ * DIFF_PAR_ORDERS_MAX both first DZ2 parses and codings side by side, then
+ * the rest (of both if still not told apart); else one order's DZ2 coding
+ * after the other's, the first parked meanwhile (code_park: the second's
+ * target in stream order is not held while the first is coded, nor the
+ * first's parser while the second parses). */
+static int code_orders(const uint8_t *dst, size_t dst_len, struct pass *ps,
+                       const struct dfota_diff_opts *o, struct dfota_diff_result *res)
+{
+    struct coding cd[2];
+    struct dfota_diff_result r2[2];
+    int par = ps[0].c.src_len + dst_len < DIFF_PAR_ORDERS_MAX && dz_threads() > 1;
+    int live[2] = { 1, 1 }, w, i, rc = DFOTA_OK;
+
+    phase(o, DFOTA_DIFF_CODE, 0, 2);
+    code_both(cd, ps, r2, 0, par, o);
+    w = order_apart(dz1_size(&cd[0]), dz1_size(&cd[1]), ORDER_DZ1_SHIFT);
+    if (w >= 0) {
+        drop(cd, ps, r2, live, !w);
+        cd[w].o = *o;              /* with progress now */
+        phase(o, DFOTA_DIFF_CODE, (unsigned)w, 2);
+        code_dz2(&cd[w], 1);
+        code_end(&cd[w]);
+    } else if (par) {
+        code_both(cd, ps, r2, 1, par, o);
+        w = cd[0].rc || cd[1].rc ? -1 : order_apart(cd[0].len0, cd[1].len0, ORDER_DZ2_SHIFT);
+        if (w >= 0) {
+            drop(cd, ps, r2, live, !w);
+            cd[w].o = *o;
+            phase(o, DFOTA_DIFF_CODE, (unsigned)w, 2);
+            code_end(&cd[w]);
+        } else {
+            code_both(cd, ps, r2, 2, par, o);
+            phase(o, DFOTA_DIFF_CODE, 1, 2);
+            phase(o, DFOTA_DIFF_ENCODE, 0, 1);
+        }
+    } else {
+        free(ps[1].t);
+        ps[1].t = NULL;
+        ps[1].c.dst = NULL;
+        code_dz2(&cd[0], 0);
+        code_park(&cd[0]);
+        phase(o, DFOTA_DIFF_CODE, 1, 2);
+        ps[1].t = stream_order(dst, dst_len, ps[1].c.sector, ps[1].c.backward);
+        ps[1].c.dst = ps[1].t;
+        if (!ps[1].t && !cd[1].rc)
+            cd[1].rc = DFOTA_ERR_ARG;
+        code_dz2(&cd[1], 0);
+        w = cd[0].rc || cd[1].rc ? -1 : order_apart(cd[0].len0, cd[1].len0, ORDER_DZ2_SHIFT);
+        if (w == 0)
+            drop(cd, ps, r2, live, 1);
+        else
+            code_end(&cd[1]);
+        if (w == 1) {
+            drop(cd, ps, r2, live, 0);
+        } else {
+            pass_free(&ps[1]);
+            code_unpark(&cd[0], dst, dst_len);
+            phase(o, DFOTA_DIFF_CODE, 0, 2);
+            code_end(&cd[0]);
+        }
+    }
+    for (i = 0; i < 2; i++)
+        if (live[i] && cd[i].rc && !rc)
+            rc = cd[i].rc;
+    if (rc) {
+        for (i = 0; i < 2; i++)
+            if (live[i] && !cd[i].rc)
+                dfota_diff_result_free(&r2[i]);
+        return rc;
+    }
+    w = !live[0] || (live[1] && r2[1].payload_size < r2[0].payload_size);
+    if (live[!w])
+        dfota_diff_result_free(&r2[!w]);
+    *res = r2[w];
+    return DFOTA_OK;
 }
 
 int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t dst_len,
@@ -595,9 +901,8 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
     int32_t *sa = NULL;
     uint8_t *grams = NULL;
     unsigned gram_bits = DZ_GRAM_BITS, n, i;
-    int rc = DFOTA_OK, n2done = 0;
+    int rc = DFOTA_OK;
     struct pass ps[2];
-    struct dfota_diff_result r2[2];
 
     struct dfota_diff_opts oc;
 
@@ -673,67 +978,15 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
     }
     free(sa);
     free(grams);
-    if (n == 2 && !rc && src_len + dst_len < DIFF_PAR_ORDERS_MAX && dz_threads() > 1) {
-        /* small pairs: the two orders coded side by side, the second with
-         * no progress of its own (its phases follow the first's) */
-        struct code_job cj;
-        struct dz_task ct;
-        cj.ps = &ps[1];
-        cj.o = *o;
-        cj.o.progress = NULL;
-        cj.o.phase = NULL;
-        cj.res = &r2[1];
-        phase(o, DFOTA_DIFF_CODE, 0, n);
-        dz_fork(&ct, code_run, &cj);
-        rc = code_one(&ps[0], o, &r2[0]);
-        dz_join(&ct);
-        phase(o, DFOTA_DIFF_CODE, 1, n);
-        phase(o, DFOTA_DIFF_ENCODE, 0, 1);
-        if (rc && !cj.rc)
-            dfota_diff_result_free(&r2[1]);
-        if (!rc && cj.rc)
-            dfota_diff_result_free(&r2[0]);
-        if (!rc)
-            rc = cj.rc;
-        n2done = 1;
-    }
-    /* the second pass's target in stream order is made again when its
-     * coding starts: not held while the first is coded */
-    for (i = 1; i < n && !n2done; i++) {
-        free(ps[i].t);
-        ps[i].t = NULL;
-        ps[i].c.dst = NULL;
-    }
-    for (i = 0; i < n && !rc && !n2done; i++) {
-        phase(o, DFOTA_DIFF_CODE, i, n);
-        if (o->inplace && !ps[i].t) {
-            ps[i].t = stream_order(dst, dst_len, ps[i].c.sector, ps[i].c.backward);
-            if (!ps[i].t) {
-                rc = DFOTA_ERR_ARG;
-                if (i)
-                    dfota_diff_result_free(&r2[0]);
-                break;
-            }
-            ps[i].c.dst = ps[i].t;
-        }
-        rc = code_one(&ps[i], o, &r2[i]);
-        pass_free(&ps[i]);
-        if (rc && i)
-            dfota_diff_result_free(&r2[0]);
+    if (!rc && n == 2) {
+        rc = code_orders(dst, dst_len, ps, o, res);
+    } else if (!rc) {
+        phase(o, DFOTA_DIFF_CODE, 0, 1);
+        rc = code_one(&ps[0], o, res);
     }
     for (i = 0; i < n; i++)
         pass_free(&ps[i]);
-    if (rc)
-        return rc;
-    if (n == 2 && r2[1].payload_size < r2[0].payload_size) {
-        dfota_diff_result_free(&r2[0]);
-        *res = r2[1];
-    } else {
-        if (n == 2)
-            dfota_diff_result_free(&r2[1]);
-        *res = r2[0];
-    }
-    return DFOTA_OK;
+    return rc;
 }
 
 void dfota_diff_result_free(struct dfota_diff_result *res)

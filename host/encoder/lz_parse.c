@@ -11,8 +11,29 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h>
+#define CHAIN_SSE2 1
+#endif
 #include "dfota/error.h"
 #include "dz2.h"
+
+/* The next link of a hash chain and its bytes asked for early: following
+ * a chain waits on memory, one link after the other. */
+static inline void chain_prefetch(const int32_t *prev, const uint8_t *j, size_t u)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    int32_t nx = prev[u];
+    if (nx >= 0) {
+        __builtin_prefetch(prev + nx);
+        __builtin_prefetch(j + nx);
+    }
+#else
+    (void)prev;
+    (void)j;
+    (void)u;
+#endif
+}
 
 #define HASH_BITS_MAX 22     /* the hash table grows with the input, up to 16 MiB */
 #define CHAIN_DEPTH 24
@@ -84,7 +105,26 @@ static int build_chains(struct parser *ps)
         ps->prev[i] = (int32_t)(0x80000000u | hash4(ps, ps->j + i));
     for (q = 0; q < 1u << (ps->hash_bits - part_bits); q++) {
         memset(head, 0xFF, sizeof(int32_t) << part_bits);
-        for (i = 0; i < n; i++) {
+        i = 0;
+#ifdef CHAIN_SSE2
+        {   /* four positions at a time: the same test, the same links */
+            const __m128i qv = _mm_set1_epi32((int)q), top = _mm_set1_epi32(INT32_MIN),
+                          sh = _mm_cvtsi32_si128((int)part_bits);
+            for (; i + 4 <= n; i += 4) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(ps->prev + i));
+                v = _mm_srl_epi32(_mm_sub_epi32(v, top), sh);
+                unsigned mask = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, qv)));
+                while (mask) {
+                    size_t x = i + (unsigned)__builtin_ctz(mask);
+                    uint32_t h = ((uint32_t)ps->prev[x] - 0x80000000u) & ((1u << part_bits) - 1);
+                    mask &= mask - 1;
+                    ps->prev[x] = head[h];
+                    head[h] = (int32_t)x;
+                }
+            }
+        }
+#endif
+        for (; i < n; i++) {
             uint32_t h = (uint32_t)ps->prev[i] - 0x80000000u;
             if (h >> part_bits != q)
                 continue;
@@ -156,11 +196,15 @@ static uint32_t addr_of(const struct dz_match_ctx *c, size_t t)
 /* Price of the number coder for v >= 1, in bits (an estimate). */
 static inline float num_price(uint32_t v)
 {
+#if defined(__GNUC__) || defined(__clang__)
+    unsigned n = v ? 32u - (unsigned)__builtin_clz(v) : 0u;   /* v's bit length */
+#else
     unsigned n = 0;
     while (v) {
         n++;
         v >>= 1;
     }
+#endif
     return 1.5f + 1.0f * (float)(n - 1) + 0.35f * (float)n;
 }
 
@@ -189,6 +233,20 @@ static uint32_t match_len(const struct parser *ps, size_t t, size_t u, uint32_t 
         size_t q = u - c->src_len;
         if (q < bstart || t - q > DZ2_RING)
             return 0;
+    }
+    /* (8 bytes at a time, then the rest: the same length) */
+    while (l + 8 <= lim) {
+        uint64_t a, b;
+        memcpy(&a, ps->j + u + l, 8);
+        memcpy(&b, ps->j + jt + l, 8);
+        if (a != b) {
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return l + (uint32_t)__builtin_ctzll(a ^ b) / 8;
+#else
+            break;
+#endif
+        }
+        l += 8;
     }
     while (l < lim && ps->j[u + l] == ps->j[jt + l])
         l++;
@@ -332,6 +390,9 @@ static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *o
                 float pr;
                 if (d == 0 || d > jt)
                     continue;
+                /* (first bytes that differ: no match of DZ2_MATCH_MIN) */
+                if (lim < DZ2_MATCH_MIN || memcmp(ps->j + jt - d, ps->j + jt, DZ2_MATCH_MIN))
+                    continue;
                 l = match_len(ps, t, jt - d, lim, bs);
                 if (l < DZ2_MATCH_MIN)
                     continue;
@@ -352,6 +413,7 @@ static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *o
                     size_t u = (size_t)cand;
                     uint32_t l, d = (uint32_t)(jt - u);
                     float pr;
+                    chain_prefetch(ps->prev, ps->j, u);
                     if (memcmp(ps->j + u, ps->j + jt, 4))
                         continue;
                     l = match_len(ps, t, u, lim, bs);
@@ -436,6 +498,7 @@ static uint32_t best_chain(struct parser *ps, size_t t, uint32_t lim, size_t *po
     cand = chain_head(ps, jt);
     for (depth = 0; cand >= 0 && depth < CHAIN_DEPTH; depth++, cand = ps->prev[cand]) {
         uint32_t l;
+        chain_prefetch(ps->prev, ps->j, (size_t)cand);
         if (memcmp(ps->j + cand, ps->j + jt, 4))
             continue;
         l = match_len(ps, t, (size_t)cand, lim, bs);

@@ -13,6 +13,12 @@
 #include "dfota/error.h"
 #include "encoder.h"
 
+#if defined(__GNUC__) || defined(__clang__)
+#define RC_INLINE __attribute__((always_inline))
+#else
+#define RC_INLINE
+#endif
+
 struct rc_enc {
     uint64_t low;
     uint32_t range;
@@ -84,7 +90,7 @@ enum { ST_OPS, ST_DZERO, ST_DMRU, ST_DVAL, ST_LIT, ST_PRE, ST_N };
 static _Thread_local double st_bits[ST_N];
 static _Thread_local int st_cat, st_on;
 
-static inline void rc_bit(struct rc_enc *r, uint16_t *prob, unsigned bit, unsigned shift)
+static inline RC_INLINE void rc_bit(struct rc_enc *r, uint16_t *prob, unsigned bit, unsigned shift)
 {
     if (st_on)
         st_bits[st_cat] -= log2((bit ? DZ_PROB_ONE - *prob : *prob) / (double)DZ_PROB_ONE);

@@ -97,85 +97,192 @@ static float preamble_cost(struct cmodel *m, unsigned rows, const struct dz_xpar
     return s;
 }
 
-/* The costs of setting xp->flags without and with DZ_X_BYTECTX (bits[0],
- * bits[1]) in one walk: that flag changes only the price of the "difference
- * is zero" bit (its probability is averaged with a by-previous-byte model),
- * while every model update and every other price is the same; the two sums
- * are kept apart, each in the order of its own walk. bits[] are 0 when out
- * of memory. */
-void dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs, size_t n,
-                     const struct dz_xparams *xp, int dz2, double bits[2])
+#if defined(__GNUC__) || defined(__clang__)
+#define WALK_INLINE static inline __attribute__((always_inline))
+#else
+#define WALK_INLINE static inline
+#endif
+
+/* The zero run's bucket (dz_run_bucket) for runs below 16, 5 from there. */
+static const uint8_t run_bucket[16] = { 0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4 };
+
+/* The walk of dz_setting_bits over the copy bytes, made once for every
+ * combination of the codec's model (mode: 0 DZ1, 1 DZ2, 2 DZ2's small one)
+ * and the prediction flags in use, so that what depends on them is known
+ * when it is compiled: the same sums, in the same order, as the plain walk
+ * with those values. */
+WALK_INLINE void walk(const struct dz_match_ctx *c, const struct dz_copyrun *runs, size_t n,
+                      const struct dz_xparams *xp, struct cmodel *m, const unsigned mode,
+                      const unsigned flags, double *total0, double *total1)
 {
-    struct cmodel *m = malloc(sizeof *m);
-    uint32_t ss = c->inplace ? c->sector : 0, zrun = 0, zhist = 0, block = 0, block_end = 0, addr = 0;
+    const uint8_t *src = c->src, *dst = c->dst;
+    const struct dz_map_entry *map = xp->map;
+    const uint32_t ss = c->inplace ? c->sector : 0, base = xp->base, map_n = xp->map_n,
+                   src_len = (uint32_t)c->src_len, dst_len = (uint32_t)c->dst_len;
+    const unsigned dz2 = mode != 0, sm = mode == 2;
+    uint32_t zrun = 0, zhist = 0, block = 0, block_end = 0, addr = 0;
     uint8_t mru[DZ_LANES] = { 0 }, pred[4];
-    unsigned pred_n = 0, pred_kind = 0, flags = xp->flags & ~DZ_X_BYTECTX, sm = dz2 && c->small;
-    double total0, total1;
-    float s0, s1;
+    unsigned pred_n = 0, pred_kind = 0;
+    double t0 = *total0, t1 = *total1;
     size_t k;
 
-    bits[0] = bits[1] = 0;
-    if (!m)
-        return;
-    price_init();
-    {
-        uint16_t *p = (uint16_t *)(void *)m;
-        size_t i;
-        for (i = 0; i < sizeof *m / sizeof *p; i++)
-            p[i] = DZ_PROB_INIT;
-    }
-    total0 = preamble_cost(m, dz2 ? dz2_map_rows(sm) : DZ_NUM_MAXBITS, xp);
-    total1 = total0;
     for (k = 0; k < n; k++) {
         const struct dz_copyrun *r = &runs[k];
-        uint32_t t = r->t, sp = r->src, i;
+        /* bp, sp: the run's target and source bytes; a0 + i: the address of
+         * its byte i; bend: where its block ends, e: the run's or the block's
+         * end, whichever comes first (a prediction's 4 bytes fit before it) */
+        const uint32_t t = r->t, len = r->len;
+        const uint8_t *bp = dst + t, *sp = src + r->src;
+        uint32_t i, a0, bend, e;
+        uint8_t pb = t ? dst[t - 1] : 0;
+        float s0 = 0, s1 = 0;
         /* the block and address at the run's start */
         {
-            uint32_t off, len;
+            uint32_t off, blen;
             block = 0;
             if (ss && c->backward) {
-                uint32_t last = (uint32_t)(c->dst_len - (size_t)(c->nblocks - 1) * ss);
+                uint32_t last = (uint32_t)(dst_len - (c->nblocks - 1) * ss);
                 block = t < last ? 0 : 1 + (t - last) / ss;
             } else if (ss) {
                 block = t / ss;
             }
-            dz_block(block, (uint32_t)c->dst_len, ss, c->backward, &off, &len, &addr);
-            addr += t - off;
-            block_end = off + len;
+            dz_block(block, dst_len, ss, c->backward, &off, &blen, &addr);
+            a0 = addr + t - off;
+            block_end = off + blen;
+            bend = block_end - t;
+            e = bend < len ? bend : len;
         }
-        s0 = s1 = 0;
-        for (i = 0; i < r->len; i++, t++, sp++, addr++) {
-            unsigned lane = addr & 3u, kind = 0;
-            uint8_t sb, d, b = c->dst[t];
+        for (i = 0; i < len; i++) {
+            unsigned lane, kind = 0;
+            uint8_t sb, d, b;
             uint16_t *pz, *p2, avg;
-            if (t == block_end) {
-                uint32_t off, len;
-                block++;
-                dz_block(block, (uint32_t)c->dst_len, ss, c->backward, &off, &len, &addr);
-                block_end = off + len;
+            /* the common case on its own, with few variables: a byte equal
+             * to its source byte, no prediction running or starting, in the
+             * block (the same sums as below) */
+            {
+                const uint32_t stop = ss && bend < len ? bend : len;
+                uint16_t *row = m->d_zero[0], *z2 = m->d_zero2;
+                while (i < stop && !((flags & DZ_X_PRED) && pred_n) && bp[i] == sp[i]) {
+                    uint32_t a = a0 + i;
+                    uint16_t *q0, *q2, z, zz;
+                    /* four at a time from a word address on, 16 or more
+                     * zeros into the run: each byte's contexts are then its
+                     * lane's with run bucket 5, "not just after a non-zero"
+                     * and (zhist >> 3 & 1) = 0; a prediction may start only
+                     * at the first byte (any kind) and the third (Thumb) */
+                    if (zrun >= 16 && !(a & 3u) && i + 8 <= e) {
+                        uint16_t *r0 = &row[0 * DZ_RUN_BUCKETS * 2 + 10], *r1 = &row[1 * DZ_RUN_BUCKETS * 2 + 10],
+                                 *r2 = &row[2 * DZ_RUN_BUCKETS * 2 + 10], *r3 = &row[3 * DZ_RUN_BUCKETS * 2 + 10];
+                        while (i + 8 <= e && !memcmp(bp + i, sp + i, 4) &&
+                               !((flags & DZ_X_THUMB) &&
+                                 ((sp[i + 1] & 0xF8) == 0xF0 || (sp[i + 3] & 0xF8) == 0xF0)) &&
+                               !((flags & DZ_X_ARM) && (sp[i + 3] & 0x0F) == 0x0B) &&
+                               !((flags & DZ_X_PTR32) &&
+                                 ((uint32_t)sp[i] | (uint32_t)sp[i + 1] << 8 | (uint32_t)sp[i + 2] << 16 |
+                                  (uint32_t)sp[i + 3] << 24) - base < src_len)) {
+#define ZERO_STEP(rq, k)                                                                          \
+    do {                                                                                          \
+        q2 = &z2[dz2 ? dz2_zero2_ctx(sm, pb, 1) : pb * 2u];                                       \
+        z = *(rq);                                                                                \
+        zz = *q2;                                                                                 \
+        s0 += price_tab[z];                                                                       \
+        s1 += price_tab[(uint16_t)(((uint32_t)z + zz) >> 1)];                                     \
+        *(rq) = (uint16_t)(z + ((DZ_PROB_ONE - z) >> DZ_ADAPT_FAST));                             \
+        *q2 = (uint16_t)(zz + ((DZ_PROB_ONE - zz) >> DZ_ADAPT_FAST));                             \
+        pb = bp[i + (k)];                                                                         \
+    } while (0)
+                            ZERO_STEP(r0, 0);
+                            ZERO_STEP(r1, 1);
+                            ZERO_STEP(r2, 2);
+                            ZERO_STEP(r3, 3);
+#undef ZERO_STEP
+                            zrun += 4;
+                            zhist <<= 4;
+                            i += 4;
+                        }
+                        if (!(i < stop && bp[i] == sp[i]))
+                            break;
+                        a = a0 + i;
+                    }
+                    if ((flags & DZ_X_PRED) && i + 4 <= e &&
+                        (((flags & DZ_X_THUMB) && !(a & 1u) && (sp[i + 1] & 0xF8) == 0xF0) ||
+                         ((flags & DZ_X_ARM) && !(a & 3u) && (sp[i + 3] & 0x0F) == 0x0B) ||
+                         ((flags & DZ_X_PTR32) && !(a & 3u) &&
+                          ((uint32_t)sp[i] | (uint32_t)sp[i + 1] << 8 | (uint32_t)sp[i + 2] << 16 |
+                           (uint32_t)sp[i + 3] << 24) - base < src_len)))
+                        break;
+                    q0 = &row[((a & 3u) * DZ_RUN_BUCKETS + (zrun < 16 ? run_bucket[zrun] : 5u)) * 2u +
+                              ((zhist >> 3) & 1u)];
+                    q2 = &z2[dz2 ? dz2_zero2_ctx(sm, pb, zrun) : pb * 2u + (zrun == 0)];
+                    z = *q0;
+                    zz = *q2;
+                    s0 += price_tab[z];
+                    s1 += price_tab[(uint16_t)(((uint32_t)z + zz) >> 1)];
+                    *q0 = (uint16_t)(z + ((DZ_PROB_ONE - z) >> DZ_ADAPT_FAST));
+                    *q2 = (uint16_t)(zz + ((DZ_PROB_ONE - zz) >> DZ_ADAPT_FAST));
+                    pb = bp[i];
+                    zrun++;
+                    zhist <<= 1;
+                    i++;
+                }
+                if (i == len)
+                    break;
             }
-            if ((flags & DZ_X_PRED) && !pred_n && r->len - i >= 4 && block_end - t >= 4) {
-                pred_kind = dz_predict(c->src + sp, sp, addr, flags, xp->base, xp->map,
-                                       xp->map_n, (uint32_t)c->src_len, pred);
+            b = bp[i];
+            addr = a0 + i;
+            if (ss && i == bend) {
+                uint32_t off, blen;
+                block++;
+                dz_block(block, dst_len, ss, c->backward, &off, &blen, &addr);
+                block_end = off + blen;
+                /* (lane stays the one before: that of a0 + i) */
+                lane = (a0 + i) & 3u;
+                a0 = addr - i;
+                bend = block_end - t;
+                e = bend < len ? bend : len;
+            } else {
+                lane = addr & 3u;
+            }
+            if ((flags & DZ_X_PRED) && !pred_n && i + 4 <= e &&
+                (((flags & DZ_X_THUMB) && !(addr & 1u) && (sp[i + 1] & 0xF8) == 0xF0) ||
+                 ((flags & DZ_X_ARM) && !(addr & 3u) && (sp[i + 3] & 0x0F) == 0x0B) ||
+                 ((flags & DZ_X_PTR32) && !(addr & 3u) &&
+                  ((uint32_t)sp[i] | (uint32_t)sp[i + 1] << 8 | (uint32_t)sp[i + 2] << 16 |
+                   (uint32_t)sp[i + 3] << 24) - base < src_len))) {
+                /* dz_predict where one of its kinds may apply: a Thumb BL's
+                 * first halfword, an A32 BL's condition and opcode, a word
+                 * that points into the image */
+                pred_kind = dz_predict(sp + i, r->src + i, addr, flags, base, map, map_n, src_len, pred);
                 pred_n = pred_kind ? 4 : 0;
             }
-            sb = c->src[sp];
-            if (pred_n) {
+            sb = sp[i];
+            if ((flags & DZ_X_PRED) && pred_n) {
                 kind = pred_kind;
                 sb = pred[4 - pred_n--];
             }
             d = (uint8_t)(b - sb);
-            pz = &m->d_zero[dz2 ? dz2_pred_row(sm, kind) : kind][dz_zero_ctx(addr, zrun, zhist)];
-            {
-                uint8_t pb = t ? c->dst[t - 1] : 0;
-                p2 = &m->d_zero2[dz2 ? dz2_zero2_ctx(sm, pb, zrun) : pb * 2u + (zrun == 0)];
+            pz = &m->d_zero[dz2 ? dz2_pred_row(sm, kind) : kind]
+                           [((addr & 3u) * DZ_RUN_BUCKETS + (zrun < 16 ? run_bucket[zrun] : 5u)) * 2u +
+                            ((zhist >> 3) & 1u)];
+            p2 = &m->d_zero2[dz2 ? dz2_zero2_ctx(sm, pb, zrun) : pb * 2u + (zrun == 0)];
+            pb = b;
+            if (!d) {
+                uint16_t z = *pz, z2 = *p2;
+                avg = (uint16_t)(((uint32_t)z + z2) >> 1);
+                s0 += price_tab[z];
+                s1 += price_tab[avg];
+                *pz = (uint16_t)(z + ((DZ_PROB_ONE - z) >> DZ_ADAPT_FAST));
+                *p2 = (uint16_t)(z2 + ((DZ_PROB_ONE - z2) >> DZ_ADAPT_FAST));
+                zrun++;
+                zhist <<= 1;
+                continue;
             }
             avg = (uint16_t)(((uint32_t)*pz + *p2) >> 1);
-            s0 += price_tab[d ? DZ_PROB_ONE - *pz : *pz];
-            s1 += price_tab[d ? DZ_PROB_ONE - avg : avg];
-            dz_adapt(pz, d != 0, DZ_ADAPT_FAST);
-            dz_adapt(p2, d != 0, DZ_ADAPT_FAST);
-            if (d) {
+            s0 += price_tab[DZ_PROB_ONE - *pz];
+            s1 += price_tab[DZ_PROB_ONE - avg];
+            dz_adapt(pz, 1, DZ_ADAPT_FAST);
+            dz_adapt(p2, 1, DZ_ADAPT_FAST);
+            {
                 float cm = bit_cost(&m->d_mru[lane * 2u + ((zhist >> 3) & 1u)], d != mru[lane]);
                 s0 += cm;
                 s1 += cm;
@@ -193,14 +300,61 @@ void dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs
                 }
                 mru[lane] = d;
                 zrun = 0;
-            } else {
-                zrun++;
             }
-            zhist = (zhist << 1) | (d != 0);
+            zhist = (zhist << 1) | 1u;
         }
-        total0 += s0;
-        total1 += s1;
+        t0 += s0;
+        t1 += s1;
     }
+    *total0 = t0;
+    *total1 = t1;
+}
+
+/* walk() for one model and the flags in use */
+#define WALK_FLAGS(mode)                                                                          \
+    switch (flags) {                                                                              \
+    case 0: walk(c, runs, n, xp, m, mode, 0, &total0, &total1); break;                            \
+    case DZ_X_THUMB: walk(c, runs, n, xp, m, mode, DZ_X_THUMB, &total0, &total1); break;          \
+    case DZ_X_PTR32: walk(c, runs, n, xp, m, mode, DZ_X_PTR32, &total0, &total1); break;          \
+    case DZ_X_THUMB | DZ_X_PTR32:                                                                 \
+        walk(c, runs, n, xp, m, mode, DZ_X_THUMB | DZ_X_PTR32, &total0, &total1); break;          \
+    case DZ_X_ARM: walk(c, runs, n, xp, m, mode, DZ_X_ARM, &total0, &total1); break;              \
+    case DZ_X_ARM | DZ_X_PTR32:                                                                   \
+        walk(c, runs, n, xp, m, mode, DZ_X_ARM | DZ_X_PTR32, &total0, &total1); break;            \
+    default: walk(c, runs, n, xp, m, mode, flags, &total0, &total1); break;                       \
+    }
+
+/* The costs of setting xp->flags without and with DZ_X_BYTECTX (bits[0],
+ * bits[1]) in one walk: that flag changes only the price of the "difference
+ * is zero" bit (its probability is averaged with a by-previous-byte model),
+ * while every model update and every other price is the same; the two sums
+ * are kept apart, each in the order of its own walk. bits[] are 0 when out
+ * of memory. */
+void dz_setting_bits(const struct dz_match_ctx *c, const struct dz_copyrun *runs, size_t n,
+                     const struct dz_xparams *xp, int dz2, double bits[2])
+{
+    struct cmodel *m = malloc(sizeof *m);
+    unsigned flags = xp->flags & ~DZ_X_BYTECTX;
+    double total0, total1;
+
+    bits[0] = bits[1] = 0;
+    if (!m)
+        return;
+    price_init();
+    {
+        uint16_t *p = (uint16_t *)(void *)m;
+        size_t i;
+        for (i = 0; i < sizeof *m / sizeof *p; i++)
+            p[i] = DZ_PROB_INIT;
+    }
+    total0 = preamble_cost(m, dz2 ? dz2_map_rows(dz2 && c->small) : DZ_NUM_MAXBITS, xp);
+    total1 = total0;
+    if (!dz2)
+        WALK_FLAGS(0)
+    else if (!c->small)
+        WALK_FLAGS(1)
+    else
+        WALK_FLAGS(2)
     free(m);
     bits[0] = total0;
     bits[1] = total1;

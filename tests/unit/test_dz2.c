@@ -388,6 +388,76 @@ static void test_profile_args(void **st)
     dfota_diff_result_free(&res);
 }
 
+/* In place with direction auto (0): the package of the smaller write
+ * order, forward on a tie, byte for byte; whether the orders are coded
+ * side by side (2 threads) or one after the other (1), with both codecs or
+ * DZ1 only. The pairs: content moved up by 10 sectors (backward wins),
+ * moved down (forward wins), a release (inserts, deletes), a byte edited
+ * in one sector (the orders alike: both coded to the end, a tie). */
+static void diff_dir(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen, int dir,
+                     int codec, struct dfota_diff_result *res)
+{
+    struct dfota_diff_opts o;
+    memset(&o, 0, sizeof o);
+    o.inplace = 1;
+    o.sector_size = 4096;
+    o.lag = 2;
+    o.direction = dir;
+    o.codec = codec;
+    assert_int_equal(dfota_diff(src, slen, dst, dlen, &o, res), DFOTA_OK);
+}
+
+static void test_direction_auto(void **st)
+{
+    const size_t n = 120000, shift = 40960;
+    uint8_t *a = tu_image(n, 41), *fresh = tu_image(shift, 43), *up = malloc(n + shift), *rel;
+    uint8_t *ed = malloc(n);
+    size_t nlen, i, t, c;
+    const char *threads[] = { "1", "2" };
+    int codecs[] = { 0, DFOTA_ALG_DZ1 };
+    (void)st;
+    rel = tu_release(a, n, 42, &nlen);
+    memcpy(up, fresh, shift);
+    memcpy(up + shift, a, n);
+    memcpy(ed, a, n);
+    ed[1500] ^= 0x5A;
+    for (t = 0; t < 2; t++) {
+        setenv("DFOTA_THREADS", threads[t], 1);
+        for (c = 0; c < 2; c++) {
+            for (i = 0; i < 4; i++) {
+                /* 0: a -> up, 1: up -> a (down), 2: a -> rel, 3: 3000 bytes a -> ed */
+                const uint8_t *src = i == 1 ? up : a;
+                const uint8_t *dst = i == 0 ? up : i == 1 ? a : i == 2 ? rel : ed;
+                size_t slen = i == 1 ? n + shift : i == 3 ? 3000 : n;
+                size_t dlen = i == 0 ? n + shift : i == 1 ? n : i == 2 ? nlen : 3000;
+                struct dfota_diff_result f, b, au, *want;
+                diff_dir(src, slen, dst, dlen, 1, codecs[c], &f);
+                diff_dir(src, slen, dst, dlen, -1, codecs[c], &b);
+                diff_dir(src, slen, dst, dlen, 0, codecs[c], &au);
+                if (i == 0)
+                    assert_true(b.payload_size < f.payload_size);
+                if (i == 1)
+                    assert_true(f.payload_size < b.payload_size);
+                want = b.payload_size < f.payload_size ? &b : &f;
+                assert_int_equal(au.flags, want->flags);
+                assert_int_equal(au.algorithm, want->algorithm);
+                assert_int_equal(au.payload_size, want->payload_size);
+                assert_memory_equal(au.payload, want->payload, au.payload_size);
+                assert_int_equal(au.stream_crc32, want->stream_crc32);
+                dfota_diff_result_free(&f);
+                dfota_diff_result_free(&b);
+                dfota_diff_result_free(&au);
+            }
+        }
+    }
+    unsetenv("DFOTA_THREADS");
+    free(a);
+    free(fresh);
+    free(up);
+    free(rel);
+    free(ed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_thumb_filter),
         cmocka_unit_test(test_small_model),
         cmocka_unit_test(test_profile_args),
+        cmocka_unit_test(test_direction_auto),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
