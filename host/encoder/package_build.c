@@ -22,22 +22,25 @@ struct mem_io {
     size_t src_len, stream_len;
 };
 
+/* len bytes at off of an image of size n, or DFOTA_ERR_CORRUPT past its end */
+static int mem_read(const uint8_t *img, size_t n, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    if (off > n || len > n - off)
+        return DFOTA_ERR_CORRUPT;
+    memcpy(buf, img + off, len);
+    return DFOTA_OK;
+}
+
 static int mem_payload(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 {
     const struct mem_io *m = ctx;
-    if (off > m->stream_len || len > m->stream_len - off)
-        return DFOTA_ERR_CORRUPT;
-    memcpy(buf, m->stream + off, len);
-    return DFOTA_OK;
+    return mem_read(m->stream, m->stream_len, off, buf, len);
 }
 
 static int mem_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 {
     const struct mem_io *m = ctx;
-    if (off > m->src_len || len > m->src_len - off)
-        return DFOTA_ERR_CORRUPT;
-    memcpy(buf, m->src + off, len);
-    return DFOTA_OK;
+    return mem_read(m->src, m->src_len, off, buf, len);
 }
 
 static int mem_dst(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
