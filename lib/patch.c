@@ -58,7 +58,7 @@ void dfota_patch_restore(struct dfota_patch *p, const struct dfota_patch_state *
     p->dst_base = p->dst_len = 0;
 }
 
-#if !defined(DFOTA_CFG_INPLACE) || DFOTA_CFG_INPLACE    /* (dfota/engine.h's default) */
+#if DZ_INPLACE
 void dfota_patch_pending(const struct dfota_patch_state *s, uint8_t out[DFOTA_PATCH_PENDING_LEN])
 {
     unsigned i, dz2 = s->alg == DFOTA_ALG_DZ2;    /* (DZ1 has no use for DZ2's fields) */

@@ -8,6 +8,14 @@
 #include "dfota/error.h"
 #include "dfota/patch.h"
 
+/* In-place support (in_win, dfota_patch_pending): dfota/engine.h's
+ * DFOTA_CFG_INPLACE, on unless a build sets it to 0. */
+#if !defined(DFOTA_CFG_INPLACE) || DFOTA_CFG_INPLACE
+#define DZ_INPLACE 1
+#else
+#define DZ_INPLACE 0
+#endif
+
 /* DZ_FN: how the helpers below are compiled. With both decoders in a build
  * for size (-Os or -Oz, where the compiler defines __OPTIMIZE_SIZE__) they
  * are ordinary external functions, defined once in patch.c (it defines
@@ -115,7 +123,7 @@ DZ_FN uint8_t in_byte(struct dfota_patch *p, const struct dfota_patch_io *io)
         p->in_len = n;
     }
     s->in_pos++;
-#if !defined(DFOTA_CFG_INPLACE) || DFOTA_CFG_INPLACE    /* (dfota/engine.h's default) */
+#if DZ_INPLACE
     /* the range decoder's look-ahead: code = in_win - low (mod 2^32), the
      * low being the encoder's, which the decisions alone determine */
     s->in_win = (s->in_win << 8) | p->in_buf[at - p->in_base];

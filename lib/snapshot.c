@@ -253,16 +253,16 @@ int dfota__snap_window(struct dfota_engine *e, uint32_t fmt)
     struct dfota__io c;
     struct dfota_patch_io io;
     uint8_t w[4];
-    int rc;
+    int rc, low = SNAP_FMT_BASE(fmt) == fmt;   /* (the older formats hold the code) */
 
     dfota__dec_io(e, &c, &io);
     if ((rc = io.read_payload(io.ctx, s->in_pos - 4u, w, 4)))
         return rc;
     s->in_win = (uint32_t)w[0] << 24 | (uint32_t)w[1] << 16 | (uint32_t)w[2] << 8 | w[3];
-    if (SNAP_FMT_BASE(fmt) == fmt)
+    if (low)
         s->code = s->in_win - s->code;
     if (s->code >= s->range)
-        return SNAP_FMT_BASE(fmt) == fmt ? DFOTA_ERR_CORRUPT : DFOTA_ERR_JOURNAL;
+        return low ? DFOTA_ERR_CORRUPT : DFOTA_ERR_JOURNAL;
     return DFOTA_OK;
 }
 

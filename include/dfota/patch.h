@@ -153,9 +153,6 @@ int dfota_patch_supported(uint8_t alg);
  * when this build does not decode its algorithm or coder. */
 int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h);
 
-/* Produce the next n bytes of the target stream into out. Returns DFOTA_OK,
- * or DFOTA_ERR_CORRUPT when the payload is not a valid DZ1/DZ2 stream for these
- * sizes, or the error of a callback. */
 /* In place, with DFOTA_PKG_F_BLOCKSTATE: the decoder state at a block's
  * end that the block's bytes do not check (the current operation's kind,
  * the bytes it has left and where its next byte comes from: decoded, but
@@ -164,6 +161,9 @@ int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h);
 #define DFOTA_PATCH_PENDING_LEN 36u
 void dfota_patch_pending(const struct dfota_patch_state *s, uint8_t out[DFOTA_PATCH_PENDING_LEN]);
 
+/* Produce the next n bytes of the target stream into out. Returns DFOTA_OK,
+ * or DFOTA_ERR_CORRUPT when the payload is not a valid DZ1/DZ2 stream for these
+ * sizes, or the error of a callback. */
 int dfota_patch_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
                        uint8_t *out, uint32_t n);
 
