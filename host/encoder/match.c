@@ -5,6 +5,10 @@
  * bytes that are still there when its target byte is produced. */
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h>
+#define MATCH_SSE2 1
+#endif
 #include "dfota/delta.h"
 #include "dfota/error.h"
 #include "encoder.h"
@@ -35,10 +39,25 @@ int dz_oplist_push(struct dz_oplist *l, int lit, uint32_t len, uint32_t src)
 
 #define DZ_MATCH_CAP 0x7FFFFFFFu
 
-/* Length of the common prefix of a[0..an) and b[0..bn), eight bytes a step. */
+/* Length of the common prefix of a[0..an) and b[0..bn): with SSE2 32
+ * bytes a step (the binary search of a long run of erased flash compares
+ * up to DZ_BRACKET bytes a step), else eight. */
 static size_t common_prefix(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
     size_t i = 0, n = an < bn ? an : bn;
+#if defined(MATCH_SSE2)
+    while (i + 32 <= n) {
+        __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)(a + i));
+        __m128i y0 = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        __m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(a + i + 16));
+        __m128i y1 = _mm_loadu_si128((const __m128i *)(const void *)(b + i + 16));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x0, y0)) |
+                     (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x1, y1)) << 16;
+        if (m != 0xFFFFFFFFu)
+            return i + (size_t)__builtin_ctz(~m);
+        i += 32;
+    }
+#endif
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     while (i + 8 <= n) {
         uint64_t x, y;
@@ -241,11 +260,14 @@ static int emit_copy(const struct dz_match_ctx *c, struct dz_oplist *ops, size_t
 
 /* bsdiff's scoring leaves short exact matches inside literals (new code
  * written with the same idioms as old code). A second pass copies every
- * exact match of at least DZ_SHORT_MATCH bytes found there. */
+ * exact match of at least DZ_SHORT_MATCH bytes found there. The length a
+ * search finds does not depend on the alignment expected (that only picks
+ * among equally long ones): where dz_match's search found less (bit set in
+ * miss, if not NULL), it is not searched again. */
 #ifndef DZ_SHORT_MATCH
 #define DZ_SHORT_MATCH 5
 #endif
-static int refine_literals(const struct dz_match_ctx *c, struct dz_oplist *ops)
+static int refine_literals(const struct dz_match_ctx *c, struct dz_oplist *ops, const uint8_t *miss)
 {
     struct dz_oplist out = { 0 };
     size_t i, t = 0, next_report = 0;
@@ -268,6 +290,10 @@ static int refine_literals(const struct dz_match_ctx *c, struct dz_oplist *ops)
                 if (c->progress && t + k >= next_report) {
                     c->progress(c->progress_ctx, t + k, c->dst_len);
                     next_report = t + k + (1u << 16);
+                }
+                if (miss && (miss[(t + k) >> 3] >> ((t + k) & 7) & 1)) {
+                    k++;        /* dz_match's search found under DZ_SHORT_MATCH here */
+                    continue;
                 }
                 l = search(c, t + k, (int64_t)(t + k) + expect_off, &pos);
                 if (l > op.len - k)
@@ -303,6 +329,10 @@ int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
     size_t scan = 0, len = 0, pos = 0, lastscan = 0, lastpos = 0;
     int64_t lastoffset = 0;
     size_t next_report = 0;
+    /* the stream positions whose search found under DZ_SHORT_MATCH bytes
+     * (refine_literals; none marked if out of memory) */
+    uint8_t *miss = calloc(m / 8 + 1, 1);
+    int rc;
 
     while (scan < m) {
         size_t oldscore = 0, scsc;
@@ -318,6 +348,8 @@ int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
                 next_report = scan + (1u << 16);
             }
             len = search(c, scan, (int64_t)scan + lastoffset, &pos);
+            if (miss && len < DZ_SHORT_MATCH)
+                miss[scan >> 3] = (uint8_t)(miss[scan >> 3] | 1u << (scan & 7));
             for (; scsc < scan + len; scsc++) {
                 int64_t sp = (int64_t)scsc + lastoffset;
                 if (sp >= 0 && src_at(c, scsc, (size_t)sp) == T[scsc])
@@ -380,8 +412,10 @@ int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
                 lenb -= lens;
             }
             if (emit_copy(c, ops, lastscan, lastpos, lenf) ||
-                dz_oplist_push(ops, 1, (uint32_t)((scan - lenb) - (lastscan + lenf)), 0))
+                dz_oplist_push(ops, 1, (uint32_t)((scan - lenb) - (lastscan + lenf)), 0)) {
+                free(miss);
                 return DFOTA_ERR_ARG;
+            }
             lastscan = scan - lenb;
             lastpos = pos - lenb;
             lastoffset = (int64_t)pos - (int64_t)scan;
@@ -391,5 +425,7 @@ int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
         c->progress(c->progress_ctx, m, m);
     if (c->phase)
         c->phase(c->progress_ctx, DFOTA_DIFF_REFINE, c->pass, c->passes);
-    return refine_literals(c, ops);
+    rc = refine_literals(c, ops, miss);
+    free(miss);
+    return rc;
 }
