@@ -346,11 +346,13 @@ static void pass_free(struct pass *ps)
 static int match_one(const uint8_t *src, size_t src_len, const int32_t *sa, const uint8_t *grams,
                      unsigned gram_bits, const uint8_t *dst, size_t dst_len,
                      const struct dfota_diff_opts *o, int backward, unsigned pass, unsigned passes,
-                     struct pass *ps)
+                     struct dz_race *race, struct pass *ps)
 {
     struct dz_match_ctx *c = &ps->c;
 
     memset(ps, 0, sizeof *ps);
+    c->race = race;
+    c->side = pass;
     c->src = src;
     c->src_len = src_len;
     c->sa = sa;
@@ -389,6 +391,7 @@ struct match_job {
     unsigned gram_bits;
     struct dfota_diff_opts o;
     struct pass *ps;
+    struct dz_race *race;
     int rc;
 };
 
@@ -396,7 +399,7 @@ static void match_run(void *p)
 {
     struct match_job *j = p;
     j->rc = match_one(j->src, j->src_len, j->sa, j->grams, j->gram_bits, j->dst, j->dst_len, &j->o, 1,
-                      1, 2, j->ps);
+                      1, 2, j->race, j->ps);
 }
 
 /* A DZ2 parse (par.h). */
@@ -689,6 +692,10 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
 #define ORDER_DZ1_SHIFT 3
 #define ORDER_DZ2_SHIFT 8
 #define ORDER_MIN 64
+/* Targets of this size and more are not coded in both orders to the end:
+ * when the first DZ2 payloads do not tell the orders apart, the order of
+ * the smaller one (forward on a tie) is coded on alone (order_dz2). */
+#define ORDER_BOTH_MAX 65536u
 
 /* 0 or 1: the order whose payload (size a or b, -1 for none) is smaller
  * by more than that; -1: neither. */
@@ -701,6 +708,20 @@ static int order_apart(size_t a, size_t b, unsigned shift)
     if (a > b && a - b > b >> shift && a - b > ORDER_MIN)
         return 1;
     return -1;
+}
+
+/* After the first DZ2 payloads: the order coded on alone (order_apart;
+ * on a target of ORDER_BOTH_MAX bytes or more, failing that, the one with
+ * the smaller payload, forward on a tie), -1: both to the end. */
+static int order_dz2(const struct coding *cd, size_t dst_len)
+{
+    int w;
+    if (cd[0].rc || cd[1].rc)
+        return -1;
+    w = order_apart(cd[0].len0, cd[1].len0, ORDER_DZ2_SHIFT);
+    if (w < 0 && dst_len >= ORDER_BOTH_MAX && cd[0].len0 != (size_t)-1 && cd[1].len0 != (size_t)-1)
+        w = cd[1].len0 < cd[0].len0;
+    return w;
 }
 
 /* The DZ1 payload of coding cd, -1 if none. */
@@ -842,7 +863,7 @@ static int code_orders(const uint8_t *dst, size_t dst_len, struct pass *ps,
         code_end(&cd[w]);
     } else if (par) {
         code_both(cd, ps, r2, 1, par, o);
-        w = cd[0].rc || cd[1].rc ? -1 : order_apart(cd[0].len0, cd[1].len0, ORDER_DZ2_SHIFT);
+        w = order_dz2(cd, dst_len);
         if (w >= 0) {
             drop(cd, ps, r2, live, !w);
             cd[w].o = *o;
@@ -865,7 +886,7 @@ static int code_orders(const uint8_t *dst, size_t dst_len, struct pass *ps,
         if (!ps[1].t && !cd[1].rc)
             cd[1].rc = DFOTA_ERR_ARG;
         code_dz2(&cd[1], 0);
-        w = cd[0].rc || cd[1].rc ? -1 : order_apart(cd[0].len0, cd[1].len0, ORDER_DZ2_SHIFT);
+        w = order_dz2(cd, dst_len);
         if (w == 0)
             drop(cd, ps, r2, live, 1);
         else
@@ -952,6 +973,16 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
          * progress of its own, its phases follow the first's */
         struct match_job mj;
         struct dz_task mt;
+        struct dz_race race;
+        memset(&race, 0, sizeof race);
+        race.chunks = dst_len / DZ_RACE_CHUNK;
+        if (race.chunks) {
+            race.lits[0] = malloc(race.chunks * sizeof *race.lits[0]);
+            race.lits[1] = malloc(race.chunks * sizeof *race.lits[1]);
+            if (!race.lits[0] || !race.lits[1])
+                race.chunks = 0;      /* (no race) */
+        }
+        mj.race = &race;
         mj.src = src;
         mj.src_len = src_len;
         mj.sa = sa;
@@ -964,16 +995,36 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
         mj.o.phase = NULL;
         mj.ps = &ps[1];
         dz_fork(&mt, match_run, &mj);
-        rc = match_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, 0, 0, n, &ps[0]);
+        rc = match_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, 0, 0, n, &race, &ps[0]);
         dz_join(&mt);
         if (!rc)
             rc = mj.rc;
-        phase(o, DFOTA_DIFF_MATCH, 1, n);
-        phase(o, DFOTA_DIFF_REFINE, 1, n);
-        ps[1].c.progress = o->progress;
-        ps[1].c.phase = o->phase;
+        free(race.lits[0]);
+        free(race.lits[1]);
+        for (i = 0; i < 2; i++) {
+            ps[i].c.race = NULL;
+            if (race.lost[i]) {
+                /* the order that lost the race (encoder.h): the other
+                 * coded alone */
+                pass_free(&ps[i]);
+                if (!i) {
+                    ps[0] = ps[1];
+                    memset(&ps[1], 0, sizeof ps[1]);
+                }
+                n = 1;
+                break;
+            }
+        }
+        phase(o, DFOTA_DIFF_MATCH, 1, 2);
+        phase(o, DFOTA_DIFF_REFINE, 1, 2);
+        ps[n - 1].c.progress = o->progress;
+        ps[n - 1].c.phase = o->phase;
+        if (n == 1) {
+            ps[0].c.pass = 0;
+            ps[0].c.passes = 1;
+        }
     } else {
-        rc = match_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, o->direction < 0, 0, n,
+        rc = match_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, o->direction < 0, 0, n, NULL,
                        &ps[0]);
     }
     free(sa);

@@ -90,6 +90,25 @@ struct dz_match_ctx {
     void (*phase)(void *ctx, int phase, unsigned index, unsigned count);
     unsigned pass, passes;
     int small;               /* DZ2: the small model (the 4k decoder RAM profile) */
+    struct dz_race *race;    /* in place, both write orders matched at once: else NULL */
+    unsigned side;           /* this order's index in race */
+};
+
+/* The two write orders' matches run side by side (diff.c): each publishes
+ * the literal bytes of its operations (those not equal to the byte before:
+ * a run of erased flash costs next to nothing) as they pass every
+ * DZ_RACE_CHUNK bytes of the target (lits[side][j]: up to the first operation end at
+ * or past (j+1) * DZ_RACE_CHUNK; pub[side] of them published). An order
+ * whose count there is over twice the other's there plus DZ_RACE_MARGIN
+ * stops (lost[side] = 1, its operations unfinished): the DZ1 payloads would
+ * tell the other apart (diff.c, code_orders) anyway. */
+#define DZ_RACE_CHUNK 65536u
+#define DZ_RACE_MARGIN 65536u
+struct dz_race {
+    size_t chunks;           /* dst_len / DZ_RACE_CHUNK */
+    size_t *lits[2];
+    size_t pub[2];           /* (atomic) */
+    int lost[2];
 };
 
 int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops);

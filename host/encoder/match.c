@@ -146,13 +146,25 @@ static size_t measure(const struct dz_match_ctx *c, size_t t, size_t sp, size_t 
     return k;
 }
 
-static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, size_t *pos)
+/* In place, a run of one byte at least DZ_BRACKET long starts the same
+ * DZ_BRACKET bytes at every position but its last DZ_BRACKET: the binary
+ * search (which reads only those) brackets them all at the same index.
+ * The caller's memo holds the stretch dst[rs..re) known to be one byte
+ * and, once searched there with a whole bracket of it, that index. */
+struct search_memo {
+    size_t rs, re, lo;
+    int has_lo;
+};
+
+static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, size_t *pos,
+                     struct search_memo *memo)
 {
     const uint8_t *q = c->dst + t;
     size_t qn = c->dst_len - t < DZ_MATCH_CAP ? c->dst_len - t : DZ_MATCH_CAP;
     size_t bn = (!c->inplace || qn < DZ_BRACKET) ? qn : DZ_BRACKET;
     size_t lo = 0, hi = c->src_len, best = 0, bestpos = 0, k, span, llo = 0, lhi = 0;
     uint32_t gone;
+    int run = 0;
 
     if (c->src_len == 0) {
         *pos = 0;
@@ -163,6 +175,21 @@ static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, siz
          * to find (encoder.h: what is reported then) */
         *pos = 0;
         return 0;
+    }
+    if (c->inplace && bn == DZ_BRACKET) {
+        if (t < memo->rs || t >= memo->re) {
+            size_t r = 1;
+            if (memcmp(q, q + 1, 7) == 0)
+                r += common_prefix(q, qn - 1, q + 1, qn - 1);
+            memo->rs = t;
+            memo->re = t + r;
+            memo->has_lo = 0;
+        }
+        run = memo->re - t >= bn;
+        if (run && memo->has_lo) {
+            lo = memo->lo;
+            hi = lo + 1;      /* (no binary search) */
+        }
     }
     /* Invariant: the answer's suffix-order index lies in [lo, hi). Every
      * suffix between two compared ones starts with what both share with q
@@ -180,6 +207,10 @@ static size_t search(const struct dz_match_ctx *c, size_t t, int64_t expect, siz
             hi = mid;
             lhi = l;
         }
+    }
+    if (run && !memo->has_lo) {
+        memo->lo = lo;
+        memo->has_lo = 1;
     }
     /* Among equally long matches, the one nearest the current alignment
      * costs the fewest bits to point at (then the lowest index k).
@@ -270,6 +301,7 @@ static int emit_copy(const struct dz_match_ctx *c, struct dz_oplist *ops, size_t
 static int refine_literals(const struct dz_match_ctx *c, struct dz_oplist *ops, const uint8_t *miss)
 {
     struct dz_oplist out = { 0 };
+    struct search_memo memo = { 0, 0, 0, 0 };
     size_t i, t = 0, next_report = 0;
     int64_t expect_off = 0;
 
@@ -295,7 +327,7 @@ static int refine_literals(const struct dz_match_ctx *c, struct dz_oplist *ops, 
                     k++;        /* dz_match's search found under DZ_SHORT_MATCH here */
                     continue;
                 }
-                l = search(c, t + k, (int64_t)(t + k) + expect_off, &pos);
+                l = search(c, t + k, (int64_t)(t + k) + expect_off, &pos, &memo);
                 if (l > op.len - k)
                     l = op.len - k;
                 if (l >= DZ_SHORT_MATCH) {
@@ -322,6 +354,35 @@ oom:
     return DFOTA_ERR_ARG;
 }
 
+/* The race (encoder.h): the literal bytes of ops up to covered (their end,
+ * ops from *ni on starting at *at) not equal to the byte before them (runs
+ * cost next to nothing to code) published for every chunk passed; 1 if
+ * this order lost. */
+static int race_on(const struct dz_match_ctx *c, const struct dz_oplist *ops, size_t covered,
+                   size_t *ni, size_t *at, size_t *lits, size_t *chunk)
+{
+    struct dz_race *r = c->race;
+    unsigned me = c->side;
+    for (; *ni < ops->n; (*ni)++) {
+        size_t k, end = *at + ops->v[*ni].len;
+        if (ops->v[*ni].lit)
+            for (k = *at ? *at : 1; k < end; k++)
+                *lits += c->dst[k] != c->dst[k - 1];
+        *at = end;
+    }
+    while (*chunk < r->chunks && covered >= (*chunk + 1) * (size_t)DZ_RACE_CHUNK) {
+        size_t j = (*chunk)++;
+        r->lits[me][j] = *lits;
+        __atomic_store_n(&r->pub[me], j + 1, __ATOMIC_RELEASE);
+        if (__atomic_load_n(&r->pub[!me], __ATOMIC_ACQUIRE) > j &&
+            *lits > 2 * r->lits[!me][j] + DZ_RACE_MARGIN) {
+            r->lost[me] = 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
 {
     const uint8_t *T = c->dst;
@@ -332,10 +393,17 @@ int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
     /* the stream positions whose search found under DZ_SHORT_MATCH bytes
      * (refine_literals; none marked if out of memory) */
     uint8_t *miss = calloc(m / 8 + 1, 1);
+    struct search_memo memo = { 0, 0, 0, 0 };
+    size_t ni = 0, at = 0, lits = 0, chunk = 0;
     int rc;
 
     while (scan < m) {
         size_t oldscore = 0, scsc;
+
+        if (c->race && race_on(c, ops, lastscan, &ni, &at, &lits, &chunk)) {
+            free(miss);
+            return DFOTA_OK;
+        }
 
         scsc = scan += len;
         if (c->progress && scan >= next_report && scan < m) {
@@ -347,7 +415,7 @@ int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
                 c->progress(c->progress_ctx, scan, m);
                 next_report = scan + (1u << 16);
             }
-            len = search(c, scan, (int64_t)scan + lastoffset, &pos);
+            len = search(c, scan, (int64_t)scan + lastoffset, &pos, &memo);
             if (miss && len < DZ_SHORT_MATCH)
                 miss[scan >> 3] = (uint8_t)(miss[scan >> 3] | 1u << (scan & 7));
             for (; scsc < scan + len; scsc++) {
@@ -420,6 +488,10 @@ int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
             lastpos = pos - lenb;
             lastoffset = (int64_t)pos - (int64_t)scan;
         }
+    }
+    if (c->race && race_on(c, ops, lastscan, &ni, &at, &lits, &chunk)) {
+        free(miss);
+        return DFOTA_OK;
     }
     if (c->progress)
         c->progress(c->progress_ctx, m, m);

@@ -388,12 +388,16 @@ static void test_profile_args(void **st)
     dfota_diff_result_free(&res);
 }
 
-/* In place with direction auto (0): the package of the smaller write
- * order, forward on a tie, byte for byte; whether the orders are coded
- * side by side (2 threads) or one after the other (1), with both codecs or
- * DZ1 only. The pairs: content moved up by 10 sectors (backward wins),
- * moved down (forward wins), a release (inserts, deletes), a byte edited
- * in one sector (the orders alike: both coded to the end, a tie). */
+/* In place with direction auto (0): byte for byte the package of one write
+ * order, whether the orders are coded side by side (2 threads) or one after
+ * the other (1), with both codecs or DZ1 only. That of the smaller order
+ * (forward on a tie) where the orders are told apart or both coded to the
+ * end (targets under 64 KiB); else (the first DZ2 payloads within 1/256 of
+ * each other on a bigger target, docs/delta-format.md) at most 1/256 and 64
+ * bytes above it. The pairs: content moved up by 10 sectors (backward
+ * wins), moved down (forward wins), a release (inserts, deletes), a byte
+ * edited in one sector of a 3000-byte target (the orders alike: both coded
+ * to the end, a tie). */
 static void diff_dir(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen, int dir,
                      int codec, struct dfota_diff_result *res)
 {
@@ -439,6 +443,13 @@ static void test_direction_auto(void **st)
                 if (i == 1)
                     assert_true(f.payload_size < b.payload_size);
                 want = b.payload_size < f.payload_size ? &b : &f;
+                if (i == 2 && au.flags != want->flags) {
+                    /* the other order, told apart by its first DZ2 payload */
+                    want = want == &b ? &f : &b;
+                    assert_true(au.payload_size <= (f.payload_size < b.payload_size ? f.payload_size
+                                                                                    : b.payload_size) *
+                                                           257 / 256 + 64);
+                }
                 assert_int_equal(au.flags, want->flags);
                 assert_int_equal(au.algorithm, want->algorithm);
                 assert_int_equal(au.payload_size, want->payload_size);
@@ -458,6 +469,37 @@ static void test_direction_auto(void **st)
     free(ed);
 }
 
+/* In place with direction auto, a target whose forward order loses many
+ * literals (the image moved up by 256 KiB of new bytes: forward, the source
+ * is written over before it is read): the forward match stops early (the
+ * race, encoder.h) or not, depending on the threads; either way the package
+ * is the backward one, byte for byte. */
+static void test_direction_race(void **st)
+{
+    const size_t n = 300000, shift = 262144;
+    uint8_t *a = tu_image(n, 51), *fresh = tu_image(shift, 53), *up = malloc(n + shift);
+    const char *threads[] = { "1", "2" };
+    size_t t;
+    (void)st;
+    memcpy(up, fresh, shift);
+    memcpy(up + shift, a, n);
+    for (t = 0; t < 2; t++) {
+        struct dfota_diff_result b, au;
+        setenv("DFOTA_THREADS", threads[t], 1);
+        diff_dir(a, n, up, n + shift, -1, 0, &b);
+        diff_dir(a, n, up, n + shift, 0, 0, &au);
+        assert_int_equal(au.flags, b.flags);
+        assert_int_equal(au.payload_size, b.payload_size);
+        assert_memory_equal(au.payload, b.payload, au.payload_size);
+        dfota_diff_result_free(&b);
+        dfota_diff_result_free(&au);
+    }
+    unsetenv("DFOTA_THREADS");
+    free(a);
+    free(fresh);
+    free(up);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_small_model),
         cmocka_unit_test(test_profile_args),
         cmocka_unit_test(test_direction_auto),
+        cmocka_unit_test(test_direction_race),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
