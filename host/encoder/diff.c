@@ -685,7 +685,9 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
  * parse and payloads, then the branch-filter and second parses) is done
  * for the smaller order only when its payload is smaller by more than
  * 1/2^ORDER_DZ1_SHIFT (DZ1) or 1/2^ORDER_DZ2_SHIFT (DZ2) and by more than
- * ORDER_MIN bytes; else both orders are coded to the end. On the corpus
+ * ORDER_MIN bytes, or (order_dz2) the target has ORDER_BOTH_MAX bytes or
+ * more; else both orders are coded to the end. (An order that lost the
+ * matches' race, encoder.h, is not coded at all.) On the corpus
  * the order of the final package went against the DZ1 payloads' by up to
  * 5.8% (x-pybricks-ev3: its package 1.2% smaller backward) and against
  * the first DZ2 payloads' by 0.13% (2 bytes; both coded there). */
