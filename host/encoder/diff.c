@@ -923,7 +923,7 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
 {
     int32_t *sa = NULL;
     uint8_t *grams = NULL;
-    unsigned gram_bits = DZ_GRAM_BITS, n, i;
+    unsigned gram_bits = DZ_GRAM_BITS, n, i, raced = 0;
     int rc = DFOTA_OK;
     struct pass ps[2];
 
@@ -1009,6 +1009,7 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
                 /* the order that lost the race (encoder.h): the other
                  * coded alone */
                 pass_free(&ps[i]);
+                raced = 2 - i;     /* the other order's index + 1 */
                 if (!i) {
                     ps[0] = ps[1];
                     memset(&ps[1], 0, sizeof ps[1]);
@@ -1034,7 +1035,8 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
     if (!rc && n == 2) {
         rc = code_orders(dst, dst_len, ps, o, res);
     } else if (!rc) {
-        phase(o, DFOTA_DIFF_CODE, 0, 1);
+        /* (after the race, the progress names the order coded as of 2) */
+        phase(o, DFOTA_DIFF_CODE, raced ? raced - 1 : 0, raced ? 2 : 1);
         rc = code_one(&ps[0], o, res);
     }
     for (i = 0; i < n; i++)
