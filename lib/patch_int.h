@@ -19,8 +19,10 @@
 /* RISC-V prediction (DZ2_X_RV, dfota/delta2.h): DZ2's full model only. */
 #if DFOTA_CFG_DZ2 && !DFOTA_CFG_DECODER_RAM_SMALL
 #define DZ_RV 1
+#define DZ_X_RV_ DZ2_X_RV
 #else
 #define DZ_RV 0
+#define DZ_X_RV_ 0u
 #endif
 
 /* DZ_FN: how the helpers below are compiled. With both decoders in a build
@@ -282,7 +284,7 @@ DZ_FN int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io,
 
     for (i = 0; i < 4; i++)
         s->xflags = (uint8_t)(s->xflags | rc_direct(p, io) << i);
-    if (!(s->xflags & (DZ_X_PRED | DZ2_X_RV)))
+    if (!(s->xflags & (DZ_X_PRED | DZ_X_RV_)))
         return p->err;
     for (i = 0; i < 32; i++)
         s->base = (s->base << 1) | rc_direct(p, io);
@@ -343,8 +345,8 @@ DZ_FN int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
 #endif
     /* References start on even (Thumb, RISC-V) or word (A32, pointers)
      * addresses: only there is a prediction worth a call. */
-    if ((s->xflags & (DZ_X_PRED | DZ2_X_RV)) && !s->pred_n &&
-        !(s->addr & ((s->xflags & (DZ_X_THUMB | DZ2_X_RV)) ? 1u : 3u)) && s->remaining >= 4 &&
+    if ((s->xflags & (DZ_X_PRED | DZ_X_RV_)) && !s->pred_n &&
+        !(s->addr & ((s->xflags & (DZ_X_THUMB | DZ_X_RV_)) ? 1u : 3u)) && s->remaining >= 4 &&
         s->block_end - s->out_pos >= 4) {
         uint8_t s8[8];
         unsigned got = 0;

@@ -277,42 +277,44 @@ static inline unsigned dz2_rv_predict(const uint8_t *s, unsigned avail, uint32_t
                                       const struct dz_map_entry *m, uint32_t n, uint32_t src_size,
                                       uint8_t out[8])
 {
-    uint32_t w0 = dz2_rv_word(s), rd = (w0 >> 7) & 0x1Fu;
-    int64_t o;
+    uint32_t w0 = dz2_rv_word(s), rd = (w0 >> 7) & 0x1Fu, w1 = 0, lo;
+    unsigned st = 0;
+    int64_t o, h;
 
-    if ((w0 & 0x7Fu) == 0x6Fu && (rd == 0 || rd == 1 || rd == 5)) {
-        uint32_t imm = ((w0 >> 31) & 1u) << 20 | ((w0 >> 21) & 0x3FFu) << 1 |
-                       ((w0 >> 20) & 1u) << 11 | ((w0 >> 12) & 0xFFu) << 12;
-        o = (int64_t)(imm ^ 0x100000u) - 0x100000;                       /* 21-bit signed */
-        o = (int64_t)dz_map_addr(m, n, (uint32_t)((int64_t)sa + o), src_size) - (int64_t)a;
-        if ((o & 1) || o < -0x100000 || o >= 0x100000)
-            return 0;
-        imm = (uint32_t)o;
-        dz2_rv_put(out, (w0 & 0xFFFu) | ((imm >> 20) & 1u) << 31 | ((imm >> 1) & 0x3FFu) << 21 |
-                            ((imm >> 11) & 1u) << 20 | ((imm >> 12) & 0xFFu) << 12);
-        return 4;
-    }
-    if ((w0 & 0x7Fu) == 0x17u && rd != 0 && avail >= 8) {
-        uint32_t w1 = dz2_rv_word(s + 4), op = w1 & 0x7Fu, lo, hi;
-        unsigned st = op == 0x23u || op == 0x27u;
-        int64_t h;
+    if ((w0 & 0x7Fu) == 0x6Fu && (rd == 0 || rd == 1 || rd == 5)) {          /* JAL */
+        lo = ((w0 >> 31) & 1u) << 20 | ((w0 >> 21) & 0x3FFu) << 1 | ((w0 >> 20) & 1u) << 11 |
+             ((w0 >> 12) & 0xFFu) << 12;
+        o = (int64_t)(lo ^ 0x100000u) - 0x100000;                          /* 21-bit signed */
+    } else if ((w0 & 0x7Fu) == 0x17u && rd != 0 && avail >= 8) {            /* AUIPC + use */
+        uint32_t op;
+        w1 = dz2_rv_word(s + 4);
+        op = w1 & 0x7Fu;
+        st = op == 0x23u || op == 0x27u;
         if (((w1 >> 15) & 0x1Fu) != rd ||
             !(((op == 0x67u || op == 0x13u) && !((w1 >> 12) & 7u)) || op == 0x03u || op == 0x07u || st))
             return 0;
         lo = st ? (w1 >> 25) << 5 | ((w1 >> 7) & 0x1Fu) : w1 >> 20;
         o = ((int64_t)(w0 & 0xFFFFF000u) ^ 0x80000000) - 0x80000000 + ((int64_t)(lo ^ 0x800u) - 0x800);
-        o = (int64_t)dz_map_addr(m, n, (uint32_t)((int64_t)sa + o), src_size) - (int64_t)a;
-        if (o < -0x80000000LL + 0x800 || o >= 0x80000000LL - 0x800)
-            return 0;
-        h = (o + 0x800) & ~(int64_t)0xFFF;
-        hi = (uint32_t)((uint64_t)h & 0xFFFFF000u);
-        lo = (uint32_t)(o - h) & 0xFFFu;
-        dz2_rv_put(out, (w0 & 0xFFFu) | hi);
-        dz2_rv_put(out + 4, st ? (w1 & 0x01FFF07Fu) | (lo >> 5) << 25 | (lo & 0x1Fu) << 7
-                                : (w1 & 0x000FFFFFu) | lo << 20);
-        return 8;
+    } else {
+        return 0;
     }
-    return 0;
+    o = (int64_t)dz_map_addr(m, n, (uint32_t)((int64_t)sa + o), src_size) - (int64_t)a;
+    if (!w1) {
+        if ((o & 1) || o < -0x100000 || o >= 0x100000)
+            return 0;
+        lo = (uint32_t)o;
+        dz2_rv_put(out, (w0 & 0xFFFu) | ((lo >> 20) & 1u) << 31 | ((lo >> 1) & 0x3FFu) << 21 |
+                            ((lo >> 11) & 1u) << 20 | ((lo >> 12) & 0xFFu) << 12);
+        return 4;
+    }
+    if (o < -0x80000000LL + 0x800 || o >= 0x80000000LL - 0x800)
+        return 0;
+    h = (o + 0x800) & ~(int64_t)0xFFF;
+    lo = (uint32_t)(o - h) & 0xFFFu;
+    dz2_rv_put(out, (w0 & 0xFFFu) | (uint32_t)((uint64_t)h & 0xFFFFF000u));
+    dz2_rv_put(out + 4, st ? (w1 & 0x01FFF07Fu) | (lo >> 5) << 25 | (lo & 0x1Fu) << 7
+                            : (w1 & 0x000FFFFFu) | lo << 20);
+    return 8;
 }
 
 /* Repeat distances: an exact copy's distance D in the joint address space

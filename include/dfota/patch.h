@@ -104,8 +104,10 @@ struct dfota_patch_state {
     uint8_t  pred_kind;
     uint8_t  alg;         /* DFOTA_ALG_* of the payload */
     uint8_t  small;       /* DZ2: 1 = the small model (DZ2_MODE_RC_SMALL) */
+#if !DFOTA_CFG_DECODER_RAM_SMALL
     uint8_t  pred2[4];    /* DZ2_X_RV: an AUIPC pair's second word, predicted */
     uint8_t  pred2_n;     /* 4 while it is still to come after pred, else 0 */
+#endif
     uint32_t base;        /* load address of the image, for pointers */
     uint32_t map_n;
     struct dz_map_entry map[DFOTA_PATCH_MAP_MAX];
