@@ -336,13 +336,6 @@ DZ_FN int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
     uint8_t d = 0, sb;
     int rc;
 
-#if DZ_RV
-    if (!s->pred_n && s->pred2_n) {       /* an AUIPC pair's second word */
-        memcpy(s->pred, s->pred2, 4);
-        s->pred_n = 4;
-        s->pred2_n = 0;
-    }
-#endif
     /* References start on even (Thumb, RISC-V) or word (A32, pointers)
      * addresses: only there is a prediction worth a call. */
     if ((s->xflags & (DZ_X_PRED | DZ_X_RV_)) && !s->pred_n &&
@@ -360,8 +353,7 @@ DZ_FN int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
             got = dz2_rv_predict(s8, avail, s->src_pos, s->addr, s->map, s->map_n, s->src_size, w);
             if (got) {
                 memcpy(s->pred, w, 4);
-                memcpy(s->pred2, w + 4, 4);
-                s->pred2_n = (uint8_t)(got - 4u);
+                s->mstart = dz2_rv_word(w + 4);  /* (unused in an approximate copy) */
                 s->pred_kind = 1;
             }
         } else
@@ -371,7 +363,7 @@ DZ_FN int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
         if (!got)
             s->pred_kind = (uint8_t)dz_predict(s8, s->src_pos, s->addr, s->xflags, s->base,
                                                s->map, s->map_n, s->src_size, s->pred);
-        s->pred_n = s->pred_kind ? 4 : 0;
+        s->pred_n = (uint8_t)(got ? got : s->pred_kind ? 4u : 0u);
     }
     rc = src_byte(p, io, &sb);
     if (rc)
@@ -379,7 +371,13 @@ DZ_FN int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
     kind = 0;
     if (s->pred_n) {
         kind = s->pred_kind;
+#if DZ_RV
+        sb = s->pred[(0u - s->pred_n) & 3u];    /* (8..5: an AUIPC pair's first word) */
+        if (--s->pred_n == 4)                   /* then its second, from mstart */
+            dz2_rv_put(s->pred, s->mstart);
+#else
         sb = s->pred[4 - s->pred_n--];
+#endif
     }
     zp = &t->d_zero[kind < t->zcap ? kind : t->zcap][dz_zero_ctx(s->addr, s->zrun, s->zhist)];
     if (s->xflags & DZ_X_BYTECTX)
