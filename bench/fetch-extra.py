@@ -5,8 +5,8 @@ Usage:  python3 bench/fetch-extra.py TARGET_DIR
 
 The shared corpus (../shared/corpus/fetch-corpus.sh) is what every peer is
 compared on; these pairs widen it so that the codec is not tuned to it alone:
-other Cortex-M parts and step sizes, an ARM9 image, RISC-V stubs and a
-WebAssembly module. Like the shared script, it writes TARGET_DIR/NAME/old.bin,
+other Cortex-M parts and step sizes, an ARM9 image, RISC-V stubs, a RISC-V 64 library and
+a WebAssembly module. Like the shared script, it writes TARGET_DIR/NAME/old.bin,
 new.bin and SOURCE, takes images only from the npm registry (`npm pack`),
 pins every output by SHA-256 and skips a pair that is already up to date.
 Nothing it fetches belongs in the repository.
@@ -65,6 +65,12 @@ PAIRS = [
      "baf834fd0a722ba59268bb209fcc67b7fb3a0759b80548e72a608cb1152f98f8",
      "2d124247ba59f2395818fbdc485d69a801386d912829b058099d853a16715ced",
      "esptool flasher stub for ESP32-P4, RISC-V, grows 45%"),
+    ("x-rollup-riscv64", "@rollup/rollup-linux-riscv64-gnu", "4.68.7", "4.68.8",
+     "package/rollup.linux-riscv64-gnu.node", "raw",
+     "3ed52b9c95bbb9e24320cb7eefbff73f6a236886f03487555aa89ca2112148b8",
+     "942ca14cff561e44d9f3b7167f96a88c0853cf15b172554316f2ec365bb8554b",
+     "Rust shared library for RISC-V 64 Linux (RV64GC), the shared corpus's rollup-armhf "
+     "release for another architecture; multi-MB RISC-V code, not MCU firmware"),
     ("x-sqljs-wasm", "sql.js", "1.16.0", "1.17.0", "package/dist/sql-wasm.wasm", "raw",
      "43bbcdd44287e5a2db3b6b5af34b1a3485a7a441285d247976c1ebe3c61f8dbf",
      "6918fd54c1192011b85af0365a819411285bb5579b9ae6a7308778a1750a2765",

@@ -238,17 +238,22 @@ static int dz2_start(struct dfota_patch *p, const struct dfota_patch_io *io)
         return DFOTA_OK;
     }
     if (mode != DZ2_MODE_RC_SMALL &&
-        (DFOTA_CFG_DECODER_RAM_SMALL || (mode != DZ2_MODE_RC && mode != DZ2_MODE_RC_BLF)))
+        (DFOTA_CFG_DECODER_RAM_SMALL ||
+         (mode != DZ2_MODE_RC && mode != DZ2_MODE_RC_BLF && mode != DZ2_MODE_RC_RV)))
         return DFOTA_ERR_CORRUPT;         /* a small build has the small model only */
     s->small = mode == DZ2_MODE_RC_SMALL;
     for (i = 0; i < 4; i++)
         s->code = (s->code << 8) | in_byte(p, io);
     if (p->err)
         return p->err;
+    if (mode == DZ2_MODE_RC_RV)
+        s->xflags = DZ2_X_RV;             /* (before the preamble: it has a map) */
     rc = read_preamble(p, io, m->map_num.len, m->map_num.mant, dz2_map_rows(s->small),
                        dz2_map_max(s->small));
     if (mode == DZ2_MODE_RC_BLF)
         s->xflags = (uint8_t)(s->xflags | DZ2_X_BLF);
+    if (!rc && mode == DZ2_MODE_RC_RV && (s->xflags & (DZ_X_THUMB | DZ_X_ARM)))
+        return DFOTA_ERR_CORRUPT;         /* RISC-V prediction in place of those */
     return rc;
 }
 

@@ -16,6 +16,15 @@
 #define DZ_INPLACE 0
 #endif
 
+/* RISC-V prediction (DZ2_X_RV, dfota/delta2.h): DZ2's full model only. */
+#if DFOTA_CFG_DZ2 && !DFOTA_CFG_DECODER_RAM_SMALL
+#define DZ_RV 1
+#define DZ_X_RV_ DZ2_X_RV
+#else
+#define DZ_RV 0
+#define DZ_X_RV_ 0u
+#endif
+
 /* DZ_FN: how the helpers below are compiled. With both decoders in a build
  * for size (-Os or -Oz, where the compiler defines __OPTIMIZE_SIZE__) they
  * are ordinary external functions, defined once in patch.c (it defines
@@ -49,7 +58,7 @@
 #define rc_tree8       dfota__rc_tree8
 #define src_fill       dfota__src_fill
 #define src_byte       dfota__src_byte
-#define src_peek4      dfota__src_peek4
+#define src_peek       dfota__src_peek
 #define read_preamble  dfota__read_preamble
 #define enter_block    dfota__enter_block
 #define enter_block_io dfota__enter_block_io
@@ -72,7 +81,8 @@ DZ_FN unsigned rc_tree8(struct dfota_patch *p, const struct dfota_patch_io *io, 
                         unsigned shift);
 DZ_FN int src_fill(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t need);
 DZ_FN int src_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *b);
-DZ_FN int src_peek4(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t out[4]);
+DZ_FN int src_peek(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *out,
+                   uint32_t n);
 DZ_FN int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *len,
                         uint16_t (*mant)[1u << DZ_NUM_CTXBITS], unsigned rows, uint32_t map_max);
 DZ_FN void enter_block(struct dfota_patch_state *s);
@@ -255,11 +265,12 @@ DZ_FN int src_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint8
     return rc;
 }
 
-DZ_FN int src_peek4(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t out[4])
+DZ_FN int src_peek(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *out,
+                   uint32_t n)
 {
-    int rc = src_fill(p, io, 4);
+    int rc = src_fill(p, io, n);
     if (!rc)
-        memcpy(out, p->src_buf + (p->st.src_pos - p->src_base), 4);
+        memcpy(out, p->src_buf + (p->st.src_pos - p->src_base), n);
     return rc;
 }
 
@@ -273,7 +284,7 @@ DZ_FN int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io,
 
     for (i = 0; i < 4; i++)
         s->xflags = (uint8_t)(s->xflags | rc_direct(p, io) << i);
-    if (!(s->xflags & DZ_X_PRED))
+    if (!(s->xflags & (DZ_X_PRED | DZ_X_RV_)))
         return p->err;
     for (i = 0; i < 32; i++)
         s->base = (s->base << 1) | rc_direct(p, io);
@@ -325,16 +336,34 @@ DZ_FN int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
     uint8_t d = 0, sb;
     int rc;
 
-    /* References start on even (Thumb) or word (A32, pointers)
-     * addresses: only there is dz_predict worth a call. */
-    if ((s->xflags & DZ_X_PRED) && !s->pred_n && !(s->addr & ((s->xflags & DZ_X_THUMB) ? 1u : 3u)) &&
-        s->remaining >= 4 && s->block_end - s->out_pos >= 4) {
-        uint8_t s4[4];
-        if ((rc = src_peek4(p, io, s4)))
+    /* References start on even (Thumb, RISC-V) or word (A32, pointers)
+     * addresses: only there is a prediction worth a call. */
+    if ((s->xflags & (DZ_X_PRED | DZ_X_RV_)) && !s->pred_n &&
+        !(s->addr & ((s->xflags & (DZ_X_THUMB | DZ_X_RV_)) ? 1u : 3u)) && s->remaining >= 4 &&
+        s->block_end - s->out_pos >= 4) {
+        uint8_t s8[8];
+        unsigned got = 0;
+#if DZ_RV
+        if (s->xflags & DZ2_X_RV) {
+            /* (dfota/delta2.h: a pair lies in the copy and the block) */
+            unsigned avail = s->remaining >= 8 && s->block_end - s->out_pos >= 8 ? 8u : 4u;
+            uint8_t w[8];
+            if ((rc = src_peek(p, io, s8, avail)))
+                return rc;
+            got = dz2_rv_predict(s8, avail, s->src_pos, s->addr, s->map, s->map_n, s->src_size, w);
+            if (got) {
+                memcpy(s->pred, w, 4);
+                s->mstart = dz2_rv_word(w + 4);  /* (unused in an approximate copy) */
+                s->pred_kind = 1;
+            }
+        } else
+#endif
+        if ((rc = src_peek(p, io, s8, 4)))
             return rc;
-        s->pred_kind = (uint8_t)dz_predict(s4, s->src_pos, s->addr, s->xflags, s->base,
-                                           s->map, s->map_n, s->src_size, s->pred);
-        s->pred_n = s->pred_kind ? 4 : 0;
+        if (!got)
+            s->pred_kind = (uint8_t)dz_predict(s8, s->src_pos, s->addr, s->xflags, s->base,
+                                               s->map, s->map_n, s->src_size, s->pred);
+        s->pred_n = (uint8_t)(got ? got : s->pred_kind ? 4u : 0u);
     }
     rc = src_byte(p, io, &sb);
     if (rc)
@@ -342,7 +371,13 @@ DZ_FN int copy_byte(struct dfota_patch *p, const struct dfota_patch_io *io,
     kind = 0;
     if (s->pred_n) {
         kind = s->pred_kind;
+#if DZ_RV
+        sb = s->pred[(0u - s->pred_n) & 3u];    /* (8..5: an AUIPC pair's first word) */
+        if (--s->pred_n == 4)                   /* then its second, from mstart */
+            dz2_rv_put(s->pred, s->mstart);
+#else
         sb = s->pred[4 - s->pred_n--];
+#endif
     }
     zp = &t->d_zero[kind < t->zcap ? kind : t->zcap][dz_zero_ctx(s->addr, s->zrun, s->zhist)];
     if (s->xflags & DZ_X_BYTECTX)

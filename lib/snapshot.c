@@ -233,7 +233,8 @@ int dfota__snap_get(struct dfota__js *r, struct dfota_engine *e, uint32_t fmt)
         (s->op == DZ_OP_COPY && s->remaining > s->src_size - s->src_pos) ||
         (dz2 && s->op == DZ2_OP_MATCH && s->mstart < s->src_size &&
          s->remaining > s->src_size - s->mstart) ||
-        (s->xflags & ~(DZ_X_KNOWN | (dz2 && !s->small ? DZ2_X_BLF : 0u))) || s->pred_n > 4 || s->pred_kind >= DZ_PRED_KINDS)
+        (s->xflags & ~(DZ_X_KNOWN | (dz2 && !s->small ? DZ2_X_BLF | DZ2_X_RV : 0u))) ||
+        ((s->xflags & DZ2_X_RV) && (s->xflags & (DZ_X_THUMB | DZ_X_ARM | DZ2_X_BLF))) || s->pred_n > 4 || s->pred_kind >= DZ_PRED_KINDS)
         return DFOTA_ERR_JOURNAL;
     dfota_patch_restore(&e->patch, s);
     return DFOTA_OK;

@@ -66,8 +66,15 @@ static void phase(const struct dfota_diff_opts *o, int ph, unsigned i, unsigned 
  * settings tried: */
 static const unsigned settings[] = {
     0, DZ_X_THUMB, DZ_X_PTR32, DZ_X_THUMB | DZ_X_PTR32, DZ_X_ARM, DZ_X_ARM | DZ_X_PTR32,
-    DZ_X_BYTECTX, DZ_X_BYTECTX | DZ_X_THUMB | DZ_X_PTR32, DZ_X_BYTECTX | DZ_X_ARM | DZ_X_PTR32 };
+    DZ_X_BYTECTX, DZ_X_BYTECTX | DZ_X_THUMB | DZ_X_PTR32, DZ_X_BYTECTX | DZ_X_ARM | DZ_X_PTR32,
+    DZ2_X_RV | DZ_X_PTR32, DZ_X_BYTECTX | DZ2_X_RV | DZ_X_PTR32 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
+
+/* RISC-V prediction is DZ2's full model's, without the Thumb filter. */
+static int setting_ok(unsigned s, const struct dz_match_ctx *c, int dz2, unsigned extra)
+{
+    return !(settings[s] & DZ2_X_RV) || (dz2 && !c->small && !(extra & DZ2_X_BLF));
+}
 /* Settings counted within this many bits of the cheapest are encoded too
  * (the count is ideal code lengths; the coder adds a few bytes). */
 #define XSEL_MARGIN 64.0
@@ -175,6 +182,8 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
     /* one count gives a setting with and without DZ_X_BYTECTX */
     for (s = 0; s < NSETTINGS; s++) {
         unsigned f = settings[s] & ~DZ_X_BYTECTX, j;
+        if (!setting_ok(s, c, ops == NULL, extra))
+            continue;
         for (j = 0; j < nf && cj.flags[j] != f; j++)
             ;
         if (j == nf)
@@ -189,6 +198,8 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
     dz_par(nf, count_run, &cj);
     free(runs);
     for (s = 0; s < NSETTINGS; s++) {
+        if (!setting_ok(s, c, ops == NULL, extra))
+            continue;
         bits[s] = cj.pair[slot[s]][(settings[s] & DZ_X_BYTECTX) != 0];
         if (bits[s] == 0)
             rc = DFOTA_ERR_ARG;
@@ -196,7 +207,7 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
             best = bits[s];
     }
     for (s = 0; s < NSETTINGS; s++)
-        if (all || bits[s] <= best + XSEL_MARGIN) {
+        if (setting_ok(s, c, ops == NULL, extra) && (all || bits[s] <= best + XSEL_MARGIN)) {
             ej->flags[m] = settings[s] | extra;
             sel[m++] = s;
         }

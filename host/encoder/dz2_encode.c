@@ -16,6 +16,7 @@ struct dz2_ctx {
     uint8_t prev_op, prev_byte;
     uint8_t mru[DZ_LANES];
     uint8_t pred[4], pred_n, pred_kind;
+    uint8_t pred2[4], pred2_n;   /* DZ2_X_RV: an AUIPC pair's second word */
     uint8_t grp_n;             /* bytes of the Thumb filter group still to go */
 };
 
@@ -105,11 +106,31 @@ static void copy_byte_enc(struct rc_enc *r, struct dz2_model *m, struct dz2_ctx 
 {
     unsigned lane = x->addr & 3u, kind = 0, sm = c->small;
     uint8_t sb, d;
-    if ((xp->flags & DZ_X_PRED) && !x->pred_n && !(x->addr & ((xp->flags & DZ_X_THUMB) ? 1u : 3u)) &&
-        left >= 4 && x->block_end - x->out_pos >= 4) {
-        x->pred_kind = (uint8_t)dz_predict(c->src + x->src_pos, x->src_pos, x->addr, xp->flags,
-                                           xp->base, xp->map, xp->map_n, (uint32_t)c->src_len,
-                                           x->pred);
+    if (!x->pred_n && x->pred2_n) {       /* an AUIPC pair's second word */
+        memcpy(x->pred, x->pred2, 4);
+        x->pred_n = 4;
+        x->pred2_n = 0;
+    }
+    if ((xp->flags & (DZ_X_PRED | DZ2_X_RV)) && !x->pred_n &&
+        !(x->addr & ((xp->flags & (DZ_X_THUMB | DZ2_X_RV)) ? 1u : 3u)) && left >= 4 &&
+        x->block_end - x->out_pos >= 4) {
+        unsigned got = 0;
+        if (xp->flags & DZ2_X_RV) {
+            uint8_t w[8];
+            unsigned avail = left >= 8 && x->block_end - x->out_pos >= 8 ? 8u : 4u;
+            got = dz2_rv_predict(c->src + x->src_pos, avail, x->src_pos, x->addr, xp->map, xp->map_n,
+                                 (uint32_t)c->src_len, w);
+            if (got) {
+                memcpy(x->pred, w, 4);
+                memcpy(x->pred2, w + 4, 4);
+                x->pred2_n = (uint8_t)(got - 4u);
+                x->pred_kind = 1;
+            }
+        }
+        if (!got)
+            x->pred_kind = (uint8_t)dz_predict(c->src + x->src_pos, x->src_pos, x->addr, xp->flags,
+                                               xp->base, xp->map, xp->map_n, (uint32_t)c->src_len,
+                                               x->pred);
         x->pred_n = x->pred_kind ? 4 : 0;
     }
     sb = c->src[x->src_pos];
@@ -154,9 +175,13 @@ static int encode(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
 
     if (!m)
         return DFOTA_ERR_ARG;
-    if (blf && sm) {
+    if ((blf || (xp->flags & DZ2_X_RV)) && sm) {
         free(m);
-        return DFOTA_ERR_ARG;       /* the filter is the full model's */
+        return DFOTA_ERR_ARG;       /* the filter and RISC-V prediction are the full model's */
+    }
+    if ((xp->flags & DZ2_X_RV) && (blf || (xp->flags & (DZ_X_THUMB | DZ_X_ARM)))) {
+        free(m);
+        return DFOTA_ERR_ARG;       /* RISC-V prediction replaces those (delta2.h) */
     }
     dz2_model_init(m);
     rc_init(&r);
@@ -334,12 +359,12 @@ static int encode(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
         }
         (*out)[0] = DZ2_MODE_RC_SMALL;
     }
-    if (!rc && blf) {
+    if (!rc && (blf || (xp->flags & DZ2_X_RV))) {
         if ((*out)[0] != DZ2_MODE_RC) {
             free(*out);
             return DFOTA_ERR_CORRUPT;
         }
-        (*out)[0] = DZ2_MODE_RC_BLF;
+        (*out)[0] = blf ? DZ2_MODE_RC_BLF : DZ2_MODE_RC_RV;
     }
     return rc;
 bad:

@@ -191,7 +191,7 @@ static inline void rc_put_preamble(struct rc_enc *r, uint16_t *len,
 
     for (i = 0; i < 4; i++)
         rc_direct(r, (x->flags >> i) & 1);
-    if (!(x->flags & DZ_X_PRED))
+    if (!(x->flags & (DZ_X_PRED | DZ2_X_RV)))      /* (RISC-V's flag is the mode byte's) */
         return;
     for (i = 0; i < 32; i++)
         rc_direct(r, (x->base >> (31 - i)) & 1);

@@ -83,7 +83,7 @@ static float preamble_cost(struct cmodel *m, unsigned rows, const struct dz_xpar
 {
     uint32_t i, prev = 0;
     float s = 4;
-    if (!(x->flags & DZ_X_PRED))
+    if (!(x->flags & (DZ_X_PRED | DZ2_X_RV)))
         return s;
     s += 32;
     s += num_cost(&m->map_num, rows, x->map_n + 1);
@@ -103,6 +103,13 @@ static float preamble_cost(struct cmodel *m, unsigned rows, const struct dz_xpar
 #define WALK_INLINE static inline
 #endif
 
+/* May a RISC-V prediction start at a source byte b (its opcode)? A JAL or
+ * an AUIPC (dz2_rv_predict). */
+static inline int rv_start(uint8_t b)
+{
+    return (b & 0x7Fu) == 0x6Fu || (b & 0x7Fu) == 0x17u;
+}
+
 /* The zero run's bucket (dz_run_bucket) for runs below 16, 5 from there. */
 static const uint8_t run_bucket[16] = { 0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4 };
 
@@ -121,8 +128,8 @@ WALK_INLINE void walk(const struct dz_match_ctx *c, const struct dz_copyrun *run
                    src_len = (uint32_t)c->src_len, dst_len = (uint32_t)c->dst_len;
     const unsigned dz2 = mode != 0, sm = mode == 2;
     uint32_t zrun = 0, zhist = 0, block = 0, block_end = 0, addr = 0;
-    uint8_t mru[DZ_LANES] = { 0 }, pred[4];
-    unsigned pred_n = 0, pred_kind = 0;
+    uint8_t mru[DZ_LANES] = { 0 }, pred[4], pred2[4] = { 0 };
+    unsigned pred_n = 0, pred_kind = 0, pred2_n = 0;
     double t0 = *total0, t1 = *total1;
     size_t k;
 
@@ -162,7 +169,8 @@ WALK_INLINE void walk(const struct dz_match_ctx *c, const struct dz_copyrun *run
             {
                 const uint32_t stop = ss && bend < len ? bend : len;
                 uint16_t *row = m->d_zero[0], *z2 = m->d_zero2;
-                while (i < stop && !((flags & DZ_X_PRED) && pred_n) && bp[i] == sp[i]) {
+                while (i < stop && !((flags & (DZ_X_PRED | DZ2_X_RV)) && (pred_n || pred2_n)) &&
+                       bp[i] == sp[i]) {
                     uint32_t a = a0 + i;
                     uint16_t *q0, *q2, z, zz;
                     /* four at a time from a word address on, 16 or more
@@ -177,6 +185,7 @@ WALK_INLINE void walk(const struct dz_match_ctx *c, const struct dz_copyrun *run
                                !((flags & DZ_X_THUMB) &&
                                  ((sp[i + 1] & 0xF8) == 0xF0 || (sp[i + 3] & 0xF8) == 0xF0)) &&
                                !((flags & DZ_X_ARM) && (sp[i + 3] & 0x0F) == 0x0B) &&
+                               !((flags & DZ2_X_RV) && (rv_start(sp[i]) || rv_start(sp[i + 2]))) &&
                                !((flags & DZ_X_PTR32) &&
                                  ((uint32_t)sp[i] | (uint32_t)sp[i + 1] << 8 | (uint32_t)sp[i + 2] << 16 |
                                   (uint32_t)sp[i + 3] << 24) - base < src_len)) {
@@ -204,8 +213,9 @@ WALK_INLINE void walk(const struct dz_match_ctx *c, const struct dz_copyrun *run
                             break;
                         a = a0 + i;
                     }
-                    if ((flags & DZ_X_PRED) && i + 4 <= e &&
+                    if ((flags & (DZ_X_PRED | DZ2_X_RV)) && i + 4 <= e &&
                         (((flags & DZ_X_THUMB) && !(a & 1u) && (sp[i + 1] & 0xF8) == 0xF0) ||
+                         ((flags & DZ2_X_RV) && !(a & 1u) && rv_start(sp[i])) ||
                          ((flags & DZ_X_ARM) && !(a & 3u) && (sp[i + 3] & 0x0F) == 0x0B) ||
                          ((flags & DZ_X_PTR32) && !(a & 3u) &&
                           ((uint32_t)sp[i] | (uint32_t)sp[i + 1] << 8 | (uint32_t)sp[i + 2] << 16 |
@@ -243,8 +253,14 @@ WALK_INLINE void walk(const struct dz_match_ctx *c, const struct dz_copyrun *run
             } else {
                 lane = addr & 3u;
             }
-            if ((flags & DZ_X_PRED) && !pred_n && i + 4 <= e &&
+            if ((flags & DZ2_X_RV) && !pred_n && pred2_n) {   /* an AUIPC pair's second word */
+                memcpy(pred, pred2, 4);
+                pred_n = 4;
+                pred2_n = 0;
+            }
+            if ((flags & (DZ_X_PRED | DZ2_X_RV)) && !pred_n && i + 4 <= e &&
                 (((flags & DZ_X_THUMB) && !(addr & 1u) && (sp[i + 1] & 0xF8) == 0xF0) ||
+                 ((flags & DZ2_X_RV) && !(addr & 1u) && rv_start(sp[i])) ||
                  ((flags & DZ_X_ARM) && !(addr & 3u) && (sp[i + 3] & 0x0F) == 0x0B) ||
                  ((flags & DZ_X_PTR32) && !(addr & 3u) &&
                   ((uint32_t)sp[i] | (uint32_t)sp[i + 1] << 8 | (uint32_t)sp[i + 2] << 16 |
@@ -252,11 +268,24 @@ WALK_INLINE void walk(const struct dz_match_ctx *c, const struct dz_copyrun *run
                 /* dz_predict where one of its kinds may apply: a Thumb BL's
                  * first halfword, an A32 BL's condition and opcode, a word
                  * that points into the image */
-                pred_kind = dz_predict(sp + i, r->src + i, addr, flags, base, map, map_n, src_len, pred);
+                unsigned got = 0;
+                if ((flags & DZ2_X_RV) && !(addr & 1u) && rv_start(sp[i])) {
+                    uint8_t w[8];
+                    got = dz2_rv_predict(sp + i, i + 8 <= e ? 8u : 4u, r->src + i, addr, map, map_n,
+                                         src_len, w);
+                    if (got) {
+                        memcpy(pred, w, 4);
+                        memcpy(pred2, w + 4, 4);
+                        pred2_n = got - 4u;
+                        pred_kind = 1;
+                    }
+                }
+                if (!got)
+                    pred_kind = dz_predict(sp + i, r->src + i, addr, flags, base, map, map_n, src_len, pred);
                 pred_n = pred_kind ? 4 : 0;
             }
             sb = sp[i];
-            if ((flags & DZ_X_PRED) && pred_n) {
+            if ((flags & (DZ_X_PRED | DZ2_X_RV)) && pred_n) {
                 kind = pred_kind;
                 sb = pred[4 - pred_n--];
             }
@@ -321,6 +350,8 @@ WALK_INLINE void walk(const struct dz_match_ctx *c, const struct dz_copyrun *run
     case DZ_X_ARM: walk(c, runs, n, xp, m, mode, DZ_X_ARM, &total0, &total1); break;              \
     case DZ_X_ARM | DZ_X_PTR32:                                                                   \
         walk(c, runs, n, xp, m, mode, DZ_X_ARM | DZ_X_PTR32, &total0, &total1); break;            \
+    case DZ2_X_RV | DZ_X_PTR32:                                                                   \
+        walk(c, runs, n, xp, m, mode, DZ2_X_RV | DZ_X_PTR32, &total0, &total1); break;            \
     default: walk(c, runs, n, xp, m, mode, flags, &total0, &total1); break;                       \
     }
 

@@ -235,6 +235,88 @@ static inline void dz2_bl_add(uint8_t w[4], uint32_t d)
     w[3] = (uint8_t)(0xF8u | ((v >> 8) & 7u));
 }
 
+/* RISC-V reference prediction (mode DZ2_MODE_RC_RV; decoder state: xflags
+ * bit DZ2_X_RV). Moved code changes the PC-relative offsets of calls and
+ * of address computations whose target moved by another amount. With it, at
+ * an even address a of an approximate copy whose source word there (source
+ * address sa) is
+ *  - a JAL with rd x0, x1 or x5 (4 bytes left in the copy and the block):
+ *    its 21-bit offset is predicted as map(sa + offset) - a;
+ *  - an AUIPC with rd != x0 followed by a JALR or ADDI (funct3 0), a load
+ *    or a store (integer or FP) with rs1 = rd (8 bytes left in both): the
+ *    pair's 32-bit offset hi20 + lo12 is predicted as
+ *    map(sa + offset) - a, split again as hi20' = (o + 0x800) >> 12 and
+ *    lo12' = o - (hi20' << 12);
+ * with map = dz_map_addr, the preamble's shift map, and a prediction only
+ * where that offset fits the instruction. The predicted words replace the
+ * source words the difference bytes are added to, as dz_predict's do
+ * (kind 1, "branch"); an aligned 32-bit pointer (DZ_X_PTR32) is tried
+ * where neither applies. The words are little-endian, opcode in the low 7
+ * bits; other bits stay. Mode 4 is the full model (0x00) with this in place
+ * of the Thumb and A32 predictions (its preamble sets neither). */
+#define DZ2_MODE_RC_RV  4u    /* range coded, full model, RISC-V reference prediction */
+#define DZ2_X_RV      0x20u   /* the decoder's xflags bit for DZ2_MODE_RC_RV */
+
+static inline uint32_t dz2_rv_word(const uint8_t *w)
+{
+    return (uint32_t)w[0] | (uint32_t)w[1] << 8 | (uint32_t)w[2] << 16 | (uint32_t)w[3] << 24;
+}
+
+static inline void dz2_rv_put(uint8_t *w, uint32_t v)
+{
+    w[0] = (uint8_t)v;
+    w[1] = (uint8_t)(v >> 8);
+    w[2] = (uint8_t)(v >> 16);
+    w[3] = (uint8_t)(v >> 24);
+}
+
+/* Predict the target words at address a from the source bytes s at source
+ * address sa, of which avail (4 or 8) may be looked at. Returns how many
+ * bytes of out it predicted: 0, 4 (a JAL) or 8 (an AUIPC pair). */
+static inline unsigned dz2_rv_predict(const uint8_t *s, unsigned avail, uint32_t sa, uint32_t a,
+                                      const struct dz_map_entry *m, uint32_t n, uint32_t src_size,
+                                      uint8_t out[8])
+{
+    uint32_t w0 = dz2_rv_word(s), rd = (w0 >> 7) & 0x1Fu, w1 = 0, lo;
+    unsigned st = 0;
+    int64_t o, h;
+
+    if ((w0 & 0x7Fu) == 0x6Fu && (rd == 0 || rd == 1 || rd == 5)) {          /* JAL */
+        lo = ((w0 >> 31) & 1u) << 20 | ((w0 >> 21) & 0x3FFu) << 1 | ((w0 >> 20) & 1u) << 11 |
+             ((w0 >> 12) & 0xFFu) << 12;
+        o = (int64_t)(lo ^ 0x100000u) - 0x100000;                          /* 21-bit signed */
+    } else if ((w0 & 0x7Fu) == 0x17u && rd != 0 && avail >= 8) {            /* AUIPC + use */
+        uint32_t op;
+        w1 = dz2_rv_word(s + 4);
+        op = w1 & 0x7Fu;
+        st = op == 0x23u || op == 0x27u;
+        if (((w1 >> 15) & 0x1Fu) != rd ||
+            !(((op == 0x67u || op == 0x13u) && !((w1 >> 12) & 7u)) || op == 0x03u || op == 0x07u || st))
+            return 0;
+        lo = st ? (w1 >> 25) << 5 | ((w1 >> 7) & 0x1Fu) : w1 >> 20;
+        o = ((int64_t)(w0 & 0xFFFFF000u) ^ 0x80000000) - 0x80000000 + ((int64_t)(lo ^ 0x800u) - 0x800);
+    } else {
+        return 0;
+    }
+    o = (int64_t)dz_map_addr(m, n, (uint32_t)((int64_t)sa + o), src_size) - (int64_t)a;
+    if (!w1) {
+        if ((o & 1) || o < -0x100000 || o >= 0x100000)
+            return 0;
+        lo = (uint32_t)o;
+        dz2_rv_put(out, (w0 & 0xFFFu) | ((lo >> 20) & 1u) << 31 | ((lo >> 1) & 0x3FFu) << 21 |
+                            ((lo >> 11) & 1u) << 20 | ((lo >> 12) & 0xFFu) << 12);
+        return 4;
+    }
+    if (o < -0x80000000LL + 0x800 || o >= 0x80000000LL - 0x800)
+        return 0;
+    h = (o + 0x800) & ~(int64_t)0xFFF;
+    lo = (uint32_t)(o - h) & 0xFFFu;
+    dz2_rv_put(out, (w0 & 0xFFFu) | (uint32_t)((uint64_t)h & 0xFFFFF000u));
+    dz2_rv_put(out + 4, st ? (w1 & 0x01FFF07Fu) | (lo >> 5) << 25 | (lo & 0x1Fu) << 7
+                            : (w1 & 0x000FFFFFu) | lo << 20);
+    return 8;
+}
+
 /* Repeat distances: an exact copy's distance D in the joint address space
  * (source [0, src_size), then target stream position q at src_size + q) is
  * src_size + out_pos - start. A new distance goes to the front; a repeat

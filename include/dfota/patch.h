@@ -100,7 +100,8 @@ struct dfota_patch_state {
     uint8_t  mru[DZ_LANES];
     uint8_t  xflags;      /* DZ_X_* from the preamble */
     uint8_t  pred[4];     /* predicted source bytes of the current reference */
-    uint8_t  pred_n;      /* how many of them are still to come */
+    uint8_t  pred_n;      /* how many of them are still to come (DZ2_X_RV: 8 for an
+                           * AUIPC pair, whose second word waits in mstart) */
     uint8_t  pred_kind;
     uint8_t  alg;         /* DFOTA_ALG_* of the payload */
     uint8_t  small;       /* DZ2: 1 = the small model (DZ2_MODE_RC_SMALL) */
@@ -111,7 +112,8 @@ struct dfota_patch_state {
     uint32_t rep[DZ2_REPS];   /* repeat distances */
     int32_t  align;       /* source position - target position after the last source copy */
     uint32_t mstart;      /* exact copy: joint-space position of its next byte; at
-                           * a literal after a copy: its match byte's (delta2.h) */
+                           * a literal after a copy: its match byte's (delta2.h); in
+                           * an approximate copy: a predicted AUIPC pair's second word */
     /* copied from the header */
     uint32_t src_size, dst_size, payload_size, sector_size, flags;
 };

@@ -348,6 +348,184 @@ static void test_thumb_filter(void **st)
     free(b);
 }
 
+/* RISC-V code (RV64GC-like): 32-bit words and 16-bit compressed ones, with
+ * calls into a table of functions (JAL ra, or AUIPC ra + JALR ra) and
+ * address computations into a data area at the image's end (AUIPC + ADDI,
+ * LD or SD). A release inserts code in the middle: every reference across
+ * the insertion changes its offset while its target stays, the case of the
+ * RISC-V prediction (mode 4, dfota/delta2.h). Positions and targets are in
+ * the old image's coordinates, moved by the insertion (ins, ins_len). */
+struct rvlay {
+    size_t len, ins, ins_len;
+};
+
+static uint32_t rv_map(const struct rvlay *l, size_t x)
+{
+    return (uint32_t)(x >= l->ins ? x + l->ins_len : x);
+}
+
+static void rv_put(uint8_t *w, uint32_t v)
+{
+    w[0] = (uint8_t)v;
+    w[1] = (uint8_t)(v >> 8);
+    w[2] = (uint8_t)(v >> 16);
+    w[3] = (uint8_t)(v >> 24);
+}
+
+/* Code at old positions [a, b) (fresh: new positions, the inserted code,
+ * calling only the first functions) into m at position + sh. */
+static void rv_seg(uint8_t *m, const struct rvlay *l, size_t a, size_t b, size_t sh, uint32_t seed,
+                   int fresh)
+{
+    uint32_t s = seed;
+    size_t i = a, data = l->len - 4096;
+    while (i < b) {
+        uint32_t r = tu_rand(&s), kind = r % 16, pc = (uint32_t)(i + sh), to, w;
+        int64_t off, hi;
+        if (kind < 6 && i + (kind < 2 ? 4u : 8u) <= b) {
+            if (kind < 3)     /* a function: one of 64 (fresh code: of the first 4) */
+                to = rv_map(l, ((r >> 8) % (fresh ? 4u : 64u)) * (data / 64) & ~(size_t)3);
+            else              /* into the data area */
+                to = rv_map(l, data + ((r >> 8) % 4096u & ~7u));
+            off = (int64_t)to - pc;
+            if (kind < 2) {   /* JAL ra */
+                uint32_t v = (uint32_t)off;
+                rv_put(m + pc, ((v >> 20) & 1u) << 31 | ((v >> 1) & 0x3FFu) << 21 |
+                                   ((v >> 11) & 1u) << 20 | ((v >> 12) & 0xFFu) << 12 | 1u << 7 | 0x6Fu);
+                i += 4;
+                continue;
+            }
+            hi = (off + 0x800) & ~(int64_t)0xFFF;
+            w = (uint32_t)(off - hi) & 0xFFFu;
+            rv_put(m + pc, (uint32_t)((uint64_t)hi & 0xFFFFF000u) | (kind == 2 ? 1u : 15u) << 7 | 0x17u);
+            if (kind == 2)            /* JALR ra, lo(ra) */
+                rv_put(m + pc + 4, w << 20 | 1u << 15 | 1u << 7 | 0x67u);
+            else if (kind == 3)       /* ADDI a5, a5, lo */
+                rv_put(m + pc + 4, w << 20 | 15u << 15 | 15u << 7 | 0x13u);
+            else if (kind == 4)       /* LD a1, lo(a5) */
+                rv_put(m + pc + 4, w << 20 | 15u << 15 | 3u << 12 | 11u << 7 | 0x03u);
+            else                      /* SD a1, lo(a5) */
+                rv_put(m + pc + 4, (w >> 5) << 25 | 11u << 20 | 15u << 15 | 3u << 12 | (w & 31u) << 7 | 0x23u);
+            i += 8;
+        } else if (kind < 10 || i + 4 > b) {  /* a compressed instruction */
+            m[pc] = (uint8_t)(((r >> 4) & 0xFCu) | 1u);
+            m[pc + 1] = (uint8_t)(r >> 12);
+            i += 2;
+        } else {                      /* some other 32-bit instruction */
+            rv_put(m + pc, (r & 0xFFFFF000u) | ((r >> 5) & 31u) << 7 | 0x33u);
+            i += 4;
+        }
+    }
+}
+
+/* The image of length len (old: ins_len 0) or its release. */
+static uint8_t *rv_image(size_t len, size_t ins, size_t ins_len, size_t *out_len)
+{
+    struct rvlay l = { len, ins, ins_len };
+    size_t n = len + ins_len, i, data = len - 4096;
+    uint8_t *m = malloc(n);
+    uint32_t s = 99;
+    rv_seg(m, &l, 0, ins, 0, 11, 0);
+    rv_seg(m, &l, ins, ins + ins_len, 0, 12, 1);
+    rv_seg(m, &l, ins, data, ins_len, 13, 0);
+    for (i = data; i < len; i++)
+        m[i + ins_len] = (uint8_t)tu_rand(&s);
+    *out_len = n;
+    return m;
+}
+
+/* Decode pkg's target on a device (in place or A/B) with a power cut after
+ * every step-th flash operation, then power up until it is done: the
+ * target boots every time. */
+static void cut_sweep(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, int inplace,
+                      unsigned step)
+{
+    size_t plen;
+    uint8_t *pkg = tu_package(a, alen, b, blen, inplace, 4096, 2, 0, "", &plen), *initial;
+    struct tu_device d;
+    struct dfota_engine e;
+    struct dfota_pkg_header h;
+    uint64_t ops, k;
+    assert_int_equal(dfota_pkg_parse(&h, pkg, plen), DFOTA_OK);
+    assert_int_equal(pkg[h.header_size], DZ2_MODE_RC_RV);      /* the case swept */
+    tu_device_init(&d, inplace ? DFOTA_LAYOUT_INPLACE : DFOTA_LAYOUT_AB, 4096,
+                   (uint32_t)(blen > alen ? blen : alen) + 4096, 4, 2 * (uint32_t)blen);
+    tu_device_load(&d, 0, a, alen, pkg, plen);
+    initial = malloc(d.flash.size);
+    memcpy(initial, d.flash.mem, d.flash.size);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    assert_int_equal(dfota_install(&e), DFOTA_OK);
+    ops = d.flash.ops;
+    for (k = 0; k < ops; k += step) {
+        int i, rc = DFOTA_OK;
+        memcpy(d.flash.mem, initial, d.flash.size);
+        simflash_power_on(&d.flash);
+        simflash_reset_counters(&d.flash);
+        d.flash.cut_after = k;
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_int_equal(dfota_install(&e), DFOTA_ERR_IO);
+        for (i = 0; i < 4; i++) {   /* resume, or install again over the old image */
+            simflash_power_on(&d.flash);
+            assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+            if (dfota_pending(&e))
+                rc = dfota_resume(&e);
+            else if (memcmp(d.flash.mem + d.cfg.layout.slot[dfota_active_slot(&e)], b, blen))
+                rc = dfota_install(&e);
+            else
+                break;
+        }
+        if (dfota_pending(&e) ||
+            memcmp(d.flash.mem + d.cfg.layout.slot[dfota_active_slot(&e)], b, blen))
+            fail_msg("%s cut %llu: not the target (%s)", inplace ? "in place" : "A/B",
+                     (unsigned long long)k, dfota_strerror(rc));
+    }
+    free(initial);
+    tu_device_free(&d);
+    free(pkg);
+}
+
+static void test_riscv(void **st)
+{
+    size_t len = 60000, ins = 20000, ins_len = 2000, alen, blen, i, dz2, dz1;
+    uint8_t *a = rv_image(len, ins, 0, &alen), *b = rv_image(len, ins, ins_len, &blen);
+    struct dfota_diff_opts o;
+    struct dfota_diff_result res;
+    uint32_t s = 9;
+    (void)st;
+    /* the encoder picks RISC-V prediction (mode 4), which pays: the
+     * payload is a fraction of DZ1's, which has none */
+    memset(&o, 0, sizeof o);
+    o.codec = DFOTA_ALG_DZ2;
+    assert_int_equal(dfota_diff(a, alen, b, blen, &o, &res), DFOTA_OK);
+    assert_int_equal(res.payload[0], DZ2_MODE_RC_RV);
+    dz2 = res.payload_size;
+    for (i = 0; i < 200; i++) {
+        uint8_t *p = malloc(res.payload_size);
+        memcpy(p, res.payload, res.payload_size);
+        p[1 + tu_rand(&s) % (res.payload_size - 1)] ^= (uint8_t)(1u << (tu_rand(&s) & 7));
+        (void)decode(a, alen, b, blen, &res, p, res.payload_size, 0, 0);
+        free(p);
+    }
+    dfota_diff_result_free(&res);
+    o.codec = DFOTA_ALG_DZ1;
+    assert_int_equal(dfota_diff(a, alen, b, blen, &o, &res), DFOTA_OK);
+    dz1 = res.payload_size;
+    dfota_diff_result_free(&res);
+    print_message("riscv: DZ2 (mode 4) %zu bytes, DZ1 %zu\n", dz2, dz1);
+    assert_true(dz2 * 2 < dz1);
+    /* every layout and output piece size; the small model has none */
+    all(a, alen, b, blen);
+    g_ram = DFOTA_DECODER_RAM_4K;
+    dz2_roundtrip(a, alen, b, blen, &LAYS[0], 0);
+    g_ram = 0;
+    /* through the engine, with power cuts, both layouts */
+    cut_sweep(a, alen, b, blen, 1, 7);
+    cut_sweep(a, alen, b, blen, 0, 5);
+    free(a);
+    free(b);
+}
+
 /* The 4k profile's small model (payload mode 2), decoded by this default
  * build: every layout and output piece size, and damaged payloads. */
 static void test_small_model(void **st)
@@ -468,6 +646,7 @@ int main(void)
         cmocka_unit_test(test_engine),
         cmocka_unit_test(test_damaged),
         cmocka_unit_test(test_thumb_filter),
+        cmocka_unit_test(test_riscv),
         cmocka_unit_test(test_small_model),
         cmocka_unit_test(test_profile_args),
         cmocka_unit_test(test_direction_auto),
