@@ -108,6 +108,7 @@ int cmd_diff(int argc, char **argv)
     struct cli_pass pass = { NULL, NULL };
     const char *key = NULL, *out = NULL, *format = "auto", *inputs[3];
     uint8_t *src, *dst, *pkg, sk[64], kid[8];
+    int joint = 0;            /* dst lies right after src, in its buffer */
     uint64_t base = UINT64_MAX;
     size_t slen, dlen, plen;
     int c, rc, force = 0, json = 0, unsig = 0;
@@ -283,14 +284,28 @@ int cmd_diff(int argc, char **argv)
         free(src);
         return rc;
     }
+    if (slen && dlen) {
+        /* old and new side by side in one buffer: the DZ2 parse without
+         * the branch filter reads them there, with no copy of its own
+         * (dz2_parser_new) */
+        uint8_t *both = realloc(src, slen + dlen);
+        if (both) {
+            memcpy(both + slen, dst, dlen);
+            free(dst);
+            src = both;
+            dst = both + slen;
+            joint = 1;
+        }
+    }
     opts.progress = on_progress;
     opts.phase = on_phase;
     opts.progress_ctx = &job;
     errno = 0;
     rc = dfota_package_build(src, slen, dst, dlen, &opts, &meta, key ? sk : NULL, &pkg, &plen, &st);
     sodium_memzero(sk, sizeof sk);
+    if (!joint)
+        free(dst);
     free(src);
-    free(dst);
     if (rc) {
         cli_bar_end(&job.bar);
         if (rc == DFOTA_ERR_ARG && errno == ENOMEM)

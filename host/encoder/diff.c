@@ -27,6 +27,21 @@ static uint8_t *stream_order(const uint8_t *dst, size_t n, uint32_t sector, int 
     return t;
 }
 
+/* The target in the write order of ps (in place): forward, the stream is
+ * the image itself (dz_block: each block at its address), not copied;
+ * backward, a copy in stream order (ps->t). 0 if out of memory. */
+static int pass_stream(struct dz_match_ctx *c, uint8_t **t, const uint8_t *dst, size_t n)
+{
+    *t = NULL;
+    if (!c->backward) {
+        c->dst = dst;
+        return 1;
+    }
+    *t = stream_order(dst, n, c->sector, 1);
+    c->dst = *t;
+    return *t != NULL;
+}
+
 /* Keep payload p if it is the first or the smallest so far. */
 static void keep(struct dfota_diff_result *res, int *rc, uint8_t *p, size_t plen, uint8_t alg)
 {
@@ -338,8 +353,8 @@ static int dz2_worth(const struct dz_match_ctx *c, const struct dz_oplist *ops,
     return self_repeats(c->dst, c->dst_len);
 }
 
-/* One write order: its matching context, the DZ1 ops found, and (in place)
- * the target in stream order. */
+/* One write order: its matching context, the DZ1 ops found, and (in place,
+ * backward) the target in stream order. */
 struct pass {
     struct dz_match_ctx c;
     struct dz_oplist ops;
@@ -381,10 +396,8 @@ static int match_one(const uint8_t *src, size_t src_len, const int32_t *sa, cons
     c->passes = passes;
     c->small = o->decoder_ram == DFOTA_DECODER_RAM_4K;
     if (o->inplace) {
-        ps->t = stream_order(dst, dst_len, c->sector, backward);
-        if (!ps->t)
+        if (!pass_stream(c, &ps->t, dst, dst_len))
             return DFOTA_ERR_ARG;
-        c->dst = ps->t;
     } else {
         c->dst = dst;
     }
@@ -427,10 +440,18 @@ struct parse_job {
 static void parse_run(void *p)
 {
     struct parse_job *j = p;
-    size_t n = j->c->dst_len ? j->c->dst_len : 1;
     j->pp = dz2_parser_new(j->c, j->blf);
-    j->cost.q = malloc(n * sizeof *j->cost.q);
-    j->rc = j->pp && j->cost.q ? dz2_parser_run(j->pp, j->ops, NULL, NULL, &j->out) : DFOTA_ERR_ARG;
+    j->rc = j->pp ? dz2_parser_run(j->pp, j->ops, NULL, NULL, &j->out) : DFOTA_ERR_ARG;
+}
+
+/* j's counts (2 bytes a target byte), taken when its payload is made
+ * (not during its parse, nor at all when not counted); NULL if out of
+ * memory. */
+static struct dz2_costs *cost_of(struct parse_job *j)
+{
+    if (!j->cost.q)
+        j->cost.q = malloc((j->c->dst_len ? j->c->dst_len : 1) * sizeof *j->cost.q);
+    return j->cost.q ? &j->cost : NULL;
 }
 
 /* The second DZ2 parse (dz2_parser_run) of a first one (j, with the
@@ -449,6 +470,12 @@ static int dz2_second(const struct dz_match_ctx *c, const struct dz_oplist *ops,
     int rc = DFOTA_OK;
 
     xx.flags = flags;
+    /* (the parser made first, as a first parse's is: its transient memory
+     * is not added to the counts') */
+    if (!j->pp)
+        j->pp = dz2_parser_new(c, j->blf);
+    if (!j->pp)
+        return DFOTA_ERR_ARG;
     if (!j->counted) {
         if (!j->cost.q)
             j->cost.q = malloc((c->dst_len ? c->dst_len : 1) * sizeof *j->cost.q);
@@ -457,9 +484,7 @@ static int dz2_second(const struct dz_match_ctx *c, const struct dz_oplist *ops,
         if (rc)
             return rc;
     }
-    if (!j->pp)
-        j->pp = dz2_parser_new(c, j->blf);
-    rc = j->pp ? dz2_parser_run(j->pp, ops, &j->out, &j->cost, &two) : DFOTA_ERR_ARG;
+    rc = dz2_parser_run(j->pp, ops, &j->out, &j->cost, &two);
     dz2_parser_free(j->pp);
     j->pp = NULL;
     if (!rc) {
@@ -562,8 +587,19 @@ static void code_dz2(struct coding *cd, int fork)
         cd->pj.pp = NULL;
         cd->bparsing = dz_try_fork(&cd->pt, parse_run, &cd->bj);
     }
+    /* Not forked (in place, both orders coded before one is chosen): the
+     * parser goes before the payloads take their memory. The coding stops
+     * here a while (parked) or for good (dropped), or goes on with the
+     * branch-filter parse, which frees it anyway; else dz2_second makes it
+     * again. */
+    if (!fork) {
+        dz2_parser_free(cd->pj.pp);
+        cd->pj.pp = NULL;
+    }
     /* (with that parse beside, the one with the filter usually wins: this
      * one's costs are counted only if it wins after all, dz2_second) */
+    if (!cd->rc && !cd->bparsing && !cost_of(&cd->pj))
+        cd->rc = DFOTA_ERR_ARG;
     if (!cd->rc)
         cd->rc = encode_best(c, NULL, &cd->pj.out, cd->x, 0, &cd->o, res, &cd->f0, &cd->len0,
                              cd->bparsing ? NULL : &cd->pj.cost);
@@ -624,6 +660,11 @@ static int code_end(struct coding *cd)
             pj->cost.q = NULL;
             pj->counted = 0;
             rc = bj->rc;
+            /* (its parser waits for the second parse without its image,
+             * while the payloads and counts take their memory) */
+            dz2_parser_drop_image(bj->pp);
+            if (!rc && !cost_of(bj))
+                rc = DFOTA_ERR_ARG;
             if (!rc)
                 rc = encode_best(c, NULL, &bj->out, cd->x, DZ2_X_BLF, &cd->o, res, &cd->f1, &cd->len1,
                                  &bj->cost);
@@ -685,10 +726,10 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
 }
 
 /* In place, the two orders' codings run side by side (code_both) when
- * old + new is under this: each holds ~6 bytes per byte of old + new in its
- * DZ2 parse (the parse's chains and joint copy, the target in stream
- * order), two at once would take the peak RSS of bigger pairs beyond 10x
- * old + new. */
+ * old + new is under this: each holds ~5 bytes per byte of old + new in its
+ * DZ2 parse (the parse's chains, 3 bytes, and joint copy, the backward
+ * order's target in stream order), two at once would take the peak RSS of
+ * bigger pairs beyond 10x old + new. */
 #define DIFF_PAR_ORDERS_MAX 1000000u
 
 /* In place, the two write orders' DZ1 payloads are compared, then (if not
@@ -814,9 +855,7 @@ static void code_park(struct coding *cd)
 static void code_unpark(struct coding *cd, const uint8_t *dst, size_t dst_len)
 {
     struct pass *ps = cd->ps;
-    ps->t = stream_order(dst, dst_len, ps->c.sector, ps->c.backward);
-    ps->c.dst = ps->t;
-    if (!ps->t && !cd->rc)
+    if (!pass_stream(&ps->c, &ps->t, dst, dst_len) && !cd->rc)
         cd->rc = DFOTA_ERR_ARG;
     if (!cd->rc && cd->worth && cd->len0 != (size_t)-1 && !blf_wanted(cd)) {
         struct dz_xparams xx = *cd->x;

@@ -70,6 +70,10 @@ struct dz2_parser *dz2_parser_new(const struct dz_match_ctx *c, int blf);
 int dz2_parser_run(struct dz2_parser *pp, const struct dz_oplist *dz1,
                    const struct dz2_oplist *first, struct dz2_costs *cost, struct dz2_oplist *out);
 void dz2_parser_free(struct dz2_parser *pp);
+/* The parser's copy of the joint image freed while it waits (1 byte a byte
+ * of old + new), made again, the same, by the next dz2_parser_run; the
+ * images it was made from must not change meanwhile. */
+void dz2_parser_drop_image(struct dz2_parser *pp);
 
 /* The stored payload: the mode byte and the target stream verbatim. */
 int dz2_stored(const struct dz_match_ctx *c, uint8_t **out, size_t *out_len);

@@ -18,23 +18,6 @@
 #include "dfota/error.h"
 #include "dz2.h"
 
-/* The next link of a hash chain and its bytes asked for early: following
- * a chain waits on memory, one link after the other. */
-static inline void chain_prefetch(const int32_t *prev, const uint8_t *j, size_t u)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    int32_t nx = prev[u];
-    if (nx >= 0) {
-        __builtin_prefetch(prev + nx);
-        __builtin_prefetch(j + nx);
-    }
-#else
-    (void)prev;
-    (void)j;
-    (void)u;
-#endif
-}
-
 #define HASH_BITS_MAX 22     /* the hash table grows with the input, up to 16 MiB */
 #define CHAIN_DEPTH 24
 #define NICE_LEN    96        /* a match this long is taken without further search */
@@ -53,12 +36,19 @@ struct node {
 
 struct parser {
     const struct dz_match_ctx *c;
-    uint8_t *j;               /* source, then the target stream */
+    const uint8_t *j;         /* source, then the target stream: jbuf, or the caller's
+                               * images where they lie so and no filter is asked for */
+    uint8_t *jbuf;
     size_t jlen, inserted;
-    int32_t *prev;            /* the hash chains (build_chains) */
+    /* the hash chains (build_chains): link i is the last position before i
+     * with the same hash, -1 if none; 3 bytes a link (little-endian,
+     * 0xFFFFFF for none) when the joint image is under LINK3_MAX bytes,
+     * else 4 (prev4) */
+    uint8_t *prev3;
+    int32_t *prev4;
     unsigned hash_bits;
     float lit_price[DZ_LIT_CTX][256];
-    struct node *nodes;
+    struct node *nodes;       /* (during dz2_parser_run only, as cpc and cps) */
     /* the second parse (dz2_parser_run with a first one): per stream
      * position what an approximate copy spends on its byte (bcost), the
      * estimated bits of a copy operation's header; the copy state's cost
@@ -75,21 +65,83 @@ struct parser {
     int lastlit;
 };
 
+/* (links of 3 bytes while every position and the marks of build_chains,
+ * 2^23 + a hash, fit beside the "none" 0xFFFFFF) */
+#define LINK3_MAX 0x7FFFFFu
+
+/* Link i as stored: 3 or 4 bytes (prev3 holds one byte more, so a link
+ * is read with one load of 4). */
+static inline uint32_t link_raw(const struct parser *ps, size_t i)
+{
+    uint32_t v;
+    if (ps->prev4)
+        return (uint32_t)ps->prev4[i];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&v, ps->prev3 + 3 * i, 4);
+    return v & 0xFFFFFFu;
+#else
+    v = (uint32_t)ps->prev3[3 * i] | (uint32_t)ps->prev3[3 * i + 1] << 8 |
+        (uint32_t)ps->prev3[3 * i + 2] << 16;
+    return v;
+#endif
+}
+
+static inline void link_set_raw(struct parser *ps, size_t i, uint32_t v)
+{
+    if (ps->prev4) {
+        ps->prev4[i] = (int32_t)v;
+    } else {
+        uint8_t *p = ps->prev3 + 3 * i;
+        p[0] = (uint8_t)v;
+        p[1] = (uint8_t)(v >> 8);
+        p[2] = (uint8_t)(v >> 16);
+    }
+}
+
+/* The next position on i's chain, -1 if none. */
+static inline int32_t link_at(const struct parser *ps, size_t i)
+{
+    uint32_t v = link_raw(ps, i);
+    return ps->prev4 || v != 0xFFFFFFu ? (int32_t)v : -1;
+}
+
+/* The next link of a hash chain and its bytes asked for early: following
+ * a chain waits on memory, one link after the other. */
+static inline void chain_prefetch(const struct parser *ps, size_t u)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    int32_t nx = link_at(ps, u);
+    if (nx >= 0) {
+        if (ps->prev4)
+            __builtin_prefetch(ps->prev4 + nx);
+        else
+            __builtin_prefetch(ps->prev3 + 3 * (size_t)nx);
+        __builtin_prefetch(ps->j + nx);
+    }
+#else
+    (void)ps;
+    (void)u;
+#endif
+}
+
 static inline uint32_t hash4(const struct parser *ps, const uint8_t *p)
 {
     uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     return (v * 2654435761u) >> (32 - ps->hash_bits);
 }
 
-/* The chains, all built before the parse: prev[i] is the last position
- * before i with the same hash (-1 if none), as inserting the positions one by
- * one would leave it. The head table of 2^hash_bits entries is needed only
- * here, and one part of its hash range at a time: a table of 2^part_bits
- * entries, so the parse holds no head table and the chains are the same. */
+/* The chains, all built before the parse: link i is the last position
+ * before i with the same hash (-1 if none), as inserting the positions one
+ * by one would leave it. The head table of 2^hash_bits entries is needed
+ * only here, and one part of its hash range at a time: a table of
+ * 2^part_bits entries, so the parse holds no head table and the chains are
+ * the same. */
 static int build_chains(struct parser *ps)
 {
     unsigned part_bits = ps->hash_bits, q;
     size_t i, n = ps->jlen >= 4 ? ps->jlen - 3 : 0;
+    /* (the mark: 2^31, or 2^23 for links of 3 bytes) */
+    const uint32_t mark = ps->prev4 ? 0x80000000u : 0x800000u, all = ps->prev4 ? 0xFFFFFFFFu : 0xFFFFFFu;
     int32_t *head;
 
     while (part_bits > 12 && (sizeof(int32_t) << part_bits) > ps->jlen)
@@ -97,39 +149,75 @@ static int build_chains(struct parser *ps)
     head = malloc(sizeof(int32_t) << part_bits);
     if (!head)
         return DFOTA_ERR_ARG;
-    /* prev[i] holds 2^31 + the hash of i until i's part is done: the parts
-     * read it instead of hashing every position again. A link (below 2^31,
-     * or -1) less 2^31 wraps to 2^31 or more, which no part's q reaches
-     * (hash_bits <= 22, part_bits >= 12). */
-    for (i = 0; i < n; i++)
-        ps->prev[i] = (int32_t)(0x80000000u | hash4(ps, ps->j + i));
+    /* link i holds the mark + the hash of i until i's part is done: the
+     * parts read it instead of hashing every position again. A link (below
+     * the mark, or -1 / 0xFFFFFF) less the mark wraps to the mark or more,
+     * which no part's q reaches (hash_bits <= 22, part_bits >= 12). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (!ps->prev4) {
+        /* (in order, a store of 4 bytes a link: the next one overwrites the
+         * fourth, the last one the spare byte) */
+        for (i = 0; i < n; i++) {
+            uint32_t v = mark | hash4(ps, ps->j + i);
+            memcpy(ps->prev3 + 3 * i, &v, 4);
+        }
+    } else
+#endif
+        for (i = 0; i < n; i++)
+            link_set_raw(ps, i, mark | hash4(ps, ps->j + i));
     for (q = 0; q < 1u << (ps->hash_bits - part_bits); q++) {
         memset(head, 0xFF, sizeof(int32_t) << part_bits);
         i = 0;
 #ifdef CHAIN_SSE2
-        {   /* four positions at a time: the same test, the same links */
+        if (ps->prev4) {   /* four positions at a time: the same test, the same links */
             const __m128i qv = _mm_set1_epi32((int)q), top = _mm_set1_epi32(INT32_MIN),
                           sh = _mm_cvtsi32_si128((int)part_bits);
             for (; i + 4 <= n; i += 4) {
-                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(ps->prev + i));
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(ps->prev4 + i));
                 v = _mm_srl_epi32(_mm_sub_epi32(v, top), sh);
                 unsigned mask = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, qv)));
                 while (mask) {
                     size_t x = i + (unsigned)__builtin_ctz(mask);
-                    uint32_t h = ((uint32_t)ps->prev[x] - 0x80000000u) & ((1u << part_bits) - 1);
+                    uint32_t h = ((uint32_t)ps->prev4[x] - 0x80000000u) & ((1u << part_bits) - 1);
                     mask &= mask - 1;
-                    ps->prev[x] = head[h];
+                    ps->prev4[x] = head[h];
+                    head[h] = (int32_t)x;
+                }
+            }
+        } else if (part_bits >= 16) {
+            /* links of 3 bytes: a mark of this part is told by its top
+             * byte, 0x80 | the hash's bits from 16 up (a link's is below
+             * 0x80, none's 0xFF), sixteen links (48 bytes) at a time: the
+             * same test, the same links, in the same order */
+            const unsigned sb = part_bits - 16;
+            const __m128i mv = _mm_set1_epi8((char)(uint8_t)(0xFFu << sb)),
+                          pv = _mm_set1_epi8((char)(uint8_t)(0x80u | q << sb));
+            for (; i + 16 <= n; i += 16) {
+                const uint8_t *b = ps->prev3 + 3 * i;
+                uint64_t mask = 0;
+                unsigned k;
+                for (k = 0; k < 3; k++) {
+                    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * k));
+                    mask |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(v, mv), pv))
+                            << (16 * k);
+                }
+                mask &= 0x924924924924ull;     /* the top bytes: 2, 5, ..., 47 */
+                while (mask) {
+                    size_t x = i + (unsigned)__builtin_ctzll(mask) / 3;
+                    uint32_t h = (link_raw(ps, x) - mark) & ((1u << part_bits) - 1);
+                    mask &= mask - 1;
+                    link_set_raw(ps, x, (uint32_t)head[h]);
                     head[h] = (int32_t)x;
                 }
             }
         }
 #endif
         for (; i < n; i++) {
-            uint32_t h = (uint32_t)ps->prev[i] - 0x80000000u;
+            uint32_t h = (link_raw(ps, i) - mark) & all;
             if (h >> part_bits != q)
                 continue;
             h &= (1u << part_bits) - 1;
-            ps->prev[i] = head[h];
+            link_set_raw(ps, i, (uint32_t)head[h]);
             head[h] = (int32_t)i;
         }
     }
@@ -153,7 +241,7 @@ static int32_t chain_head(struct parser *ps, size_t jt)
     uint32_t h;
     insert_upto(ps, jt);
     if (ps->inserted == jt)
-        return ps->prev[jt];
+        return link_at(ps, jt);
     h = hash4(ps, ps->j + jt);
     for (x = ps->inserted - 1; x > jt; x--)
         if (x + 4 <= ps->jlen && hash4(ps, ps->j + x) == h)
@@ -409,11 +497,11 @@ static int parse_gap(struct parser *ps, size_t a, size_t b, struct dz2_oplist *o
             if (lim >= MATCH_MIN_HASH && best < NICE_LEN && jt + 4 <= ps->jlen && (!cs || win >= GATE_BITS)) {
                 uint32_t top = 0, dmax = cs ? COPY_DEPTH : CHAIN_DEPTH;
                 cand = chain_head(ps, jt);
-                for (depth = 0; cand >= 0 && depth < dmax; depth++, cand = ps->prev[cand]) {
+                for (depth = 0; cand >= 0 && depth < dmax; depth++, cand = link_at(ps, (size_t)cand)) {
                     size_t u = (size_t)cand;
                     uint32_t l, d = (uint32_t)(jt - u);
                     float pr;
-                    chain_prefetch(ps->prev, ps->j, u);
+                    chain_prefetch(ps, u);
                     if (memcmp(ps->j + u, ps->j + jt, 4))
                         continue;
                     l = match_len(ps, t, u, lim, bs);
@@ -496,9 +584,9 @@ static uint32_t best_chain(struct parser *ps, size_t t, uint32_t lim, size_t *po
         return 0;
     dz2_block_span(c, t, &bs, &be);
     cand = chain_head(ps, jt);
-    for (depth = 0; cand >= 0 && depth < CHAIN_DEPTH; depth++, cand = ps->prev[cand]) {
+    for (depth = 0; cand >= 0 && depth < CHAIN_DEPTH; depth++, cand = link_at(ps, (size_t)cand)) {
         uint32_t l;
-        chain_prefetch(ps->prev, ps->j, (size_t)cand);
+        chain_prefetch(ps, (size_t)cand);
         if (memcmp(ps->j + cand, ps->j + jt, 4))
             continue;
         l = match_len(ps, t, (size_t)cand, lim, bs);
@@ -709,6 +797,16 @@ static void second_prices(struct parser *ps, const struct dz_oplist *dz1,
     ps->bscale = (float)(scale / 256.0);
 }
 
+static void run_free(struct parser *ps)
+{
+    free(ps->nodes);
+    free(ps->cpc);
+    free(ps->cps);
+    ps->nodes = NULL;
+    ps->cpc = NULL;
+    ps->cps = NULL;
+}
+
 struct dz2_parser {
     struct parser ps;
     int blf;
@@ -718,12 +816,43 @@ void dz2_parser_free(struct dz2_parser *pp)
 {
     if (!pp)
         return;
-    free(pp->ps.j);
-    free(pp->ps.prev);
-    free(pp->ps.nodes);
-    free(pp->ps.cpc);
-    free(pp->ps.cps);
+    free(pp->ps.jbuf);
+    free(pp->ps.prev3);
+    free(pp->ps.prev4);
+    run_free(&pp->ps);
     free(pp);
+}
+
+/* The joint image: the caller's images where they lie so and no filter is
+ * asked for, else a copy (filtered with blf); 0 if out of memory. */
+static int make_image(struct dz2_parser *pp)
+{
+    struct parser *ps = &pp->ps;
+    const struct dz_match_ctx *c = ps->c;
+
+    if (!pp->blf && c->src_len && c->dst_len && c->src + c->src_len == c->dst) {
+        ps->j = c->src;          /* (no copy of its own: 1 byte a byte of old + new less) */
+        return 1;
+    }
+    ps->j = ps->jbuf = malloc(ps->jlen ? ps->jlen : 1);
+    if (!ps->jbuf)
+        return 0;
+    if (c->src_len)
+        memcpy(ps->jbuf, c->src, c->src_len);
+    if (c->dst_len)
+        memcpy(ps->jbuf + c->src_len, c->dst, c->dst_len);
+    if (pp->blf)
+        blf_view(c, ps->jbuf);
+    return 1;
+}
+
+void dz2_parser_drop_image(struct dz2_parser *pp)
+{
+    if (!pp)
+        return;
+    free(pp->ps.jbuf);
+    pp->ps.jbuf = NULL;
+    pp->ps.j = NULL;
 }
 
 struct dz2_parser *dz2_parser_new(const struct dz_match_ctx *c, int blf)
@@ -737,25 +866,16 @@ struct dz2_parser *dz2_parser_new(const struct dz_match_ctx *c, int blf)
     pp->blf = blf;
     ps->c = c;
     ps->jlen = c->src_len + c->dst_len;
-    ps->j = malloc(ps->jlen ? ps->jlen : 1);
     for (ps->hash_bits = 12; ps->hash_bits < HASH_BITS_MAX && ((size_t)1 << ps->hash_bits) < ps->jlen;
          ps->hash_bits++)
         ;
-    ps->prev = malloc((ps->jlen ? ps->jlen : 1) * sizeof(int32_t));
-    ps->nodes = malloc((DZ2_CHUNK + 1) * sizeof *ps->nodes);
-    ps->cpc = malloc((DZ2_CHUNK + 1) * sizeof *ps->cpc);
-    ps->cps = malloc((DZ2_CHUNK + 1) * sizeof *ps->cps);
-    if (!ps->j || !ps->prev || !ps->nodes || !ps->cpc || !ps->cps || ps->jlen > 0x7FFFFFFF) {
-        dz2_parser_free(pp);
-        return NULL;
+    if (ps->jlen <= 0x7FFFFFFF && make_image(pp)) {
+        if (ps->jlen <= LINK3_MAX)
+            ps->prev3 = malloc(3 * ps->jlen + 1);
+        else
+            ps->prev4 = malloc(ps->jlen * sizeof(int32_t));
     }
-    if (c->src_len)
-        memcpy(ps->j, c->src, c->src_len);
-    if (c->dst_len)
-        memcpy(ps->j + c->src_len, c->dst, c->dst_len);
-    if (blf)
-        blf_view(c, ps->j);
-    if (build_chains(ps)) {
+    if (!ps->j || (!ps->prev3 && !ps->prev4) || build_chains(ps)) {
         dz2_parser_free(pp);
         return NULL;
     }
@@ -772,6 +892,22 @@ int dz2_parser_run(struct dz2_parser *pp, const struct dz_oplist *dz1,
     unsigned k, b;
 
     memset(out, 0, sizeof *out);
+    if (!ps->j && !make_image(pp))
+        return DFOTA_ERR_ARG;
+    {   /* the nodes, held during the run only (a stretch is at most
+         * DZ2_CHUNK positions and the target long); the copy states for
+         * the second parse */
+        size_t ncap = (c->dst_len < DZ2_CHUNK ? c->dst_len : DZ2_CHUNK) + 1;
+        ps->nodes = malloc(ncap * sizeof *ps->nodes);
+        if (first) {
+            ps->cpc = malloc(ncap * sizeof *ps->cpc);
+            ps->cps = malloc(ncap * sizeof *ps->cps);
+        }
+        if (!ps->nodes || (first && (!ps->cpc || !ps->cps))) {
+            run_free(ps);
+            return DFOTA_ERR_ARG;
+        }
+    }
     ps->inserted = 0;
     ps->est = 0;
     ps->align = 0;
@@ -818,8 +954,17 @@ int dz2_parser_run(struct dz2_parser *pp, const struct dz_oplist *dz1,
     }
     if (!rc && t > gap)
         rc = parse_gap(ps, gap, t, out, NULL);
+    run_free(ps);       /* (before blf_fix makes its list) */
     if (!rc && pp->blf)
         rc = blf_fix(c, out);
+    if (!rc && out->n && out->n < out->cap) {
+        /* (held beside the next parse: no room to spare) */
+        struct dz2_op *v = realloc(out->v, out->n * sizeof *v);
+        if (v) {
+            out->v = v;
+            out->cap = out->n;
+        }
+    }
     out->est = ps->est;
     ps->bq = NULL;
     if (rc) {

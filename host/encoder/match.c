@@ -348,6 +348,14 @@ static int refine_literals(const struct dz_match_ctx *c, struct dz_oplist *ops, 
     }
     free(ops->v);
     *ops = out;
+    if (ops->n && ops->n < ops->cap) {
+        /* (held through the coding: no room to spare) */
+        struct dz_op *v = realloc(ops->v, ops->n * sizeof *v);
+        if (v) {
+            ops->v = v;
+            ops->cap = ops->n;
+        }
+    }
     return DFOTA_OK;
 oom:
     free(out.v);
