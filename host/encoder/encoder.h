@@ -101,7 +101,10 @@ struct dz_match_ctx {
  * or past (j+1) * DZ_RACE_CHUNK; pub[side] of them published). An order
  * whose count there is over twice the other's there plus DZ_RACE_MARGIN
  * stops (lost[side] = 1, its operations unfinished): the DZ1 payloads would
- * tell the other apart (diff.c, code_orders) anyway. */
+ * tell the other apart (diff.c, code_orders) anyway. The first chunk where
+ * one is over decides, judged when both have passed it (match.c, race_on):
+ * the outcome depends on the two orders' operations alone, not on the
+ * threads' timing; lost[] is read after both have ended. */
 #define DZ_RACE_CHUNK 65536u
 #define DZ_RACE_MARGIN 65536u
 struct dz_race {

@@ -380,15 +380,23 @@ static int race_on(const struct dz_match_ctx *c, const struct dz_oplist *ops, si
     }
     while (*chunk < r->chunks && covered >= (*chunk + 1) * (size_t)DZ_RACE_CHUNK) {
         size_t j = (*chunk)++;
+        unsigned s;
         r->lits[me][j] = *lits;
-        __atomic_store_n(&r->pub[me], j + 1, __ATOMIC_RELEASE);
-        if (__atomic_load_n(&r->pub[!me], __ATOMIC_ACQUIRE) > j &&
-            *lits > 2 * r->lits[!me][j] + DZ_RACE_MARGIN) {
-            r->lost[me] = 1;
+        /* Chunk j is judged, for both orders, by the one that publishes it
+         * second (sequentially consistent: of two publishing at once, one
+         * sees the other's), and chunks in order: the first chunk where an
+         * order is over wins whatever the threads' timing, so the package
+         * does not depend on it. */
+        __atomic_store_n(&r->pub[me], j + 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&r->pub[!me], __ATOMIC_SEQ_CST) > j)
+            for (s = 0; s < 2; s++)
+                if (r->lits[s][j] > 2 * r->lits[!s][j] + DZ_RACE_MARGIN &&
+                    !__atomic_load_n(&r->lost[!s], __ATOMIC_SEQ_CST))
+                    __atomic_store_n(&r->lost[s], 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&r->lost[me], __ATOMIC_SEQ_CST))
             return 1;
-        }
     }
-    return 0;
+    return __atomic_load_n(&r->lost[me], __ATOMIC_SEQ_CST);
 }
 
 int dz_match(const struct dz_match_ctx *c, struct dz_oplist *ops)
