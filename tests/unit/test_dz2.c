@@ -254,26 +254,36 @@ static void test_engine(void **st)
 
 /* Damaged payloads: any result but a crash or an out-of-bounds read (the
  * buffer callbacks refuse those, ASan watches the rest). */
+/* n copies of res's payload, each with one bit flipped (not the mode
+ * byte), decoded whole and (with halves) also as if truncated to half:
+ * any result but a crash or a read out of bounds. */
+static void flipped(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                    const struct dfota_diff_result *res, size_t n, uint32_t s, int halves)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        uint8_t *p = malloc(res->payload_size);
+        memcpy(p, res->payload, res->payload_size);
+        p[1 + tu_rand(&s) % (res->payload_size - 1)] ^= (uint8_t)(1u << (tu_rand(&s) & 7));
+        (void)decode(a, alen, b, blen, res, p, res->payload_size, 0, 0);
+        if (halves)
+            (void)decode(a, alen, b, blen, res, p, res->payload_size / 2, 0, 0);
+        free(p);
+    }
+}
+
 static void test_damaged(void **st)
 {
-    size_t nlen, i;
+    size_t nlen;
     uint8_t *a = tu_image(30000, 41), *b = tu_release(a, 30000, 42, &nlen);
     struct dfota_diff_opts o;
     struct dfota_diff_result res;
-    uint32_t s = 3;
     (void)st;
     memset(&o, 0, sizeof o);
     o.codec = DFOTA_ALG_DZ2;
     o.decoder_ram = g_ram;
     assert_int_equal(dfota_diff(a, 30000, b, nlen, &o, &res), DFOTA_OK);
-    for (i = 0; i < 300; i++) {
-        uint8_t *p = malloc(res.payload_size);
-        memcpy(p, res.payload, res.payload_size);
-        p[1 + tu_rand(&s) % (res.payload_size - 1)] ^= (uint8_t)(1u << (tu_rand(&s) & 7));
-        (void)decode(a, 30000, b, nlen, &res, p, res.payload_size, 0, 0);
-        (void)decode(a, 30000, b, nlen, &res, p, res.payload_size / 2, 0, 0);
-        free(p);
-    }
+    flipped(a, 30000, b, nlen, &res, 300, 3, 1);
     dfota_diff_result_free(&res);
     free(a);
     free(b);
@@ -319,11 +329,10 @@ static uint8_t *thumb_image(size_t len, size_t ins, size_t ins_len, uint32_t see
 
 static void test_thumb_filter(void **st)
 {
-    size_t len = 60000, ins = 20000, ins_len = 20000, i, nlen = len + ins_len;
+    size_t len = 60000, ins = 20000, ins_len = 20000, nlen = len + ins_len;
     uint8_t *a = thumb_image(len, ins, 0, 1, 7), *b = thumb_image(len, ins, ins_len, 2, 7);
     struct dfota_diff_opts o;
     struct dfota_diff_result res;
-    uint32_t s = 5;
     (void)st;
     /* the encoder picks the filter (mode 3) here, and every layout and
      * output piece size decodes it */
@@ -331,13 +340,7 @@ static void test_thumb_filter(void **st)
     o.codec = DFOTA_ALG_DZ2;
     assert_int_equal(dfota_diff(a, len, b, nlen, &o, &res), DFOTA_OK);
     assert_int_equal(res.payload[0], DZ2_MODE_RC_BLF);
-    for (i = 0; i < 200; i++) {
-        uint8_t *p = malloc(res.payload_size);
-        memcpy(p, res.payload, res.payload_size);
-        p[1 + tu_rand(&s) % (res.payload_size - 1)] ^= (uint8_t)(1u << (tu_rand(&s) & 7));
-        (void)decode(a, len, b, nlen, &res, p, res.payload_size, 0, 0);
-        free(p);
-    }
+    flipped(a, len, b, nlen, &res, 200, 5, 0);
     dfota_diff_result_free(&res);
     all(a, len, b, nlen);
     /* the small model has no filter */
@@ -487,11 +490,10 @@ static void cut_sweep(const uint8_t *a, size_t alen, const uint8_t *b, size_t bl
 
 static void test_riscv(void **st)
 {
-    size_t len = 60000, ins = 20000, ins_len = 2000, alen, blen, i, dz2, dz1;
+    size_t len = 60000, ins = 20000, ins_len = 2000, alen, blen, dz2, dz1;
     uint8_t *a = rv_image(len, ins, 0, &alen), *b = rv_image(len, ins, ins_len, &blen);
     struct dfota_diff_opts o;
     struct dfota_diff_result res;
-    uint32_t s = 9;
     (void)st;
     /* the encoder picks RISC-V prediction (mode 4), which pays: the
      * payload is a fraction of DZ1's, which has none */
@@ -500,13 +502,7 @@ static void test_riscv(void **st)
     assert_int_equal(dfota_diff(a, alen, b, blen, &o, &res), DFOTA_OK);
     assert_int_equal(res.payload[0], DZ2_MODE_RC_RV);
     dz2 = res.payload_size;
-    for (i = 0; i < 200; i++) {
-        uint8_t *p = malloc(res.payload_size);
-        memcpy(p, res.payload, res.payload_size);
-        p[1 + tu_rand(&s) % (res.payload_size - 1)] ^= (uint8_t)(1u << (tu_rand(&s) & 7));
-        (void)decode(a, alen, b, blen, &res, p, res.payload_size, 0, 0);
-        free(p);
-    }
+    flipped(a, alen, b, blen, &res, 200, 9, 0);
     dfota_diff_result_free(&res);
     o.codec = DFOTA_ALG_DZ1;
     assert_int_equal(dfota_diff(a, alen, b, blen, &o, &res), DFOTA_OK);
