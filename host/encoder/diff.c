@@ -477,9 +477,7 @@ static int dz2_second(const struct dz_match_ctx *c, const struct dz_oplist *ops,
     if (!j->pp)
         return DFOTA_ERR_ARG;
     if (!j->counted) {
-        if (!j->cost.q)
-            j->cost.q = malloc((c->dst_len ? c->dst_len : 1) * sizeof *j->cost.q);
-        rc = j->cost.q ? dz2_encode_costs(c, &j->out, &xx, &j->cost, NULL, NULL) : DFOTA_ERR_ARG;
+        rc = cost_of(j) ? dz2_encode_costs(c, &j->out, &xx, &j->cost, NULL, NULL) : DFOTA_ERR_ARG;
         j->counted = !rc;
         if (rc)
             return rc;
@@ -868,9 +866,8 @@ static void code_unpark(struct coding *cd, const uint8_t *dst, size_t dst_len)
             cd->rc = DFOTA_ERR_ARG;
             return;
         }
-        cd->pj.cost.q = malloc((dst_len ? dst_len : 1) * sizeof *cd->pj.cost.q);
-        cd->rc = cd->pj.cost.q ? dz2_encode_costs(&ps->c, &cd->pj.out, &xx, &cd->pj.cost, NULL, NULL)
-                               : DFOTA_ERR_ARG;
+        cd->rc = cost_of(&cd->pj) ? dz2_encode_costs(&ps->c, &cd->pj.out, &xx, &cd->pj.cost, NULL, NULL)
+                                  : DFOTA_ERR_ARG;
         cd->pj.counted = !cd->rc;
     }
 }
