@@ -109,6 +109,8 @@ struct enc_job {
     size_t plen[NSETTINGS];
     int rc[NSETTINGS];
     struct dz2_costs *cost;   /* the first payload's counted costs, if not NULL */
+    int all_costs;            /* with cost: every payload's counted (in ac[], the first's in cost) */
+    struct dz2_costs ac[NSETTINGS];
 };
 
 static void enc_run(void *p, unsigned i)
@@ -120,6 +122,9 @@ static void enc_run(void *p, unsigned i)
     j->plen[i] = 0;
     if (!i && j->cost)
         j->rc[i] = dz2_encode_costs(j->c, j->ops2, &x, j->cost, &j->p[i], &j->plen[i]);
+    else if (j->cost && j->all_costs &&
+             (j->ac[i].q = malloc((j->c->dst_len ? j->c->dst_len : 1) * sizeof *j->ac[i].q)) != NULL)
+        j->rc[i] = dz2_encode_costs(j->c, j->ops2, &x, &j->ac[i], &j->p[i], &j->plen[i]);
     else
         j->rc[i] = j->ops ? dz_encode_ops(j->c, j->ops, &x, &j->p[i], &j->plen[i])
                           : dz2_encode_ops(j->c, j->ops2, &x, &j->p[i], &j->plen[i]);
@@ -130,18 +135,20 @@ static void enc_run_rest(void *p, unsigned i)
     enc_run(p, i + 1);
 }
 
-/* Encode ops (DZ1) or ops2 (DZ2) with the settings whose copy bytes and
- * preamble cost the least (xselect.c); keep the smallest payload in res,
- * and (unless NULL) the settings and size of the smallest one made here in
- * *kept_flags and *kept_size (size -1 if none), and in *cost (DZ2, unless
- * NULL) what that one spends (dz2_encode_costs). The counts, then the payloads, are made in parallel (par.h) and taken in
- * the order of settings[], as one after the other would.
- * DFOTA_XSEL=all (tests, bench): encode with every setting, and print the
- * counts against the payload sizes on stderr. */
-static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops,
-                       const struct dz2_oplist *ops2, const struct dz_xparams *x, unsigned extra,
-                       const struct dfota_diff_opts *o, struct dfota_diff_result *res,
-                       unsigned *kept_flags, size_t *kept_size, struct dz2_costs *cost)
+/* The size of the smallest payload kept: in res, or (have, (size_t)-1 for
+ * none) one kept elsewhere that res is to be compared with afterwards. */
+static size_t held(const struct dfota_diff_result *res, size_t have)
+{
+    return res->payload && res->payload_size < have ? res->payload_size : have;
+}
+
+/* encode_best (below) as if res held also a payload of have bytes (held):
+ * the same payloads are made and the same kept. */
+static int encode_best_h(const struct dz_match_ctx *c, const struct dz_oplist *ops,
+                         const struct dz2_oplist *ops2, const struct dz_xparams *x, unsigned extra,
+                         const struct dfota_diff_opts *o, struct dfota_diff_result *res,
+                         unsigned *kept_flags, size_t *kept_size, struct dz2_costs *cost, size_t have,
+                         int all_costs)
 {
     /* The stored payload (dst_len + 1 bytes) follows unless only DZ1 is
      * wanted. A payload above it by more than the margin, 0.4% (the count's
@@ -156,7 +163,7 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
     double bits[NSETTINGS], best = 0;
     const char *env = getenv("DFOTA_XSEL");
     int all = env && !strcmp(env, "all"), rc = DFOTA_OK;
-    unsigned s, todo = 0, done = 0, nf = 0, slot[NSETTINGS], m = 0, i, sel[NSETTINGS];
+    unsigned s, todo = 0, done = 0, nf = 0, slot[NSETTINGS], m = 0, i, sel[NSETTINGS], ki = 0;
     struct count_job cj;
     struct enc_job *ej;
 
@@ -217,17 +224,20 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
     ej->ops2 = ops2;
     ej->x = x;
     ej->cost = cost;
-    for (i = 0; i < m; i++)
+    ej->all_costs = all_costs;
+    for (i = 0; i < m; i++) {
         ej->p[i] = NULL;
+        ej->ac[i].q = NULL;
+    }
     /* After the first payload the others are made only if the payload kept
      * is not above lose: known before when res holds one not above it. */
     if (!rc && m) {
-        if (all || (res->payload && res->payload_size <= lose)) {
+        if (all || held(res, have) <= lose) {
             dz_par(m, enc_run, ej);
         } else {
             size_t kept;
             enc_run(ej, 0);
-            kept = !res->payload || ej->plen[0] < res->payload_size ? ej->plen[0] : res->payload_size;
+            kept = ej->plen[0] < held(res, have) ? ej->plen[0] : held(res, have);
             if (!ej->rc[0] && kept <= lose)
                 dz_par(m - 1, enc_run_rest, ej);
             else
@@ -235,7 +245,7 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
         }
     }
     for (i = 0; !rc && i < m; i++) {
-        if (!all && done && res->payload && res->payload_size > lose)
+        if (!all && done && held(res, have) != (size_t)-1 && held(res, have) > lose)
             break;   /* the other settings code the same bytes to within the margin: they lose too */
         s = sel[i];
         phase(o, DFOTA_DIFF_ENCODE, done++, todo);
@@ -246,19 +256,43 @@ static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops
         if (!rc && kept_size && (*kept_size == (size_t)-1 || ej->plen[i] < *kept_size)) {
             *kept_size = ej->plen[i];
             *kept_flags = ej->flags[i];
+            ki = i;
         }
         keep(res, &rc, ej->p[i], ej->plen[i], ops ? DFOTA_ALG_DZ1 : DFOTA_ALG_DZ2);
         ej->p[i] = NULL;
     }
-    if (!rc && cost && m && *kept_size != (size_t)-1 && *kept_flags != ej->flags[0]) {
+    if (!rc && cost && m && *kept_size != (size_t)-1 && *kept_flags != ej->flags[0] && ej->ac[ki].q) {
+        /* (counted with its payload: the same counts) */
+        free(cost->q);
+        *cost = ej->ac[ki];
+        ej->ac[ki].q = NULL;
+    } else if (!rc && cost && m && *kept_size != (size_t)-1 && *kept_flags != ej->flags[0]) {
         struct dz_xparams xx = *x;
         xx.flags = *kept_flags;
         rc = dz2_encode_costs(c, ops2, &xx, cost, NULL, NULL);
     }
-    for (i = 0; i < m; i++)
+    for (i = 0; i < m; i++) {
         free(ej->p[i]);
+        free(ej->ac[i].q);
+    }
     free(ej);
     return rc;
+}
+
+/* Encode ops (DZ1) or ops2 (DZ2) with the settings whose copy bytes and
+ * preamble cost the least (xselect.c); keep the smallest payload in res,
+ * and (unless NULL) the settings and size of the smallest one made here in
+ * *kept_flags and *kept_size (size -1 if none), and in *cost (DZ2, unless
+ * NULL) what that one spends (dz2_encode_costs). The counts, then the payloads, are made in parallel (par.h) and taken in
+ * the order of settings[], as one after the other would.
+ * DFOTA_XSEL=all (tests, bench): encode with every setting, and print the
+ * counts against the payload sizes on stderr. */
+static int encode_best(const struct dz_match_ctx *c, const struct dz_oplist *ops,
+                       const struct dz2_oplist *ops2, const struct dz_xparams *x, unsigned extra,
+                       const struct dfota_diff_opts *o, struct dfota_diff_result *res,
+                       unsigned *kept_flags, size_t *kept_size, struct dz2_costs *cost)
+{
+    return encode_best_h(c, ops, ops2, x, extra, o, res, kept_flags, kept_size, cost, (size_t)-1, 0);
 }
 
 /* Is the target Thumb-2 code, worth the branch filter? A BL (J1 = J2 = 1)
@@ -506,6 +540,9 @@ struct coding {
     struct parse_job pj, bj;
     struct dz_task pt;
     int rc, dz1, dz2, worth, blf;
+    int coded;                 /* the DZ2 payloads and second parse made (code_wide) */
+    int lazy;                  /* the first DZ2 payload's costs not counted with it (dz2_second
+                                * or code_unpark counts them if wanted) */
     int parsing;               /* pj's parse started beside the DZ1 coding (dz_join in code_dz2) */
     int bparsing;              /* bj's parse started beside the first DZ2 coding (dz_join in code_end) */
     unsigned f0, f1;
@@ -533,19 +570,20 @@ static void code_dz1(struct coding *cd, struct pass *ps, const struct dfota_diff
     cd->x = calloc(1, sizeof *cd->x);
     if (!cd->x)
         cd->rc = DFOTA_ERR_ARG;
-    if (!cd->rc) {
-        dz_build_map(c, ops, cd->x);
-        cd->x->base = dz_guess_base(c, ops, cd->x);
-    }
     /* (the 4k decoder RAM profile has DZ2's small model only) */
     cd->dz1 = !cd->rc && o->codec != DFOTA_ALG_DZ2 && !c->small;
     /* (an empty target is DZ1's, unless DZ2 is asked for or the only one) */
     cd->dz2 = !cd->rc && o->codec != DFOTA_ALG_DZ1 && (dst_len || o->codec == DFOTA_ALG_DZ2 || c->small);
     cd->pj.c = c;
     cd->pj.ops = ops;
+    /* (the parse needs neither the shift map nor the load address) */
     if (fork && cd->dz2 && cd->dz1 &&
         (dst_len < 65536 || copied(ops) >= dst_len / 100 || !flat_bytes(c->dst, dst_len)))
         cd->parsing = dz_try_fork(&cd->pt, parse_run, &cd->pj);
+    if (!cd->rc) {
+        dz_build_map(c, ops, cd->x);
+        cd->x->base = dz_guess_base(c, ops, cd->x);
+    }
     if (cd->dz1)
         cd->rc = encode_best(c, ops, NULL, cd->x, 0, &cd->o, res, NULL, NULL, NULL);
 }
@@ -595,13 +633,16 @@ static void code_dz2(struct coding *cd, int fork)
         cd->pj.pp = NULL;
     }
     /* (with that parse beside, the one with the filter usually wins: this
-     * one's costs are counted only if it wins after all, dz2_second) */
-    if (!cd->rc && !cd->bparsing && !cost_of(&cd->pj))
+     * one's costs are counted only if it wins after all, dz2_second; so
+     * too when lazy) */
+    if (cd->bparsing)
+        cd->lazy = 1;
+    if (!cd->rc && !cd->lazy && !cost_of(&cd->pj))
         cd->rc = DFOTA_ERR_ARG;
     if (!cd->rc)
         cd->rc = encode_best(c, NULL, &cd->pj.out, cd->x, 0, &cd->o, res, &cd->f0, &cd->len0,
-                             cd->bparsing ? NULL : &cd->pj.cost);
-    cd->pj.counted = !cd->bparsing;
+                             cd->lazy ? NULL : &cd->pj.cost);
+    cd->pj.counted = !cd->lazy;
 }
 
 /* Is the branch-filter parse wanted (code_end), the first DZ2 payload
@@ -645,7 +686,7 @@ static int code_end(struct coding *cd)
 
     if (cd->bparsing)
         dz_join(&cd->pt);
-    if (!rc && cd->worth) {
+    if (!rc && cd->worth && !cd->coded) {
         if (blf_wanted(cd)) {
             if (!cd->bparsing) {
                 dz2_parser_free(pj->pp);     /* (one parser at a time) */
@@ -721,6 +762,121 @@ static int code_one(struct pass *ps, const struct dfota_diff_opts *o, struct dfo
     code_dz1(&cd, ps, o, res, 1);
     code_dz2(&cd, 1);
     return code_end(&cd);
+}
+
+/* The branch-filter side of code_wide, in a thread of its own: its parse,
+ * payloads (rb, as encode_best would keep them after the DZ1 payload, of
+ * have bytes) and second parse (rs), made before it is known whether they
+ * are wanted. */
+struct wide_job {
+    struct coding *cd;
+    struct dfota_diff_opts o;          /* (no progress) */
+    struct dfota_diff_result rb, rs;
+    size_t have, len1;
+    unsigned f1;
+    int rc, rc2;                       /* of the payloads, of the second parse */
+};
+
+static void wide_run(void *p)
+{
+    struct wide_job *j = p;
+    struct coding *cd = j->cd;
+    struct dz_match_ctx *c = &cd->ps->c;
+    struct parse_job *bj = &cd->bj;
+
+    j->len1 = (size_t)-1;
+    parse_run(bj);
+    j->rc = bj->rc;
+    dz2_parser_drop_image(bj->pp);
+    if (!j->rc && !cost_of(bj))
+        j->rc = DFOTA_ERR_ARG;
+    if (!j->rc)
+        j->rc = encode_best_h(c, NULL, &bj->out, cd->x, DZ2_X_BLF, &j->o, &j->rb, &j->f1, &j->len1,
+                              &bj->cost, j->have, 1);
+    bj->counted = 1;
+    if (!j->rc && j->len1 != (size_t)-1)
+        j->rc2 = dz2_second(c, &cd->ps->ops, bj, cd->x, j->f1, &j->o, &j->rs);
+}
+
+/* code_dz2 and the DZ2 part of code_end, with memory for two parsers at
+ * once (in place, old + new under DIFF_PAR_ORDERS_MAX) and a thread free:
+ * on Thumb code whose DZ1 payload is over 1/20 + 1/100 of the target and
+ * not over it (code_dz2 would start the branch-filter parse beside the
+ * first DZ2 coding), that parse, its coding and its second parse
+ * (wide_run) run beside the first parse and its coding; then the
+ * payloads are taken in code_end's order, the second parse of the first
+ * parse made if that one is the smaller after all. The package is the
+ * one code_dz2 and code_end make (DZ1's payload is below encode_best's
+ * bound, encode_best_h). 0: not so (nothing done). */
+static int code_wide(struct coding *cd)
+{
+    struct dz_match_ctx *c = &cd->ps->c;
+    struct dz_oplist *ops = &cd->ps->ops;
+    struct dfota_diff_result *res = cd->res;
+    struct parse_job *pj = &cd->pj, *bj = &cd->bj;
+    size_t dst_len = c->dst_len;
+    struct wide_job j;
+    struct dz_task t;
+    int rc;
+
+    if (cd->rc || !cd->dz2 || cd->parsing || c->small || !res->payload ||
+        res->payload_size < dst_len / 20 + dst_len / 100 || res->payload_size > dst_len ||
+        !dz2_worth(c, ops, res) || !thumb_code(c->dst, dst_len))
+        return 0;
+    memset(&j, 0, sizeof j);
+    j.cd = cd;
+    j.o = cd->o;
+    j.o.progress = NULL;
+    j.o.phase = NULL;
+    j.have = res->payload_size;
+    bj->c = c;
+    bj->ops = ops;
+    bj->blf = 1;
+    if (!dz_try_fork(&t, wide_run, &j))
+        return 0;
+    cd->worth = 1;
+    cd->coded = 1;
+    parse_run(pj);
+    rc = pj->rc;
+    cd->blf = !rc;
+    dz2_parser_free(pj->pp);
+    pj->pp = NULL;
+    if (!rc)
+        rc = encode_best(c, NULL, &pj->out, cd->x, 0, &cd->o, res, &cd->f0, &cd->len0, NULL);
+    pj->counted = 0;
+    dz_join(&t);
+    if (!rc && blf_wanted(cd)) {
+        rc = j.rc;
+        if (!rc) {
+            cd->f1 = j.f1;
+            cd->len1 = j.len1;
+            if (j.rb.payload)
+                keep(res, &rc, j.rb.payload, j.rb.payload_size, DFOTA_ALG_DZ2);
+            j.rb.payload = NULL;
+        }
+        if (!rc && cd->len0 != (size_t)-1 && cd->len1 < cd->len0) {
+            phase(&cd->o, DFOTA_DIFF_ENCODE, 0, 1);
+            rc = j.rc2;
+            if (!rc && j.rs.payload)
+                keep(res, &rc, j.rs.payload, j.rs.payload_size, DFOTA_ALG_DZ2);
+            j.rs.payload = NULL;
+        }
+    }
+    dfota_diff_result_free(&j.rb);
+    if (!rc && cd->len0 != (size_t)-1 && !(cd->len1 < cd->len0)) {
+        /* the first parse's second parse; the other's not needed */
+        dfota_diff_result_free(&j.rs);
+        dz2_parser_free(bj->pp);
+        bj->pp = NULL;
+        free(bj->out.v);
+        bj->out.v = NULL;
+        free(bj->cost.q);
+        bj->cost.q = NULL;
+        rc = dz2_second(c, ops, pj, cd->x, cd->f0, &cd->o, res);
+    }
+    dfota_diff_result_free(&j.rs);
+    cd->rc = rc;
+    return 1;
 }
 
 /* In place, the two orders' codings run side by side (code_both) when
@@ -902,13 +1058,23 @@ static int code_orders(const uint8_t *dst, size_t dst_len, struct pass *ps,
     int live[2] = { 1, 1 }, w, i, rc = DFOTA_OK;
 
     phase(o, DFOTA_DIFF_CODE, 0, 2);
-    code_both(cd, ps, r2, 0, par, o);
+    if (par) {
+        code_both(cd, ps, r2, 0, par, o);
+    } else {
+        /* one after the other: the forward order's DZ2 parse, coded first
+         * (code_dz2 below) or alone if DZ1 tells it apart, beside the DZ1
+         * payloads (one parser: its chains and the DZ1 codings take less
+         * than the DZ2 codings do later) */
+        code_dz1(&cd[0], &ps[0], o, &r2[0], dz_threads() > 1);
+        code_dz1(&cd[1], &ps[1], o, &r2[1], 0);
+    }
     w = order_apart(dz1_size(&cd[0]), dz1_size(&cd[1]), ORDER_DZ1_SHIFT);
     if (w >= 0) {
         drop(cd, ps, r2, live, !w);
         cd[w].o = *o;              /* with progress now */
         phase(o, DFOTA_DIFF_CODE, (unsigned)w, 2);
-        code_dz2(&cd[w], 1);
+        if (!par || !code_wide(&cd[w]))
+            code_dz2(&cd[w], 1);
         code_end(&cd[w]);
     } else if (par) {
         code_both(cd, ps, r2, 1, par, o);
@@ -927,6 +1093,10 @@ static int code_orders(const uint8_t *dst, size_t dst_len, struct pass *ps,
         free(ps[1].t);
         ps[1].t = NULL;
         ps[1].c.dst = NULL;
+        /* (the costs of a coding parked are freed, made again if wanted;
+         * on Thumb code those of the second order's first DZ2 payload are
+         * seldom wanted: counted if so) */
+        cd[0].lazy = 1;
         code_dz2(&cd[0], 0);
         code_park(&cd[0]);
         phase(o, DFOTA_DIFF_CODE, 1, 2);
@@ -934,6 +1104,7 @@ static int code_orders(const uint8_t *dst, size_t dst_len, struct pass *ps,
         ps[1].c.dst = ps[1].t;
         if (!ps[1].t && !cd[1].rc)
             cd[1].rc = DFOTA_ERR_ARG;
+        cd[1].lazy = !cd[1].rc && !ps[1].c.small && thumb_code(ps[1].c.dst, dst_len);
         code_dz2(&cd[1], 0);
         w = order_dz2(cd, dst_len);
         if (w == 0)

@@ -674,6 +674,51 @@ static void test_direction_race(void **st)
     free(up);
 }
 
+/* In place with direction auto on Thumb code whose DZ1 payloads tell the
+ * orders apart, the payload well over 1/20 of the target (code moved up by
+ * 3 sectors, backward wins; down, forward wins; half the image new code in
+ * place of old): the branch-filter side of the coding runs
+ * beside the first parse's (2 threads and more, diff.c code_wide) or after
+ * it (1); either way the package is that of the winning order alone, byte
+ * for byte. */
+static void test_direction_wide(void **st)
+{
+    const size_t n = 200000, ins = 40000, ins_len = 12288, at = 90000, fl = 100000;
+    uint8_t *a = thumb_image(n, ins, 0, 1, 7), *b = thumb_image(n, ins, ins_len, 2, 7);
+    uint8_t *fresh = thumb_image(fl, 0, 0, 9, 99), *fresh2 = thumb_image(fl, 0, 0, 11, 101);
+    uint8_t *a2 = malloc(n);
+    const char *threads[] = { "1", "2", "3" };
+    size_t t, i;
+    (void)st;
+    memcpy(a2, a, n);
+    memcpy(a2 + at, fresh2, fl);
+    memcpy(b + at + ins_len, fresh, fl);
+    for (t = 0; t < 3; t++) {
+        setenv("DFOTA_THREADS", threads[t], 1);
+        for (i = 0; i < 2; i++) {
+            /* 0: a -> b (up), 1: b -> a2 (down) */
+            const uint8_t *src = i ? b : a, *dst = i ? a2 : b;
+            size_t slen = i ? n + ins_len : n, dlen = i ? n : n + ins_len;
+            struct dfota_diff_result one, au;
+            diff_dir(src, slen, dst, dlen, i ? 1 : -1, 0, &one);
+            diff_dir(src, slen, dst, dlen, 0, 0, &au);
+            assert_true(one.payload_size >= dlen / 10);
+            assert_int_equal(au.flags, one.flags);
+            assert_int_equal(au.algorithm, one.algorithm);
+            assert_int_equal(au.payload_size, one.payload_size);
+            assert_memory_equal(au.payload, one.payload, au.payload_size);
+            dfota_diff_result_free(&one);
+            dfota_diff_result_free(&au);
+        }
+    }
+    unsetenv("DFOTA_THREADS");
+    free(a);
+    free(a2);
+    free(b);
+    free(fresh);
+    free(fresh2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -689,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_profile_args),
         cmocka_unit_test(test_direction_auto),
         cmocka_unit_test(test_direction_race),
+        cmocka_unit_test(test_direction_wide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
