@@ -543,6 +543,8 @@ struct coding {
     int coded;                 /* the DZ2 payloads and second parse made (code_wide) */
     int lazy;                  /* the first DZ2 payload's costs not counted with it (dz2_second
                                 * or code_unpark counts them if wanted) */
+    struct coding *next;       /* (code_orders) the coding whose first DZ2 parse starts beside
+                                * this one's first DZ2 payloads, this one's parser freed */
     int parsing;               /* pj's parse started beside the DZ1 coding (dz_join in code_dz2) */
     int bparsing;              /* bj's parse started beside the first DZ2 coding (dz_join in code_end) */
     unsigned f0, f1;
@@ -632,6 +634,9 @@ static void code_dz2(struct coding *cd, int fork)
         dz2_parser_free(cd->pj.pp);
         cd->pj.pp = NULL;
     }
+    if (cd->next && !cd->rc)
+        cd->next->parsing = dz_try_fork(&cd->next->pt, parse_run, &cd->next->pj);
+    cd->next = NULL;
     /* (with that parse beside, the one with the filter usually wins: this
      * one's costs are counted only if it wins after all, dz2_second; so
      * too when lazy) */
@@ -1090,21 +1095,22 @@ static int code_orders(const uint8_t *dst, size_t dst_len, struct pass *ps,
             phase(o, DFOTA_DIFF_ENCODE, 0, 1);
         }
     } else {
-        free(ps[1].t);
-        ps[1].t = NULL;
-        ps[1].c.dst = NULL;
         /* (the costs of a coding parked are freed, made again if wanted;
          * on Thumb code those of the second order's first DZ2 payload are
          * seldom wanted: counted if so) */
+        const struct dz_match_ctx *c1 = &ps[1].c;
         cd[0].lazy = 1;
+        cd[1].lazy = !cd[1].rc && !c1->small && thumb_code(c1->dst, dst_len);
+        /* the backward order's DZ2 parse beside the forward one's first
+         * payloads (which take little memory without their costs), as
+         * code_dz1 would start it */
+        if (!cd[1].rc && cd[1].dz2 && cd[1].dz1 && dz_threads() > 1 &&
+            (dst_len < 65536 || copied(&ps[1].ops) >= dst_len / 100 || !flat_bytes(c1->dst, dst_len)))
+            cd[0].next = &cd[1];
         code_dz2(&cd[0], 0);
+        cd[0].next = NULL;         /* (still set if code_dz2 stopped before its payloads) */
         code_park(&cd[0]);
         phase(o, DFOTA_DIFF_CODE, 1, 2);
-        ps[1].t = stream_order(dst, dst_len, ps[1].c.sector, ps[1].c.backward);
-        ps[1].c.dst = ps[1].t;
-        if (!ps[1].t && !cd[1].rc)
-            cd[1].rc = DFOTA_ERR_ARG;
-        cd[1].lazy = !cd[1].rc && !ps[1].c.small && thumb_code(ps[1].c.dst, dst_len);
         code_dz2(&cd[1], 0);
         w = order_dz2(cd, dst_len);
         if (w == 0)
