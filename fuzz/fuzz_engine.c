@@ -177,7 +177,9 @@ static void device_init(struct device *d, uint8_t mode, int inplace, uint32_t ss
     l->journal_size = 2 * jhalf;
     at += 2 * jhalf;
     l->staging = at;
-    l->staging_size = round_up(pkg_len > HDR ? (uint32_t)pkg_len : HDR, ss);
+    /* (two sectors more: room for the digest table of an in-place
+     * DFOTA_PKG_F_DEVTABLE package of this slot size) */
+    l->staging_size = round_up(pkg_len > HDR ? (uint32_t)pkg_len : HDR, ss) + (inplace ? 2 * ss : 0);
     at += l->staging_size;
     FZ_CHECK(simflash_init(&d->f, NULL, at, ss, (mode & M_PROG256) ? 256 : 16,
                            (mode & M_ERASED0) ? 0x00 : 0xFF) == 0);

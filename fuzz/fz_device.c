@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dfota/delta2.h"
+#include "dfota/engine.h"
 #include "dfota/error.h"
 #include "dfota/sha256.h"
 #include "encoder.h"
@@ -95,7 +96,13 @@ void fzd_reset(struct fzd *d, uint8_t mode)
         l->journal_size = 2 * jhalf;
         at += 2 * jhalf;
         l->staging = at;
-        l->staging_size = ((uint32_t)pk[idx].pkg_len + ss - 1) / ss * ss;
+        {
+            /* the package, and the digest table an in-place dry run writes */
+            struct dfota_pkg_header h;
+            l->staging_size = ((uint32_t)pk[idx].pkg_len + ss - 1) / ss * ss;
+            if (dfota_pkg_parse(&h, pk[idx].pkg, pk[idx].pkg_len) == DFOTA_OK)
+                l->staging_size += dfota_devtable_size(&h, prog);
+        }
         at += l->staging_size;
         if (simflash_init(&d->f, NULL, at, ss, prog, erased))
             abort();
