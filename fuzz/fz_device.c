@@ -138,6 +138,16 @@ void fzd_free(struct fzd *d)
         simflash_free(&d->f);
 }
 
+int fzd_staging_kept(const struct fzd *d, const uint8_t *before)
+{
+    const struct dfota_layout *l = &d->cfg.layout;
+    struct dfota_pkg_header h;
+    uint32_t keep = l->staging_size;
+    if (l->kind == DFOTA_LAYOUT_INPLACE && dfota_pkg_parse(&h, d->pkg, d->pkg_len) == DFOTA_OK)
+        keep -= dfota_devtable_size(&h, d->f.port.prog_size);
+    return memcmp(before, d->f.mem + l->staging, keep) == 0;
+}
+
 int fzd_boots_target(const struct fzd *d, const struct dfota_engine *e)
 {
     return memcmp(d->f.mem + d->cfg.layout.slot[dfota_active_slot(e)], d->dst, d->dst_len) == 0;
