@@ -149,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == DFOTA_OK)
             FZ_CHECK(fzd_boots_target(d, &e));
     }
-    FZ_CHECK(memcmp(staging, d->f.mem + d->cfg.layout.staging, d->cfg.layout.staging_size) == 0);
+    FZ_CHECK(fzd_staging_kept(d, staging));
     if (fz_verbose())
         fprintf(stderr, "fuzz_journal: mode 0x%02x cut %u, %s: pending %d, resume %s\n", mode, cut,
                 d->cfg.layout.kind == DFOTA_LAYOUT_AB ? "A/B" : "in place", pending,

@@ -134,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_CHECK(!dfota_pending(&e));
         }
     }
-    FZ_CHECK(memcmp(staging, d->f.mem + d->cfg.layout.staging, d->cfg.layout.staging_size) == 0);
+    FZ_CHECK(fzd_staging_kept(d, staging));
     if (fz_verbose())
         fprintf(stderr, "fuzz_snapshot: mode 0x%02x cut %u, %u bytes at +%u, len %u: init %s, "
                 "pending %d, resume %s\n", mode, cut, n, at, len, dfota_strerror(rc), pending,

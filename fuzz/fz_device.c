@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dfota/delta2.h"
+#include "dfota/engine.h"
 #include "dfota/error.h"
 #include "dfota/sha256.h"
 #include "encoder.h"
@@ -95,7 +96,13 @@ void fzd_reset(struct fzd *d, uint8_t mode)
         l->journal_size = 2 * jhalf;
         at += 2 * jhalf;
         l->staging = at;
-        l->staging_size = ((uint32_t)pk[idx].pkg_len + ss - 1) / ss * ss;
+        {
+            /* the package, and the digest table an in-place dry run writes */
+            struct dfota_pkg_header h;
+            l->staging_size = ((uint32_t)pk[idx].pkg_len + ss - 1) / ss * ss;
+            if (dfota_pkg_parse(&h, pk[idx].pkg, pk[idx].pkg_len) == DFOTA_OK)
+                l->staging_size += dfota_devtable_size(&h, prog);
+        }
         at += l->staging_size;
         if (simflash_init(&d->f, NULL, at, ss, prog, erased))
             abort();
@@ -129,6 +136,16 @@ void fzd_free(struct fzd *d)
 {
     if (d->f.mem)
         simflash_free(&d->f);
+}
+
+int fzd_staging_kept(const struct fzd *d, const uint8_t *before)
+{
+    const struct dfota_layout *l = &d->cfg.layout;
+    struct dfota_pkg_header h;
+    uint32_t keep = l->staging_size;
+    if (l->kind == DFOTA_LAYOUT_INPLACE && dfota_pkg_parse(&h, d->pkg, d->pkg_len) == DFOTA_OK)
+        keep -= dfota_devtable_size(&h, d->f.port.prog_size);
+    return memcmp(before, d->f.mem + l->staging, keep) == 0;
 }
 
 int fzd_boots_target(const struct fzd *d, const struct dfota_engine *e)

@@ -37,6 +37,9 @@ extern int fzd_ram4k;
 void fzd_free(struct fzd *d);
 /* 1 when the slot the engine boots holds exactly the target. */
 int fzd_boots_target(const struct fzd *d, const struct dfota_engine *e);
+/* Staging holds what `before` (a copy of it) held, but for the in-place
+ * digest table at its end, which the engine owns (DFOTA_PKG_F_DEVTABLE). */
+int fzd_staging_kept(const struct fzd *d, const uint8_t *before);
 /* Abort on a flash rule violation (a re-program, a write outside the part, ...),
  * unless known(d) (may be NULL) says it is an open finding to tolerate. */
 void fzd_check_flash(struct fzd *d, int (*known)(void));

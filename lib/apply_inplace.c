@@ -1,8 +1,9 @@
 /* In place: one firmware region rewritten sector by sector through scratch
  * slots, with checkpoints (decoder snapshots) in the journal. Every block
  * is checked before it can be committed: against the package's block
- * digest chain when it has one (signed through the payload digest), and
- * every copy (scratch, firmware) is read back against the block's CRC. */
+ * digest chain when it has one (signed through the payload digest), or
+ * against the digest table the dry run computed (DFOTA_PKG_F_DEVTABLE);
+ * and every copy (scratch, firmware) is read back against the block's CRC. */
 #include "engine_priv.h"
 
 #if DFOTA_CFG_INPLACE
@@ -18,8 +19,10 @@ static uint32_t scratch_of(const struct dfota_engine *e, uint32_t i)
     return LAYOUT(e)->scratch + (i % scratch_slots(e)) * FLASH(e)->sector_size;
 }
 
-/* CRC-32 of len bytes of flash at addr. */
-static int crc_flash(struct dfota_engine *e, uint32_t addr, uint32_t len, uint32_t *crc)
+/* CRC-32 of len bytes of flash at addr; with stream, the same bytes also
+ * carried on into *stream. */
+static int crc_flash2(struct dfota_engine *e, uint32_t addr, uint32_t len, uint32_t *crc,
+                      uint32_t *stream)
 {
     uint32_t off;
     int rc;
@@ -29,18 +32,39 @@ static int crc_flash(struct dfota_engine *e, uint32_t addr, uint32_t len, uint32
         if ((rc = dfota__read(e, addr + off, e->buf, n)))
             return rc;
         *crc = dfota_crc32(*crc, e->buf, n);
+        if (stream)
+            *stream = dfota_crc32(*stream, e->buf, n);
     }
     return DFOTA_OK;
+}
+
+static int crc_flash(struct dfota_engine *e, uint32_t addr, uint32_t len, uint32_t *crc)
+{
+    return crc_flash2(e, addr, len, crc, NULL);
+}
+
+#define BD DFOTA_BLOCK_DIGEST_LEN
+#define DEVTABLE(e) (((e)->hdr.flags & DFOTA_PKG_F_DEVTABLE) != 0)
+
+/* The decoder's pending operation at the end of a block: decoded, but no
+ * byte of this block checks it (a copy's length, say), and a checkpoint
+ * saves it; a byte read wrong there would fail only later blocks, and
+ * every resume from that checkpoint with them. So a block's digest covers
+ * it (DFOTA_PKG_F_BLOCKSTATE; always with DFOTA_PKG_F_DEVTABLE). */
+static void hash_pending(struct dfota_engine *e, struct dfota_sha256 *sha)
+{
+    uint8_t st[DFOTA_PATCH_PENDING_LEN];
+    dfota_patch_pending(&e->patch.st, st);
+    dfota_sha256_update(sha, st, sizeof st);
 }
 
 /* The block digest chain (package-format.md): entry i is SHA-256(block i ||
  * [pending state, with DFOTA_PKG_F_BLOCKSTATE] || entry i+1) cut to its
  * first L bytes (16, or 4 with DFOTA_PKG_F_BLOCKHASH4),
- * entry n is L zero bytes. e->chain holds entry i (then zeros up to
+ * entry n is L zero bytes. chain holds entry i (then zeros up to
  * DFOTA_BLOCK_DIGEST_LEN), which came from signed bytes or from a block
  * already checked; entry i+1 is read from staging and is proved by the same
  * comparison. */
-#define BD DFOTA_BLOCK_DIGEST_LEN
 static int chain_next(struct dfota_engine *e, uint32_t i, uint32_t l, uint8_t next[BD])
 {
     const struct dfota_pkg_header *h = &e->hdr;
@@ -61,15 +85,8 @@ static int chain_check(struct dfota_engine *e, uint32_t i, struct dfota_sha256 *
         return DFOTA_OK;
     if ((rc = chain_next(e, i, l, next)))
         return rc;
-    if (e->hdr.flags & DFOTA_PKG_F_BLOCKSTATE) {
-        /* the decoder's pending operation: decoded, but no byte of this
-         * block checks it (a copy's length, say), and a checkpoint saves
-         * it; a byte read wrong there would fail only later blocks, and
-         * every resume from that checkpoint with them */
-        uint8_t st[DFOTA_PATCH_PENDING_LEN];
-        dfota_patch_pending(&e->patch.st, st);
-        dfota_sha256_update(sha, st, sizeof st);
-    }
+    if (e->hdr.flags & DFOTA_PKG_F_BLOCKSTATE)
+        hash_pending(e, sha);
     dfota_sha256_update(sha, next, l);
     dfota_sha256_final(sha, d);
     if (memcmp(d, chain, l) != 0)
@@ -78,32 +95,117 @@ static int chain_check(struct dfota_engine *e, uint32_t i, struct dfota_sha256 *
     return DFOTA_OK;
 }
 
-/* Decode the whole stream without writing, checking that it decodes, reads
- * only what will still be there, matches the block chain and yields the
- * CRC the package names. */
-int dfota__ip_dry_run(struct dfota_engine *e)
+/* The digest table (DFOTA_PKG_F_DEVTABLE, package-format.md): entry i is
+ * SHA-256(block i || pending state) cut to 4 bytes, as the dry run
+ * computed it; DFOTA__TAB_GROUP entries to a program unit of tab_unit
+ * bytes, from tab_addr, the last dfota_devtable_size bytes of staging. The
+ * dry run proves the entries with the stream CRC before the first write,
+ * and every resume computes the remaining ones again (a table that decayed
+ * is rewritten, never trusted). While the blocks are applied, e->chain
+ * holds the stream CRC of the blocks done (LE32, then zeros), which the
+ * checkpoints save. */
+static uint32_t tab_unit(const struct dfota_engine *e)
+{
+    return FLASH(e)->prog_size > 16u ? FLASH(e)->prog_size : 16u;
+}
+
+static uint32_t tab_addr(const struct dfota_engine *e)
+{
+    uint32_t ss = FLASH(e)->sector_size;
+    return LAYOUT(e)->staging + LAYOUT(e)->staging_size / ss * ss -
+           dfota_devtable_size(&e->hdr, FLASH(e)->prog_size);
+}
+
+static void tab_digest(struct dfota_engine *e, struct dfota_sha256 *sha, uint8_t d[32])
+{
+    hash_pending(e, sha);
+    dfota_sha256_final(sha, d);
+}
+
+static int tab_check(struct dfota_engine *e, uint32_t i, struct dfota_sha256 *sha)
+{
+    uint8_t d[32], t[DFOTA_BLOCK_DIGEST_LEN4];
+    int rc;
+    tab_digest(e, sha, d);
+    if ((rc = dfota__read(e, tab_addr(e) + i / DFOTA__TAB_GROUP * tab_unit(e) +
+                                 i % DFOTA__TAB_GROUP * DFOTA_BLOCK_DIGEST_LEN4, t, sizeof t)))
+        return rc;
+    return memcmp(d, t, sizeof t) ? DFOTA_ERR_CORRUPT : DFOTA_OK;
+}
+
+/* Program group g of the table from the 16 bytes at grp (e->buf is free
+ * between decode calls). */
+static int tab_put(struct dfota_engine *e, uint32_t g, const uint8_t grp[16])
+{
+    uint32_t u = tab_unit(e);
+    memcpy(e->buf, grp, 16);
+    memset(e->buf + 16, FLASH(e)->erased, u - 16);
+    return dfota__prog(e, tab_addr(e) + g * u, e->buf, u);
+}
+
+static int tab_erase(struct dfota_engine *e)
+{
+    uint32_t a = tab_addr(e), end = a + dfota_devtable_size(&e->hdr, FLASH(e)->prog_size);
+    int rc;
+    for (; a < end; a += FLASH(e)->sector_size)
+        if ((rc = dfota__erase(e, a)))
+            return rc;
+    return DFOTA_OK;
+}
+
+static uint32_t stream_crc_done(const struct dfota_engine *e)
+{
+    return dfota_le32(e->chain);
+}
+
+/* Decode blocks from .. n-1 of the stream without writing them, from the
+ * decoder's state at block from and crc, the stream CRC of the blocks
+ * before it: they must decode, read only what will still be there, match
+ * the block chain (or, with a digest table, give its entries, which are
+ * written here) and end with the CRC the package names. */
+static int dry_run(struct dfota_engine *e, uint32_t from, uint32_t crc)
 {
     struct dfota__io c;
     struct dfota_patch_io io;
-    uint32_t i, n = dfota__blocks(e), len, addr, crc = 0;
-    uint8_t chain[BD];
-    int rc;
+    uint32_t i, n = dfota__blocks(e), len, addr;
+    uint8_t chain[BD], grp[16];
+    int rc, dev = DEVTABLE(e);
 
-    if ((rc = dfota__dec_start(e)))
-        return rc;
     dfota__dec_io(e, &c, &io);
     memcpy(chain, e->chain, BD);
-    for (i = 0; i < n; i++) {
+    memset(grp, FLASH(e)->erased, sizeof grp);
+    if (dev && (rc = tab_erase(e)))
+        return rc;
+    for (i = from; i < n; i++) {
         struct dfota_sha256 sha;
         dfota__block_at(e, i, &len, &addr);
         dfota_sha256_init(&sha);
         if ((rc = dfota__decode(e, &io, DFOTA_NO_ADDR, len, &crc, &sha)) ||
-            (rc = chain_check(e, i, &sha, chain)))
+            (!dev && (rc = chain_check(e, i, &sha, chain))))
             return rc == DFOTA_ERR_IO ? rc : DFOTA_ERR_CORRUPT;
+        if (dev) {
+            uint8_t d[32];
+            tab_digest(e, &sha, d);
+            memcpy(grp + i % DFOTA__TAB_GROUP * DFOTA_BLOCK_DIGEST_LEN4, d,
+                   DFOTA_BLOCK_DIGEST_LEN4);
+            if (i % DFOTA__TAB_GROUP == DFOTA__TAB_GROUP - 1 || i + 1 == n) {
+                if ((rc = tab_put(e, i / DFOTA__TAB_GROUP, grp)))
+                    return rc;
+                memset(grp, FLASH(e)->erased, sizeof grp);
+            }
+        }
     }
     if (!dfota_patch_done(&e->patch) || crc != e->hdr.stream_crc32)
         return DFOTA_ERR_CORRUPT;
-    return DFOTA_OK;
+    return dev ? dfota__sync(e) : DFOTA_OK;
+}
+
+int dfota__ip_dry_run(struct dfota_engine *e)
+{
+    int rc;
+    if ((rc = dfota__dec_start(e)))
+        return rc;
+    return dry_run(e, 0, 0);
 }
 
 /* Copy block i from its scratch slot to the firmware, then read it back. */
@@ -171,17 +273,20 @@ static int run(struct dfota_engine *e)
     dfota__dec_io(e, &c, &io);
     for (i = e->blocks_done; i < n; i++) {
         struct dfota_sha256 sha;
-        uint32_t crc = 0, back;
+        uint32_t crc = 0, back, stream = stream_crc_done(e);
         dfota__progress(e, DFOTA_PHASE_APPLY, i, n);
         dfota__block_at(e, i, &len, &addr);
         dfota_sha256_init(&sha);
         if ((rc = dfota__erase(e, scratch_of(e, i))) ||
             (rc = dfota__decode(e, &io, scratch_of(e, i), len, &crc, &sha)) ||
-            (rc = dfota__sync(e)) || (rc = chain_check(e, i, &sha, e->chain)) ||
-            (rc = crc_flash(e, scratch_of(e, i), len, &back)))
+            (rc = dfota__sync(e)) ||
+            (rc = DEVTABLE(e) ? tab_check(e, i, &sha) : chain_check(e, i, &sha, e->chain)) ||
+            (rc = crc_flash2(e, scratch_of(e, i), len, &back, DEVTABLE(e) ? &stream : NULL)))
             return rc;
         if (back != crc)
             return DFOTA_ERR_CORRUPT;
+        if (DEVTABLE(e))
+            dfota_put_le32(e->chain, stream);
         for (k = DFOTA_MAX_SCRATCH - 1; k > 0; k--)
             e->block_crc[k] = e->block_crc[k - 1];
         e->block_crc[0] = crc;
@@ -240,6 +345,12 @@ int dfota__ip_resume(struct dfota_engine *e, int have_pkg)
         if (!have_pkg)
             return DFOTA_ERR_JOURNAL;
         rc = e->blocks_done ? dfota__journal_restore(e) : dfota__dec_start(e);
+        /* With a digest table, the rest of the stream is decoded once
+         * more first: its entries are written again and the stream CRC
+         * proves them (and the payload in staging) before the next write;
+         * then the decoder starts again from the checkpoint. */
+        if (!rc && DEVTABLE(e) && !(rc = dry_run(e, e->blocks_done, stream_crc_done(e))))
+            rc = e->blocks_done ? dfota__journal_restore(e) : dfota__dec_start(e);
         if (rc)
             return rc;
     }

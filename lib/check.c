@@ -87,6 +87,12 @@ int dfota__load_header(struct dfota_engine *e, uint8_t raw[DFOTA_PKG_HEADER_MAX]
         if (!(h->flags & DFOTA_PKG_F_INPLACE) || h->sector_size != FLASH(e)->sector_size ||
             (uint32_t)(h->lag + 2) * h->sector_size > l->scratch_size)
             return DFOTA_ERR_LAYOUT;
+        /* staging holds the package and the digest table its dry run
+         * writes after it (package-format.md) */
+        if ((uint64_t)h->header_size + h->payload_size +
+                dfota_devtable_size(h, FLASH(e)->prog_size) >
+            l->staging_size / h->sector_size * h->sector_size)
+            return DFOTA_ERR_NOSPACE;
     } else if (h->flags & DFOTA_PKG_F_INPLACE) {
         return DFOTA_ERR_LAYOUT;
     }

@@ -71,6 +71,30 @@ void dfota__block_at(const struct dfota_engine *e, uint32_t i, uint32_t *len, ui
     *addr += dfota__dst_addr(e);
 }
 
+/* The digest table of a DFOTA_PKG_F_DEVTABLE package: groups of
+ * DFOTA__TAB_GROUP 4-byte entries, each group programmed as one unit of
+ * dfota__tab_unit bytes (16, or the program unit when that is larger). */
+uint32_t dfota_devtable_size(const struct dfota_pkg_header *h, uint32_t prog_size)
+{
+    uint32_t ss = h->sector_size, unit = prog_size > 16u ? prog_size : 16u, g;
+    if (!(h->flags & DFOTA_PKG_F_INPLACE) || !(h->flags & DFOTA_PKG_F_DEVTABLE) || !ss)
+        return 0;
+    g = (dz_block_count(h->dst_size, ss) + DFOTA__TAB_GROUP - 1) / DFOTA__TAB_GROUP;
+    if (g > (UINT32_MAX - ss) / unit)    /* (32-bit arithmetic only, as progress) */
+        return UINT32_MAX;
+    return (g * unit + ss - 1) / ss * ss;
+}
+
+uint32_t dfota_staging_need(const struct dfota_pkg_header *h, uint32_t sector_size,
+                            uint32_t prog_size)
+{
+    uint32_t n = h->header_size + h->payload_size, t = dfota_devtable_size(h, prog_size);
+    if (!sector_size || n < h->payload_size || n > UINT32_MAX - sector_size)
+        return UINT32_MAX;
+    n = (n + sector_size - 1) / sector_size * sector_size;
+    return t > UINT32_MAX - n ? UINT32_MAX : n + t;
+}
+
 /* ---- the decoder's one call site ------------------------------------------- */
 
 uint32_t dfota__stream_size(const struct dfota_pkg_header *h)

@@ -67,6 +67,8 @@ uint32_t dfota__blocks(const struct dfota_engine *e);
 /* Block i of the stream: its length and the flash address it goes to. */
 void dfota__block_at(const struct dfota_engine *e, uint32_t i, uint32_t *len, uint32_t *addr);
 uint32_t dfota__src_addr(const struct dfota_engine *e);
+/* DFOTA_PKG_F_DEVTABLE: entries per program unit of the digest table */
+#define DFOTA__TAB_GROUP 4u
 uint32_t dfota__dst_addr(const struct dfota_engine *e);
 
 /* ---- check.c ---------------------------------------------------------------- */

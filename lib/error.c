@@ -18,7 +18,7 @@ const char *dfota_strerror(int err)
     case DFOTA_ERR_CORRUPT:   return "package payload is corrupt (undecodable)";
     case DFOTA_ERR_TARGET:    return "result does not match the target digest";
     case DFOTA_ERR_LAYOUT:    return "package was made for another flash layout";
-    case DFOTA_ERR_NOSPACE:   return "image does not fit the flash region";
+    case DFOTA_ERR_NOSPACE:   return "image or package does not fit its flash region";
     case DFOTA_ERR_DOWNGRADE: return "package security counter is lower than the device's";
     case DFOTA_ERR_JOURNAL:   return "update journal is inconsistent";
     case DFOTA_ERR_STATE:     return "operation not valid in this state";

@@ -315,7 +315,9 @@ int dfota__journal_load(struct dfota_engine *e)
     if (e->hdr.dst_size > LAYOUT(e)->slot_size || dfota_le32(head + J_LAG) > DFOTA_MAX_LAG ||
         (e->hdr.flags & ~DFOTA_PKG_F_KNOWN) ||
         ((e->hdr.flags & (DFOTA_PKG_F_BLOCKHASH4 | DFOTA_PKG_F_BLOCKSTATE)) &&
-         !(e->hdr.flags & DFOTA_PKG_F_BLOCKHASH)))
+         !(e->hdr.flags & DFOTA_PKG_F_BLOCKHASH)) ||
+        (DFOTA_CFG_INPLACE && (e->hdr.flags & DFOTA_PKG_F_DEVTABLE) &&
+         (e->hdr.flags & DFOTA_PKG_F_BLOCKHASH)))
         return DFOTA_ERR_JOURNAL;
     if (IS_INPLACE(e) ? !(e->hdr.flags & DFOTA_PKG_F_INPLACE) ||
                             e->hdr.sector_size != FLASH(e)->sector_size

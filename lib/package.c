@@ -21,13 +21,17 @@ _Static_assert(DFOTA_PKG_V2_HEADER_MAX <= DFOTA_PKG_HEADER_MAX &&
                    DFOTA_PKG_V1_HEADER_SIZE <= DFOTA_PKG_HEADER_MAX,
                "DFOTA_PKG_HEADER_MAX holds every header");
 
-/* The flags that go only with others: BACKWARD and BLOCKHASH only in place,
- * BLOCKHASH4 and BLOCKSTATE only with BLOCKHASH (so only in place). */
+/* The flags that go only with others: BACKWARD, BLOCKHASH and DEVTABLE
+ * only in place, BLOCKHASH4 and BLOCKSTATE only with BLOCKHASH (so only in
+ * place), and one of BLOCKHASH and DEVTABLE. */
 static int flags_ok(uint32_t f)
 {
     if (f & ~DFOTA_PKG_F_KNOWN)
         return 0;
-    if (!(f & DFOTA_PKG_F_INPLACE) && (f & (DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH)))
+    if (!(f & DFOTA_PKG_F_INPLACE) &&
+        (f & (DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_DEVTABLE)))
+        return 0;
+    if ((f & DFOTA_PKG_F_BLOCKHASH) && (f & DFOTA_PKG_F_DEVTABLE))
         return 0;
     return !(f & (DFOTA_PKG_F_BLOCKHASH4 | DFOTA_PKG_F_BLOCKSTATE)) || (f & DFOTA_PKG_F_BLOCKHASH);
 }

@@ -305,7 +305,13 @@ static int setup(const struct scenario *s)
     l->journal_size = 2 * jhalf;
     at += 2 * jhalf;
     l->staging = at;
-    l->staging_size = up(s->pkg_len, SECTOR);
+    {
+        /* the package, and the digest table an in-place dry run writes */
+        struct dfota_pkg_header h;
+        l->staging_size = up(s->pkg_len, SECTOR);
+        if (dfota_pkg_parse(&h, s->pkg, s->pkg_len) == DFOTA_OK)
+            l->staging_size += dfota_devtable_size(&h, PROG_UNIT);
+    }
     at += l->staging_size;
     if (at > FLASH_SIZE) {
         printf("FAIL: %s needs %lu bytes of flash, have %lu\n", s->name, (unsigned long)at,

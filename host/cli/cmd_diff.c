@@ -206,14 +206,17 @@ int cmd_diff(int argc, char **argv)
                                  "(for devices built with one codec)", optarg);
             break;
         case O_BDIG:
-            if (!strcmp(optarg, "4"))
+            if (!strcmp(optarg, "device"))
+                opts.block_digest = 0;
+            else if (!strcmp(optarg, "4"))
                 opts.block_digest = DFOTA_BLOCK_DIGEST_LEN4;
             else if (!strcmp(optarg, "16"))
                 opts.block_digest = DFOTA_BLOCK_DIGEST_LEN;
             else
-                return cli_usage("--block-digest '%s': it is 4 (the default) or 16 (bytes of a "
-                                 "block digest chain entry; 16 for devices whose engine predates "
-                                 "4-byte entries)", optarg);
+                return cli_usage("--block-digest '%s': it is device (the default: the device "
+                                 "computes its block digests), or 4 or 16 (bytes of a block "
+                                 "digest chain entry in the package, for devices whose engine "
+                                 "predates device digests; 16 predates 4-byte entries)", optarg);
             break;
         default: return EXIT_USAGE;
         }

@@ -282,10 +282,14 @@ int cmd_inspect(int argc, char **argv)
         printf("\"format_version\":%u", h.format_version);
         cli_json_put("product", h.product, 1);
         printf(",\"layout\":\"%s\",\"direction\":\"%s\",\"sector_size\":%u,\"lag\":%u,"
-               "\"scratch_sectors\":%u,\"flags\":%u,\"block_digest\":%u,\"source\":{",
+               "\"scratch_sectors\":%u,\"flags\":%u,\"block_digest\":%u,\"block_check\":\"%s\","
+               "\"staging_need\":%u,\"source\":{",
                layout_name(&h), (h.flags & DFOTA_PKG_F_BACKWARD) ? "backward" : "forward",
                h.sector_size, h.lag, (h.flags & DFOTA_PKG_F_INPLACE) ? h.lag + 2u : 0u, h.flags,
-               dfota_pkg_chain_entry_len(&h));
+               dfota_pkg_chain_entry_len(&h),
+               (h.flags & DFOTA_PKG_F_DEVTABLE) ? "device" : (h.flags & DFOTA_PKG_F_BLOCKHASH)
+                                                            ? "chain" : "none",
+               dfota_staging_need(&h, (h.flags & DFOTA_PKG_F_INPLACE) ? h.sector_size : 4096u, 1));
         cli_json_put("version", h.src_version, 0);
         printf(",\"size\":%u,\"sha256\":\"%s\"},\"target\":{", h.src_size, s_src);
         cli_json_put("version", h.dst_version, 0);
@@ -317,6 +321,11 @@ int cmd_inspect(int argc, char **argv)
                    dfota_pkg_chain_entry_len(&h),
                    (h.flags & DFOTA_PKG_F_BLOCKSTATE) ? ", over each block's end state" : "",
                    (unsigned long long)dfota_pkg_table_size(&h));
+        else if (h.flags & DFOTA_PKG_F_DEVTABLE)
+            printf("block check  the device's digest table, over each block's end state (none in "
+                   "the package; %u bytes after it in staging, flash programmed in units up to "
+                   "16 bytes: staging >= %u bytes)\n", dfota_devtable_size(&h, 1),
+                   dfota_staging_need(&h, h.sector_size, 1));
         else if (h.flags & DFOTA_PKG_F_INPLACE)
             printf("block chain  none\n");
         printf("delta        %s (algorithm %u), coder %u; payload %u bytes %s; package %.2f%% of "

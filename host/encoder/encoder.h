@@ -35,10 +35,14 @@ struct dfota_diff_opts {
     int codec;               /* 0: the smallest of DZ1 and DZ2; else DFOTA_ALG_DZ1 or DFOTA_ALG_DZ2 only */
     uint32_t decoder_ram;    /* profile: 0 or DFOTA_DECODER_RAM_16K (the full models), or
                                 DFOTA_DECODER_RAM_4K (DZ2's small model only) */
-    uint32_t block_digest;   /* in place, bytes of a block digest chain entry: 0 or
-                                DFOTA_BLOCK_DIGEST_LEN4 (4, DFOTA_PKG_F_BLOCKHASH4), or
-                                DFOTA_BLOCK_DIGEST_LEN (16, what engines before
-                                DFOTA_PKG_F_BLOCKHASH4 apply); dfota_package_build */
+    uint32_t block_digest;   /* in place, how blocks are checked before their commit:
+                                0, the device's digest table (DFOTA_PKG_F_DEVTABLE: no
+                                chain in the package); or a block digest chain in the
+                                payload, entries of DFOTA_BLOCK_DIGEST_LEN4 (4 bytes,
+                                DFOTA_PKG_F_BLOCKHASH4: what engines before
+                                DFOTA_PKG_F_DEVTABLE apply) or DFOTA_BLOCK_DIGEST_LEN
+                                (16, engines before DFOTA_PKG_F_BLOCKHASH4);
+                                dfota_package_build */
 };
 
 /* Phases of a diff, in the order they run (dfota_diff_opts.phase). */

@@ -80,6 +80,24 @@ static int pending_states(const struct dfota_pkg_header *h, const uint8_t *src, 
     return rc;
 }
 
+/* DFOTA_PKG_F_DEVTABLE: no chain to compute, but the stream is decoded
+ * block by block as the device will, each block against the target (with
+ * a library that has the payload's codec). */
+static int decode_check(const struct dfota_pkg_header *h, const uint8_t *src, size_t src_len,
+                        const uint8_t *stream, size_t stream_len, const uint8_t *dst)
+{
+    uint32_t n = dz_block_count(h->dst_size, h->sector_size);
+    uint8_t *states;
+    int rc;
+    if (!dfota_patch_supported(h->algorithm))
+        return DFOTA_OK;
+    if (!(states = malloc((size_t)n * DFOTA_PATCH_PENDING_LEN + 1)))
+        return DFOTA_ERR_ARG;
+    rc = pending_states(h, src, src_len, stream, stream_len, dst, states);
+    free(states);
+    return rc;
+}
+
 static int block_chain(const struct dfota_pkg_header *h, const uint8_t *src, size_t src_len,
                        const uint8_t *stream, size_t stream_len, const uint8_t *dst,
                        uint8_t *table)
@@ -173,7 +191,9 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     h.stream_crc32 = h.format_version == DFOTA_PKG_FORMAT_V1 || (h.flags & DFOTA_PKG_F_INPLACE)
                          ? res.stream_crc32 : 0;
     h.decoder_ram = res.decoder_ram;
-    if (h.flags & DFOTA_PKG_F_INPLACE)
+    if ((h.flags & DFOTA_PKG_F_INPLACE) && !opts->block_digest)
+        h.flags |= DFOTA_PKG_F_DEVTABLE;
+    else if (h.flags & DFOTA_PKG_F_INPLACE)
         h.flags |= DFOTA_PKG_F_BLOCKHASH |
                    (opts->block_digest == DFOTA_BLOCK_DIGEST_LEN ? 0 : DFOTA_PKG_F_BLOCKHASH4) |
                    /* (the end states come from the library's decoder: a
@@ -196,7 +216,11 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
         return DFOTA_ERR_ARG;
     }
     memcpy(out + hsize, res.payload, res.payload_size);
-    rc = block_chain(&h, src, src_len, out + hsize, res.payload_size, dst, out + hsize + res.payload_size);
+    rc = (h.flags & DFOTA_PKG_F_DEVTABLE) ? decode_check(&h, src, src_len, out + hsize,
+                                                         res.payload_size, dst)
+                                          : block_chain(&h, src, src_len, out + hsize,
+                                                        res.payload_size, dst,
+                                                        out + hsize + res.payload_size);
     if (rc) {
         free(out);
         dfota_diff_result_free(&res);

@@ -138,6 +138,19 @@ uint32_t dfota_journal_record_size(void);
 uint32_t dfota_journal_half_size(int kind, uint32_t slot_size, uint32_t sector_size,
                                  uint32_t prog_size);
 
+/* In place, a package with DFOTA_PKG_F_DEVTABLE: the bytes (whole sectors
+ * of h->sector_size) at the end of staging where the engine keeps the block
+ * digests its dry run computes, for a flash programmed in units of
+ * prog_size; 0 for every other package. */
+uint32_t dfota_devtable_size(const struct dfota_pkg_header *h, uint32_t prog_size);
+
+/* The staging bytes a package needs on a flash of this geometry: the
+ * package (header_size + payload_size) rounded up to whole sectors, and its
+ * digest table after it. A smaller staging area refuses the package with
+ * DFOTA_ERR_NOSPACE. */
+uint32_t dfota_staging_need(const struct dfota_pkg_header *h, uint32_t sector_size,
+                            uint32_t prog_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,7 +24,7 @@ enum dfota_err {
     DFOTA_ERR_CORRUPT       = -12,  /* payload decodes to something impossible */
     DFOTA_ERR_TARGET        = -13,  /* result digest differs from the package's */
     DFOTA_ERR_LAYOUT        = -14,  /* package made for another flash layout */
-    DFOTA_ERR_NOSPACE       = -15,  /* image does not fit the region */
+    DFOTA_ERR_NOSPACE       = -15,  /* image does not fit its region, or staging the package and its digest table */
     DFOTA_ERR_DOWNGRADE     = -16,  /* security counter lower than the device's */
     DFOTA_ERR_JOURNAL       = -17,  /* journal unreadable or inconsistent */
     DFOTA_ERR_STATE         = -18,  /* call not valid in this state */

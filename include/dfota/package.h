@@ -71,8 +71,12 @@ enum dfota_pkg_off {
 #define DFOTA_PKG_F_BLOCKSTATE 0x00000010u /* with DFOTA_PKG_F_BLOCKHASH: each entry also
                                               covers the decoder's pending operation at
                                               the block's end (package-format.md) */
+#define DFOTA_PKG_F_DEVTABLE 0x00000020u /* in place, instead of DFOTA_PKG_F_BLOCKHASH: no chain
+                                             in the payload; the engine's dry run computes
+                                             each block's digest into a table at the end of
+                                             staging (package-format.md) */
 #define DFOTA_PKG_F_KNOWN     (DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH | \
-                               DFOTA_PKG_F_BLOCKHASH4 | DFOTA_PKG_F_BLOCKSTATE)
+                               DFOTA_PKG_F_BLOCKHASH4 | DFOTA_PKG_F_BLOCKSTATE | DFOTA_PKG_F_DEVTABLE)
 #define DFOTA_BLOCK_DIGEST_LEN 16u        /* bytes of one entry of the block digest chain:
                                              SHA-256 cut to 128 bits; the longest entry */
 #define DFOTA_BLOCK_DIGEST_LEN4 4u        /* with DFOTA_PKG_F_BLOCKHASH4: cut to 32 bits */

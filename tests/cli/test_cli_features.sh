@@ -333,14 +333,26 @@ expect "diff --codec auto" 0 "" diff $V --codec auto --key k a.bin b.bin -o ca.p
 expect "--codec dz3" 2 "--codec 'dz3': it is auto" diff $V --codec dz3 --key k a.bin b.bin -o x.pkg
 one_line "--codec dz3: one line"
 no_file "--codec dz3: no output" x.pkg
-# --block-digest: in place, 4-byte block digest chain entries by default,
-# 16 (the chain of engines before DFOTA_PKG_F_BLOCKHASH4) on request; both apply
-rm -f b4.pkg b16.pkg b4.bin b16.bin
-expect "diff in place, default chain" 0 "" diff $V --layout inplace --key k a.bin b.bin -o b4.pkg
-expect "inspect default chain" 0 "" inspect b4.pkg
+# --block-digest: in place, the device's digest table by default (no chain
+# in the package); a chain of 4-byte entries (engines before
+# DFOTA_PKG_F_DEVTABLE) or 16-byte ones (before DFOTA_PKG_F_BLOCKHASH4) on
+# request; all apply
+rm -f bd.pkg b4.pkg b16.pkg bd.bin b4.bin b16.bin
+expect "diff in place, default: device digests" 0 "" diff $V --layout inplace --key k a.bin b.bin -o bd.pkg
+expect "inspect default" 0 "" inspect bd.pkg
+has "inspect: the device's digest table" "$T/io/out" "block check  the device's digest table"
+expect "inspect default: JSON" 0 "" inspect --json bd.pkg
+has "inspect JSON: block_check device" "$T/io/out" '"block_digest":0,"block_check":"device","staging_need":'
+expect "diff --block-digest device" 0 "" diff $V --layout inplace --block-digest device --key k a.bin b.bin -o bd2.pkg
+same "--block-digest device is the default" bd.pkg bd2.pkg
+expect "diff --block-digest 4" 0 "" diff $V --layout inplace --block-digest 4 --key k a.bin b.bin -o b4.pkg
+expect "inspect --block-digest 4" 0 "" inspect b4.pkg
 has "inspect: 4-byte chain entries" "$T/io/out" "block chain  4-byte entries"
-expect "inspect default chain: JSON" 0 "" inspect --json b4.pkg
-has "inspect JSON: block_digest 4" "$T/io/out" '"block_digest":4,'
+expect "inspect --block-digest 4: JSON" 0 "" inspect --json b4.pkg
+has "inspect JSON: block_digest 4" "$T/io/out" '"block_digest":4,"block_check":"chain",'
+[ "$(wc -c <bd.pkg)" -lt "$(wc -c <b4.pkg)" ] && ok || bad "device digests not smaller than a 4-byte chain"
+expect "apply device digests" 0 "" apply --pub k.pub a.bin bd.pkg -o bd.bin
+same "apply device digests: the target" b.bin bd.bin
 expect "diff --block-digest 16" 0 "" diff $V --layout inplace --block-digest 16 --key k a.bin b.bin -o b16.pkg
 expect "inspect --block-digest 16" 0 "" inspect --json b16.pkg
 has "inspect JSON: block_digest 16" "$T/io/out" '"block_digest":16,'
@@ -352,7 +364,7 @@ same "apply 16-byte chain: the target" b.bin b16.bin
 expect "inspect A/B: no chain" 0 "" inspect --json p.pkg
 has "inspect JSON A/B: block_digest 0" "$T/io/out" '"block_digest":0,'
 rm -f x.pkg
-expect "--block-digest 8" 2 "--block-digest '8': it is 4" diff $V --layout inplace --block-digest 8 --key k a.bin b.bin -o x.pkg
+expect "--block-digest 8" 2 "--block-digest '8': it is device" diff $V --layout inplace --block-digest 8 --key k a.bin b.bin -o x.pkg
 no_file "--block-digest 8: no output" x.pkg
 expect "--codec DZ1 (case)" 2 "--codec 'DZ1'" diff $V --codec DZ1 --key k a.bin b.bin -o x.pkg
 no_file "--codec DZ1: no output" x.pkg

@@ -11,7 +11,8 @@
  *   powerloss_runner --golden DIR                  (this engine resumes them)
  *   powerloss_runner [--sample | --all] [--models m1,m2] [--geometries g1,g2]
  *                    [--jobs N] [--max-fail N] [--thin N] [--cap N]
- *                    [--block-digest 4|16]  (in place: chain entry length, default 4)
+ *                    [--block-digest device|4|16]  (in place: the device's digest
+ *                    table, the default, or a chain of 4- or 16-byte entries)
  *
  * For every case the runner requires:
  *  - boot: at every power-up where nothing is pending, the image the boot
@@ -204,12 +205,17 @@ static void ctx_prepare(struct ctx *c, const struct geom *g)
     c->pkg2 = tu_package(c->dst, c->dlen, c->dst2, c->d2len, inplace, g->sector, g->lag, g->dir,
                          "", &c->p2len);
     {
-        struct dfota_pkg_header h;
-        if (dfota_pkg_parse(&h, c->pkg, c->plen) != DFOTA_OK)
+        struct dfota_pkg_header h, h2;
+        uint32_t need, need2;
+        if (dfota_pkg_parse(&h, c->pkg, c->plen) != DFOTA_OK ||
+            dfota_pkg_parse(&h2, c->pkg2, c->p2len) != DFOTA_OK)
             abort();
         c->hsize = h.header_size;
+        /* room for each package and the digest table its dry run writes */
+        need = dfota_staging_need(&h, g->sector, g->prog);
+        need2 = dfota_staging_need(&h2, g->sector, g->prog);
+        device_init(&c->d, g, need > need2 ? need : need2);
     }
-    device_init(&c->d, g, (uint32_t)(c->plen > c->p2len ? c->plen : c->p2len));
     if (c->d2len > c->d.cfg.layout.slot_size)
         abort();
     memcpy(c->d.flash.mem + c->d.cfg.layout.slot[0], c->src, c->slen);
@@ -1126,8 +1132,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: powerloss_runner [--sample | --all] [--models a,b] [--geometries a,b]\n"
             "                        [--jobs N] [--max-fail N] [--thin N] [--cap N]\n"
-            "                        [--block-digest 4|16]\n"
-            "       powerloss_runner --case <geometry>:<model>:<k> [-v] [--block-digest 4|16]\n"
+            "                        [--block-digest device|4|16]\n"
+            "       powerloss_runner --case <geometry>:<model>:<k> [-v] [--block-digest device|4|16]\n"
             "       powerloss_runner --list-geometries | --list-models\n"
             "       powerloss_runner --make-golden DIR ENGINE-ID | --golden DIR\n");
 }
@@ -1152,9 +1158,9 @@ int main(int argc, char **argv)
             verbose = 1;
         /* before --case too: the packages of every case are built with it */
         if (!strcmp(argv[i], "--block-digest") && i + 1 < argc) {
-            tu_block_digest = (unsigned)atoi(argv[i + 1]);
-            if (tu_block_digest != 4 && tu_block_digest != 16) {
-                fprintf(stderr, "--block-digest: 4 (the default) or 16\n");
+            tu_block_digest = strcmp(argv[i + 1], "device") ? (unsigned)atoi(argv[i + 1]) : 0;
+            if (tu_block_digest != 0 && tu_block_digest != 4 && tu_block_digest != 16) {
+                fprintf(stderr, "--block-digest: device (the default), 4 or 16\n");
                 return 2;
             }
         }

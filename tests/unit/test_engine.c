@@ -482,7 +482,7 @@ static void flip_on_apply(void *ctx, enum dfota_phase ph, unsigned pct)
 
 static void test_staging_decays_during_apply(void **st)
 {
-    static const char *codecs[] = { "1", "2" };
+    static const char *codecs[] = { "1", "2", "1", "2" };
 #if defined(__SANITIZE_ADDRESS__)
     const size_t stride = 5;             /* (the sanitizer build: a sample) */
 #else
@@ -491,7 +491,9 @@ static void test_staging_decays_during_apply(void **st)
     struct tu_pair *f = *st;
     unsigned c;
 
-    for (c = 0; c < 2; c++) {
+    /* c = 0, 1: the device's digest table (the default); 2, 3: a 4-byte
+     * block digest chain in the package */
+    for (c = 0; c < 4; c++) {
         struct tu_device d;
         struct dfota_pkg_header h;
         struct dfota_engine e;
@@ -500,10 +502,13 @@ static void test_staging_decays_during_apply(void **st)
         uint8_t *p, *initial;
 
         setenv("DFOTA_CODEC", codecs[c], 1);
+        tu_block_digest = c < 2 ? 0 : 4;
         p = tu_package(f->a, N, f->b, f->blen, 1, 4096, 2, 0, "", &plen);
+        tu_block_digest = 0;
         unsetenv("DFOTA_CODEC");
         assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
-        assert_true(h.flags & DFOTA_PKG_F_BLOCKSTATE);
+        assert_true(c < 2 ? (h.flags & DFOTA_PKG_F_DEVTABLE) != 0
+                          : (h.flags & DFOTA_PKG_F_BLOCKSTATE) != 0);
         stream = h.payload_size - (size_t)dfota_pkg_table_size(&h);
         tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 4, 2 * N);
         tu_device_load(&d, 0, f->a, N, p, plen);
@@ -542,6 +547,100 @@ static void test_staging_decays_during_apply(void **st)
         tu_device_free(&d);
         free(p);
     }
+}
+
+/* DFOTA_PKG_F_DEVTABLE (the default in place): the digest table at the end
+ * of staging is the engine's own, and entries that are wrong are computed
+ * again, never trusted. (1) An entry of the last block changed while the
+ * update runs (after the dry run wrote it, with and without dfota_check
+ * first): that block fails its check before a commit, the retry from the
+ * checkpoint computes the rest of the table again, and the update ends.
+ * (2) The power cut while applying and the whole table scribbled over: the
+ * resume computes it again. (3) A staging area with no room for the table
+ * refuses the package before any write. */
+static void test_devtable_decay(void **st)
+{
+    struct tu_pair *f = *st;
+    struct tu_device d;
+    struct dfota_engine e;
+    struct dfota_pkg_header h;
+    struct flipper x;
+    size_t plen;
+    uint8_t *p = tu_package(f->a, N, f->b, f->blen, 1, 4096, 2, 0, "", &plen);
+    uint32_t tab, n, at, i;
+    uint64_t ops;
+    int check_first;
+
+    assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+    assert_true(h.flags & DFOTA_PKG_F_DEVTABLE);
+    assert_false(h.flags & DFOTA_PKG_F_BLOCKHASH);
+    assert_int_equal(dfota_pkg_table_size(&h), 0);
+    tab = dfota_devtable_size(&h, 16);
+    assert_int_equal(tab, 4096);
+    n = (h.dst_size + 4095) / 4096;
+    assert_true(n > 4);
+    assert_int_equal(dfota_staging_need(&h, 4096, 16), (plen + 4095) / 4096 * 4096 + tab);
+
+    for (check_first = 0; check_first < 2; check_first++) {
+        tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 4, 2 * N);
+        tu_device_load(&d, 0, f->a, N, p, plen);
+        at = d.cfg.layout.staging + d.cfg.layout.staging_size / 4096 * 4096 - tab;
+        x.at = d.flash.mem + at + (n - 1) / 4 * 16 + (n - 1) % 4 * 4;
+        x.bit = 0x10;
+        x.done = 0;
+        d.cfg.progress = flip_on_apply;
+        d.cfg.progress_ctx = &x;
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        if (check_first)
+            assert_int_equal(dfota_check(&e), DFOTA_OK);
+        assert_int_equal(dfota_install(&e), DFOTA_OK);
+        assert_true(x.done);
+        assert_false(d.flash.violation);
+        d.cfg.progress = NULL;
+        simflash_power_on(&d.flash);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_false(dfota_pending(&e));
+        assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], f->b, f->blen);
+        tu_device_free(&d);
+    }
+
+    /* (2): an uncut run counts the operations; then a cut at 3/4 of them */
+    tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 4, 2 * N);
+    tu_device_load(&d, 0, f->a, N, p, plen);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    assert_int_equal(dfota_install(&e), DFOTA_OK);
+    ops = d.flash.ops;
+    tu_device_free(&d);
+    tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 4, 2 * N);
+    tu_device_load(&d, 0, f->a, N, p, plen);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    d.flash.cut_after = ops * 3 / 4;
+    d.flash.clean_cut = 1;
+    assert_int_equal(dfota_install(&e), DFOTA_ERR_IO);
+    d.flash.cut_after = UINT64_MAX;
+    at = d.cfg.layout.staging + d.cfg.layout.staging_size / 4096 * 4096 - tab;
+    for (i = 0; i < tab; i++)
+        d.flash.mem[at + i] = (uint8_t)(i * 37 + 11);
+    simflash_power_on(&d.flash);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    assert_true(dfota_pending(&e));
+    assert_int_equal(dfota_resume(&e), DFOTA_OK);
+    assert_false(d.flash.violation);
+    assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], f->b, f->blen);
+    tu_device_free(&d);
+
+    /* (3): staging holds the package but not the table */
+    tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 4, (uint32_t)plen);
+    tu_device_load(&d, 0, f->a, N, p, plen);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    assert_int_equal(dfota_check(&e), DFOTA_ERR_NOSPACE);
+    assert_int_equal(dfota_install(&e), DFOTA_ERR_NOSPACE);
+    assert_int_equal(d.flash.erases + d.flash.progs, 0);
+    tu_device_free(&d);
+    free(p);
 }
 
 /* Findings 1 and 8: staging rewritten after dfota_check (interposer, bit
@@ -1060,6 +1159,7 @@ int main(void)
         cmocka_unit_test(test_decoder_ram_checked),
         cmocka_unit_test(test_two_updates_alternate_banks),
         cmocka_unit_test(test_staging_decays_during_apply),
+        cmocka_unit_test(test_devtable_decay),
         cmocka_unit_test(test_transient_read_flip_inplace),
         cmocka_unit_test(test_staging_changed),
         cmocka_unit_test(test_header_read_once),

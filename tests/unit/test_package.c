@@ -245,7 +245,7 @@ static void test_v2_roundtrip(void **st)
     memset(h.dst_version, ' ', 31);
     h.src_size = h.dst_size = h.decoder_ram = h.security_counter = 0xFFFFFFFFu;
     h.payload_size = 0xFFFFFFFFu;
-    h.flags = DFOTA_PKG_F_KNOWN;
+    h.flags = DFOTA_PKG_F_KNOWN & ~DFOTA_PKG_F_DEVTABLE;   /* (it excludes BLOCKHASH) */
     h.sector_size = 0x80000000u;
     h.lag = DFOTA_MAX_LAG;
     h.stream_crc32 = 0x12345678;
@@ -400,6 +400,19 @@ static void test_v2_errors(void **st)
     assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_OK);
     assert_int_equal(g.flags, h.flags);
     raw[V2_FLAGS] = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BLOCKSTATE;
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_ERR_HEADER);
+    /* the device's digest table: in place only, never with a chain, and
+     * no bytes of the payload */
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE;
+    assert_int_equal(dfota_pkg_table_size(&h), 0);
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_OK);
+    assert_int_equal(g.flags, h.flags);
+    raw[V2_FLAGS] = DFOTA_PKG_F_DEVTABLE;
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_ERR_HEADER);
+    raw[V2_FLAGS] = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE | DFOTA_PKG_F_BLOCKHASH;
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_ERR_HEADER);
+    raw[V2_FLAGS] = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE | DFOTA_PKG_F_BLOCKSTATE;
     assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_ERR_HEADER);
     h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_BLOCKHASH4;
 

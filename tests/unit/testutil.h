@@ -28,7 +28,8 @@ extern unsigned tu_pkg_format;
 extern const char *tu_decoder_ram;
 /* The codec: "auto" (the default), "dz1" or "dz2". */
 extern const char *tu_codec;
-/* In place, bytes of a block digest chain entry: 0 the default (4), 4 or 16. */
+/* In place, how blocks are checked: 0 the default (the device's digest table,
+ * DFOTA_PKG_F_DEVTABLE), or a block digest chain of 4- or 16-byte entries. */
 extern unsigned tu_block_digest;
 uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen, int inplace,
                     uint32_t sector, uint32_t lag, int direction, const char *product,
