@@ -19,7 +19,12 @@ static int one(const char *name, const uint8_t *a, size_t alen, const uint8_t *b
     uint32_t s, first, nsect, max = 0;
     int rc;
 
-    tu_device_init(&d, kind, 4096, (uint32_t)(alen > blen ? alen : blen), scratch, plen);
+    struct dfota_pkg_header h;
+    if (dfota_pkg_parse(&h, pkg, plen) != DFOTA_OK)
+        return 1;
+    /* staging: the package and, in place, the digest table after it */
+    tu_device_init(&d, kind, 4096, (uint32_t)(alen > blen ? alen : blen), scratch,
+                   dfota_staging_need(&h, 4096, 16));
     tu_device_load(&d, 0, a, alen, pkg, plen);
     rc = dfota_init(e, &d.cfg);
     simflash_reset_counters(&d.flash);
