@@ -515,7 +515,8 @@ static void test_staging_decays_during_apply(void **st)
         initial = malloc(d.flash.size);
         assert_non_null(initial);
         memcpy(initial, d.flash.mem, d.flash.size);
-        for (k = 0; k < stream; k += stride) {
+        /* (the chain, c >= 2: every 3rd byte; its own sweep ran before the table came) */
+        for (k = 0; k < stream; k += c < 2 ? stride : 3 * stride) {
             uint8_t *b = d.flash.mem + d.cfg.layout.staging + h.header_size + k;
             size_t o;
             char what[64];
@@ -542,7 +543,7 @@ static void test_staging_decays_during_apply(void **st)
             settle_to_target(&d, f, what);
         }
         /* nearly every change is caught (the rest hit bytes no decision reads) */
-        assert_true(failed * 10 >= (stream / stride) * 9);
+        assert_true(failed * 10 >= (stream / (c < 2 ? stride : 3 * stride)) * 9);
         free(initial);
         tu_device_free(&d);
         free(p);
