@@ -481,6 +481,17 @@ static void parse_run(void *p)
 /* j's counts (2 bytes a target byte), taken when its payload is made
  * (not during its parse, nor at all when not counted); NULL if out of
  * memory. */
+/* A parse job's parser, operations and counts freed (the job itself kept). */
+static void job_drop(struct parse_job *j)
+{
+    dz2_parser_free(j->pp);
+    j->pp = NULL;
+    free(j->out.v);
+    j->out.v = NULL;
+    free(j->cost.q);
+    j->cost.q = NULL;
+}
+
 static struct dz2_costs *cost_of(struct parse_job *j)
 {
     if (!j->cost.q)
@@ -721,12 +732,7 @@ static int code_end(struct coding *cd)
             /* (the other one's parser, operations and counts are not
              * needed any more: freed before the second parse's memory is
              * taken) */
-            dz2_parser_free(lj->pp);
-            lj->pp = NULL;
-            free(lj->out.v);
-            lj->out.v = NULL;
-            free(lj->cost.q);
-            lj->cost.q = NULL;
+            job_drop(lj);
             rc = dz2_second(c, ops, wj, cd->x, wj == bj ? cd->f1 : cd->f0, &cd->o, res);
         }
     }
@@ -871,12 +877,7 @@ static int code_wide(struct coding *cd)
     if (!rc && cd->len0 != (size_t)-1 && !(cd->len1 < cd->len0)) {
         /* the first parse's second parse; the other's not needed */
         dfota_diff_result_free(&j.rs);
-        dz2_parser_free(bj->pp);
-        bj->pp = NULL;
-        free(bj->out.v);
-        bj->out.v = NULL;
-        free(bj->cost.q);
-        bj->cost.q = NULL;
+        job_drop(bj);
         rc = dz2_second(c, ops, pj, cd->x, cd->f0, &cd->o, res);
     }
     dfota_diff_result_free(&j.rs);
