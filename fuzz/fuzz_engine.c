@@ -124,14 +124,14 @@ static int ref_decode(const struct dfota_pkg_header *h, const uint8_t *payload, 
     struct ref_io c = { payload, slot, target, h->payload_size, h->src_size, h->dst_size };
     struct dfota_patch_io io = { &c, ref_payload, ref_src, ref_dst };
     uint32_t nb = dz_block_count(h->dst_size, h->sector_size), i, off, len, addr;
-    int back = (h->flags & DFOTA_PKG_F_BACKWARD) != 0, rc = DFOTA_OK;
+    int rc = DFOTA_OK;
 
     FZ_CHECK(p != NULL);
     *crc = 0;
     if ((rc = dfota_patch_init(p, h)))
         goto out;
     for (i = 0; i < nb; i++) {
-        dz_block(i, h->dst_size, h->sector_size, back, &off, &len, &addr);
+        dz_block(i, h->dst_size, h->sector_size, h->runs, h->nruns, &off, &len, &addr);
         FZ_CHECK(addr <= h->dst_size && len <= h->dst_size - addr);
         if ((rc = dfota_patch_decode(p, &io, target + addr, len)))
             goto out;

@@ -123,8 +123,7 @@ static int run_restored(struct dfota_patch *p, const struct dfota_pkg_header *h,
         uint32_t n = h->dst_size - done;
         if (h->algorithm == DFOTA_ALG_DZ2 && (h->flags & DFOTA_PKG_F_INPLACE)) {
             uint32_t off, len, addr;    /* one block a call */
-            dz_block(blk++, h->dst_size, h->sector_size, (h->flags & DFOTA_PKG_F_BACKWARD) != 0,
-                     &off, &len, &addr);
+            dz_block(blk++, h->dst_size, h->sector_size, h->runs, h->nruns, &off, &len, &addr);
             n = len;
         } else if (n > 256) {
             n = 256;

@@ -66,8 +66,8 @@ uint32_t dfota__dst_addr(const struct dfota_engine *e)
 void dfota__block_at(const struct dfota_engine *e, uint32_t i, uint32_t *len, uint32_t *addr)
 {
     uint32_t off;
-    dz_block(i, e->hdr.dst_size, FLASH(e)->sector_size,
-             (e->hdr.flags & DFOTA_PKG_F_BACKWARD) != 0, &off, len, addr);
+    dz_block(i, e->hdr.dst_size, FLASH(e)->sector_size, e->hdr.runs, e->hdr.nruns, &off, len,
+             addr);
     *addr += dfota__dst_addr(e);
 }
 
@@ -151,9 +151,10 @@ static int io_payload(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 }
 
 /* In place, block i may read only source sectors that are still there:
- * those of blocks i-lag and later (blocks 0 .. i-lag-1 are committed). The
- * package promises it; the engine checks it, so a bad package fails in the
- * dry run, before any write. */
+ * those that blocks i-lag and later write (blocks 0 .. i-lag-1 are
+ * committed), and those beyond the target. The package promises it; the
+ * engine checks it, so a bad package fails in the dry run, before any
+ * write. */
 static int io_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 {
     struct dfota__io *c = ctx;
@@ -164,13 +165,10 @@ static int io_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
         const struct dfota_patch_state *s = &e->patch.st;
         uint32_t ss = s->sector_size, n = dz_block_count(s->dst_size, ss);
         uint32_t gone = s->block > e->hdr.lag ? s->block - e->hdr.lag : 0; /* committed blocks */
-        uint32_t first = off / ss, last = (off + len - 1) / ss;
-        if (s->flags & DFOTA_PKG_F_BACKWARD) {
-            if (gone && last >= n - gone && first < n)
-                return DFOTA_ERR_CORRUPT;        /* sectors n-gone .. n-1 are written */
-        } else if (first < gone) {
-            return DFOTA_ERR_CORRUPT;            /* sectors 0 .. gone-1 are written */
-        }
+        uint32_t x = off / ss, last = (off + len - 1) / ss;
+        for (; x <= last && x < n; x++)
+            if (dz_sector_block(e->hdr.runs, e->hdr.nruns, x) < gone)
+                return DFOTA_ERR_CORRUPT;        /* written by a committed block */
     }
 #endif
     return io_read(c, c->src_base + off, buf, len);

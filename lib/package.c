@@ -12,7 +12,8 @@
  * 5-byte size each, algorithm, coder, the 6 in-place bytes, decoder RAM and
  * payload size of 5, the payload digest, counter of 5, key id, signature. */
 _Static_assert(DFOTA_PKG_V2_HEADER_MAX == 8 + 1 + 1 + 3 * 32 + 2 * (5 + 32) + 2 + 6 + 5 + 5 + 32 +
-                                             5 + DFOTA_KEY_ID_LEN + DFOTA_SIG_LEN,
+                                             5 + DFOTA_KEY_ID_LEN + DFOTA_SIG_LEN + 1 +
+                                             DFOTA_MAX_RUNS * (4 + 4),
                "DFOTA_PKG_V2_HEADER_MAX");
 _Static_assert(DFOTA_PKG_V2_HEADER_MIN == 8 + 1 + 1 + 3 * 1 + 2 * (1 + 32) + 2 + 1 + 1 + 32 + 1 +
                                              DFOTA_KEY_ID_LEN + DFOTA_SIG_LEN,
@@ -21,17 +22,20 @@ _Static_assert(DFOTA_PKG_V2_HEADER_MAX <= DFOTA_PKG_HEADER_MAX &&
                    DFOTA_PKG_V1_HEADER_SIZE <= DFOTA_PKG_HEADER_MAX,
                "DFOTA_PKG_HEADER_MAX holds every header");
 
-/* The flags that go only with others: BACKWARD, BLOCKHASH and DEVTABLE
- * only in place, BLOCKHASH4 and BLOCKSTATE only with BLOCKHASH (so only in
- * place), and one of BLOCKHASH and DEVTABLE. */
+/* The flags that go only with others: BACKWARD, BLOCKHASH, DEVTABLE and
+ * RUNS only in place, BLOCKHASH4 and BLOCKSTATE only with BLOCKHASH (so
+ * only in place), at most one of BLOCKHASH and DEVTABLE, and of BACKWARD
+ * and RUNS. */
 static int flags_ok(uint32_t f)
 {
     if (f & ~DFOTA_PKG_F_KNOWN)
         return 0;
     if (!(f & DFOTA_PKG_F_INPLACE) &&
-        (f & (DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_DEVTABLE)))
+        (f & (DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_DEVTABLE | DFOTA_PKG_F_RUNS)))
         return 0;
     if ((f & DFOTA_PKG_F_BLOCKHASH) && (f & DFOTA_PKG_F_DEVTABLE))
+        return 0;
+    if ((f & DFOTA_PKG_F_BACKWARD) && (f & DFOTA_PKG_F_RUNS))
         return 0;
     return !(f & (DFOTA_PKG_F_BLOCKHASH4 | DFOTA_PKG_F_BLOCKSTATE)) || (f & DFOTA_PKG_F_BLOCKHASH);
 }
@@ -97,6 +101,46 @@ static int put_id(uint8_t *dst, const char *src)
     return DFOTA_OK;
 }
 
+/* An A/B-only build of the library (DFOTA_CFG_INPLACE 0) reads no write
+ * order: it refuses every in-place package anyway (DFOTA_ERR_LAYOUT). */
+#if !defined(DFOTA_CFG_INPLACE) || DFOTA_CFG_INPLACE
+#define PKG_RUNS 1
+#else
+#define PKG_RUNS 0
+#endif
+
+/* In place: the write order holds every sector exactly once, in at most
+ * DFOTA_MAX_RUNS runs of at least one sector each (so, all inside the
+ * image and adding up to its sector count, pairwise apart). */
+static int runs_ok(const struct dfota_pkg_header *h)
+{
+    uint32_t n = dz_block_count(h->dst_size, h->sector_size), sum = 0, i, j;
+    const struct dfota_pkg_run *r = h->runs;
+
+    if (h->nruns < 1 || h->nruns > DFOTA_MAX_RUNS)
+        return 0;
+    for (i = 0; i < h->nruns; i++) {
+        if (r[i].n < 1 || r[i].first >= n || r[i].n > n - r[i].first)
+            return 0;
+        sum += r[i].n;
+        for (j = 0; j < i; j++)
+            if (r[i].first < r[j].first + r[j].n && r[j].first < r[i].first + r[i].n)
+                return 0;
+    }
+    return sum == n;
+}
+
+/* Without DFOTA_PKG_F_RUNS an in-place header's order is one run. */
+static void one_run(struct dfota_pkg_header *h)
+{
+    if (!PKG_RUNS || !(h->flags & DFOTA_PKG_F_INPLACE) || (h->flags & DFOTA_PKG_F_RUNS))
+        return;
+    h->nruns = 1;
+    h->runs[0].first = 0;
+    h->runs[0].n = dz_block_count(h->dst_size, h->sector_size);
+    h->runs[0].back = (h->flags & DFOTA_PKG_F_BACKWARD) != 0;
+}
+
 static int parse_v1(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
 {
     int rc;
@@ -113,8 +157,8 @@ static int parse_v1(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
     if (len < DFOTA_PKG_V1_HEADER_SIZE)
         return DFOTA_ERR_SIZE;
     h->flags = dfota_le32(raw + DFOTA_V1_OFF_FLAGS);
-    if (!flags_ok(h->flags))
-        return DFOTA_ERR_HEADER;
+    if (!flags_ok(h->flags) || (h->flags & DFOTA_PKG_F_RUNS))
+        return DFOTA_ERR_HEADER;             /* v1 has no room for runs */
     if ((rc = get_id(h->product, raw + DFOTA_V1_OFF_PRODUCT)) ||
         (rc = get_id(h->src_version, raw + DFOTA_V1_OFF_SRC_VERSION)) ||
         (rc = get_id(h->dst_version, raw + DFOTA_V1_OFF_DST_VERSION)))
@@ -147,6 +191,7 @@ static int parse_v1(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
     } else if (h->sector_size != 0 || h->lag != 0) {
         return DFOTA_ERR_HEADER;
     }
+    one_run(h);
     return payload_fits(h);
 }
 
@@ -169,6 +214,8 @@ static int write_v1(const struct dfota_pkg_header *h, uint8_t *raw)
 {
     int rc;
 
+    if (h->flags & DFOTA_PKG_F_RUNS)
+        return DFOTA_ERR_ARG;            /* v1 has no room for runs */
     memset(raw, 0, DFOTA_PKG_V1_HEADER_SIZE);
     memcpy(raw + DFOTA_V1_OFF_MAGIC, DFOTA_PKG_MAGIC, DFOTA_PKG_MAGIC_LEN);
     dfota_put_le16(raw + DFOTA_V1_OFF_FORMAT_VERSION, DFOTA_PKG_FORMAT_V1);
@@ -312,6 +359,21 @@ static int parse_v2(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
             const uint8_t *q = take(&r, 4);
             h->stream_crc32 = q ? dfota_le32(q) : 0;
         }
+        if (!PKG_RUNS && (h->flags & DFOTA_PKG_F_RUNS))
+            return DFOTA_ERR_LAYOUT;
+        if (PKG_RUNS && (h->flags & DFOTA_PKG_F_RUNS)) {
+            uint32_t i, v;
+            h->nruns = get_u8(&r);
+            for (i = 0; i < h->nruns && i < DFOTA_MAX_RUNS; i++) {
+                h->runs[i].first = get_varint(&r);
+                v = get_varint(&r);
+                h->runs[i].n = v >> 1;
+                h->runs[i].back = (uint8_t)(v & 1u);
+            }
+            if (!r.rc && !runs_ok(h))
+                return DFOTA_ERR_HEADER;
+        }
+        one_run(h);
     }
     h->decoder_ram = get_varint(&r);
     h->payload_size = get_varint(&r);
@@ -366,11 +428,18 @@ static uint8_t *put_str(uint8_t *p, const char *s)
 
 uint32_t dfota_pkg_header_size(const struct dfota_pkg_header *h)
 {
+    uint32_t runs = 0, i;
+
     if (h->format_version == DFOTA_PKG_FORMAT_V1)
         return DFOTA_PKG_V1_HEADER_SIZE;
     if (h->format_version != DFOTA_PKG_FORMAT_V2)
         return 0;
-    return 8 + 1 + varint_len(h->flags) +
+    if ((h->flags & DFOTA_PKG_F_INPLACE) && (h->flags & DFOTA_PKG_F_RUNS)) {
+        runs = 1;
+        for (i = 0; i < h->nruns && i < DFOTA_MAX_RUNS; i++)
+            runs += varint_len(h->runs[i].first) + varint_len(h->runs[i].n * 2u + h->runs[i].back);
+    }
+    return runs + 8 + 1 + varint_len(h->flags) +
            1 + str_len(h->product) +
            1 + str_len(h->src_version) + varint_len(h->src_size) +
            DFOTA_SHA256_LEN + 1 + str_len(h->dst_version) +
@@ -389,7 +458,8 @@ static int write_v2(const struct dfota_pkg_header *h, uint8_t *raw)
         h->lag > DFOTA_MAX_LAG || !flags_ok(h->flags))
         return DFOTA_ERR_ARG;
     if (h->flags & DFOTA_PKG_F_INPLACE) {
-        if (h->sector_size < 256 || (h->sector_size & (h->sector_size - 1)))
+        if (h->sector_size < 256 || (h->sector_size & (h->sector_size - 1)) ||
+            ((h->flags & DFOTA_PKG_F_RUNS) && !runs_ok(h)))
             return DFOTA_ERR_ARG;
         while (((uint32_t)1 << shift) != h->sector_size)
             shift++;
@@ -416,6 +486,14 @@ static int write_v2(const struct dfota_pkg_header *h, uint8_t *raw)
         *p++ = h->lag;
         dfota_put_le32(p, h->stream_crc32);
         p += 4;
+        if (h->flags & DFOTA_PKG_F_RUNS) {
+            uint32_t i;
+            *p++ = (uint8_t)h->nruns;
+            for (i = 0; i < h->nruns; i++) {
+                p = put_varint(p, h->runs[i].first);
+                p = put_varint(p, h->runs[i].n * 2u + h->runs[i].back);
+            }
+        }
     }
     p = put_varint(p, h->decoder_ram);
     p = put_varint(p, h->payload_size);

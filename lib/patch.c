@@ -40,6 +40,8 @@ int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h)
     s->payload_size = h->payload_size;
     s->sector_size = (h->flags & DFOTA_PKG_F_INPLACE) ? h->sector_size : 0;
     s->flags = h->flags;
+    s->runs = h->runs;
+    s->nruns = h->nruns;
     s->block = 0;
     s->block_end = 0;       /* the first decode call enters block 0 */
     s->op = DZ_OP_NONE;

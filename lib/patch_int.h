@@ -312,7 +312,7 @@ DZ_FN void enter_block(struct dfota_patch_state *s)
         s->block = 0;
     else
         s->block++;
-    dz_block(s->block, s->dst_size, s->sector_size, (s->flags & DFOTA_PKG_F_BACKWARD) != 0,
+    dz_block(s->block, s->dst_size, s->sector_size, s->runs, s->nruns,
              &off, &len, &addr);
     s->addr = addr;
     s->block_end = off + len;

@@ -79,6 +79,38 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     cli_bar_frac(&j->bar, total ? (double)done / (double)total : 1.0);
 }
 
+/* --direction as runs of sectors: "a-b,c,d-e", a-b lowest first when
+ * a < b, highest first when a > b. 0, or -1 for anything else. */
+static int parse_runs(const char *s, struct dfota_pkg_run *r, uint32_t *nr)
+{
+    *nr = 0;
+    for (;;) {
+        char *end;
+        unsigned long a, b;
+        if (*s < '0' || *s > '9')
+            return -1;
+        a = strtoul(s, &end, 10);
+        b = a;
+        if (*end == '-') {
+            s = end + 1;
+            if (*s < '0' || *s > '9')
+                return -1;
+            b = strtoul(s, &end, 10);
+        }
+        if (a > 0xFFFFFFu || b > 0xFFFFFFu || *nr == DFOTA_MAX_RUNS)
+            return -1;
+        r[*nr].first = (uint32_t)(a < b ? a : b);
+        r[*nr].n = (uint32_t)(a < b ? b - a : a - b) + 1u;
+        r[*nr].back = (uint8_t)(a > b);
+        (*nr)++;
+        if (!*end)
+            return 0;
+        if (*end != ',')
+            return -1;
+        s = end + 1;
+    }
+}
+
 int cmd_diff(int argc, char **argv)
 {
     enum { O_FROM = 256, O_TO, O_PRODUCT, O_KEY, O_LAYOUT, O_SECTOR, O_DIR, O_SEC, O_SCRATCH,
@@ -103,6 +135,7 @@ int cmd_diff(int argc, char **argv)
     };
     struct dfota_pkg_meta meta = { "", NULL, NULL, 0, 0 };
     struct dfota_diff_opts opts;
+    struct dfota_pkg_run runs[DFOTA_MAX_RUNS];
     struct dfota_diff_result st;
     struct diff_job job;
     struct cli_pass pass = { NULL, NULL };
@@ -154,8 +187,14 @@ int cmd_diff(int argc, char **argv)
                 opts.direction = 1;
             else if (!strcmp(optarg, "backward"))
                 opts.direction = -1;
+            else if (!strcmp(optarg, "plain"))
+                opts.direction = 3;
+            else if (parse_runs(optarg, runs, &opts.norder) == 0)
+                opts.direction = 2, opts.order = runs;
             else
-                return cli_usage("--direction '%s': it is auto, forward or backward", optarg);
+                return cli_usage("--direction '%s': it is auto, plain, forward, backward or runs of "
+                                 "sectors (0-9,20-10,11-19: each a-b, a > b for highest first; at "
+                                 "most %u)", optarg, DFOTA_MAX_RUNS);
             break;
         case O_SCRATCH: {
             uint32_t n;
@@ -287,6 +326,19 @@ int cmd_diff(int argc, char **argv)
         free(src);
         return rc;
     }
+    if (opts.inplace && opts.direction == 2) {
+        struct dz_order chk;
+        uint32_t n = dz_block_count((uint32_t)dlen, opts.sector_size);
+        if (dz_order_init(&chk, opts.order, opts.norder, (uint32_t)dlen, opts.sector_size)) {
+            cli_bar_end(&job.bar);
+            sodium_memzero(sk, sizeof sk);
+            free(src);
+            free(dst);
+            return cli_usage("--direction: the runs must name each of NEW's %u sectors (0 to %u) "
+                             "once", n, n ? n - 1 : 0);
+        }
+        dz_order_free(&chk);
+    }
     if (slen && dlen) {
         /* old and new side by side in one buffer: the DZ2 parse without
          * the branch filter reads them there, with no copy of its own
@@ -344,14 +396,18 @@ int cmd_diff(int argc, char **argv)
                "\"ops\":%zu,\"seconds\":%.3f}\n",
                plen, st.payload_size, slen, dlen, dlen ? (double)plen / dlen : 0.0,
                (st.flags & DFOTA_PKG_F_INPLACE) ? "inplace" : "ab",
-               (st.flags & DFOTA_PKG_F_BACKWARD) ? "backward" : "forward", st.sector_size, st.lag,
+               (st.flags & DFOTA_PKG_F_RUNS) ? "runs" : (st.flags & DFOTA_PKG_F_BACKWARD) ? "backward"
+                                                                            : "forward",
+               st.sector_size, st.lag,
                key ? "true" : "false", khex, st.literal_bytes, st.copy_bytes, st.ops, secs);
     } else if (!cli_quiet) {
         fprintf(stderr, "dfota: %s: %zu bytes, %.2f%% of the %zu-byte target (source %zu bytes), "
                 "%s, %s, %.2f s\n", cli_is_stdout(out) ? "(stdout)" : out, plen,
                 dlen ? 100.0 * plen / dlen : 0.0, dlen, slen,
                 (st.flags & DFOTA_PKG_F_INPLACE)
-                    ? ((st.flags & DFOTA_PKG_F_BACKWARD) ? "in place backward" : "in place forward")
+                    ? ((st.flags & DFOTA_PKG_F_RUNS)       ? "in place in runs"
+                       : (st.flags & DFOTA_PKG_F_BACKWARD) ? "in place backward"
+                                                           : "in place forward")
                     : "A/B",
                 key ? "signed" : "unsigned", secs);
         if (cli_verbose)

@@ -9,19 +9,20 @@
 #include "dfota/sha256.h"
 #include "dz2.h"
 #include "encoder.h"
+#include "order.h"
 #include "par.h"
 
 /* Target bytes in the order the device produces them. */
-static uint8_t *stream_order(const uint8_t *dst, size_t n, uint32_t sector, int backward)
+static uint8_t *stream_order(const uint8_t *dst, size_t n, const struct dz_order *ord)
 {
-    uint32_t blocks = dz_block_count((uint32_t)n, sector), i;
+    uint32_t blocks = dz_block_count((uint32_t)n, ord->sector), i;
     uint8_t *t = malloc(n ? n : 1);
 
     if (!t)
         return NULL;
     for (i = 0; i < blocks; i++) {
         uint32_t off, len, addr;
-        dz_block(i, (uint32_t)n, sector, backward, &off, &len, &addr);
+        dz_block(i, (uint32_t)n, ord->sector, ord->runs, ord->nruns, &off, &len, &addr);
         memcpy(t + off, dst + addr, len);
     }
     return t;
@@ -29,15 +30,15 @@ static uint8_t *stream_order(const uint8_t *dst, size_t n, uint32_t sector, int 
 
 /* The target in the write order of ps (in place): forward, the stream is
  * the image itself (dz_block: each block at its address), not copied;
- * backward, a copy in stream order (ps->t). 0 if out of memory. */
+ * else a copy in stream order (ps->t). 0 if out of memory. */
 static int pass_stream(struct dz_match_ctx *c, uint8_t **t, const uint8_t *dst, size_t n)
 {
     *t = NULL;
-    if (!c->backward) {
+    if (!c->ord->flags) {
         c->dst = dst;
         return 1;
     }
-    *t = stream_order(dst, n, c->sector, 1);
+    *t = stream_order(dst, n, c->ord);
     c->dst = *t;
     return *t != NULL;
 }
@@ -388,7 +389,7 @@ static int dz2_worth(const struct dz_match_ctx *c, const struct dz_oplist *ops,
 }
 
 /* One write order: its matching context, the DZ1 ops found, and (in place,
- * backward) the target in stream order. */
+ * but forward) the target in stream order. */
 struct pass {
     struct dz_match_ctx c;
     struct dz_oplist ops;
@@ -405,7 +406,8 @@ static void pass_free(struct pass *ps)
 /* Matching: the only step that reads the suffix array and the 5-gram set. */
 static int match_one(const uint8_t *src, size_t src_len, const int32_t *sa, const uint8_t *grams,
                      unsigned gram_bits, const uint8_t *dst, size_t dst_len,
-                     const struct dfota_diff_opts *o, int backward, unsigned pass, unsigned passes,
+                     const struct dfota_diff_opts *o, const struct dz_order *ord, unsigned pass,
+                     unsigned passes,
                      struct dz_race *race, struct pass *ps)
 {
     struct dz_match_ctx *c = &ps->c;
@@ -419,7 +421,7 @@ static int match_one(const uint8_t *src, size_t src_len, const int32_t *sa, cons
     c->grams = grams;
     c->gram_bits = gram_bits;
     c->inplace = o->inplace;
-    c->backward = backward;
+    c->ord = o->inplace ? ord : NULL;
     c->sector = o->inplace ? o->sector_size : 0;
     c->nblocks = dz_block_count((uint32_t)dst_len, c->sector);
     c->lag = o->inplace ? o->lag : 0;
@@ -450,14 +452,15 @@ struct match_job {
     struct dfota_diff_opts o;
     struct pass *ps;
     struct dz_race *race;
+    const struct dz_order *ord;
     int rc;
 };
 
 static void match_run(void *p)
 {
     struct match_job *j = p;
-    j->rc = match_one(j->src, j->src_len, j->sa, j->grams, j->gram_bits, j->dst, j->dst_len, &j->o, 1,
-                      1, 2, j->race, j->ps);
+    j->rc = match_one(j->src, j->src_len, j->sa, j->grams, j->gram_bits, j->dst, j->dst_len, &j->o,
+                      j->ord, 1, 2, j->race, j->ps);
 }
 
 /* A DZ2 parse (par.h). */
@@ -745,8 +748,11 @@ static int code_end(struct coding *cd)
     }
     code_free(cd);
     if (!rc) {
-        res->flags = (cd->o.inplace ? DFOTA_PKG_F_INPLACE : 0) |
-                     (cd->o.inplace && c->backward ? DFOTA_PKG_F_BACKWARD : 0);
+        res->flags = cd->o.inplace ? DFOTA_PKG_F_INPLACE | c->ord->flags : 0;
+        if (cd->o.inplace) {
+            res->nruns = c->ord->nruns;
+            memcpy(res->runs, c->ord->runs, sizeof res->runs);
+        }
         res->sector_size = c->sector;
         res->lag = c->lag;
         res->stream_crc32 = dfota_crc32(0, c->dst, dst_len);
@@ -1143,6 +1149,39 @@ static int code_orders(const uint8_t *dst, size_t dst_len, struct pass *ps,
     return DFOTA_OK;
 }
 
+/* In place, the write orders to match (order.c): with --direction auto
+ * the order search's from forward (ord[0]) and from backward (ord[1]);
+ * plain, forward and backward themselves; else the one asked for, in
+ * ord[0]. */
+static int write_orders(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t dst_len,
+                        const struct dfota_diff_opts *o, struct dz_order *ord)
+{
+    struct dz_deps d;
+    int rc;
+
+    if (o->direction == 2)
+        return dz_order_init(&ord[0], o->order, o->norder, (uint32_t)dst_len, o->sector_size);
+    if (o->direction == 3) {
+        rc = dz_order_simple(&ord[0], 0, (uint32_t)dst_len, o->sector_size);
+        if (!rc && (rc = dz_order_simple(&ord[1], 1, (uint32_t)dst_len, o->sector_size)))
+            dz_order_free(&ord[0]);
+        return rc;
+    }
+    if (o->direction)
+        return dz_order_simple(&ord[0], o->direction < 0, (uint32_t)dst_len, o->sector_size);
+    if ((rc = dz_order_deps(&d, src, src_len, dst, dst_len, o->sector_size)))
+        return rc;
+    rc = dz_order_search(&ord[0], &d, 0, o->lag, (uint32_t)dst_len);
+    if (!rc)
+        rc = dz_order_search(&ord[1], &d, 1, o->lag, (uint32_t)dst_len);
+    dz_order_deps_free(&d);
+    if (rc) {
+        dz_order_free(&ord[0]);
+        dz_order_free(&ord[1]);
+    }
+    return rc;
+}
+
 int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t dst_len,
                const struct dfota_diff_opts *o, struct dfota_diff_result *res)
 {
@@ -1151,11 +1190,13 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
     unsigned gram_bits = DZ_GRAM_BITS, n, i, raced = 0;
     int rc = DFOTA_OK;
     struct pass ps[2];
+    struct dz_order ord[2];
 
     struct dfota_diff_opts oc;
 
     memset(res, 0, sizeof *res);
     memset(ps, 0, sizeof ps);
+    memset(ord, 0, sizeof ord);
     if (!o->codec && getenv("DFOTA_CODEC")) {
         /* bench and tests: force one codec (1 = DZ1, 2 = DZ2) */
         oc = *o;
@@ -1171,14 +1212,16 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
         (o->decoder_ram == DFOTA_DECODER_RAM_4K && o->codec == DFOTA_ALG_DZ1))
         return DFOTA_ERR_ARG;
     if (o->inplace && (o->sector_size < 256 || (o->sector_size & (o->sector_size - 1)) ||
-                       o->lag > DFOTA_MAX_LAG))
+                       o->lag > DFOTA_MAX_LAG || o->direction < -1 || o->direction > 3))
         return DFOTA_ERR_ARG;
+    if (o->inplace && (rc = write_orders(src, src_len, dst, dst_len, o, ord)))
+        return rc;
     if (src_len) {
         sa = malloc(src_len * sizeof *sa);
-        if (!sa)
-            return DFOTA_ERR_ARG;
-        if (divsufsort(src, sa, (saidx_t)src_len) != 0) {
+        if (!sa || divsufsort(src, sa, (saidx_t)src_len) != 0) {
             free(sa);
+            dz_order_free(&ord[0]);
+            dz_order_free(&ord[1]);
             return DFOTA_ERR_ARG;
         }
         for (gram_bits = DZ_GRAM_BITS; gram_bits < DZ_GRAM_BITS_MAX && ((size_t)1 << gram_bits) < src_len * 16;
@@ -1194,7 +1237,7 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
     /* In place, the better write order depends on which way code moved:
      * both are matched, then both coded. The suffix array and the 5-gram set
      * go before the coding, which needs memory of its own (the DZ2 parse). */
-    n = o->inplace && !o->direction ? 2 : 1;
+    n = o->inplace && (!o->direction || o->direction == 3) ? 2 : 1;
     if (n == 2) {
         /* the two orders side by side (par.h); the second reports no
          * progress of its own, its phases follow the first's */
@@ -1221,8 +1264,10 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
         mj.o.progress = NULL;
         mj.o.phase = NULL;
         mj.ps = &ps[1];
+        mj.ord = &ord[1];
         dz_fork(&mt, match_run, &mj);
-        rc = match_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, 0, 0, n, &race, &ps[0]);
+        rc = match_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, &ord[0], 0, n, &race,
+                       &ps[0]);
         dz_join(&mt);
         if (!rc)
             rc = mj.rc;
@@ -1252,7 +1297,7 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
             ps[0].c.passes = 1;
         }
     } else {
-        rc = match_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, o->direction < 0, 0, n, NULL,
+        rc = match_one(src, src_len, sa, grams, gram_bits, dst, dst_len, o, &ord[0], 0, n, NULL,
                        &ps[0]);
     }
     free(sa);
@@ -1266,6 +1311,8 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
     }
     for (i = 0; i < n; i++)
         pass_free(&ps[i]);
+    dz_order_free(&ord[0]);
+    dz_order_free(&ord[1]);
     return rc;
 }
 

@@ -168,7 +168,6 @@ static int encode(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
     struct dz2_model *m = malloc(sizeof *m);
     struct rc_enc r;
     struct dz2_ctx x;
-    uint32_t ss = c->inplace ? c->sector : 0;
     size_t k, bstart = 0, nops[DZ2_OP_KINDS] = { 0 }, nbytes[DZ2_OP_KINDS] = { 0 };
     unsigned sm = c->small, blf = (xp->flags & DZ2_X_BLF) != 0;
     int rc;
@@ -283,7 +282,7 @@ static int encode(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
             if (x.out_pos == x.block_end) {
                 uint32_t off, len, addr;
                 x.block = x.out_pos == 0 ? 0 : x.block + 1;
-                dz_block(x.block, (uint32_t)c->dst_len, ss, c->backward, &off, &len, &addr);
+                dz_oblock(c, x.block, &off, &len, &addr);
                 x.addr = addr;
                 x.block_end = off + len;
                 bstart = off;

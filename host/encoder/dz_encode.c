@@ -25,7 +25,7 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
     struct dz_model *m = malloc(sizeof *m);
     struct rc_enc r;
     struct dz_ctx x;
-    uint32_t ss = c->inplace ? c->sector : 0, src_pos = 0;
+    uint32_t src_pos = 0;
     size_t k;
 
     if (!m)
@@ -68,7 +68,7 @@ int dz_encode_ops(const struct dz_match_ctx *c, const struct dz_oplist *ops,
             if (x.out_pos == x.block_end) {
                 uint32_t off, len, addr;
                 x.block = x.out_pos == 0 ? 0 : x.block + 1;
-                dz_block(x.block, (uint32_t)c->dst_len, ss, c->backward, &off, &len, &addr);
+                dz_oblock(c, x.block, &off, &len, &addr);
                 x.addr = addr;
                 x.block_end = off + len;
             }

@@ -22,7 +22,12 @@ struct dz_oplist {
 struct dfota_diff_opts {
     int inplace;             /* make an in-place package */
     uint32_t sector_size;    /* in place: the device's erase sector */
-    int direction;           /* in place: 0 auto, 1 forward, -1 backward */
+    int direction;           /* in place: 0 auto (the order search's from forward and from
+                                backward, order.c), 3 plain (forward and backward: engines
+                                before DFOTA_PKG_F_RUNS apply it), 1 forward, -1 backward,
+                                2 the runs of order (below) */
+    const struct dfota_pkg_run *order; /* direction 2: the write order, norder runs */
+    uint32_t norder;
     uint32_t lag;            /* in place: commit lag in blocks; the device needs lag+2 scratch sectors */
     /* progress(ctx, done, total) in bytes of target; may be NULL */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
@@ -62,6 +67,9 @@ struct dfota_diff_result {
     uint8_t *payload;        /* malloc'd */
     size_t   payload_size;
     uint32_t flags;          /* DFOTA_PKG_F_* */
+    uint32_t nruns;          /* in place: the write order (with DFOTA_PKG_F_RUNS, else one
+                                run of every sector) */
+    struct dfota_pkg_run runs[DFOTA_MAX_RUNS];
     uint32_t sector_size;
     uint32_t lag;
     uint32_t stream_crc32;
@@ -78,6 +86,28 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
 void dfota_diff_result_free(struct dfota_diff_result *res);
 
 /* Internals shared by the encoder's files. */
+
+/* In place: a write order (order.c), the header's runs and, for every
+ * sector, the block that writes it, so that a test of a source byte is
+ * O(1). */
+struct dz_order {
+    uint32_t nruns;
+    struct dfota_pkg_run runs[DFOTA_MAX_RUNS];
+    uint32_t flags;          /* what the header says: 0 (forward), DFOTA_PKG_F_BACKWARD or
+                                DFOTA_PKG_F_RUNS */
+    uint32_t nblocks, sector, dst_len;
+    uint32_t tail;           /* block of the highest sector, the one short block */
+    uint32_t *block_of;      /* sector -> block, nblocks entries (malloc'd) */
+};
+
+/* Fill o from runs r[0 .. nr) over a target of dst_len bytes in sectors of
+ * sector bytes (merged into the fewest runs); DFOTA_ERR_ARG when they are
+ * not an order of its sectors, or out of memory. One run of every sector
+ * is forward or backward. */
+int dz_order_init(struct dz_order *o, const struct dfota_pkg_run *r, uint32_t nr,
+                  uint32_t dst_len, uint32_t sector);
+void dz_order_free(struct dz_order *o);
+
 struct dz_match_ctx {
     const uint8_t *src;
     size_t src_len;
@@ -87,7 +117,8 @@ struct dz_match_ctx {
     const uint8_t *grams;    /* bit set of the hashes of src's 5-byte strings */
     unsigned gram_bits;      /* its size: 2^gram_bits bits */
     /* in place: */
-    int inplace, backward;
+    int inplace;
+    const struct dz_order *ord;  /* the write order */
     uint32_t sector, nblocks, lag;
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
@@ -208,26 +239,58 @@ static inline int dz_gram_has(const uint8_t *set, unsigned bits, int inplace, co
     return 1;
 }
 
-/* May stream position t read source position p? (in place only) */
+/* In place: the block that produces stream position t (blocks are whole
+ * sectors but block ord->tail, which is dst_len - (nblocks - 1) * sector). */
+static inline uint32_t dz_stream_block(const struct dz_match_ctx *c, size_t t)
+{
+    const struct dz_order *o = c->ord;
+    size_t q = (size_t)o->tail * c->sector, last = c->dst_len - (size_t)(c->nblocks - 1) * c->sector;
+    if (t < q)
+        return (uint32_t)(t / c->sector);
+    if (t < q + last)
+        return o->tail;
+    return o->tail + 1 + (uint32_t)((t - q - last) / c->sector);
+}
+
+/* Block i of the order: its stream offset, length and target address. */
+static inline void dz_oblock(const struct dz_match_ctx *c, uint32_t i, uint32_t *off, uint32_t *len,
+                             uint32_t *addr)
+{
+    dz_block(i, (uint32_t)c->dst_len, c->sector, c->ord ? c->ord->runs : NULL,
+             c->ord ? c->ord->nruns : 0, off, len, addr);
+}
+
 /* In place: how many blocks are committed when stream position t is
  * produced (blocks 0 .. blk-lag-1). */
 static inline uint32_t dz_gone(const struct dz_match_ctx *c, size_t t)
 {
-    uint32_t blk;
-    if (c->backward) {
-        uint32_t last = (uint32_t)(c->dst_len - (size_t)(c->nblocks - 1) * c->sector);
-        blk = t < last ? 0 : 1 + (uint32_t)((t - last) / c->sector);
-    } else {
-        blk = (uint32_t)(t / c->sector);
-    }
+    uint32_t blk = dz_stream_block(c, t);
     return blk > c->lag ? blk - c->lag : 0;
 }
 
+/* May source position p be read once gone blocks are committed? Yes beyond
+ * the target's sectors, or when a later block writes p's sector. */
 static inline int dz_src_valid_gone(const struct dz_match_ctx *c, uint32_t gone, size_t p)
 {
-    if (c->backward)   /* sectors nblocks-gone .. nblocks-1 are written */
-        return p < (size_t)(c->nblocks - gone) * c->sector || p >= (size_t)c->nblocks * c->sector;
-    return p >= (size_t)gone * c->sector;
+    size_t x = p / c->sector;
+    return x >= c->nblocks || c->ord->block_of[x] >= gone;
+}
+
+/* How many of the lim bytes from source position p may be read once gone
+ * blocks are committed (in place). */
+static inline size_t dz_src_valid_run(const struct dz_match_ctx *c, uint32_t gone, size_t p,
+                                      size_t lim)
+{
+    size_t x = p / c->sector, r = 0;
+    while (r < lim) {
+        if (x >= c->nblocks)
+            return lim;
+        if (c->ord->block_of[x] < gone)
+            return r;
+        r = (x + 1) * c->sector - p;
+        x++;
+    }
+    return lim;
 }
 
 static inline int dz_src_valid(const struct dz_match_ctx *c, size_t t, size_t p)

@@ -257,27 +257,18 @@ void dz2_block_span(const struct dz_match_ctx *c, size_t t, size_t *start, size_
         *end = c->dst_len;
         return;
     }
-    if (c->backward) {
-        uint32_t last = (uint32_t)(c->dst_len - (size_t)(c->nblocks - 1) * c->sector);
-        blk = t < last ? 0 : 1 + (uint32_t)((t - last) / c->sector);
-    } else {
-        blk = (uint32_t)(t / c->sector);
-    }
-    dz_block(blk, (uint32_t)c->dst_len, c->sector, c->backward, &off, &len, &addr);
+    blk = dz_stream_block(c, t);
+    dz_oblock(c, blk, &off, &len, &addr);
     *start = off;
     *end = (size_t)off + len;
 }
 
 static uint32_t addr_of(const struct dz_match_ctx *c, size_t t)
 {
-    size_t s, e;
-    uint32_t blk, off, len, addr;
+    uint32_t off, len, addr;
     if (!c->inplace)
         return (uint32_t)t;
-    dz2_block_span(c, t, &s, &e);
-    blk = c->backward ? (s == 0 ? 0 : 1 + (uint32_t)((s - (c->dst_len - (size_t)(c->nblocks - 1) * c->sector)) / c->sector))
-                      : (uint32_t)(s / c->sector);
-    dz_block(blk, (uint32_t)c->dst_len, c->sector, c->backward, &off, &len, &addr);
+    dz_oblock(c, dz_stream_block(c, t), &off, &len, &addr);
     return addr + (uint32_t)(t - off);
 }
 
@@ -309,13 +300,9 @@ static uint32_t match_len(const struct parser *ps, size_t t, size_t u, uint32_t 
             lim = (uint32_t)(c->src_len - u);
         if (c->inplace) {
             uint32_t gone = dz_gone(c, t);
-            if (!dz_src_valid_gone(c, gone, u))
+            lim = (uint32_t)dz_src_valid_run(c, gone, u, lim);
+            if (!lim)
                 return 0;
-            if (c->backward && gone && u < (size_t)c->nblocks * c->sector) {
-                size_t lo = (size_t)(c->nblocks - gone) * c->sector;
-                if (u + lim > lo)
-                    lim = (uint32_t)(lo - u);
-            }
         }
     } else if (c->inplace) {
         size_t q = u - c->src_len;

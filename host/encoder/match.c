@@ -82,37 +82,24 @@ static int src_at(const struct dz_match_ctx *c, size_t t, size_t p)
 }
 
 /* How many of the len bytes of a copy of dst[t..] from src[p..] may be
- * read, from the start. Within one block the limit is fixed and the source
- * address only grows, so it is enough to look at block starts and, going
- * backward, at the limit itself. */
+ * read, from the start: block by block, the readable stretch of source
+ * sectors from p (within one block the committed sectors are fixed). */
 static size_t valid_len(const struct dz_match_ctx *c, size_t t, size_t p, size_t len)
 {
     size_t k = 0;
     if (!c->inplace)
         return len;
     while (k < len) {
-        size_t end, lim;
-        uint32_t off, blen, addr, blk;
-        if (!dz_src_valid(c, t + k, p + k))
-            return k;
+        size_t end, r;
+        uint32_t off, blen, addr, blk = dz_stream_block(c, t + k);
         /* end of the block holding stream position t+k */
-        if (c->backward) {
-            uint32_t last = (uint32_t)(c->dst_len - (size_t)(c->nblocks - 1) * c->sector);
-            blk = t + k < last ? 0 : 1 + (uint32_t)((t + k - last) / c->sector);
-        } else {
-            blk = (uint32_t)((t + k) / c->sector);
-        }
-        dz_block(blk, (uint32_t)c->dst_len, c->sector, c->backward, &off, &blen, &addr);
+        dz_oblock(c, blk, &off, &blen, &addr);
         end = (size_t)off + blen - t;              /* first k of the next block */
         if (end > len)
             end = len;
-        if (c->backward && p + k < (size_t)c->nblocks * c->sector) {
-            /* readable below the written top sectors: stop at that limit */
-            uint32_t gone = blk > c->lag ? blk - c->lag : 0;
-            lim = (size_t)(c->nblocks - gone) * c->sector;
-            if (p + end > lim && p + k < lim)
-                return lim - p;
-        }
+        r = dz_src_valid_run(c, blk > c->lag ? blk - c->lag : 0, p + k, end - k);
+        if (r < end - k)
+            return k + r;
         k = end;
     }
     return len;

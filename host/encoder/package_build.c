@@ -67,7 +67,7 @@ static int pending_states(const struct dfota_pkg_header *h, const uint8_t *src, 
         p->st.payload_size = (uint32_t)stream_len;
     for (i = 0; i < n && !rc; i++) {
         uint32_t off, len, addr;
-        dz_block(i, h->dst_size, h->sector_size, (h->flags & DFOTA_PKG_F_BACKWARD) != 0, &off,
+        dz_block(i, h->dst_size, h->sector_size, h->runs, h->nruns, &off,
                  &len, &addr);
         rc = dfota_patch_decode(p, &io, buf, len);
         if (!rc && memcmp(buf, dst + addr, len) != 0)
@@ -122,7 +122,7 @@ static int block_chain(const struct dfota_pkg_header *h, const uint8_t *src, siz
         struct dfota_sha256 c;
         uint8_t d[32];
         uint32_t off, len, addr;
-        dz_block(i, h->dst_size, h->sector_size, (h->flags & DFOTA_PKG_F_BACKWARD) != 0, &off,
+        dz_block(i, h->dst_size, h->sector_size, h->runs, h->nruns, &off,
                  &len, &addr);
         dfota_sha256_init(&c);
         dfota_sha256_update(&c, dst + addr, len);
@@ -174,7 +174,15 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     dfota_host_sha256(dst, dst_len, h.dst_sha256);
     h.coder = DFOTA_CODER_RC1;
 
-    rc = dfota_diff(src, src_len, dst, dst_len, opts, &res);
+    {
+        /* A write order in runs (DFOTA_PKG_F_RUNS) is for engines that have
+         * the device's digest table too; a v1 header cannot hold one. So
+         * with a block digest chain or v1, auto means the plain orders. */
+        struct dfota_diff_opts o2 = *opts;
+        if (o2.inplace && !o2.direction && (o2.block_digest || h.format_version == DFOTA_PKG_FORMAT_V1))
+            o2.direction = 3;
+        rc = dfota_diff(src, src_len, dst, dst_len, &o2, &res);
+    }
     if (rc)
         return rc;
     if (res.payload_size > UINT32_MAX - DFOTA_PKG_HEADER_MAX) {
@@ -185,6 +193,8 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
         opts->phase(opts->progress_ctx, DFOTA_DIFF_SIGN, 0, 1);
     h.algorithm = res.algorithm;
     h.flags = res.flags;
+    h.nruns = res.nruns;
+    memcpy(h.runs, res.runs, sizeof h.runs);
     h.sector_size = res.sector_size;
     h.lag = (uint8_t)res.lag;
     /* v2 carries the stream CRC only in place, the one layout that checks it */

@@ -33,13 +33,8 @@ static uint32_t addr_of(const struct dz_match_ctx *c, size_t t, uint32_t *block_
         *block_left = (uint32_t)(c->dst_len - t);
         return (uint32_t)t;
     }
-    if (c->backward) {
-        uint32_t last = (uint32_t)(c->dst_len - (size_t)(c->nblocks - 1) * c->sector);
-        blk = t < last ? 0 : 1 + (uint32_t)((t - last) / c->sector);
-    } else {
-        blk = (uint32_t)(t / c->sector);
-    }
-    dz_block(blk, (uint32_t)c->dst_len, c->sector, c->backward, &off, &len, &addr);
+    blk = dz_stream_block(c, t);
+    dz_oblock(c, blk, &off, &len, &addr);
     *block_left = off + len - (uint32_t)t;
     return addr + (uint32_t)(t - off);
 }

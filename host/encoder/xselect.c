@@ -125,7 +125,7 @@ WALK_INLINE void walk(const struct dz_match_ctx *c, const struct dz_copyrun *run
     const uint8_t *src = c->src, *dst = c->dst;
     const struct dz_map_entry *map = xp->map;
     const uint32_t ss = c->inplace ? c->sector : 0, base = xp->base, map_n = xp->map_n,
-                   src_len = (uint32_t)c->src_len, dst_len = (uint32_t)c->dst_len;
+                   src_len = (uint32_t)c->src_len;
     const unsigned dz2 = mode != 0, sm = mode == 2;
     uint32_t zrun = 0, zhist = 0, block = 0, block_end = 0, addr = 0;
     uint8_t mru[DZ_LANES] = { 0 }, pred[4], pred2[4] = { 0 };
@@ -146,14 +146,8 @@ WALK_INLINE void walk(const struct dz_match_ctx *c, const struct dz_copyrun *run
         /* the block and address at the run's start */
         {
             uint32_t off, blen;
-            block = 0;
-            if (ss && c->backward) {
-                uint32_t last = (uint32_t)(dst_len - (c->nblocks - 1) * ss);
-                block = t < last ? 0 : 1 + (t - last) / ss;
-            } else if (ss) {
-                block = t / ss;
-            }
-            dz_block(block, dst_len, ss, c->backward, &off, &blen, &addr);
+            block = ss ? dz_stream_block(c, t) : 0;
+            dz_oblock(c, block, &off, &blen, &addr);
             a0 = addr + t - off;
             block_end = off + blen;
             bend = block_end - t;
@@ -243,7 +237,7 @@ WALK_INLINE void walk(const struct dz_match_ctx *c, const struct dz_copyrun *run
             if (ss && i == bend) {
                 uint32_t off, blen;
                 block++;
-                dz_block(block, dst_len, ss, c->backward, &off, &blen, &addr);
+                dz_oblock(c, block, &off, &blen, &addr);
                 block_end = off + blen;
                 /* (lane stays the one before: that of a0 + i) */
                 lane = (a0 + i) & 3u;

@@ -5,6 +5,7 @@
 #define DFOTA_DELTA_H
 
 #include <stdint.h>
+#include "dfota/package.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -96,33 +97,58 @@ static inline unsigned dz_lit_ctx(uint32_t addr, uint8_t prev)
     return ((addr & 1u) << 2) | (unsigned)(prev >> 6);
 }
 
-/* Target address of the byte at stream position t. A/B and forward in-place
- * packages produce the target in address order; backward in-place packages
- * produce sector blocks last to first, each in address order. */
+/* Blocks: A/B packages produce the whole target as one block; in-place
+ * packages one block per sector, in the write order of the header's runs
+ * (struct dfota_pkg_run: a forward package is one run lowest sector first,
+ * a backward one one run highest first), each block in address order. */
 static inline uint32_t dz_block_count(uint32_t dst_size, uint32_t sector)
 {
-    return sector ? (dst_size + sector - 1) / sector : (dst_size ? 1u : 0u);
+    return sector ? dst_size / sector + (dst_size % sector != 0) : (dst_size ? 1u : 0u);
+}
+
+/* The sector block i writes: the i-th of the runs r[0 .. nr). A valid order
+ * (dfota_pkg_parse checks it) holds every block; past its end, i itself. */
+static inline uint32_t dz_block_sector(const struct dfota_pkg_run *r, uint32_t nr, uint32_t i)
+{
+    uint32_t k, j = i;
+    for (k = 0; k < nr; k++) {
+        if (j < r[k].n)
+            return r[k].back ? r[k].first + r[k].n - 1u - j : r[k].first + j;
+        j -= r[k].n;
+    }
+    return i;
+}
+
+/* The block that writes sector x (the inverse of dz_block_sector); past the
+ * order's end, the count of blocks it holds. */
+static inline uint32_t dz_sector_block(const struct dfota_pkg_run *r, uint32_t nr, uint32_t x)
+{
+    uint32_t k, i = 0;
+    for (k = 0; k < nr; k++) {
+        if (x - r[k].first < r[k].n)
+            return i + (r[k].back ? r[k].first + r[k].n - 1u - x : x - r[k].first);
+        i += r[k].n;
+    }
+    return i;
 }
 
 /* Stream offset and length of block i (0-based, in production order), and
- * the target address it starts at. */
-static inline void dz_block(uint32_t i, uint32_t dst_size, uint32_t sector, int backward,
-                            uint32_t *stream_off, uint32_t *len, uint32_t *addr)
+ * the target address it starts at. Every block is a whole sector but the
+ * one of the highest sector, which ends with the target. */
+static inline void dz_block(uint32_t i, uint32_t dst_size, uint32_t sector,
+                            const struct dfota_pkg_run *r, uint32_t nr, uint32_t *stream_off,
+                            uint32_t *len, uint32_t *addr)
 {
-    uint32_t n = dz_block_count(dst_size, sector), last;
+    uint32_t n = dz_block_count(dst_size, sector), last, x;
     if (!sector) {
         *stream_off = 0; *len = dst_size; *addr = 0;
         return;
     }
     last = dst_size - (n - 1) * sector;          /* length of the highest sector */
-    if (!backward) {
-        *stream_off = i * sector; *addr = i * sector;
-        *len = (i == n - 1) ? last : sector;
-    } else if (i == 0) {
-        *stream_off = 0; *addr = (n - 1) * sector; *len = last;
-    } else {
-        *stream_off = last + (i - 1) * sector; *addr = (n - 1 - i) * sector; *len = sector;
-    }
+    x = dz_block_sector(r, nr, i);
+    *addr = x * sector;
+    *len = x == n - 1 ? last : sector;
+    *stream_off = i * sector - (dz_sector_block(r, nr, n - 1) < i ? sector - last : 0);
 }
 
 static inline void dz_model_init(struct dz_model *m)

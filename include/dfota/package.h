@@ -17,18 +17,20 @@ extern "C" {
 #define DFOTA_PKG_FORMAT_V1      1      /* fixed 312-byte header, NUL-padded strings */
 #define DFOTA_PKG_FORMAT_V2      2      /* compact: length-prefixed strings, varints */
 #define DFOTA_PKG_FORMAT_VERSION DFOTA_PKG_FORMAT_V2  /* what dfota diff writes */
-#define DFOTA_PKG_HEADER_MAX     312u   /* bytes: any header of any version fits (v1 312,
+#define DFOTA_PKG_HEADER_MAX     436u   /* bytes: any header of any version fits (v1 312,
                                            v2 at most DFOTA_PKG_V2_HEADER_MAX) */
 #define DFOTA_PKG_V1_HEADER_SIZE 312u   /* v1: bytes, signature included */
 #define DFOTA_PKG_V1_SIGNED_SIZE 248u   /* v1: bytes covered by the signature */
 #define DFOTA_PKG_V2_HEADER_MIN  188u   /* v2: empty strings, every number one byte, A/B */
-#define DFOTA_PKG_V2_HEADER_MAX  307u   /* v2: 31-byte strings, 5-byte numbers, in place */
+#define DFOTA_PKG_V2_HEADER_MAX  436u   /* v2: 31-byte strings, 5-byte numbers, in place
+                                           with DFOTA_MAX_RUNS runs of 4-byte numbers */
 #define DFOTA_PKG_ID_LEN         32u    /* v1 field size; strings hold at most 31 characters */
 #define DFOTA_SHA256_LEN         32u
 #define DFOTA_KEY_ID_LEN         8u
 #define DFOTA_SIG_LEN            64u
 #define DFOTA_PUBKEY_LEN         32u
 #define DFOTA_MAX_LAG            7u     /* in place: most blocks of commit lag */
+#define DFOTA_MAX_RUNS           16u    /* in place: most runs of the write order */
 
 /* Format version 1: byte offsets of the header fields, all integers
  * little-endian. (Version 2 has variable-length fields: parse it.) */
@@ -75,8 +77,13 @@ enum dfota_pkg_off {
                                              in the payload; the engine's dry run computes
                                              each block's digest into a table at the end of
                                              staging (package-format.md) */
+#define DFOTA_PKG_F_RUNS     0x00000040u /* in place, format version 2 only, instead of
+                                             DFOTA_PKG_F_BACKWARD: the header lists the
+                                             order the sectors are produced in, as runs of
+                                             adjacent sectors (package-format.md) */
 #define DFOTA_PKG_F_KNOWN     (DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH | \
-                               DFOTA_PKG_F_BLOCKHASH4 | DFOTA_PKG_F_BLOCKSTATE | DFOTA_PKG_F_DEVTABLE)
+                               DFOTA_PKG_F_BLOCKHASH4 | DFOTA_PKG_F_BLOCKSTATE | DFOTA_PKG_F_DEVTABLE | \
+                               DFOTA_PKG_F_RUNS)
 #define DFOTA_BLOCK_DIGEST_LEN 16u        /* bytes of one entry of the block digest chain:
                                              SHA-256 cut to 128 bits; the longest entry */
 #define DFOTA_BLOCK_DIGEST_LEN4 4u        /* with DFOTA_PKG_F_BLOCKHASH4: cut to 32 bits */
@@ -86,6 +93,15 @@ enum dfota_pkg_off {
 #define DFOTA_ALG_DZ2         2u   /* docs/delta-format.md, "DZ2" */
 /* Entropy coders. */
 #define DFOTA_CODER_RC1       1u   /* adaptive binary range coder */
+
+/* In place: one run of the write order, sectors first .. first + n - 1,
+ * produced one after the other, lowest first, or highest first when back
+ * is 1. On the wire (v2) n and back are one number, n * 2 + back. */
+struct dfota_pkg_run {
+    uint32_t first;
+    uint32_t n;
+    uint8_t  back;
+};
 
 struct dfota_pkg_header {
     uint16_t format_version;      /* DFOTA_PKG_FORMAT_V1 or _V2 */
@@ -108,6 +124,12 @@ struct dfota_pkg_header {
     uint8_t  payload_sha256[DFOTA_SHA256_LEN];
     uint32_t security_counter;
     uint32_t stream_crc32;
+    /* In place: the write order, every sector once, block 0 first. Parsed
+     * from the header with DFOTA_PKG_F_RUNS; else one run of all sectors,
+     * back as DFOTA_PKG_F_BACKWARD says (dfota_pkg_write writes the runs
+     * only with DFOTA_PKG_F_RUNS). */
+    uint32_t nruns;
+    struct dfota_pkg_run runs[DFOTA_MAX_RUNS];
     uint8_t  key_id[DFOTA_KEY_ID_LEN];
     uint8_t  signature[DFOTA_SIG_LEN];
 };

@@ -116,6 +116,10 @@ struct dfota_patch_state {
                            * an approximate copy: a predicted AUIPC pair's second word */
     /* copied from the header */
     uint32_t src_size, dst_size, payload_size, sector_size, flags;
+    /* in place: the header's write order (not copied: the header outlives
+     * the decoder) */
+    const struct dfota_pkg_run *runs;
+    uint32_t nruns;
 };
 
 struct dfota_patch {

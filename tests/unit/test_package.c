@@ -245,11 +245,24 @@ static void test_v2_roundtrip(void **st)
     memset(h.dst_version, ' ', 31);
     h.src_size = h.dst_size = h.decoder_ram = h.security_counter = 0xFFFFFFFFu;
     h.payload_size = 0xFFFFFFFFu;
-    h.flags = DFOTA_PKG_F_KNOWN & ~DFOTA_PKG_F_DEVTABLE;   /* (it excludes BLOCKHASH) */
+    /* (DEVTABLE excludes BLOCKHASH, RUNS BACKWARD; the runs below) */
+    h.flags = DFOTA_PKG_F_KNOWN & ~DFOTA_PKG_F_DEVTABLE & ~DFOTA_PKG_F_RUNS;
     h.sector_size = 0x80000000u;
     h.lag = DFOTA_MAX_LAG;
     h.stream_crc32 = 0x12345678;
-    assert_int_equal(dfota_pkg_header_size(&h), DFOTA_PKG_V2_HEADER_MAX);
+    assert_int_equal(dfota_pkg_header_size(&h), DFOTA_PKG_V2_HEADER_MAX - 1 - DFOTA_MAX_RUNS * 8);
+    roundtrip2(&h);
+    /* and the longest write order: DFOTA_MAX_RUNS runs of 2^20 sectors of
+     * 256 bytes, alternately each way */
+    h.flags = (DFOTA_PKG_F_KNOWN & ~DFOTA_PKG_F_DEVTABLE & ~DFOTA_PKG_F_BACKWARD);
+    h.sector_size = 256;
+    h.nruns = DFOTA_MAX_RUNS;
+    for (i = 0; i < DFOTA_MAX_RUNS; i++) {
+        h.runs[i].first = (uint32_t)(DFOTA_MAX_RUNS - 1 - i) << 20;
+        h.runs[i].n = 1u << 20;
+        h.runs[i].back = (uint8_t)(i & 1);
+    }
+    assert_in_range(dfota_pkg_header_size(&h), 307 + 1 + 3 * 8, DFOTA_PKG_V2_HEADER_MAX);
     roundtrip2(&h);
     /* every varint length, each numeric field */
     sample2(&h);
@@ -264,6 +277,133 @@ static void test_v2_roundtrip(void **st)
         h.payload_size = vals[i] < 0x80000000u ? 0x80000000u + vals[i] : vals[i];
         roundtrip2(&h);
     }
+}
+
+/* The write order in runs (DFOTA_PKG_F_RUNS): parsed as written, and
+ * refused unless it names every sector once in 1 to DFOTA_MAX_RUNS runs;
+ * without it, one run as DFOTA_PKG_F_BACKWARD says. */
+static int runs_parse(const struct dfota_pkg_header *h, struct dfota_pkg_header *g)
+{
+    uint8_t raw[DFOTA_PKG_HEADER_MAX];
+    struct dfota_pkg_header w = *h;
+    int rc;
+    /* written with the checks off: the flags and sizes as they are */
+    w.flags &= ~DFOTA_PKG_F_RUNS;
+    assert_int_equal(dfota_pkg_write(&w, raw), DFOTA_OK);
+    if (!(h->flags & DFOTA_PKG_F_RUNS))
+        return dfota_pkg_parse(g, raw, dfota_pkg_header_size(&w));
+    {
+        /* the same header with RUNS set and the runs spliced in after the
+         * stream CRC (which ends 4 + 2 bytes into the in-place fields) */
+        uint8_t raw2[DFOTA_PKG_HEADER_MAX + 200], *p;
+        size_t n = dfota_pkg_header_size(&w), at, k;
+        /* the end of the in-place fields: the header without them and the
+         * 4 numbers after them, less those */
+        struct dfota_pkg_header ab = w;
+        ab.flags = 0;
+        at = dfota_pkg_header_size(&ab) + 6 - 32 - DFOTA_KEY_ID_LEN - DFOTA_SIG_LEN - 3;
+        memcpy(raw2, raw, at);
+        raw2[9] = (uint8_t)(raw2[9] | DFOTA_PKG_F_RUNS);
+        p = raw2 + at;
+        *p++ = (uint8_t)h->nruns;
+        for (k = 0; k < h->nruns; k++) {
+            uint32_t v[2] = { h->runs[k].first, h->runs[k].n * 2u + h->runs[k].back }, j;
+            for (j = 0; j < 2; j++) {
+                uint32_t x = v[j];
+                while (x >= 0x80) {
+                    *p++ = (uint8_t)(x | 0x80);
+                    x >>= 7;
+                }
+                *p++ = (uint8_t)x;
+            }
+        }
+        memcpy(p, raw + at, n - at);
+        p += n - at;
+        rc = dfota_pkg_parse(g, raw2, (size_t)(p - raw2));
+    }
+    return rc;
+}
+
+static void test_runs(void **st)
+{
+    struct dfota_pkg_header h, g;
+    uint8_t raw[DFOTA_PKG_HEADER_MAX];
+    size_t i;
+    (void)st;
+    memset(&h, 0, sizeof h);
+    h.format_version = 2;
+    h.algorithm = DFOTA_ALG_DZ2;
+    h.coder = DFOTA_CODER_RC1;
+    h.payload_size = 5;      /* (decoder_ram, payload_size and the counter: 1 byte each) */
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE;
+    h.sector_size = 4096;
+    h.dst_size = 10 * 4096 - 100;            /* 10 sectors, the last short */
+    /* no runs: one, forward or backward */
+    assert_int_equal(runs_parse(&h, &g), DFOTA_OK);
+    assert_int_equal(g.nruns, 1);
+    assert_true(g.runs[0].first == 0 && g.runs[0].n == 10 && !g.runs[0].back);
+    h.flags |= DFOTA_PKG_F_BACKWARD;
+    assert_int_equal(runs_parse(&h, &g), DFOTA_OK);
+    assert_true(g.nruns == 1 && g.runs[0].n == 10 && g.runs[0].back);
+    h.flags &= ~DFOTA_PKG_F_BACKWARD;
+    /* runs: 0-3, 9-7, 4-6 */
+    h.flags |= DFOTA_PKG_F_RUNS;
+    h.nruns = 3;
+    h.runs[0] = (struct dfota_pkg_run){ 0, 4, 0 };
+    h.runs[1] = (struct dfota_pkg_run){ 7, 3, 1 };
+    h.runs[2] = (struct dfota_pkg_run){ 4, 3, 0 };
+    assert_int_equal(runs_parse(&h, &g), DFOTA_OK);
+    assert_int_equal(g.nruns, 3);
+    assert_memory_equal(g.runs, h.runs, 3 * sizeof h.runs[0]);
+    /* what dfota_pkg_write writes is what was parsed */
+    assert_int_equal(dfota_pkg_write(&g, raw), DFOTA_OK);
+    assert_int_equal(dfota_pkg_header_size(&g), g.header_size);
+    /* the blocks: 0-3 forward, then 9 (the short one), 8, 7, then 4-6 */
+    {
+        static const uint32_t want[10] = { 0, 1, 2, 3, 9, 8, 7, 4, 5, 6 };
+        uint32_t off, len, addr, at = 0;
+        for (i = 0; i < 10; i++) {
+            dz_block((uint32_t)i, g.dst_size, 4096, g.runs, g.nruns, &off, &len, &addr);
+            assert_int_equal(addr, want[i] * 4096);
+            assert_int_equal(off, at);
+            assert_int_equal(len, want[i] == 9 ? 4096 - 100 : 4096);
+            assert_int_equal(dz_sector_block(g.runs, g.nruns, want[i]), i);
+            at += len;
+        }
+    }
+    /* bad orders: a gap, an overlap, a run of 0, past the end, none, too
+     * many, and RUNS with BACKWARD */
+    h.runs[2] = (struct dfota_pkg_run){ 4, 2, 0 };
+    assert_int_equal(runs_parse(&h, &g), DFOTA_ERR_HEADER);
+    h.runs[2] = (struct dfota_pkg_run){ 3, 4, 0 };
+    assert_int_equal(runs_parse(&h, &g), DFOTA_ERR_HEADER);
+    h.runs[2] = (struct dfota_pkg_run){ 4, 3, 0 };
+    h.nruns = 4;
+    h.runs[3] = (struct dfota_pkg_run){ 5, 0, 0 };
+    assert_int_equal(runs_parse(&h, &g), DFOTA_ERR_HEADER);
+    h.nruns = 3;
+    h.runs[2] = (struct dfota_pkg_run){ 3, 3, 0 };
+    assert_int_equal(runs_parse(&h, &g), DFOTA_ERR_HEADER);   /* 3 twice, no 6 */
+    h.nruns = 0;
+    assert_int_equal(runs_parse(&h, &g), DFOTA_ERR_HEADER);
+    h.nruns = DFOTA_MAX_RUNS + 1;
+    h.dst_size = (DFOTA_MAX_RUNS + 1) * 4096;
+    for (i = 0; i < h.nruns; i++)
+        h.runs[i < DFOTA_MAX_RUNS ? i : 0] = (struct dfota_pkg_run){ (uint32_t)i, 1, 0 };
+    assert_int_equal(runs_parse(&h, &g), DFOTA_ERR_HEADER);
+    h.nruns = 1;
+    h.runs[0] = (struct dfota_pkg_run){ 0, DFOTA_MAX_RUNS + 1, 1 };
+    assert_int_equal(runs_parse(&h, &g), DFOTA_OK);
+    h.flags |= DFOTA_PKG_F_BACKWARD;
+    assert_int_equal(runs_parse(&h, &g), DFOTA_ERR_HEADER);
+    /* and dfota_pkg_write refuses what it would not parse */
+    h.flags &= ~DFOTA_PKG_F_BACKWARD;
+    h.runs[0].n = 3;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    h.runs[0].n = DFOTA_MAX_RUNS + 1;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    h.format_version = 1;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);   /* v1 has no room */
 }
 
 /* A v2 header with one byte changed (or the bytes from off on replaced). */
@@ -529,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_v2_bytes),
         cmocka_unit_test(test_v2_roundtrip),
+        cmocka_unit_test(test_runs),
         cmocka_unit_test(test_v2_errors),
         cmocka_unit_test(test_v2_signature),
         cmocka_unit_test(test_v1_v2_same_fields),

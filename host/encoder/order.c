@@ -1,0 +1,446 @@
+/* In place: write orders (docs/delta-format.md, "Write orders"). An
+ * in-place package overwrites the source sector by sector; a target sector
+ * that copies from a source sector the order has already overwritten (lag
+ * blocks before) must carry those bytes as literals. Forward (lowest sector
+ * first) and backward (highest first) suit a release whose code moved
+ * down or up as a whole; a release that moved one region up and another
+ * down, or a block across the image, needs both at once. dz_order_search
+ * starts from forward or backward and moves stretches of sectors earlier
+ * or later in the order where that keeps more copied bytes readable,
+ * within DFOTA_MAX_RUNS runs; dz_order_init turns runs into the tables the
+ * matcher tests source bytes against. */
+#include <stdlib.h>
+#include <string.h>
+#include "dfota/error.h"
+#include "encoder.h"
+#include "order.h"
+
+int dz_order_init(struct dz_order *o, const struct dfota_pkg_run *r, uint32_t nr,
+                  uint32_t dst_len, uint32_t sector)
+{
+    uint32_t n = dz_block_count(dst_len, sector), i, k, b = 0;
+
+    memset(o, 0, sizeof *o);
+    if (!sector || nr < 1 || nr > DFOTA_MAX_RUNS)
+        return DFOTA_ERR_ARG;
+    o->block_of = malloc((n ? n : 1) * sizeof *o->block_of);
+    if (!o->block_of)
+        return DFOTA_ERR_ARG;
+    for (i = 0; i < n; i++)
+        o->block_of[i] = UINT32_MAX;
+    for (k = 0; k < nr; k++) {
+        if (r[k].n < 1 || r[k].first >= n || r[k].n > n - r[k].first)
+            goto bad;
+        for (i = 0; i < r[k].n; i++) {
+            uint32_t x = r[k].back ? r[k].first + r[k].n - 1 - i : r[k].first + i;
+            if (o->block_of[x] != UINT32_MAX)
+                goto bad;                        /* a sector twice */
+            o->block_of[x] = b++;
+        }
+    }
+    if (b != n)
+        goto bad;                                /* a sector left out */
+    /* The fewest runs of that order (adjacent runs that continue each
+     * other become one), so that an order has one header. */
+    {
+        uint32_t *seq = malloc(n * sizeof *seq), m = 0;
+        if (!seq) {
+            dz_order_free(o);
+            return DFOTA_ERR_ARG;
+        }
+        for (i = 0; i < n; i++)
+            seq[o->block_of[i]] = i;
+        for (i = 0; i < n;) {
+            uint32_t j = i + 1;
+            if (m == DFOTA_MAX_RUNS) {
+                free(seq);
+                goto bad;
+            }
+            int back = j < n && seq[j] + 1 == seq[i];
+            while (j < n && seq[j] == (back ? seq[j - 1] - 1 : seq[j - 1] + 1))
+                j++;
+            o->runs[m].first = back ? seq[j - 1] : seq[i];
+            o->runs[m].n = (j - i);
+            o->runs[m].back = (uint8_t)(back || (n == 1 && r[0].back));
+            m++;
+            i = j;
+        }
+        free(seq);
+        o->nruns = m;
+    }
+    o->nblocks = n;
+    o->sector = sector;
+    o->dst_len = dst_len;
+    o->tail = n ? o->block_of[n - 1] : 0;
+    o->flags = o->nruns > 1 ? DFOTA_PKG_F_RUNS : o->runs[0].back ? DFOTA_PKG_F_BACKWARD : 0;
+    return DFOTA_OK;
+bad:
+    dz_order_free(o);
+    return DFOTA_ERR_ARG;
+}
+
+void dz_order_free(struct dz_order *o)
+{
+    free(o->block_of);
+    memset(o, 0, sizeof *o);
+}
+
+int dz_order_simple(struct dz_order *o, int backward, uint32_t dst_len, uint32_t sector)
+{
+    struct dfota_pkg_run r;
+    r.first = 0;
+    r.n = dz_block_count(dst_len, sector);
+    r.back = backward ? 1 : 0;
+    if (!r.n) {                                  /* an empty target: no sectors */
+        memset(o, 0, sizeof *o);
+        o->block_of = malloc(sizeof *o->block_of);
+        if (!o->block_of)
+            return DFOTA_ERR_ARG;
+        o->nruns = 1;
+        o->runs[0] = r;
+        o->sector = sector;
+        o->flags = 0;
+        return DFOTA_OK;
+    }
+    return dz_order_init(o, &r, 1, dst_len, sector);
+}
+
+/* ---- what the target copies from where ---------------------------------- */
+
+#define DEP_WIN 16u      /* bytes of a string the quick matcher looks up */
+#define DEP_STEP 8u      /* every 8th source position is indexed */
+
+static uint64_t win_hash(const uint8_t *p)
+{
+    uint64_t a, b;
+    memcpy(&a, p, 8);
+    memcpy(&b, p + 8, 8);
+    a = (a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull;
+    return a ^ (a >> 31);
+}
+
+static int flat(const uint8_t *p)
+{
+    unsigned i;
+    for (i = 1; i < DEP_WIN; i++)
+        if (p[i] != p[0])
+            return 0;
+    return 1;
+}
+
+static int dep_cmp(const void *a, const void *b)
+{
+    const struct dz_dep *x = a, *y = b;
+    if (x->k != y->k)
+        return x->k < y->k ? -1 : 1;
+    return x->j < y->j ? -1 : x->j > y->j;
+}
+
+/* Add w bytes copied from source position p to stream position t, split at
+ * sector boundaries of both. */
+static int dep_add(struct dz_deps *d, size_t *cap, size_t p, size_t t, size_t w)
+{
+    size_t S = d->sector;
+    while (w) {
+        size_t a = S - p % S, b = S - t % S, m = w < a ? w : a;
+        uint32_t j = (uint32_t)(p / S), k = (uint32_t)(t / S);
+        if (m > b)
+            m = b;
+        if (j != k && j < d->nblocks) {
+            if (d->n && d->v[d->n - 1].j == j && d->v[d->n - 1].k == k) {
+                d->v[d->n - 1].w += (uint32_t)m;
+            } else {
+                if (d->n == *cap) {
+                    size_t nc = *cap ? *cap * 2 : 1024;
+                    struct dz_dep *nv = realloc(d->v, nc * sizeof *nv);
+                    if (!nv)
+                        return DFOTA_ERR_ARG;
+                    d->v = nv;
+                    *cap = nc;
+                }
+                d->v[d->n].j = j;
+                d->v[d->n].k = k;
+                d->v[d->n].w = (uint32_t)m;
+                d->n++;
+            }
+        }
+        p += m;
+        t += m;
+        w -= m;
+    }
+    return DFOTA_OK;
+}
+
+int dz_order_deps(struct dz_deps *d, const uint8_t *src, size_t src_len, const uint8_t *dst,
+                  size_t dst_len, uint32_t sector)
+{
+    size_t bits = 10, mask, i, t = 0, cap = 0, m;
+    uint32_t *tab;
+    int64_t delta = 0;
+    int have = 0, rc = DFOTA_OK;
+
+    memset(d, 0, sizeof *d);
+    d->sector = sector;
+    d->nblocks = dz_block_count((uint32_t)dst_len, sector);
+    while (((size_t)1 << bits) < 2 * (src_len / DEP_STEP + 1))
+        bits++;
+    mask = ((size_t)1 << bits) - 1;
+    tab = calloc(mask + 1, sizeof *tab);
+    if (!tab)
+        return DFOTA_ERR_ARG;
+    for (i = 0; i + DEP_WIN <= src_len; i += DEP_STEP) {
+        size_t h;
+        if (flat(src + i))
+            continue;
+        h = (size_t)win_hash(src + i) & mask;
+        while (tab[h])
+            h = (h + 1) & mask;
+        tab[h] = (uint32_t)(i + 1);
+    }
+    while (t < dst_len && !rc) {
+        size_t p;
+        if (have && (int64_t)t + delta >= 0 && (size_t)((int64_t)t + delta) < src_len) {
+            /* extend the current copy, over single changed bytes (an
+             * approximate copy) while the 8 after them match again */
+            p = (size_t)((int64_t)t + delta);
+            m = 0;
+            while (t + m < dst_len && p + m < src_len) {
+                if (src[p + m] != dst[t + m]) {
+                    size_t q = m + 1, e = q + 8;
+                    if (t + e > dst_len || p + e > src_len || memcmp(src + p + q, dst + t + q, 8))
+                        break;
+                }
+                m++;
+            }
+            if (m) {
+                rc = dep_add(d, &cap, p, t, m);
+                t += m;
+                continue;
+            }
+        }
+        have = 0;
+        if (t + DEP_WIN <= dst_len && !flat(dst + t)) {
+            size_t h = (size_t)win_hash(dst + t) & mask;
+            while (tab[h]) {
+                p = tab[h] - 1;
+                if (!memcmp(src + p, dst + t, DEP_WIN)) {
+                    delta = (int64_t)p - (int64_t)t;
+                    have = 1;
+                    break;
+                }
+                h = (h + 1) & mask;
+            }
+            if (have)
+                continue;
+        }
+        t++;
+    }
+    free(tab);
+    if (rc) {
+        dz_order_deps_free(d);
+        return rc;
+    }
+    /* one entry a pair of sectors */
+    if (d->n) {
+        size_t o = 0;
+        qsort(d->v, d->n, sizeof *d->v, dep_cmp);
+        for (i = 1; i < d->n; i++) {
+            if (d->v[i].j == d->v[o].j && d->v[i].k == d->v[o].k)
+                d->v[o].w += d->v[i].w;
+            else
+                d->v[++o] = d->v[i];
+        }
+        d->n = o + 1;
+    }
+    return DFOTA_OK;
+}
+
+void dz_order_deps_free(struct dz_deps *d)
+{
+    free(d->v);
+    memset(d, 0, sizeof *d);
+}
+
+uint64_t dz_order_lost(const struct dz_deps *d, const uint32_t *pos, uint32_t lag)
+{
+    uint64_t lost = 0;
+    size_t i;
+    for (i = 0; i < d->n; i++)
+        if ((uint64_t)pos[d->v[i].j] + lag < pos[d->v[i].k])
+            lost += d->v[i].w;
+    return lost;
+}
+
+/* ---- the search ----------------------------------------------------------- */
+
+/* Runs of the production sequence seq[0 .. n) (as dz_order_init counts). */
+static uint32_t seq_runs(const uint32_t *seq, uint32_t n)
+{
+    uint32_t i = 0, r = 0;
+    while (i < n) {
+        uint32_t j = i + 1;
+        int back = j < n && seq[j] + 1 == seq[i];
+        while (j < n && seq[j] == (back ? seq[j - 1] - 1 : seq[j - 1] + 1))
+            j++;
+        r++;
+        i = j;
+    }
+    return r;
+}
+
+/* cand = seq with the L entries at a moved to before the entry that is at
+ * c once they are out (reversed when rev). */
+static void seq_move(uint32_t *cand, const uint32_t *seq, uint32_t n, uint32_t a, uint32_t L,
+                     uint32_t c, int rev)
+{
+    uint32_t i, o = 0, r = 0;
+    for (i = 0; i <= n - L; i++) {
+        if (r == c) {
+            uint32_t k;
+            for (k = 0; k < L; k++)
+                cand[o++] = seq[rev ? a + L - 1 - k : a + k];
+        }
+        if (i == n - L)
+            break;
+        cand[o++] = seq[i < a ? i : i + L];
+        r++;
+    }
+}
+
+struct viol {
+    uint32_t e;
+    uint32_t w;
+};
+
+static int viol_cmp(const void *a, const void *b)
+{
+    const struct viol *x = a, *y = b;
+    if (x->w != y->w)
+        return x->w > y->w ? -1 : 1;
+    return x->e < y->e ? -1 : x->e > y->e;
+}
+
+/* Budget of the search, in edge tests: it ends there on big images. */
+#define SEARCH_BUDGET 3000000000ull
+#define SEARCH_ITERS 64u
+#define SEARCH_VIOL 8u
+#define MOVE_MIN_GAIN 16u
+
+int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, uint32_t lag,
+                    uint32_t dst_len)
+{
+    static const uint32_t lens[] = { 1, 2, 4, 8, 16, 32, 64 };
+    uint32_t n = d->nblocks, i, it, *seq = NULL, *best = NULL, *cand = NULL, *pos = NULL;
+    uint64_t plain, cur, work = 0, cost = (uint64_t)n + d->n + 1;
+    struct viol *vs = NULL;
+    int rc;
+
+    if (n < 3 || !d->n)
+        return dz_order_simple(o, backward, dst_len, d->sector);
+    seq = malloc(n * sizeof *seq);
+    best = malloc(n * sizeof *best);
+    cand = malloc(n * sizeof *cand);
+    pos = malloc(n * sizeof *pos);
+    vs = malloc(d->n * sizeof *vs);
+    if (!seq || !best || !cand || !pos || !vs) {
+        rc = DFOTA_ERR_ARG;
+        goto out;
+    }
+    for (i = 0; i < n; i++)
+        seq[i] = backward ? n - 1 - i : i;
+    for (i = 0; i < n; i++)
+        pos[seq[i]] = i;
+    plain = cur = dz_order_lost(d, pos, lag);
+    for (it = 0; it < SEARCH_ITERS && cur && work < SEARCH_BUDGET; it++) {
+        uint64_t bestv = cur;
+        size_t nv = 0, e;
+        uint32_t v;
+        int found = 0;
+
+        for (i = 0; i < n; i++)
+            pos[seq[i]] = i;
+        for (e = 0; e < d->n; e++)
+            if ((uint64_t)pos[d->v[e].j] + lag < pos[d->v[e].k]) {
+                vs[nv].e = (uint32_t)e;
+                vs[nv].w = d->v[e].w;
+                nv++;
+            }
+        qsort(vs, nv, sizeof *vs, viol_cmp);
+        for (v = 0; v < nv && v < SEARCH_VIOL && work < SEARCH_BUDGET; v++) {
+            const struct dz_dep *dp = &d->v[vs[v].e];
+            unsigned side;
+            /* read too late: move the reader (k) to just before the sector
+             * it reads (j) is written, or that sector to just after it */
+            for (side = 0; side < 2; side++) {
+                uint32_t who = side ? dp->j : dp->k, to = side ? dp->k : dp->j;
+                uint32_t p = pos[who], li;
+                for (li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+                    uint32_t L = lens[li], a0, step = L / 4 ? L / 4 : 1, a;
+                    if (L > n - 1)
+                        break;
+                    a0 = p + 1 >= L ? p + 1 - L : 0;
+                    for (a = a0; a <= p && a + L <= n; a += step) {
+                        uint32_t tp = pos[to], dc;
+                        int rev;
+                        if (tp >= a && tp < a + L)
+                            continue;          /* the sector it is for moves too */
+                        if (tp > a)
+                            tp -= L;           /* its index once the stretch is out */
+                        for (dc = 0; dc < 4; dc++) {
+                            uint32_t c = side ? tp + dc : (tp + dc >= 1 ? tp + dc - 1 : 0);
+                            if (c > n - L)
+                                continue;
+                            for (rev = 0; rev < 2; rev++) {
+                                uint64_t val;
+                                uint32_t q;
+                                seq_move(cand, seq, n, a, L, c, rev);
+                                for (q = 0; q < n; q++)
+                                    pos[cand[q]] = q;
+                                val = dz_order_lost(d, pos, lag);
+                                work += cost;
+                                if (val + MOVE_MIN_GAIN <= bestv &&
+                                    seq_runs(cand, n) <= DFOTA_MAX_RUNS) {
+                                    bestv = val;
+                                    memcpy(best, cand, n * sizeof *best);
+                                    found = 1;
+                                }
+                            }
+                        }
+                        for (i = 0; i < n; i++)
+                            pos[seq[i]] = i;
+                    }
+                }
+            }
+        }
+        if (!found)
+            break;
+        memcpy(seq, best, n * sizeof *seq);
+        cur = bestv;
+    }
+    if (plain - cur < DZ_ORDER_MIN_GAIN || plain - cur < plain / 64) {
+        rc = dz_order_simple(o, backward, dst_len, d->sector);
+    } else {
+        /* the runs of seq */
+        struct dfota_pkg_run r[DFOTA_MAX_RUNS];
+        uint32_t m = 0;
+        for (i = 0; i < n;) {
+            uint32_t j = i + 1;
+            int back = j < n && seq[j] + 1 == seq[i];
+            while (j < n && seq[j] == (back ? seq[j - 1] - 1 : seq[j - 1] + 1))
+                j++;
+            r[m].first = back ? seq[j - 1] : seq[i];
+            r[m].n = (j - i);
+            r[m].back = (uint8_t)back;
+            m++;
+            i = j;
+        }
+        rc = dz_order_init(o, r, m, dst_len, d->sector);
+    }
+out:
+    free(seq);
+    free(best);
+    free(cand);
+    free(pos);
+    free(vs);
+    return rc;
+}
