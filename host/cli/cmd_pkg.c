@@ -247,6 +247,7 @@ int cmd_inspect(int argc, char **argv)
     char s_src[65], s_dst[65], s_pay[65], s_kid[17], s_pk[17], s_sig[129];
     const char *pub = NULL, *path;
     int c, json = 0, rc, pok, sig = -1;
+    char runs[CLI_RUNS_STR_MAX];
 
     while ((c = cli_getopt(argc, argv, "jh", lo)) != -1) {
         switch (c) {
@@ -277,14 +278,20 @@ int cmd_inspect(int argc, char **argv)
     cli_hex(s_pay, h.payload_sha256, 32);
     cli_hex(s_kid, h.key_id, DFOTA_KEY_ID_LEN);
     cli_hex(s_sig, h.signature, DFOTA_SIG_LEN);
+    runs[0] = 0;
+    if (h.flags & DFOTA_PKG_F_INPLACE)
+        cli_runs_str(runs, h.runs, h.nruns);
     if (json) {
         putchar('{');
         printf("\"format_version\":%u", h.format_version);
         cli_json_put("product", h.product, 1);
-        printf(",\"layout\":\"%s\",\"direction\":\"%s\",\"sector_size\":%u,\"lag\":%u,"
-               "\"scratch_sectors\":%u,\"flags\":%u,\"block_digest\":%u,\"block_check\":\"%s\","
-               "\"staging_need\":%u,\"source\":{",
-               layout_name(&h), (h.flags & DFOTA_PKG_F_BACKWARD) ? "backward" : "forward",
+        printf(",\"layout\":\"%s\",\"direction\":\"%s\",\"runs\":\"%s\",\"sector_size\":%u,"
+               "\"lag\":%u,\"scratch_sectors\":%u,\"flags\":%u,\"block_digest\":%u,"
+               "\"block_check\":\"%s\",\"staging_need\":%u,\"source\":{",
+               layout_name(&h),
+               (h.flags & DFOTA_PKG_F_RUNS) ? "runs" : (h.flags & DFOTA_PKG_F_BACKWARD) ? "backward"
+                                                                          : "forward",
+               runs,
                h.sector_size, h.lag, (h.flags & DFOTA_PKG_F_INPLACE) ? h.lag + 2u : 0u, h.flags,
                dfota_pkg_chain_entry_len(&h),
                (h.flags & DFOTA_PKG_F_DEVTABLE) ? "device" : (h.flags & DFOTA_PKG_F_BLOCKHASH)
@@ -309,7 +316,11 @@ int cmd_inspect(int argc, char **argv)
         printf("product      %s\n", h.product[0] ? h.product : "(any)");
         printf("source       %-16s %9u bytes  sha256 %s\n", h.src_version, h.src_size, s_src);
         printf("target       %-16s %9u bytes  sha256 %s\n", h.dst_version, h.dst_size, s_dst);
-        if (h.flags & DFOTA_PKG_F_INPLACE)
+        if (h.flags & DFOTA_PKG_F_RUNS)
+            printf("layout       in place, %u-byte sectors, written in %u runs of sectors (%s); "
+                   "lag %u: the device needs %u scratch sectors\n", h.sector_size, h.nruns, runs,
+                   h.lag, h.lag + 2u);
+        else if (h.flags & DFOTA_PKG_F_INPLACE)
             printf("layout       in place, %u-byte sectors, written %s; lag %u: the device needs "
                    "%u scratch sectors\n", h.sector_size,
                    (h.flags & DFOTA_PKG_F_BACKWARD) ? "last sector first" : "first sector first",

@@ -130,6 +130,22 @@ int cli_check_id(const char *opt, const char *s)
     return 0;
 }
 
+void cli_runs_str(char *out, const struct dfota_pkg_run *r, uint32_t n)
+{
+    uint32_t i;
+    size_t at = 0;
+    out[0] = 0;
+    for (i = 0; i < n && i < DFOTA_MAX_RUNS; i++) {
+        uint32_t lo = r[i].first, hi = r[i].first + r[i].n - 1;
+        const char *sep = i ? "," : "";
+        if (r[i].n == 1)
+            at += (size_t)snprintf(out + at, CLI_RUNS_STR_MAX - at, "%s%u", sep, lo);
+        else
+            at += (size_t)snprintf(out + at, CLI_RUNS_STR_MAX - at, "%s%u-%u", sep,
+                                   r[i].back ? hi : lo, r[i].back ? lo : hi);
+    }
+}
+
 void cli_hex(char *out, const uint8_t *in, size_t n)
 {
     static const char d[] = "0123456789abcdef";

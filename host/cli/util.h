@@ -49,6 +49,11 @@ int cli_parse_base(const char *arg, uint64_t *base);
 int cli_check_id(const char *opt, const char *s);
 
 void cli_hex(char *out, const uint8_t *in, size_t n);
+/* An in-place write order as --direction takes it: "0-3,9-7,4-6" (a-b
+ * highest first when a > b; a lone sector as "5"). out holds
+ * CLI_RUNS_STR_MAX bytes. */
+#define CLI_RUNS_STR_MAX (DFOTA_MAX_RUNS * 18u + 1u)
+void cli_runs_str(char *out, const struct dfota_pkg_run *r, uint32_t n);
 /* JSON string body with escapes; out holds 6 * strlen(s) + 1. */
 const char *cli_json_str(char *out, const char *s);
 /* Print ,"key":"escaped s" on stdout (no comma when comma is 0). */

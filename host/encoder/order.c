@@ -9,6 +9,7 @@
  * or later in the order where that keeps more copied bytes readable,
  * within DFOTA_MAX_RUNS runs; dz_order_init turns runs into the tables the
  * matcher tests source bytes against. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "dfota/error.h"
@@ -323,11 +324,24 @@ static int viol_cmp(const void *a, const void *b)
 /* Budget of the search, in edge tests: it ends there on big images. */
 #define SEARCH_BUDGET 3000000000ull
 #define SEARCH_ITERS 64u
-#define SEARCH_VIOL 8u
-#define MOVE_MIN_GAIN 16u
+#define SEARCH_VIOL 16u
+#define MOVE_MIN_GAIN 256u
+
+uint64_t dz_order_plain_lost(const struct dz_deps *d, int backward, uint32_t lag)
+{
+    uint64_t lost = 0;
+    size_t i;
+    for (i = 0; i < d->n; i++) {
+        /* forward, sector x is block x; backward, block n - 1 - x */
+        uint32_t j = d->v[i].j, k = d->v[i].k;
+        if (backward ? (uint64_t)k + lag < j : (uint64_t)j + lag < k)
+            lost += d->v[i].w;
+    }
+    return lost;
+}
 
 int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, uint32_t lag,
-                    uint32_t dst_len)
+                    uint32_t dst_len, int search)
 {
     static const uint32_t lens[] = { 1, 2, 4, 8, 16, 32, 64 };
     uint32_t n = d->nblocks, i, it, *seq = NULL, *best = NULL, *cand = NULL, *pos = NULL;
@@ -335,7 +349,7 @@ int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, u
     struct viol *vs = NULL;
     int rc;
 
-    if (n < 3 || !d->n)
+    if (n < 3 || !d->n || !search)
         return dz_order_simple(o, backward, dst_len, d->sector);
     seq = malloc(n * sizeof *seq);
     best = malloc(n * sizeof *best);
@@ -352,7 +366,8 @@ int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, u
         pos[seq[i]] = i;
     plain = cur = dz_order_lost(d, pos, lag);
     for (it = 0; it < SEARCH_ITERS && cur && work < SEARCH_BUDGET; it++) {
-        uint64_t bestv = cur;
+        uint64_t bestv = cur, best_sc = 0;
+        uint32_t cur_runs = seq_runs(seq, n);
         size_t nv = 0, e;
         uint32_t v;
         int found = 0;
@@ -398,11 +413,17 @@ int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, u
                                     pos[cand[q]] = q;
                                 val = dz_order_lost(d, pos, lag);
                                 work += cost;
-                                if (val + MOVE_MIN_GAIN <= bestv &&
-                                    seq_runs(cand, n) <= DFOTA_MAX_RUNS) {
-                                    bestv = val;
-                                    memcpy(best, cand, n * sizeof *best);
-                                    found = 1;
+                                if (val + MOVE_MIN_GAIN <= cur) {
+                                    /* the most bytes gained per run added */
+                                    uint32_t rr = seq_runs(cand, n);
+                                    uint64_t sc = (cur - val) /
+                                                  (1u + (rr > cur_runs ? rr - cur_runs : 0u));
+                                    if (rr <= DFOTA_MAX_RUNS && sc > best_sc) {
+                                        best_sc = sc;
+                                        bestv = val;
+                                        memcpy(best, cand, n * sizeof *best);
+                                        found = 1;
+                                    }
                                 }
                             }
                         }
@@ -417,6 +438,11 @@ int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, u
         memcpy(seq, best, n * sizeof *seq);
         cur = bestv;
     }
+    if (getenv("DFOTA_STATS"))
+        fprintf(stderr, "order search from %s: %u sectors, %zu dependencies, %llu bytes unreadable "
+                "-> %llu after %u moves, %u runs (%llu edge tests)\n",
+                backward ? "backward" : "forward", n, d->n, (unsigned long long)plain,
+                (unsigned long long)cur, it, seq_runs(seq, n), (unsigned long long)work);
     if (plain - cur < DZ_ORDER_MIN_GAIN || plain - cur < plain / 64) {
         rc = dz_order_simple(o, backward, dst_len, d->sector);
     } else {

@@ -32,13 +32,16 @@ void dz_order_deps_free(struct dz_deps *d);
  * unreadable with commit lag lag. */
 uint64_t dz_order_lost(const struct dz_deps *d, const uint32_t *pos, uint32_t lag);
 
+/* Bytes of d that forward or (backward) backward leaves unreadable. */
+uint64_t dz_order_plain_lost(const struct dz_deps *d, int backward, uint32_t lag);
+
 /* The order search: from forward or (backward) backward, move stretches of
  * sectors within the order while that keeps more of d readable, in at most
  * DFOTA_MAX_RUNS runs. o gets the order found, or the plain one when the
  * search gains too little (DZ_ORDER_MIN_GAIN bytes, or 1/64 of what the
- * plain one leaves unreadable). */
+ * plain one leaves unreadable) or search is 0. */
 #define DZ_ORDER_MIN_GAIN 512u
 int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, uint32_t lag,
-                    uint32_t dst_len);
+                    uint32_t dst_len, int search);
 
 #endif
