@@ -65,10 +65,17 @@ uint32_t dfota__dst_addr(const struct dfota_engine *e)
  * address order; in place in the package's order. */
 void dfota__block_at(const struct dfota_engine *e, uint32_t i, uint32_t *len, uint32_t *addr)
 {
-    uint32_t off;
-    dz_block(i, e->hdr.dst_size, FLASH(e)->sector_size, e->hdr.runs, e->hdr.nruns, &off, len,
-             addr);
-    *addr += dfota__dst_addr(e);
+    uint32_t ss = FLASH(e)->sector_size;
+#if DFOTA_CFG_INPLACE
+    if (IS_INPLACE(e)) {
+        uint32_t off;
+        dfota_patch_block(i, e->hdr.dst_size, ss, e->hdr.runs, e->hdr.nruns, &off, len, addr);
+        *addr += dfota__dst_addr(e);
+        return;
+    }
+#endif
+    *len = i + 1 == dfota__blocks(e) ? e->hdr.dst_size - i * ss : ss;
+    *addr = dfota__dst_addr(e) + i * ss;
 }
 
 /* The digest table of a DFOTA_PKG_F_DEVTABLE package: groups of

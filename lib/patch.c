@@ -15,6 +15,12 @@ int dfota_patch_supported(uint8_t alg)
     return (DFOTA_CFG_DZ1 && alg == DFOTA_ALG_DZ1) || (DFOTA_CFG_DZ2 && alg == DFOTA_ALG_DZ2);
 }
 
+void dfota_patch_block(uint32_t i, uint32_t dst_size, uint32_t sector, const struct dfota_pkg_run *r,
+                       uint32_t nr, uint32_t *stream_off, uint32_t *len, uint32_t *addr)
+{
+    dz_block(i, dst_size, sector, r, nr, stream_off, len, addr);
+}
+
 int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h)
 {
     struct dfota_patch_state *s = &p->st;
@@ -40,8 +46,10 @@ int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h)
     s->payload_size = h->payload_size;
     s->sector_size = (h->flags & DFOTA_PKG_F_INPLACE) ? h->sector_size : 0;
     s->flags = h->flags;
+#if DZ_INPLACE
     s->runs = h->runs;
     s->nruns = h->nruns;
+#endif
     s->block = 0;
     s->block_end = 0;       /* the first decode call enters block 0 */
     s->op = DZ_OP_NONE;

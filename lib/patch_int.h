@@ -312,8 +312,12 @@ DZ_FN void enter_block(struct dfota_patch_state *s)
         s->block = 0;
     else
         s->block++;
-    dz_block(s->block, s->dst_size, s->sector_size, s->runs, s->nruns,
-             &off, &len, &addr);
+    if (!DZ_INPLACE) {                     /* A/B: one block, the whole target */
+        s->addr = 0;
+        s->block_end = s->dst_size;
+        return;
+    }
+    dfota_patch_block(s->block, s->dst_size, s->sector_size, s->runs, s->nruns, &off, &len, &addr);
     s->addr = addr;
     s->block_end = off + len;
 }

@@ -223,7 +223,7 @@ int dfota__snap_get(struct dfota__js *r, struct dfota_engine *e, uint32_t fmt)
     s->runs = h->runs;
     s->nruns = h->nruns;
     /* The state after the last byte of block done - 1. */
-    dz_block(done - 1, h->dst_size, h->sector_size, h->runs, h->nruns, &off, &len, &addr);
+    dfota_patch_block(done - 1, h->dst_size, h->sector_size, h->runs, h->nruns, &off, &len, &addr);
     if (r->rc || s->range < DZ_RC_TOP || s->in_pos < 5 || s->in_pos > s->payload_size ||
         s->block != done - 1 || s->out_pos != off + len || s->block_end != s->out_pos ||
         s->addr != addr + len || s->src_pos > s->src_size ||

@@ -103,7 +103,8 @@ static inline unsigned dz_lit_ctx(uint32_t addr, uint8_t prev)
  * a backward one one run highest first), each block in address order. */
 static inline uint32_t dz_block_count(uint32_t dst_size, uint32_t sector)
 {
-    return sector ? dst_size / sector + (dst_size % sector != 0) : (dst_size ? 1u : 0u);
+    /* (no overflow for a dst_size near 2^32) */
+    return !dst_size ? 0u : sector ? (dst_size - 1u) / sector + 1u : 1u;
 }
 
 /* The sector block i writes: the i-th of the runs r[0 .. nr). A valid order
@@ -119,8 +120,8 @@ static inline uint32_t dz_block_sector(const struct dfota_pkg_run *r, uint32_t n
     return i;
 }
 
-/* The block that writes sector x (the inverse of dz_block_sector); past the
- * order's end, the count of blocks it holds. */
+/* The block that writes sector x (the inverse of dz_block_sector); a sector
+ * the order does not hold, x itself (so no runs, nr 0, is forward). */
 static inline uint32_t dz_sector_block(const struct dfota_pkg_run *r, uint32_t nr, uint32_t x)
 {
     uint32_t k, i = 0;
@@ -129,7 +130,7 @@ static inline uint32_t dz_sector_block(const struct dfota_pkg_run *r, uint32_t n
             return i + (r[k].back ? r[k].first + r[k].n - 1u - x : x - r[k].first);
         i += r[k].n;
     }
-    return i;
+    return x;
 }
 
 /* Stream offset and length of block i (0-based, in production order), and

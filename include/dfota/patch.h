@@ -159,6 +159,11 @@ int dfota_patch_supported(uint8_t alg);
  * when this build does not decode its algorithm or coder. */
 int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h);
 
+/* dz_block (dfota/delta.h) out of line: the one copy of it the library's
+ * decoder, engine and journal share. */
+void dfota_patch_block(uint32_t i, uint32_t dst_size, uint32_t sector, const struct dfota_pkg_run *r,
+                       uint32_t nr, uint32_t *stream_off, uint32_t *len, uint32_t *addr);
+
 /* In place, with DFOTA_PKG_F_BLOCKSTATE: the decoder state at a block's
  * end that the block's bytes do not check (the current operation's kind,
  * the bytes it has left and where its next byte comes from: decoded, but
