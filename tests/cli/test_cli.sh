@@ -115,6 +115,9 @@ expect "diff bad --layout" 2 "--layout" diff --from-version 1 --to-version 2 --l
 expect "diff bad --sector-size" 2 "--sector-size" diff --from-version 1 --to-version 2 --sector-size 1000 base ins -o x.pkg
 expect "diff bad --scratch-sectors" 2 "--scratch-sectors" diff --from-version 1 --to-version 2 --scratch-sectors 1 base ins -o x.pkg
 expect "diff bad --direction" 2 "--direction" diff --from-version 1 --to-version 2 --direction up base ins -o x.pkg
+expect "diff bad --direction runs" 2 "--direction" diff --from-version 1 --to-version 2 --direction 0-3,x base ins -o x.pkg
+expect "diff --direction runs that miss a sector" 2 "must name each of NEW's" \
+    diff --from-version 1 --to-version 2 --layout inplace --direction 0-3 base ins -o x.pkg
 expect "diff version too long" 2 "31 characters" diff --from-version 0123456789012345678901234567890123 --to-version 2 base ins -o x.pkg
 no_file "diff usage errors write nothing" x.pkg
 expect "inspect without PKG" 2 "inspect needs one PKG" inspect && one_line "inspect without PKG"
@@ -189,6 +192,12 @@ roundtrip "in place backward" base ins --layout inplace --sector-size 4096 --dir
 roundtrip "in place backward, grow" base grow --layout inplace --sector-size 4096 --direction backward
 roundtrip "in place forward" base del --layout inplace --sector-size 4096 --direction forward &&
     save_json forward rt.pkg
+# a write order in runs: the first sectors forward, the last ones backward,
+# then the middle (NEW has ins_n sectors of 4 KiB)
+ins_n=$(( ($(wc -c < ins) + 4095) / 4096 ))
+ins_runs="0-2,$((ins_n - 1))-$((ins_n / 2)),3-$((ins_n / 2 - 1))"
+roundtrip "in place in runs" base ins --layout inplace --sector-size 4096 --direction "$ins_runs" &&
+    save_json runs rt.pkg
 roundtrip "in place, 256-byte sectors" sm_a sm_b --layout inplace --sector-size 256
 roundtrip "product and counter" base ins --product acme-x1 --security-counter 7 &&
     save_json product rt.pkg
@@ -230,7 +239,7 @@ expect "apply: empty source" 5 "not built from" apply empty a.pkg -o x.out
 no_file "apply: empty source" x.out
 
 # ---- inspect --json: parses, has the fields tools rely on --------------------
-python3 - "$T/io" "$W" >"$T/io/jsoncheck" 2>&1 <<'EOF'
+INS_RUNS="$ins_runs" python3 - "$T/io" "$W" >"$T/io/jsoncheck" 2>&1 <<'EOF'
 import hashlib, json, os, sys
 io, w = sys.argv[1], sys.argv[2]
 def sha(name):
@@ -249,6 +258,8 @@ checks = [
     ("inplace", "layout, sector_size", lambda j: (j["layout"], j["sector_size"]) == ("inplace", 4096)),
     ("backward", "direction backward", lambda j: (j["layout"], j["direction"]) == ("inplace", "backward")),
     ("forward", "direction forward", lambda j: (j["layout"], j["direction"]) == ("inplace", "forward")),
+    ("runs", "direction runs", lambda j: (j["layout"], j["direction"]) == ("inplace", "runs") and
+     j["runs"] == os.environ["INS_RUNS"]),
     ("product", "product, security_counter",
      lambda j: (j["product"], j["security_counter"]) == ("acme-x1", 7)),
     ("unsigned", "unsigned", lambda j: j["signed"] is False),

@@ -646,6 +646,78 @@ static void test_direction_auto(void **st)
     free(ed);
 }
 
+/* A release that moved one region down and another up: forward loses the
+ * copies of the region moved up (their source is written over first),
+ * backward those of the region moved down. The order search of direction
+ * auto writes the region moved up highest first, then the rest lowest
+ * first (2 runs): a package far smaller than either plain order's, that
+ * decodes exactly, the same with 1 and 2 threads. An explicit order does
+ * too, and one that does not name every sector once is refused. */
+static void test_direction_runs(void **st)
+{
+    const size_t n = 144 * 1024, k12 = 12 * 1024;
+    uint8_t *a = tu_image(n, 61), *fresh = tu_image(2 * k12, 63), *b = malloc(n + k12);
+    struct dfota_diff_result pl, au, au2, ex;
+    struct dfota_diff_opts o;
+    struct dfota_pkg_run r[2] = { { 3, 6, 0 }, { 0, 3, 1 } };
+    size_t blen = n + k12, i;
+    (void)st;
+    /* P = a[0, 48K) moved down 12K (its first 12K gone), 24K fresh, then
+     * Q R = a[48K, 144K) moved up 12K */
+    memcpy(b, a + k12, 3 * k12);
+    memcpy(b + 3 * k12, fresh, 2 * k12);
+    memcpy(b + 5 * k12, a + 4 * k12, n - 4 * k12);
+    setenv("DFOTA_THREADS", "1", 1);
+    diff_dir(a, n, b, blen, 3, 0, &pl);
+    diff_dir(a, n, b, blen, 0, 0, &au);
+    setenv("DFOTA_THREADS", "2", 1);
+    diff_dir(a, n, b, blen, 0, 0, &au2);
+    unsetenv("DFOTA_THREADS");
+    assert_int_equal(au.flags & (DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BACKWARD), DFOTA_PKG_F_RUNS);
+    assert_true(au.nruns >= 2 && au.nruns <= DFOTA_MAX_RUNS);
+    assert_true(au.payload_size * 2 < pl.payload_size);
+    assert_int_equal(au2.payload_size, au.payload_size);
+    assert_memory_equal(au2.payload, au.payload, au.payload_size);
+    assert_int_equal(au2.nruns, au.nruns);
+    for (i = 0; i < au.nruns; i++)
+        assert_true(au2.runs[i].first == au.runs[i].first && au2.runs[i].n == au.runs[i].n &&
+                    au2.runs[i].back == au.runs[i].back);
+    for (i = 0; i < 3; i++) {
+        static const uint32_t pieces[] = { 1, 4096, 0xFFFFFFFFu };
+        assert_int_equal(decode(a, n, b, blen, &au, au.payload, au.payload_size,
+                                pieces[i] == 0xFFFFFFFFu ? (uint32_t)blen : pieces[i], 1),
+                         DFOTA_OK);
+    }
+    /* an explicit order on a 36 KiB target: 3-8, then 2-0 */
+    memset(&o, 0, sizeof o);
+    o.inplace = 1;
+    o.sector_size = 4096;
+    o.lag = 2;
+    o.direction = 2;
+    o.order = r;
+    o.norder = 2;
+    assert_int_equal(dfota_diff(a, 3 * k12, b, 3 * k12, &o, &ex), DFOTA_OK);
+    assert_int_equal(ex.flags & DFOTA_PKG_F_RUNS, DFOTA_PKG_F_RUNS);
+    assert_int_equal(ex.nruns, 2);
+    for (i = 0; i < 2; i++)
+        assert_true(ex.runs[i].first == r[i].first && ex.runs[i].n == r[i].n &&
+                    ex.runs[i].back == r[i].back);
+    assert_int_equal(decode(a, 3 * k12, b, 3 * k12, &ex, ex.payload, ex.payload_size, 777, 1),
+                     DFOTA_OK);
+    dfota_diff_result_free(&ex);
+    r[0].n = 5;               /* sector 8 left out */
+    assert_int_equal(dfota_diff(a, 3 * k12, b, 3 * k12, &o, &ex), DFOTA_ERR_ARG);
+    r[0].n = 6;
+    r[1].first = 1;           /* 3 twice */
+    assert_int_equal(dfota_diff(a, 3 * k12, b, 3 * k12, &o, &ex), DFOTA_ERR_ARG);
+    dfota_diff_result_free(&pl);
+    dfota_diff_result_free(&au);
+    dfota_diff_result_free(&au2);
+    free(a);
+    free(fresh);
+    free(b);
+}
+
 /* In place with direction plain (forward or backward), a target whose
  * forward order loses many literals (the image moved up by 256 KiB of new
  * bytes: forward, the source is written over before it is read): the
@@ -737,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_profile_args),
         cmocka_unit_test(test_direction_auto),
         cmocka_unit_test(test_direction_race),
+        cmocka_unit_test(test_direction_runs),
         cmocka_unit_test(test_direction_wide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
