@@ -321,11 +321,75 @@ static int viol_cmp(const void *a, const void *b)
     return x->e < y->e ? -1 : x->e > y->e;
 }
 
-/* Budget of the search, in edge tests: it ends there on big images. */
-#define SEARCH_BUDGET 3000000000ull
+/* Budget of the search, in sectors and dependencies looked at: it ends
+ * there on big images. */
+#define SEARCH_BUDGET 400000000ull
 #define SEARCH_ITERS 64u
 #define SEARCH_VIOL 16u
 #define MOVE_MIN_GAIN 256u
+
+/* One move of the search: the L entries of seq at a, put before the entry
+ * at c of the rest (reversed when rev). */
+struct move {
+    uint32_t a, L, c;
+    int rev;
+};
+
+/* The entry at i of seq once m is made. */
+static uint32_t moved_at(const uint32_t *seq, const struct move *m, uint32_t i)
+{
+    uint32_t r;
+    if (i >= m->c && i < m->c + m->L)
+        return seq[m->rev ? m->a + m->L - 1 - (i - m->c) : m->a + (i - m->c)];
+    r = i < m->c ? i : i - m->L;             /* index in the rest */
+    return seq[r < m->a ? r : r + m->L];
+}
+
+/* The search's tables: for every sector the dependencies it is in (adj,
+ * from off[x] to off[x + 1]), its index in the order (pos) and in a move
+ * being weighed (npos), and a mark per dependency. */
+struct search {
+    const struct dz_deps *d;
+    uint32_t n, lag, gen;
+    uint32_t *off, *adj, *pos, *npos, *mark;
+    uint64_t work;
+};
+
+static int viol_at(const struct dz_dep *e, const uint32_t *pos, uint32_t lag)
+{
+    return (uint64_t)pos[e->j] + lag < pos[e->k];
+}
+
+/* What the unreadable bytes become with move m: only the entries between
+ * where the stretch was and where it goes change places, so only their
+ * dependencies are looked at. */
+static uint64_t move_lost(struct search *s, const uint32_t *seq, const struct move *m, uint64_t cur)
+{
+    uint32_t lo = m->a < m->c ? m->a : m->c, hi = (m->a > m->c ? m->a : m->c) + m->L, i, q;
+    int64_t delta = 0;
+
+    for (i = lo; i < hi; i++)
+        s->npos[moved_at(seq, m, i)] = i;
+    if (++s->gen == 0) {                     /* (the marks wrap: clear them) */
+        memset(s->mark, 0, s->d->n * sizeof *s->mark);
+        s->gen = 1;
+    }
+    for (i = lo; i < hi; i++) {
+        uint32_t x = seq[i];
+        for (q = s->off[x]; q < s->off[x + 1]; q++) {
+            uint32_t e = s->adj[q];
+            const struct dz_dep *dp = &s->d->v[e];
+            if (s->mark[e] == s->gen)
+                continue;
+            s->mark[e] = s->gen;
+            delta += (int64_t)dp->w * (viol_at(dp, s->npos, s->lag) - viol_at(dp, s->pos, s->lag));
+        }
+        s->work += 1 + s->off[x + 1] - s->off[x];
+    }
+    for (i = lo; i < hi; i++)
+        s->npos[seq[i]] = s->pos[seq[i]];
+    return (uint64_t)((int64_t)cur + delta);
+}
 
 uint64_t dz_order_plain_lost(const struct dz_deps *d, int backward, uint32_t lag)
 {
@@ -344,105 +408,126 @@ int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, u
                     uint32_t dst_len, int search)
 {
     static const uint32_t lens[] = { 1, 2, 4, 8, 16, 32, 64 };
-    uint32_t n = d->nblocks, i, it, *seq = NULL, *best = NULL, *cand = NULL, *pos = NULL;
-    uint64_t plain, cur, work = 0, cost = (uint64_t)n + d->n + 1;
+    uint32_t n = d->nblocks, i, it, *seq = NULL, *cand = NULL;
+    uint64_t plain, cur;
     struct viol *vs = NULL;
-    int rc;
+    struct search s;
+    size_t e;
+    int rc = DFOTA_OK;
 
     if (n < 3 || !d->n || !search)
         return dz_order_simple(o, backward, dst_len, d->sector);
+    memset(&s, 0, sizeof s);
+    s.d = d;
+    s.n = n;
+    s.lag = lag;
     seq = malloc(n * sizeof *seq);
-    best = malloc(n * sizeof *best);
     cand = malloc(n * sizeof *cand);
-    pos = malloc(n * sizeof *pos);
     vs = malloc(d->n * sizeof *vs);
-    if (!seq || !best || !cand || !pos || !vs) {
+    s.off = calloc((size_t)n + 1, sizeof *s.off);
+    s.adj = malloc(2 * d->n * sizeof *s.adj);
+    s.pos = malloc(n * sizeof *s.pos);
+    s.npos = malloc(n * sizeof *s.npos);
+    s.mark = calloc(d->n, sizeof *s.mark);
+    if (!seq || !cand || !vs || !s.off || !s.adj || !s.pos || !s.npos || !s.mark) {
         rc = DFOTA_ERR_ARG;
         goto out;
+    }
+    /* the dependencies of each sector, as reader and as read */
+    for (e = 0; e < d->n; e++) {
+        s.off[d->v[e].j + 1]++;
+        s.off[d->v[e].k + 1]++;
+    }
+    for (i = 0; i < n; i++)
+        s.off[i + 1] += s.off[i];
+    memcpy(s.npos, s.off, n * sizeof *s.npos);   /* (fill cursors) */
+    for (e = 0; e < d->n; e++) {
+        s.adj[s.npos[d->v[e].j]++] = (uint32_t)e;
+        s.adj[s.npos[d->v[e].k]++] = (uint32_t)e;
     }
     for (i = 0; i < n; i++)
         seq[i] = backward ? n - 1 - i : i;
     for (i = 0; i < n; i++)
-        pos[seq[i]] = i;
-    plain = cur = dz_order_lost(d, pos, lag);
-    for (it = 0; it < SEARCH_ITERS && cur && work < SEARCH_BUDGET; it++) {
+        s.pos[seq[i]] = i;
+    memcpy(s.npos, s.pos, n * sizeof *s.npos);
+    plain = cur = dz_order_lost(d, s.pos, lag);
+    for (it = 0; it < SEARCH_ITERS && cur && s.work < SEARCH_BUDGET; it++) {
         uint64_t bestv = cur, best_sc = 0;
-        uint32_t cur_runs = seq_runs(seq, n);
-        size_t nv = 0, e;
-        uint32_t v;
+        uint32_t cur_runs = seq_runs(seq, n), v;
+        struct move bm;
+        size_t nv = 0;
         int found = 0;
 
-        for (i = 0; i < n; i++)
-            pos[seq[i]] = i;
         for (e = 0; e < d->n; e++)
-            if ((uint64_t)pos[d->v[e].j] + lag < pos[d->v[e].k]) {
+            if (viol_at(&d->v[e], s.pos, lag)) {
                 vs[nv].e = (uint32_t)e;
                 vs[nv].w = d->v[e].w;
                 nv++;
             }
         qsort(vs, nv, sizeof *vs, viol_cmp);
-        for (v = 0; v < nv && v < SEARCH_VIOL && work < SEARCH_BUDGET; v++) {
+        for (v = 0; v < nv && v < SEARCH_VIOL && s.work < SEARCH_BUDGET; v++) {
             const struct dz_dep *dp = &d->v[vs[v].e];
             unsigned side;
             /* read too late: move the reader (k) to just before the sector
              * it reads (j) is written, or that sector to just after it */
             for (side = 0; side < 2; side++) {
                 uint32_t who = side ? dp->j : dp->k, to = side ? dp->k : dp->j;
-                uint32_t p = pos[who], li;
+                uint32_t p = s.pos[who], li;
                 for (li = 0; li < sizeof lens / sizeof lens[0]; li++) {
                     uint32_t L = lens[li], a0, step = L / 4 ? L / 4 : 1, a;
                     if (L > n - 1)
                         break;
                     a0 = p + 1 >= L ? p + 1 - L : 0;
                     for (a = a0; a <= p && a + L <= n; a += step) {
-                        uint32_t tp = pos[to], dc;
-                        int rev;
+                        uint32_t tp = s.pos[to], dc;
                         if (tp >= a && tp < a + L)
                             continue;          /* the sector it is for moves too */
                         if (tp > a)
                             tp -= L;           /* its index once the stretch is out */
                         for (dc = 0; dc < 4; dc++) {
-                            uint32_t c = side ? tp + dc : (tp + dc >= 1 ? tp + dc - 1 : 0);
-                            if (c > n - L)
+                            struct move m;
+                            m.a = a;
+                            m.L = L;
+                            m.c = side ? tp + dc : (tp + dc >= 1 ? tp + dc - 1 : 0);
+                            if (m.c > n - L)
                                 continue;
-                            for (rev = 0; rev < 2; rev++) {
-                                uint64_t val;
-                                uint32_t q;
-                                seq_move(cand, seq, n, a, L, c, rev);
-                                for (q = 0; q < n; q++)
-                                    pos[cand[q]] = q;
-                                val = dz_order_lost(d, pos, lag);
-                                work += cost;
+                            for (m.rev = 0; m.rev < 2; m.rev++) {
+                                uint64_t val = move_lost(&s, seq, &m, cur);
                                 if (val + MOVE_MIN_GAIN <= cur) {
                                     /* the most bytes gained per run added */
-                                    uint32_t rr = seq_runs(cand, n);
-                                    uint64_t sc = (cur - val) /
-                                                  (1u + (rr > cur_runs ? rr - cur_runs : 0u));
+                                    uint32_t rr;
+                                    uint64_t sc;
+                                    seq_move(cand, seq, n, m.a, m.L, m.c, m.rev);
+                                    s.work += n;
+                                    rr = seq_runs(cand, n);
+                                    sc = (cur - val) / (1u + (rr > cur_runs ? rr - cur_runs : 0u));
                                     if (rr <= DFOTA_MAX_RUNS && sc > best_sc) {
                                         best_sc = sc;
                                         bestv = val;
-                                        memcpy(best, cand, n * sizeof *best);
+                                        bm = m;
                                         found = 1;
                                     }
                                 }
                             }
                         }
-                        for (i = 0; i < n; i++)
-                            pos[seq[i]] = i;
                     }
                 }
             }
         }
         if (!found)
             break;
-        memcpy(seq, best, n * sizeof *seq);
+        seq_move(cand, seq, n, bm.a, bm.L, bm.c, bm.rev);
+        memcpy(seq, cand, n * sizeof *seq);
+        for (i = 0; i < n; i++)
+            s.pos[seq[i]] = i;
+        memcpy(s.npos, s.pos, n * sizeof *s.npos);
         cur = bestv;
     }
     if (getenv("DFOTA_STATS"))
         fprintf(stderr, "order search from %s: %u sectors, %zu dependencies, %llu bytes unreadable "
-                "-> %llu after %u moves, %u runs (%llu edge tests)\n",
+                "-> %llu after %u moves, %u runs (%llu steps)\n",
                 backward ? "backward" : "forward", n, d->n, (unsigned long long)plain,
-                (unsigned long long)cur, it, seq_runs(seq, n), (unsigned long long)work);
+                (unsigned long long)cur, it, seq_runs(seq, n), (unsigned long long)s.work);
     if (plain - cur < DZ_ORDER_MIN_GAIN || plain - cur < plain / 64) {
         rc = dz_order_simple(o, backward, dst_len, d->sector);
     } else {
@@ -464,9 +549,12 @@ int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, u
     }
 out:
     free(seq);
-    free(best);
     free(cand);
-    free(pos);
     free(vs);
+    free(s.off);
+    free(s.adj);
+    free(s.pos);
+    free(s.npos);
+    free(s.mark);
     return rc;
 }
