@@ -12,8 +12,7 @@
  * 5-byte size each, algorithm, coder, the 6 in-place bytes, decoder RAM and
  * payload size of 5, the payload digest, counter of 5, key id, signature. */
 _Static_assert(DFOTA_PKG_V2_HEADER_MAX == 8 + 1 + 1 + 3 * 32 + 2 * (5 + 32) + 2 + 6 + 5 + 5 + 32 +
-                                             5 + DFOTA_KEY_ID_LEN + DFOTA_SIG_LEN + 1 +
-                                             DFOTA_MAX_RUNS * (4 + 4),
+                                             5 + DFOTA_KEY_ID_LEN + DFOTA_SIG_LEN,
                "DFOTA_PKG_V2_HEADER_MAX");
 _Static_assert(DFOTA_PKG_V2_HEADER_MIN == 8 + 1 + 1 + 3 * 1 + 2 * (1 + 32) + 2 + 1 + 1 + 32 + 1 +
                                              DFOTA_KEY_ID_LEN + DFOTA_SIG_LEN,
@@ -383,6 +382,8 @@ static int parse_v2(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
     get_bytes(&r, h->signature, DFOTA_SIG_LEN);
     if (r.rc)
         return r.rc;
+    if (r.pos > DFOTA_PKG_HEADER_MAX)
+        return DFOTA_ERR_HEADER;          /* (only runs can take it there) */
     h->header_size = (uint16_t)r.pos;
     return payload_fits(h);
 }
@@ -455,7 +456,8 @@ static int write_v2(const struct dfota_pkg_header *h, uint8_t *raw)
     unsigned shift = 0;
 
     if (!str_ok(h->product) || !str_ok(h->src_version) || !str_ok(h->dst_version) ||
-        h->lag > DFOTA_MAX_LAG || !flags_ok(h->flags))
+        h->lag > DFOTA_MAX_LAG || !flags_ok(h->flags) ||
+        dfota_pkg_header_size(h) > DFOTA_PKG_HEADER_MAX)
         return DFOTA_ERR_ARG;
     if (h->flags & DFOTA_PKG_F_INPLACE) {
         if (h->sector_size < 256 || (h->sector_size & (h->sector_size - 1)) ||

@@ -1175,9 +1175,11 @@ static int write_orders(const uint8_t *src, size_t src_len, const uint8_t *dst, 
         /* an order that leaves over 4 times the other's bytes unreadable
          * (and 64 KiB more) is not searched: it would lose the race */
         uint64_t l0 = dz_order_plain_lost(&d, 0, o->lag), l1 = dz_order_plain_lost(&d, 1, o->lag);
-        rc = dz_order_search(&ord[0], &d, 0, o->lag, (uint32_t)dst_len, l0 <= 4 * l1 + 65536);
+        rc = dz_order_search(&ord[0], &d, 0, o->lag, (uint32_t)dst_len, l0 <= 4 * l1 + 65536,
+                             o->order_bytes);
         if (!rc)
-            rc = dz_order_search(&ord[1], &d, 1, o->lag, (uint32_t)dst_len, l1 <= 4 * l0 + 65536);
+            rc = dz_order_search(&ord[1], &d, 1, o->lag, (uint32_t)dst_len, l1 <= 4 * l0 + 65536,
+                                 o->order_bytes);
     }
     dz_order_deps_free(&d);
     if (rc) {

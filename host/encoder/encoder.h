@@ -28,6 +28,9 @@ struct dfota_diff_opts {
                                 2 the runs of order (below) */
     const struct dfota_pkg_run *order; /* direction 2: the write order, norder runs */
     uint32_t norder;
+    uint32_t order_bytes;    /* direction auto: the most bytes the runs may take in the header
+                                (count byte included; 0: no limit); dfota_package_build sets
+                                what keeps the header within DFOTA_PKG_HEADER_MAX */
     uint32_t lag;            /* in place: commit lag in blocks; the device needs lag+2 scratch sectors */
     /* progress(ctx, done, total) in bytes of target; may be NULL */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);

@@ -274,19 +274,39 @@ uint64_t dz_order_lost(const struct dz_deps *d, const uint32_t *pos, uint32_t la
 
 /* ---- the search ----------------------------------------------------------- */
 
-/* Runs of the production sequence seq[0 .. n) (as dz_order_init counts). */
-static uint32_t seq_runs(const uint32_t *seq, uint32_t n)
+static uint32_t varint_len(uint32_t v)
 {
-    uint32_t i = 0, r = 0;
+    uint32_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Runs of the production sequence seq[0 .. n) (as dz_order_init counts),
+ * and (bytes, may be NULL) what they take in a header: the count byte and
+ * two varints a run. */
+static uint32_t seq_runs_bytes(const uint32_t *seq, uint32_t n, uint32_t *bytes)
+{
+    uint32_t i = 0, r = 0, b = 1;
     while (i < n) {
         uint32_t j = i + 1;
         int back = j < n && seq[j] + 1 == seq[i];
         while (j < n && seq[j] == (back ? seq[j - 1] - 1 : seq[j - 1] + 1))
             j++;
+        b += varint_len(back ? seq[j - 1] : seq[i]) + varint_len((j - i) * 2u + (uint32_t)back);
         r++;
         i = j;
     }
+    if (bytes)
+        *bytes = b;
     return r;
+}
+
+static uint32_t seq_runs(const uint32_t *seq, uint32_t n)
+{
+    return seq_runs_bytes(seq, n, NULL);
 }
 
 /* cand = seq with the L entries at a moved to before the entry that is at
@@ -405,7 +425,7 @@ uint64_t dz_order_plain_lost(const struct dz_deps *d, int backward, uint32_t lag
 }
 
 int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, uint32_t lag,
-                    uint32_t dst_len, int search)
+                    uint32_t dst_len, int search, uint32_t max_bytes)
 {
     static const uint32_t lens[] = { 1, 2, 4, 8, 16, 32, 64 };
     uint32_t n = d->nblocks, i, it, *seq = NULL, *cand = NULL;
@@ -495,13 +515,14 @@ int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, u
                                 uint64_t val = move_lost(&s, seq, &m, cur);
                                 if (val + MOVE_MIN_GAIN <= cur) {
                                     /* the most bytes gained per run added */
-                                    uint32_t rr;
+                                    uint32_t rr, rb;
                                     uint64_t sc;
                                     seq_move(cand, seq, n, m.a, m.L, m.c, m.rev);
                                     s.work += n;
-                                    rr = seq_runs(cand, n);
+                                    rr = seq_runs_bytes(cand, n, &rb);
                                     sc = (cur - val) / (1u + (rr > cur_runs ? rr - cur_runs : 0u));
-                                    if (rr <= DFOTA_MAX_RUNS && sc > best_sc) {
+                                    if (rr <= DFOTA_MAX_RUNS && (!max_bytes || rb <= max_bytes) &&
+                                        sc > best_sc) {
                                         best_sc = sc;
                                         bestv = val;
                                         bm = m;

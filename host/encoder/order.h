@@ -37,11 +37,12 @@ uint64_t dz_order_plain_lost(const struct dz_deps *d, int backward, uint32_t lag
 
 /* The order search: from forward or (backward) backward, move stretches of
  * sectors within the order while that keeps more of d readable, in at most
- * DFOTA_MAX_RUNS runs. o gets the order found, or the plain one when the
- * search gains too little (DZ_ORDER_MIN_GAIN bytes, or 1/64 of what the
- * plain one leaves unreadable) or search is 0. */
+ * DFOTA_MAX_RUNS runs that take at most max_bytes in the header (0: no
+ * limit). o gets the order found, or the plain one when the search gains
+ * too little (DZ_ORDER_MIN_GAIN bytes, or 1/64 of what the plain one leaves
+ * unreadable) or search is 0. */
 #define DZ_ORDER_MIN_GAIN 512u
 int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, uint32_t lag,
-                    uint32_t dst_len, int search);
+                    uint32_t dst_len, int search, uint32_t max_bytes);
 
 #endif

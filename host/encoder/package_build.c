@@ -181,6 +181,17 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
         struct dfota_diff_opts o2 = *opts;
         if (o2.inplace && !o2.direction && (o2.block_digest || h.format_version == DFOTA_PKG_FORMAT_V1))
             o2.direction = 3;
+        if (o2.inplace && !o2.direction) {
+            /* the runs' room: what the header leaves of DFOTA_PKG_HEADER_MAX
+             * with its numbers at their longest */
+            struct dfota_pkg_header t = h;
+            uint32_t base;
+            t.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE;
+            t.sector_size = opts->sector_size;
+            t.decoder_ram = t.payload_size = 0xFFFFFFFFu;
+            base = dfota_pkg_header_size(&t);
+            o2.order_bytes = base < DFOTA_PKG_HEADER_MAX - 2 ? DFOTA_PKG_HEADER_MAX - base : 1;
+        }
         rc = dfota_diff(src, src_len, dst, dst_len, &o2, &res);
     }
     if (rc)

@@ -17,13 +17,14 @@ extern "C" {
 #define DFOTA_PKG_FORMAT_V1      1      /* fixed 312-byte header, NUL-padded strings */
 #define DFOTA_PKG_FORMAT_V2      2      /* compact: length-prefixed strings, varints */
 #define DFOTA_PKG_FORMAT_VERSION DFOTA_PKG_FORMAT_V2  /* what dfota diff writes */
-#define DFOTA_PKG_HEADER_MAX     436u   /* bytes: any header of any version fits (v1 312,
+#define DFOTA_PKG_HEADER_MAX     312u   /* bytes: any header of any version fits (v1 312,
                                            v2 at most DFOTA_PKG_V2_HEADER_MAX) */
 #define DFOTA_PKG_V1_HEADER_SIZE 312u   /* v1: bytes, signature included */
 #define DFOTA_PKG_V1_SIGNED_SIZE 248u   /* v1: bytes covered by the signature */
 #define DFOTA_PKG_V2_HEADER_MIN  188u   /* v2: empty strings, every number one byte, A/B */
-#define DFOTA_PKG_V2_HEADER_MAX  436u   /* v2: 31-byte strings, 5-byte numbers, in place
-                                           with DFOTA_MAX_RUNS runs of 4-byte numbers */
+#define DFOTA_PKG_V2_HEADER_MAX  307u   /* v2 without runs: 31-byte strings, 5-byte numbers,
+                                           in place; with DFOTA_PKG_F_RUNS a header may
+                                           take up to DFOTA_PKG_HEADER_MAX, no more */
 #define DFOTA_PKG_ID_LEN         32u    /* v1 field size; strings hold at most 31 characters */
 #define DFOTA_SHA256_LEN         32u
 #define DFOTA_KEY_ID_LEN         8u

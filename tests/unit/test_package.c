@@ -227,6 +227,7 @@ static void roundtrip2(const struct dfota_pkg_header *h)
 static void test_v2_roundtrip(void **st)
 {
     struct dfota_pkg_header h;
+    uint8_t raw[DFOTA_PKG_HEADER_MAX];
     uint32_t vals[] = { 0, 1, 127, 128, 16383, 16384, 2097151, 2097152, 268435455, 268435456,
                         0xFFFFFFFFu };
     size_t i;
@@ -250,10 +251,12 @@ static void test_v2_roundtrip(void **st)
     h.sector_size = 0x80000000u;
     h.lag = DFOTA_MAX_LAG;
     h.stream_crc32 = 0x12345678;
-    assert_int_equal(dfota_pkg_header_size(&h), DFOTA_PKG_V2_HEADER_MAX - 1 - DFOTA_MAX_RUNS * 8);
+    assert_int_equal(dfota_pkg_header_size(&h), DFOTA_PKG_V2_HEADER_MAX);
     roundtrip2(&h);
-    /* and the longest write order: DFOTA_MAX_RUNS runs of 2^20 sectors of
-     * 256 bytes, alternately each way */
+    /* with a write order in runs a header may grow to DFOTA_PKG_HEADER_MAX
+     * and no further: DFOTA_MAX_RUNS runs of 2^20 sectors of 256 bytes,
+     * alternately each way, are 125 bytes more: the count; the firsts, 0
+     * in one byte, 2^20 in three, the others in four; n * 2 + back in four */
     h.flags = (DFOTA_PKG_F_KNOWN & ~DFOTA_PKG_F_DEVTABLE & ~DFOTA_PKG_F_BACKWARD);
     h.sector_size = 256;
     h.nruns = DFOTA_MAX_RUNS;
@@ -262,7 +265,15 @@ static void test_v2_roundtrip(void **st)
         h.runs[i].n = 1u << 20;
         h.runs[i].back = (uint8_t)(i & 1);
     }
-    assert_in_range(dfota_pkg_header_size(&h), 307 + 1 + 3 * 8, DFOTA_PKG_V2_HEADER_MAX);
+    assert_int_equal(dfota_pkg_header_size(&h), DFOTA_PKG_V2_HEADER_MAX + 1 + 1 + 3 + 14 * 4 + 16 * 4);
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    memset(h.product, 0, sizeof h.product);      /* 31 bytes fewer */
+    memset(h.src_version, 0, sizeof h.src_version);
+    memset(h.dst_version, 0, sizeof h.dst_version);
+    h.nruns = 11;                                /* the last 6 runs as one */
+    h.runs[10].first = 0;
+    h.runs[10].n = 6u << 20;
+    assert_int_equal(dfota_pkg_header_size(&h), DFOTA_PKG_V2_HEADER_MAX - 93 + 1 + 10 * 8 + 1 + 4);
     roundtrip2(&h);
     /* every varint length, each numeric field */
     sample2(&h);
@@ -396,6 +407,25 @@ static void test_runs(void **st)
     assert_int_equal(runs_parse(&h, &g), DFOTA_OK);
     h.flags |= DFOTA_PKG_F_BACKWARD;
     assert_int_equal(runs_parse(&h, &g), DFOTA_ERR_HEADER);
+    /* a header that runs make longer than DFOTA_PKG_HEADER_MAX: 31-byte
+     * strings and 16 runs of one sector, last first */
+    {
+        struct dfota_pkg_header l = h;
+        memset(l.product, 'p', 31);
+        memset(l.src_version, 's', 31);
+        memset(l.dst_version, 'd', 31);
+        l.flags &= ~DFOTA_PKG_F_BACKWARD;
+        l.dst_size = DFOTA_MAX_RUNS * 4096;
+        l.nruns = DFOTA_MAX_RUNS;
+        for (i = 0; i < DFOTA_MAX_RUNS; i++)
+            l.runs[i] = (struct dfota_pkg_run){ (uint32_t)(DFOTA_MAX_RUNS - 1 - i), 1, 0 };
+        assert_true(dfota_pkg_header_size(&l) > DFOTA_PKG_HEADER_MAX);
+        assert_int_equal(runs_parse(&l, &g), DFOTA_ERR_HEADER);
+        assert_int_equal(dfota_pkg_write(&l, raw), DFOTA_ERR_ARG);
+        l.nruns = 1;                               /* one run: it fits */
+        l.runs[0] = (struct dfota_pkg_run){ 0, DFOTA_MAX_RUNS, 1 };
+        assert_int_equal(runs_parse(&l, &g), DFOTA_OK);
+    }
     /* and dfota_pkg_write refuses what it would not parse */
     h.flags &= ~DFOTA_PKG_F_BACKWARD;
     h.runs[0].n = 3;
