@@ -549,6 +549,12 @@ int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, u
                 "-> %llu after %u moves, %u runs (%llu steps)\n",
                 backward ? "backward" : "forward", n, d->n, (unsigned long long)plain,
                 (unsigned long long)cur, it, seq_runs(seq, n), (unsigned long long)s.work);
+    if (getenv("DFOTA_STATS") && atoi(getenv("DFOTA_STATS")) > 1) {
+        for (e = 0; e < d->n; e++)
+            if (viol_at(&d->v[e], s.pos, lag))
+                fprintf(stderr, "  unreadable: target sector %u (block %u) reads %u bytes of sector %u (block %u)\n",
+                        d->v[e].k, s.pos[d->v[e].k], d->v[e].w, d->v[e].j, s.pos[d->v[e].j]);
+    }
     if (plain - cur < DZ_ORDER_MIN_GAIN || plain - cur < plain / 64) {
         rc = dz_order_simple(o, backward, dst_len, d->sector);
     } else {
