@@ -122,7 +122,7 @@ static int ref_decode(const struct dfota_pkg_header *h, const uint8_t *payload, 
 {
     struct dfota_patch *p = malloc(sizeof *p);
     struct ref_io c = { payload, slot, target, h->payload_size, h->src_size, h->dst_size };
-    struct dfota_patch_io io = { &c, ref_payload, ref_src, ref_dst };
+    struct dfota_patch_io io = { &c, ref_payload, ref_src, ref_dst, h->runs, h->nruns };
     uint32_t nb = dz_block_count(h->dst_size, h->sector_size), i, off, len, addr;
     int rc = DFOTA_OK;
 

@@ -148,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t raw[DFOTA_PKG_HEADER_MAX];
     struct dfota_patch *p1, *p2;
     struct io c;
-    struct dfota_patch_io io = { &c, rd_payload, rd_src, rd_dst };
+    struct dfota_patch_io io = { &c, rd_payload, rd_src, rd_dst, NULL, 0 };
     uint8_t mode, *out1, *out2;
     int rc1, rc2;
 
@@ -182,6 +182,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(dfota_pkg_parse(&h, raw, sizeof raw) == DFOTA_OK);
     }
 
+    io.runs = h.runs;
+    io.nruns = h.nruns;
     c.payload = data + 3;
     c.payload_size = h.payload_size;
     c.src_size = h.src_size;

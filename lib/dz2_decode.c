@@ -404,7 +404,8 @@ int dz2_decode(struct dfota_patch *p, const struct dfota_patch_io *io, uint8_t *
         int first = 0;
 
         if (s->out_pos == s->block_end) {
-            enter_block_io(p);
+            if ((rc = enter_block_io(p, io)))
+                return rc;
             if (s->sector_size)
                 p->ring_from = s->out_pos;
         }

@@ -213,6 +213,8 @@ void dfota__dec_io(struct dfota_engine *e, struct dfota__io *c, struct dfota_pat
     io->ctx = c;
     io->read_payload = io_payload;
     io->read_src = io_src;
+    io->runs = e->hdr.runs;
+    io->nruns = e->hdr.nruns;
 #if DFOTA_CFG_DZ2
     io->read_dst = io_dst;
 #else

@@ -46,10 +46,6 @@ int dfota_patch_init(struct dfota_patch *p, const struct dfota_pkg_header *h)
     s->payload_size = h->payload_size;
     s->sector_size = (h->flags & DFOTA_PKG_F_INPLACE) ? h->sector_size : 0;
     s->flags = h->flags;
-#if DZ_INPLACE
-    s->runs = h->runs;
-    s->nruns = h->nruns;
-#endif
     s->block = 0;
     s->block_end = 0;       /* the first decode call enters block 0 */
     s->op = DZ_OP_NONE;
@@ -154,8 +150,8 @@ static int dz1_decode(struct dfota_patch *p, const struct dfota_patch_io *io,
         uint8_t b;
         int rc;
 
-        if (s->out_pos == s->block_end)
-            enter_block_io(p);
+        if (s->out_pos == s->block_end && (rc = enter_block_io(p, io)))
+            return rc;
         if (s->remaining == 0) {
             rc = next_op(p, io);
             if (rc)

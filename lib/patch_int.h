@@ -85,8 +85,8 @@ DZ_FN int src_peek(struct dfota_patch *p, const struct dfota_patch_io *io, uint8
                    uint32_t n);
 DZ_FN int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io, uint16_t *len,
                         uint16_t (*mant)[1u << DZ_NUM_CTXBITS], unsigned rows, uint32_t map_max);
-DZ_FN void enter_block(struct dfota_patch_state *s);
-DZ_FN void enter_block_io(struct dfota_patch *p);
+DZ_FN int enter_block(struct dfota_patch_state *s, const struct dfota_patch_io *io);
+DZ_FN int enter_block_io(struct dfota_patch *p, const struct dfota_patch_io *io);
 /* The tables of the copy-byte coding (copy_byte, below): DZ1 and the two
  * DZ2 models lay them out differently. For prediction kind k at lane l,
  * d_zero's row is min(k, zcap) and the difference tree
@@ -303,10 +303,14 @@ DZ_FN int read_preamble(struct dfota_patch *p, const struct dfota_patch_io *io,
     return p->err;
 }
 
-/* Move to the next block's target address when the stream crosses into it. */
-DZ_FN void enter_block(struct dfota_patch_state *s)
+/* Move to the next block's target address when the stream crosses into it:
+ * in place, the next sector of the write order (io's runs, or without them
+ * the one run the header's flags name). */
+DZ_FN int enter_block(struct dfota_patch_state *s, const struct dfota_patch_io *io)
 {
-    uint32_t off, len, addr;
+    uint32_t off, len, addr, nr = io->nruns;
+    const struct dfota_pkg_run *r = io->runs;
+    struct dfota_pkg_run one;
 
     if (s->out_pos == 0)
         s->block = 0;
@@ -315,18 +319,28 @@ DZ_FN void enter_block(struct dfota_patch_state *s)
     if (!DZ_INPLACE) {                     /* A/B: one block, the whole target */
         s->addr = 0;
         s->block_end = s->dst_size;
-        return;
+        return DFOTA_OK;
     }
-    dfota_patch_block(s->block, s->dst_size, s->sector_size, s->runs, s->nruns, &off, &len, &addr);
+    if (!r || !nr) {
+        if (s->flags & DFOTA_PKG_F_RUNS)
+            return DFOTA_ERR_ARG;          /* the caller did not hand the order over */
+        one.first = 0;
+        one.n = dz_block_count(s->dst_size, s->sector_size);
+        one.back = (s->flags & DFOTA_PKG_F_BACKWARD) != 0;
+        r = &one;
+        nr = 1;
+    }
+    dfota_patch_block(s->block, s->dst_size, s->sector_size, r, nr, &off, &len, &addr);
     s->addr = addr;
     s->block_end = off + len;
+    return DFOTA_OK;
 }
 
 /* Entering a block drops the source read-ahead (see src_byte). */
-DZ_FN void enter_block_io(struct dfota_patch *p)
+DZ_FN int enter_block_io(struct dfota_patch *p, const struct dfota_patch_io *io)
 {
-    enter_block(&p->st);
     p->src_len = 0;
+    return enter_block(&p->st, io);
 }
 
 /* One byte of an approximate copy: the source byte (or the predicted one)

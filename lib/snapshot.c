@@ -220,8 +220,6 @@ int dfota__snap_get(struct dfota__js *r, struct dfota_engine *e, uint32_t fmt)
     s->payload_size = dfota__stream_size(h);
     s->sector_size = h->sector_size;
     s->flags = h->flags;
-    s->runs = h->runs;
-    s->nruns = h->nruns;
     /* The state after the last byte of block done - 1. */
     dfota_patch_block(done - 1, h->dst_size, h->sector_size, h->runs, h->nruns, &off, &len, &addr);
     if (r->rc || s->range < DZ_RC_TOP || s->in_pos < 5 || s->in_pos > s->payload_size ||

@@ -58,7 +58,7 @@ static int pending_states(const struct dfota_pkg_header *h, const uint8_t *src, 
 {
     uint32_t n = dz_block_count(h->dst_size, h->sector_size), i;
     struct mem_io m = { src, stream, src_len, stream_len };
-    struct dfota_patch_io io = { &m, mem_payload, mem_src, mem_dst };
+    struct dfota_patch_io io = { &m, mem_payload, mem_src, mem_dst, h->runs, h->nruns };
     struct dfota_patch *p = malloc(sizeof *p);
     uint8_t *buf = malloc(h->sector_size);
     int rc = p && buf ? dfota_patch_init(p, h) : DFOTA_ERR_ARG;

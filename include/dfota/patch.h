@@ -67,6 +67,13 @@ struct dfota_patch_io {
      * dfota_patch_decode calls produced (the engine programmed them, so
      * they are read from flash). May be NULL for DZ1 and in place. */
     int (*read_dst)(void *ctx, uint32_t off, uint8_t *buf, uint32_t len);
+    /* In place: the package's write order, the nruns runs of its header
+     * (dfota_pkg_parse fills them). May be NULL (or nruns 0) for A/B
+     * packages and for forward and backward ones (their header flags tell);
+     * a package with DFOTA_PKG_F_RUNS needs them (else DFOTA_ERR_ARG at its
+     * first block). */
+    const struct dfota_pkg_run *runs;
+    uint32_t nruns;
 };
 
 /* Everything the decoder needs to go on: plain integers only, so the engine
@@ -116,10 +123,6 @@ struct dfota_patch_state {
                            * an approximate copy: a predicted AUIPC pair's second word */
     /* copied from the header */
     uint32_t src_size, dst_size, payload_size, sector_size, flags;
-    /* in place: the header's write order (not copied: the header outlives
-     * the decoder) */
-    const struct dfota_pkg_run *runs;
-    uint32_t nruns;
 };
 
 struct dfota_patch {

@@ -71,7 +71,7 @@ static int decode(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dl
     struct dfota_pkg_header h;
     uint8_t *done = calloc(1, dlen + 1), *out = malloc(dlen + 1);
     struct bufio b = { src, payload, done, slen, plen, dlen, 0 };
-    struct dfota_patch_io io = { &b, rd_payload, rd_src, rd_dst };
+    struct dfota_patch_io io = { &b, rd_payload, rd_src, rd_dst, res->runs, res->nruns };
     uint32_t pos = 0, k = 0, blocks, i;
     int rc;
 

@@ -121,7 +121,7 @@ static void test_decoder_refuses_full_models(void **st)
     static struct dfota_patch pt;
     struct dfota_pkg_header h;
     uint8_t payload[16] = { 0 }, out[1];
-    struct dfota_patch_io io = { payload, rd, rd, NULL };
+    struct dfota_patch_io io = { payload, rd, rd, NULL, NULL, 0 };
     (void)st;
     memset(&h, 0, sizeof h);
     h.coder = DFOTA_CODER_RC1;
