@@ -9,11 +9,17 @@
  *    dfota_pkg_write gives the same bytes (parse keeps nothing it would not
  *    write, and writes nothing it did not read: one encoding per header);
  *  - the same fields written in the other format parse back to the same
- *    header;
+ *    header (a write order in runs, DFOTA_PKG_F_RUNS, only format 2 holds:
+ *    dfota_pkg_write refuses it as format 1);
+ *  - in place, the write order (the header's runs, or the one run without
+ *    DFOTA_PKG_F_RUNS, backward as DFOTA_PKG_F_BACKWARD says) produces each
+ *    sector exactly once, and dz_sector_block inverts dz_block_sector; an
+ *    A/B header has no runs;
  *  - dfota_pkg_check_size accepts exactly header + payload bytes;
  *  - the signature check never accepts the input under the fixed key unless
  *    libsodium does. */
 #include <string.h>
+#include "dfota/delta.h"
 #include "dfota/engine.h"
 #include "dfota/error.h"
 #include "dfota/package.h"
@@ -23,6 +29,43 @@
 static int known_err(int rc)
 {
     return rc <= DFOTA_OK && rc >= DFOTA_ERR_RAM;
+}
+
+/* The write order of an accepted header (see above). Orders of more than
+ * ORDER_MAX sectors are checked run by run only. */
+#define ORDER_MAX 65536u
+static void check_order(const struct dfota_pkg_header *h)
+{
+    static uint8_t seen[ORDER_MAX];
+    uint32_t n, i, sum = 0;
+
+    if (!(h->flags & DFOTA_PKG_F_INPLACE)) {
+        FZ_CHECK(h->nruns == 0);
+        return;
+    }
+    n = dz_block_count(h->dst_size, h->sector_size);
+    FZ_CHECK(h->nruns >= 1 && h->nruns <= DFOTA_MAX_RUNS);
+    if (!(h->flags & DFOTA_PKG_F_RUNS)) {
+        FZ_CHECK(h->nruns == 1 && h->runs[0].first == 0 && h->runs[0].n == n &&
+                 h->runs[0].back == ((h->flags & DFOTA_PKG_F_BACKWARD) != 0));
+        if (!n)
+            return;              /* an empty target: one run of no sectors */
+    }
+    for (i = 0; i < h->nruns; i++) {
+        FZ_CHECK(h->runs[i].n >= 1 && h->runs[i].first < n && h->runs[i].n <= n - h->runs[i].first);
+        FZ_CHECK(h->runs[i].back <= 1);
+        sum += h->runs[i].n;
+    }
+    FZ_CHECK(sum == n);
+    if (n > ORDER_MAX)
+        return;
+    memset(seen, 0, n);
+    for (i = 0; i < n; i++) {
+        uint32_t x = dz_block_sector(h->runs, h->nruns, i);
+        FZ_CHECK(x < n && !seen[x]);
+        seen[x] = 1;
+        FZ_CHECK(dz_sector_block(h->runs, h->nruns, x) == i);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -67,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(memcmp(raw, raw2, hs) == 0);
     /* a parse of fewer bytes than the header is a truncation */
     FZ_CHECK(dfota_pkg_parse(&h2, data, hs - 1) == DFOTA_ERR_SIZE);
+    check_order(&h);
 
     /* The other format holds the same fields (v2 A/B: no stream CRC). */
     h2 = h;
@@ -74,6 +118,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                                 : DFOTA_PKG_FORMAT_V1;
     if (h2.format_version == DFOTA_PKG_FORMAT_V2 && !(h2.flags & DFOTA_PKG_F_INPLACE))
         h2.stream_crc32 = 0;
+    if (h.flags & DFOTA_PKG_F_RUNS) {
+        /* format 2 only: format 1 has no room for the runs */
+        FZ_CHECK(h.format_version == DFOTA_PKG_FORMAT_V2);
+        FZ_CHECK(dfota_pkg_write(&h2, raw2) == DFOTA_ERR_ARG);
+        goto signature;
+    }
     FZ_CHECK(dfota_pkg_write(&h2, raw2) == DFOTA_OK);
     FZ_CHECK(dfota_pkg_parse(&h2, raw2, sizeof raw2) == DFOTA_OK);
     h2.format_version = h.format_version;
@@ -82,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         h2.stream_crc32 = h.stream_crc32;
     FZ_CHECK(memcmp(&h, &h2, sizeof h) == 0);
 
+signature:
     /* Signatures: no key accepts; the fixed key accepts only what verifies. */
     FZ_CHECK(dfota_pkg_check_signature(&h, data, NULL, NULL) == DFOTA_OK);
     rc = dfota_pkg_check_signature(&h, data, pk, dfota_host_crypto());

@@ -20,7 +20,13 @@ static struct {
     size_t pkg_len;
     uint8_t dst[FZ_DST_MAX];
     size_t dst_len;
-} pk[3];                          /* [0] A/B, [1] in place, [2] in place 4k */
+} pk[4];                          /* [0] A/B, [1] in place, [2] in place 4k, [3] in place
+                                     in runs */
+
+/* [3]: the write order in runs (DFOTA_PKG_F_RUNS) of the 6 sectors of
+ * release 1 (6000 bytes, the last sector short): 0-1, 5-4 (the short one
+ * first), 2-3. The in-place device on flash that erases to 0x00 uses it. */
+static const struct dfota_pkg_run fzd_runs[] = { { 0, 2, 0 }, { 4, 2, 1 }, { 2, 2, 0 } };
 
 static uint8_t g_src[FZ_SRC_SIZE];
 static uint8_t g_pk[32];
@@ -40,13 +46,23 @@ static void build(unsigned idx)
     o.inplace = inplace;
     o.sector_size = FZD_SECTOR;
     o.lag = FZD_LAG;
-    o.direction = inplace ? 1 : 0;
+    o.direction = idx == 3 ? 2 : inplace ? 1 : 0;
+    o.order = idx == 3 ? fzd_runs : NULL;
+    o.norder = idx == 3 ? (uint32_t)(sizeof fzd_runs / sizeof fzd_runs[0]) : 0;
     o.decoder_ram = idx == 2 ? DFOTA_DECODER_RAM_4K : 0;
     pk[idx].dst_len = fz_release(g_src, pk[idx].dst, inplace ? 1 : 0);
     if (dfota_package_build(g_src, FZ_SRC_SIZE, pk[idx].dst, pk[idx].dst_len, &o, &meta,
                             sk, &pk[idx].pkg, &pk[idx].pkg_len, NULL)) {
         fprintf(stderr, "fz_device: package build failed\n");
         abort();
+    }
+    if (idx == 3) {
+        struct dfota_pkg_header h;
+        if (dfota_pkg_parse(&h, pk[idx].pkg, pk[idx].pkg_len) || !(h.flags & DFOTA_PKG_F_RUNS) ||
+            dz_block_count(h.dst_size, FZD_SECTOR) != 6) {
+            fprintf(stderr, "fz_device: the package in runs has no such order\n");
+            abort();
+        }
     }
     pk[idx].built = 1;
 }
@@ -58,7 +74,9 @@ void fzd_reset(struct fzd *d, uint8_t mode)
     uint8_t erased = (mode & FZD_ERASED0) ? 0x00 : 0xFF;
     struct dfota_layout *l = &d->cfg.layout;
 
-    unsigned idx = inplace ? (fzd_ram4k ? 2u : 1u) : 0u;
+    /* in place: the 4k profile's package; else on 0x00-erased flash the one
+     * in runs, on 0xFF-erased flash the forward one */
+    unsigned idx = inplace ? (fzd_ram4k ? 2u : (mode & FZD_ERASED0) ? 3u : 1u) : 0u;
 
     if (!pk[idx].built)
         build(idx);

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "dfota/delta.h"
 #include "dfota/error.h"
 #include "dfota/sha256.h"
 #include "testutil.h"
@@ -44,32 +45,51 @@ struct geom {
     uint32_t sector, prog;
     uint8_t erased;
     uint32_t lag;
-    int dir;                 /* in place: 1 forward, -1 backward, 0 chosen by the encoder */
+    int dir;                 /* in place: 1 forward, -1 backward, 0 chosen by the encoder,
+                                2 the write order `order` names (DFOTA_PKG_F_RUNS) */
     uint32_t scratch;        /* in place: scratch sectors */
     uint32_t size;           /* bytes of the old image */
     int sample;              /* in the `make check` sample */
     char name[64];
+    int order;               /* dir 2: enum order, runs of the target's sector count */
 };
+
+/* Explicit write orders (dir 2), made for each package from its target's
+ * sector count n (the second update's target has its own). */
+enum order {
+    ORD_NONE,
+    ORD_THIRDS,              /* the first third lowest first, the last third highest
+                                first (the short last sector first of it), the middle
+                                lowest first */
+    ORD_SINGLES,             /* sector n/2 alone, 0 .. n/2-1, the short last sector alone,
+                                then n/2+1 .. n-2 (runs lowest first, no two that make one) */
+};
+static const char *const order_names[] = { "", "thirds", "singles" };
 
 static struct geom geoms[] = {
     /* the sweeps of the former tests/unit/test_powercut.c */
-    { DFOTA_LAYOUT_AB, 4096, 16, 0xFF, 0, 0, 0, 40000, 1, "" },
-    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 1, 4, 40000, 1, "" },
-    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 0, -1, 2, 40000, 1, "" },
-    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 0, 3, 12000, 1, "" },
-    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 1, 8, 40000, 1, "" },
-    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 0, -1, 5, 12000, 1, "" },
+    { DFOTA_LAYOUT_AB, 4096, 16, 0xFF, 0, 0, 0, 40000, 1, "", ORD_NONE },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 1, 4, 40000, 1, "", ORD_NONE },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 0, -1, 2, 40000, 1, "", ORD_NONE },
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 0, 3, 12000, 1, "", ORD_NONE },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 1, 8, 40000, 1, "", ORD_NONE },
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 0, -1, 5, 12000, 1, "", ORD_NONE },
     /* small sectors and program units, flash that erases to 0x00 */
-    { DFOTA_LAYOUT_AB, 256, 1, 0x00, 0, 0, 0, 6000, 1, "" },
-    { DFOTA_LAYOUT_INPLACE, 256, 256, 0x00, 1, 1, 3, 6000, 1, "" },
-    { DFOTA_LAYOUT_AB, 1024, 2, 0x00, 0, 0, 0, 12000, 0, "" },
-    { DFOTA_LAYOUT_INPLACE, 512, 4, 0xFF, 3, -1, 6, 10000, 0, "" },
-    { DFOTA_LAYOUT_INPLACE, 2048, 32, 0x00, 0, 1, 2, 16000, 0, "" },
-    { DFOTA_LAYOUT_INPLACE, 256, 8, 0xFF, 7, 0, 16, 9000, 0, "" },
+    { DFOTA_LAYOUT_AB, 256, 1, 0x00, 0, 0, 0, 6000, 1, "", ORD_NONE },
+    { DFOTA_LAYOUT_INPLACE, 256, 256, 0x00, 1, 1, 3, 6000, 1, "", ORD_NONE },
+    { DFOTA_LAYOUT_AB, 1024, 2, 0x00, 0, 0, 0, 12000, 0, "", ORD_NONE },
+    { DFOTA_LAYOUT_INPLACE, 512, 4, 0xFF, 3, -1, 6, 10000, 0, "", ORD_NONE },
+    { DFOTA_LAYOUT_INPLACE, 2048, 32, 0x00, 0, 1, 2, 16000, 0, "", ORD_NONE },
+    { DFOTA_LAYOUT_INPLACE, 256, 8, 0xFF, 7, 0, 16, 9000, 0, "", ORD_NONE },
     /* large sectors */
-    { DFOTA_LAYOUT_AB, 131072, 256, 0xFF, 0, 0, 0, 300000, 0, "" },
-    { DFOTA_LAYOUT_INPLACE, 131072, 8, 0x00, 1, 0, 3, 300000, 0, "" },
-    { DFOTA_LAYOUT_AB, 65536, 64, 0x00, 0, 0, 0, 150000, 0, "" },
+    { DFOTA_LAYOUT_AB, 131072, 256, 0xFF, 0, 0, 0, 300000, 0, "", ORD_NONE },
+    { DFOTA_LAYOUT_INPLACE, 131072, 8, 0x00, 1, 0, 3, 300000, 0, "", ORD_NONE },
+    { DFOTA_LAYOUT_AB, 65536, 64, 0x00, 0, 0, 0, 150000, 0, "", ORD_NONE },
+    /* in place in runs: explicit write orders (DFOTA_PKG_F_RUNS) */
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 2, 3, 8000, 1, "", ORD_THIRDS },
+    { DFOTA_LAYOUT_INPLACE, 512, 16, 0x00, 0, 2, 2, 5000, 1, "", ORD_SINGLES },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 2, 5, 40000, 0, "", ORD_SINGLES },
+    { DFOTA_LAYOUT_INPLACE, 256, 8, 0x00, 3, 2, 6, 9000, 0, "", ORD_THIRDS },
 };
 #define NGEOM (sizeof geoms / sizeof geoms[0])
 
@@ -81,9 +101,71 @@ static void geom_names(void)
         if (g->kind == DFOTA_LAYOUT_AB)
             snprintf(g->name, sizeof g->name, "ab-s%u-p%u-%02x", g->sector, g->prog, g->erased);
         else
-            snprintf(g->name, sizeof g->name, "ip-s%u-p%u-%02x-lag%u-%s-sc%u", g->sector, g->prog,
-                     g->erased, g->lag, g->dir > 0 ? "fwd" : g->dir < 0 ? "bwd" : "auto", g->scratch);
+            snprintf(g->name, sizeof g->name, "ip-s%u-p%u-%02x-lag%u-%s%s-sc%u", g->sector, g->prog,
+                     g->erased, g->lag,
+                     g->dir == 2 ? "runs-" : g->dir > 0 ? "fwd" : g->dir < 0 ? "bwd" : "auto",
+                     g->dir == 2 ? order_names[g->order] : "", g->scratch);
     }
+}
+
+/* The runs of write order `order` for n sectors; returns their count. */
+static uint32_t order_runs(int order, uint32_t n, struct dfota_pkg_run *r)
+{
+    uint32_t k = 0;
+#define RUN(f, c, b)                                                                   \
+    do {                                                                               \
+        if ((c) > 0) {                                                                 \
+            r[k].first = (f);                                                          \
+            r[k].n = (c);                                                              \
+            r[k].back = (b);                                                           \
+            k++;                                                                       \
+        }                                                                              \
+    } while (0)
+    if (order == ORD_THIRDS) {
+        uint32_t a = n / 3, b = n - n / 3;
+        RUN(0, a, 0);
+        RUN(b, n - b, 1);
+        RUN(a, b - a, 0);
+    } else if (order == ORD_SINGLES && n) {
+        uint32_t m = n / 2;
+        RUN(m, 1, 0);
+        RUN(0, m, 0);
+        if (n - 1 > m) {
+            RUN(n - 1, 1, 1);
+            RUN(m + 1, n - 2 - m, 0);
+        }
+    }
+#undef RUN
+    return k;
+}
+
+/* A package of the geometry: with dir 2, in the write order it names for
+ * the target's sector count, which the header must then hold. */
+static uint8_t *geom_package(const struct geom *g, const uint8_t *a, size_t alen, const uint8_t *b,
+                             size_t blen, size_t *plen)
+{
+    struct dfota_pkg_run r[DFOTA_MAX_RUNS];
+    struct dfota_pkg_header h;
+    uint32_t n, nr, i;
+    uint8_t *p;
+
+    if (g->kind != DFOTA_LAYOUT_INPLACE || g->dir != 2)
+        return tu_package(a, alen, b, blen, g->kind == DFOTA_LAYOUT_INPLACE, g->sector, g->lag,
+                          g->dir, "", plen);
+    n = dz_block_count((uint32_t)blen, g->sector);
+    nr = order_runs(g->order, n, r);
+    p = tu_package_order(a, alen, b, blen, g->sector, g->lag, r, nr, "", plen);
+    if (dfota_pkg_parse(&h, p, *plen) != DFOTA_OK || !(h.flags & DFOTA_PKG_F_RUNS) ||
+        h.nruns != nr) {
+        fprintf(stderr, "%s: the package has no write order in runs\n", g->name);
+        abort();
+    }
+    for (i = 0; i < n; i++)
+        if (dz_block_sector(h.runs, h.nruns, i) != dz_block_sector(r, nr, i)) {
+            fprintf(stderr, "%s: block %u of the package writes another sector\n", g->name, i);
+            abort();
+        }
+    return p;
 }
 
 /* ---- fault models ------------------------------------------------------ */
@@ -191,7 +273,6 @@ static const uint8_t *slot_mem(struct ctx *c, unsigned slot)
 static void ctx_prepare(struct ctx *c, const struct geom *g)
 {
     struct dfota_engine e;
-    int inplace = g->kind == DFOTA_LAYOUT_INPLACE;
     uint32_t seed = 21;
 
     memset(c, 0, sizeof *c);
@@ -200,10 +281,8 @@ static void ctx_prepare(struct ctx *c, const struct geom *g)
     c->src = tu_image(c->slen, seed);
     c->dst = tu_release(c->src, c->slen, 22, &c->dlen);
     c->dst2 = tu_release(c->dst, c->dlen, 23, &c->d2len);
-    c->pkg = tu_package(c->src, c->slen, c->dst, c->dlen, inplace, g->sector, g->lag, g->dir, "",
-                        &c->plen);
-    c->pkg2 = tu_package(c->dst, c->dlen, c->dst2, c->d2len, inplace, g->sector, g->lag, g->dir,
-                         "", &c->p2len);
+    c->pkg = geom_package(g, c->src, c->slen, c->dst, c->dlen, &c->plen);
+    c->pkg2 = geom_package(g, c->dst, c->dlen, c->dst2, c->d2len, &c->p2len);
     {
         struct dfota_pkg_header h, h2;
         uint32_t need, need2;

@@ -272,6 +272,223 @@ static void test_block_digest_lengths(void **st)
     }
 }
 
+/* ---- in place in runs (DFOTA_PKG_F_RUNS) ---------------------------------- */
+
+/* The header of pkg holds the write order r (nr runs), block for block. */
+static void assert_order(const uint8_t *pkg, size_t plen, const struct dfota_pkg_run *r,
+                         uint32_t nr)
+{
+    struct dfota_pkg_header h;
+    uint32_t n, i;
+    assert_int_equal(dfota_pkg_parse(&h, pkg, plen), DFOTA_OK);
+    assert_true(h.flags & DFOTA_PKG_F_RUNS);
+    assert_false(h.flags & DFOTA_PKG_F_BACKWARD);
+    assert_int_equal(h.nruns, nr);     /* (an order of no two runs that make one) */
+    n = dz_block_count(h.dst_size, h.sector_size);
+    for (i = 0; i < n; i++)
+        assert_int_equal(dz_block_sector(h.runs, h.nruns, i), dz_block_sector(r, nr, i));
+}
+
+/* Packages made with an explicit write order apply in place to the exact
+ * target: through dfota_install alone, after dfota_check, and cut in the
+ * middle then resumed. 15 sectors, the last short: it comes first of a
+ * backward run, and alone in the middle of the order. */
+static void test_runs_order_applies(void **st)
+{
+    static const struct dfota_pkg_run thirds[] = { { 0, 5, 0 }, { 10, 5, 1 }, { 5, 5, 0 } };
+    static const struct dfota_pkg_run singles[] = { { 7, 1, 0 }, { 0, 7, 0 }, { 14, 1, 0 },
+                                                    { 8, 6, 0 } };
+    static const struct { const struct dfota_pkg_run *r; uint32_t nr, lag; } cases[] = {
+        { thirds, 3, 2 }, { singles, 4, 0 }, { thirds, 3, 0 }, { singles, 4, 1 } };
+    struct tu_pair *f = *st;
+    size_t plen, c;
+    assert_int_equal(dz_block_count((uint32_t)f->blen, 4096), 15);
+    for (c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        uint8_t *p = tu_package_order(f->a, N, f->b, f->blen, 4096, cases[c].lag, cases[c].r,
+                                      cases[c].nr, "", &plen), *initial;
+        struct tu_device d;
+        struct dfota_engine e;
+        uint64_t ops, k;
+        assert_order(p, plen, cases[c].r, cases[c].nr);
+        tu_attempt(f, DFOTA_LAYOUT_INPLACE, p, plen, NULL, cases[c].lag + 2, 0, DFOTA_OK);
+        tu_attempt(f, DFOTA_LAYOUT_INPLACE, p, plen, NULL, cases[c].lag + 2, 1, DFOTA_OK);
+        /* a power cut at a few points of the install, then dfota_resume */
+        tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, cases[c].lag + 2, 2 * N);
+        tu_device_load(&d, 0, f->a, N, p, plen);
+        initial = malloc(d.flash.size);
+        assert_non_null(initial);
+        memcpy(initial, d.flash.mem, d.flash.size);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        simflash_reset_counters(&d.flash);
+        assert_int_equal(dfota_install(&e), DFOTA_OK);
+        ops = d.flash.ops;
+        for (k = ops / 7; k < ops; k += ops / 7) {
+            memcpy(d.flash.mem, initial, d.flash.size);
+            simflash_power_on(&d.flash);
+            simflash_reset_counters(&d.flash);
+            d.flash.cut_after = k;
+            d.flash.tear_seed = (uint32_t)k + 1;
+            assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+            assert_int_equal(dfota_install(&e), DFOTA_ERR_IO);
+            simflash_power_on(&d.flash);
+            assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+            if (dfota_pending(&e))
+                assert_int_equal(dfota_resume(&e), DFOTA_OK);
+            else
+                assert_int_equal(dfota_install(&e), DFOTA_OK);
+            assert_false(dfota_pending(&e));
+            assert_memory_equal(d.flash.mem + d.cfg.layout.slot[dfota_active_slot(&e)], f->b,
+                                f->blen);
+            assert_false(d.flash.violation);
+        }
+        free(initial);
+        tu_device_free(&d);
+        free(p);
+    }
+}
+
+/* A reference decode of a package's payload as its header says, with no
+ * lag rule: its stream CRC, and the least lag at which every source read
+ * is of a sector that a committed block has not written yet (the rule of
+ * the engine's io_src: block j may read sector x while the block that
+ * writes x is j - lag or later; sectors beyond the target always). */
+struct ref_ctx {
+    const struct dfota_pkg_header *h;
+    const uint8_t *payload, *src;
+    uint32_t slen;
+    struct dfota_patch *p;
+    uint32_t need;           /* the least lag */
+};
+
+static int ref_payload(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    struct ref_ctx *r = ctx;
+    if (len > r->h->payload_size || off > r->h->payload_size - len)
+        return DFOTA_ERR_CORRUPT;
+    memcpy(buf, r->payload + off, len);
+    return DFOTA_OK;
+}
+
+static int ref_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    struct ref_ctx *r = ctx;
+    uint32_t ss = r->h->sector_size, n = dz_block_count(r->h->dst_size, ss), x;
+    uint32_t cur = r->p->st.block;
+    if (len > r->slen || off > r->slen - len)
+        return DFOTA_ERR_CORRUPT;
+    for (x = off / ss; len && x <= (off + len - 1) / ss && x < n; x++) {
+        uint32_t b = dz_sector_block(r->h->runs, r->h->nruns, x);
+        if (b < cur && cur - b > r->need)
+            r->need = cur - b;
+    }
+    memcpy(buf, r->src + off, len);
+    return DFOTA_OK;
+}
+
+static int ref_decode(const struct dfota_pkg_header *h, const uint8_t *payload,
+                      const uint8_t *src, uint32_t slen, uint32_t *crc, uint32_t *need)
+{
+    struct ref_ctx r = { h, payload, src, slen, malloc(sizeof(struct dfota_patch)), 0 };
+    struct dfota_patch_io io = { &r, ref_payload, ref_src, NULL };
+    uint32_t n = dz_block_count(h->dst_size, h->sector_size), i, off, len, addr;
+    uint8_t *out = malloc(h->sector_size);
+    int rc;
+    assert_non_null(r.p);
+    assert_non_null(out);
+    *crc = 0;
+    rc = dfota_patch_init(r.p, h);
+    for (i = 0; i < n && !rc; i++) {
+        dz_block(i, h->dst_size, h->sector_size, h->runs, h->nruns, &off, &len, &addr);
+        if (!(rc = dfota_patch_decode(r.p, &io, out, len)))
+            *crc = dfota_crc32(*crc, out, len);
+    }
+    if (!rc && !dfota_patch_done(r.p))
+        rc = DFOTA_ERR_CORRUPT;
+    *need = r.need;
+    free(out);
+    free(r.p);
+    return rc;
+}
+
+/* A package whose header gives another write order than the one its
+ * payload was made for (the same bytes, signed anew): its payload reads
+ * source sectors that the header's order has already overwritten. The
+ * decoder makes the same reads either way (a copy's source position
+ * follows the stream, not the target address), and the stream CRC is set
+ * to what the payload decodes to in the header's order, so only the
+ * engine's source rule (lib/engine.c, io_src) can refuse it: with a lag
+ * below the least one that allows every read, the dry run refuses it with
+ * DFOTA_ERR_CORRUPT before a write, the old image intact and nothing
+ * pending (tu_attempt); at that least lag the same payload passes
+ * dfota_check, so the refusal is the rule's and no more. (The order is
+ * signed like the payload: a package whose order is legal but not its
+ * encoder's decodes to a permuted target, which only the final target
+ * check sees; keeping them one is the encoder's part.) */
+static void forbidden_order(const struct tu_pair *f, const uint8_t *pkg, size_t plen,
+                            uint32_t flags, const struct dfota_pkg_run *r, uint32_t nr)
+{
+    struct dfota_pkg_header h, o;
+    uint32_t crc, need, lags[2] = { 0, 0 }, i;
+    uint8_t *g;
+    size_t glen;
+
+    assert_int_equal(dfota_pkg_parse(&h, pkg, plen), DFOTA_OK);
+    o = h;
+    o.flags = (h.flags & ~(DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_RUNS)) | flags;
+    o.nruns = nr;
+    memset(o.runs, 0, sizeof o.runs);
+    memcpy(o.runs, r, nr * sizeof *r);
+    assert_int_equal(ref_decode(&o, pkg + h.header_size, f->a, (uint32_t)f->alen, &crc, &need),
+                     DFOTA_OK);
+    /* the order makes reads that the package's own lag forbids */
+    assert_true(need > h.lag);
+    o.stream_crc32 = crc;
+    /* the most lag that still forbids a read, and none */
+    lags[0] = need - 1 > DFOTA_MAX_LAG ? DFOTA_MAX_LAG : need - 1;
+    for (i = 0; i < (lags[0] ? 2u : 1u); i++) {
+        o.lag = (uint8_t)lags[i];
+        g = rebuild(&o, pkg + h.header_size, plen - h.header_size, 1, &glen);
+        tu_attempt(f, DFOTA_LAYOUT_INPLACE, g, glen, NULL, lags[i] + 2, 1, DFOTA_ERR_CORRUPT);
+        tu_attempt(f, DFOTA_LAYOUT_INPLACE, g, glen, NULL, lags[i] + 2, 0, DFOTA_ERR_CORRUPT);
+        free(g);
+    }
+    if (need <= DFOTA_MAX_LAG) {
+        struct tu_device d;
+        struct dfota_engine e;
+        o.lag = (uint8_t)need;
+        g = rebuild(&o, pkg + h.header_size, plen - h.header_size, 1, &glen);
+        tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, need + 2, 2 * N);
+        tu_device_load(&d, 0, f->a, N, g, glen);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        simflash_reset_counters(&d.flash);
+        assert_int_equal(dfota_check(&e), DFOTA_OK);
+        assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], f->a, N);
+        tu_device_free(&d);
+        free(g);
+    }
+    printf("order rewritten: the payload's reads need lag %u (package lag %u)\n", need, h.lag);
+}
+
+static void test_runs_forbidden_read(void **st)
+{
+    /* 15 sectors: 5-13 lowest first, then 0-4, then the short 14 where it was */
+    static const struct dfota_pkg_run moved[] = { { 5, 9, 0 }, { 0, 5, 0 }, { 14, 1, 0 } };
+    static const struct dfota_pkg_run fwd[] = { { 0, 15, 0 } };
+    struct tu_pair *f = *st;
+    size_t plen;
+    uint8_t *p;
+    assert_int_equal(dz_block_count((uint32_t)f->blen, 4096), 15);
+    /* made forward, the header says runs */
+    p = tu_package(f->a, N, f->b, f->blen, 1, 4096, 2, 1, "", &plen);
+    forbidden_order(f, p, plen, DFOTA_PKG_F_RUNS, moved, 3);
+    free(p);
+    /* made in runs, the header says forward (no DFOTA_PKG_F_RUNS) */
+    p = tu_package_order(f->a, N, f->b, f->blen, 4096, 2, moved, 3, "", &plen);
+    assert_order(p, plen, moved, 3);
+    forbidden_order(f, p, plen, 0, fwd, 1);
+    free(p);
+}
+
 /* A/B with a signed undecodable payload: the engine writes the other bank,
  * fails, and keeps the old bank active with nothing pending. */
 static void test_ab_signed_garbage_keeps_old_bank(void **st)
@@ -1155,6 +1372,8 @@ int main(void)
         cmocka_unit_test(test_layout_mismatch),
         cmocka_unit_test(test_signed_garbage),
         cmocka_unit_test(test_block_digest_lengths),
+        cmocka_unit_test(test_runs_order_applies),
+        cmocka_unit_test(test_runs_forbidden_read),
         cmocka_unit_test(test_ab_signed_garbage_keeps_old_bank),
         cmocka_unit_test(test_downgrade_refused),
         cmocka_unit_test(test_decoder_ram_checked),

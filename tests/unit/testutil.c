@@ -110,11 +110,12 @@ static void tu_write(const char *path, const uint8_t *p, size_t n)
         abort();
 }
 
-uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen, int inplace,
-                    uint32_t sector, uint32_t lag, int direction, const char *product,
-                    size_t *plen)
+static uint8_t *build(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen,
+                      int inplace, uint32_t sector, uint32_t lag, int direction,
+                      const struct dfota_pkg_run *order, uint32_t norder, const char *product,
+                      size_t *plen)
 {
-    char dir[] = "/tmp/dfota-tu-XXXXXX", cmd[1024], a[64], b[64], o[64];
+    char dir[] = "/tmp/dfota-tu-XXXXXX", cmd[2048], a[64], b[64], o[64], d[16 * 24 + 16];
     struct dfota_pkg_header h;
     uint8_t pk[32], sk[64], kid[32], *pkg;
     FILE *f;
@@ -128,6 +129,24 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
     snprintf(o, sizeof o, "%s/pkg", dir);
     tu_write(a, src, slen);
     tu_write(b, dst, dlen);
+    /* --direction: a name, or the runs as a-b (b < a: highest first) */
+    snprintf(d, sizeof d, "%s", direction == 1 ? "forward" : direction == -1 ? "backward"
+                                : direction == 3 ? "plain" : "auto");
+    if (direction == 2) {
+        size_t at = 0;
+        uint32_t k;
+        if (!norder || norder > DFOTA_MAX_RUNS)
+            abort();
+        for (k = 0; k < norder; k++) {
+            uint32_t lo = order[k].first, hi = order[k].first + order[k].n - 1;
+            int w = lo == hi ? snprintf(d + at, sizeof d - at, "%s%u", k ? "," : "", lo)
+                    : order[k].back ? snprintf(d + at, sizeof d - at, "%s%u-%u", k ? "," : "", hi, lo)
+                                    : snprintf(d + at, sizeof d - at, "%s%u-%u", k ? "," : "", lo, hi);
+            if (w < 0 || (size_t)w >= sizeof d - at)
+                abort();
+            at += (size_t)w;
+        }
+    }
     snprintf(cmd, sizeof cmd,
              "%s diff -q --unsigned --input-format bin --from-version 1.0.0 --to-version 1.1.0 "
              "--decoder-ram %s --codec %s --package-format %u --block-digest %s %s%s %s%s "
@@ -136,7 +155,7 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
              tu_block_digest == 16 ? "16" : tu_block_digest == 4 ? "4" : "device",
              product && product[0] ? "--product " : "", product && product[0] ? product : "",
              "--layout ", inplace ? "inplace" : "ab", inplace ? sector : 4096u, lag + 2,
-             direction > 0 ? "forward" : direction < 0 ? "backward" : "auto", a, b, o);
+             d, a, b, o);
     if (system(cmd) != 0) {
         fprintf(stderr, "tu_package: %s failed\n", cmd);
         abort();
@@ -170,9 +189,10 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
     return pkg;
 }
 #else
-uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen, int inplace,
-                    uint32_t sector, uint32_t lag, int direction, const char *product,
-                    size_t *plen)
+static uint8_t *build(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen,
+                      int inplace, uint32_t sector, uint32_t lag, int direction,
+                      const struct dfota_pkg_run *order, uint32_t norder, const char *product,
+                      size_t *plen)
 {
     struct dfota_diff_opts o;
     struct dfota_pkg_meta meta = { product, "1.0.0", "1.1.0", 0, 0 };
@@ -184,6 +204,8 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
     o.sector_size = sector;
     o.lag = lag;
     o.direction = direction;
+    o.order = direction == 2 ? order : NULL;
+    o.norder = direction == 2 ? norder : 0;
     meta.format_version = tu_pkg_format;
     tu_keys(pk, sk);
     o.decoder_ram = tu_decoder_ram && !strcmp(tu_decoder_ram, "4k") ? DFOTA_DECODER_RAM_4K : 0;
@@ -198,6 +220,22 @@ uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t 
     return pkg;
 }
 #endif
+
+uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen, int inplace,
+                    uint32_t sector, uint32_t lag, int direction, const char *product,
+                    size_t *plen)
+{
+    if (direction == 2)
+        abort();                 /* (tu_package_order) */
+    return build(src, slen, dst, dlen, inplace, sector, lag, direction, NULL, 0, product, plen);
+}
+
+uint8_t *tu_package_order(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen,
+                          uint32_t sector, uint32_t lag, const struct dfota_pkg_run *order,
+                          uint32_t norder, const char *product, size_t *plen)
+{
+    return build(src, slen, dst, dlen, 1, sector, lag, 2, order, norder, product, plen);
+}
 
 uint32_t tu_layout(struct dfota_layout *l, int kind, uint32_t sector, uint32_t slot_size,
                    uint32_t scratch_sectors, uint32_t staging_size)

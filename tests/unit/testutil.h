@@ -31,9 +31,17 @@ extern const char *tu_codec;
 /* In place, how blocks are checked: 0 the default (the device's digest table,
  * DFOTA_PKG_F_DEVTABLE), or a block digest chain of 4- or 16-byte entries. */
 extern unsigned tu_block_digest;
+/* direction (in place): 0 auto, 1 forward, -1 backward, 3 plain (dfota_diff_opts) */
 uint8_t *tu_package(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen, int inplace,
                     uint32_t sector, uint32_t lag, int direction, const char *product,
                     size_t *plen);
+/* An in-place package with the explicit write order of the norder runs of
+ * order (dfota_diff_opts.direction 2, DFOTA_PKG_F_RUNS; dfota diff
+ * --direction a-b,...). Through the CLI a single-sector run is written
+ * lowest first whatever its back says (the same order). */
+uint8_t *tu_package_order(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen,
+                          uint32_t sector, uint32_t lag, const struct dfota_pkg_run *order,
+                          uint32_t norder, const char *product, size_t *plen);
 
 /* A device: flash with slots, journal, scratch and staging. */
 struct tu_device {
