@@ -16,6 +16,61 @@
 #include "encoder.h"
 #include "order.h"
 
+/* ---- orders as sequences ------------------------------------------------ */
+
+static uint32_t varint_len(uint32_t v)
+{
+    uint32_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* The fewest runs of the production sequence seq[0 .. n) (sectors in block
+ * order; adjacent sectors going the same way are one run): their count,
+ * the first max of them into r (may be NULL), and (each may be NULL) what
+ * they take in a header (the count byte and two varints a run) and the
+ * breaks in address order (blocks whose next one is not the next sector
+ * up). */
+static uint32_t seq_runs_fill(const uint32_t *seq, uint32_t n, struct dfota_pkg_run *r, uint32_t max,
+                              uint32_t *bytes, uint32_t *breaks)
+{
+    uint32_t i = 0, m = 0, b = 1, k, br = 0;
+    for (k = 0; breaks && k + 1 < n; k++)
+        br += seq[k + 1] != seq[k] + 1;
+    if (breaks)
+        *breaks = br;
+    while (i < n) {
+        uint32_t j = i + 1;
+        int back = j < n && seq[j] + 1 == seq[i];
+        while (j < n && seq[j] == (back ? seq[j - 1] - 1 : seq[j - 1] + 1))
+            j++;
+        b += varint_len(back ? seq[j - 1] : seq[i]) + varint_len((j - i) * 2u + (uint32_t)back);
+        if (r && m < max) {
+            r[m].first = back ? seq[j - 1] : seq[i];
+            r[m].n = j - i;
+            r[m].back = (uint8_t)back;
+        }
+        m++;
+        i = j;
+    }
+    if (bytes)
+        *bytes = b;
+    return m;
+}
+
+static uint32_t seq_runs_bytes(const uint32_t *seq, uint32_t n, uint32_t *bytes, uint32_t *breaks)
+{
+    return seq_runs_fill(seq, n, NULL, 0, bytes, breaks);
+}
+
+static uint32_t seq_runs(const uint32_t *seq, uint32_t n)
+{
+    return seq_runs_fill(seq, n, NULL, 0, NULL, NULL);
+}
+
 int dz_order_init(struct dz_order *o, const struct dfota_pkg_run *r, uint32_t nr,
                   uint32_t dst_len, uint32_t sector)
 {
@@ -44,30 +99,19 @@ int dz_order_init(struct dz_order *o, const struct dfota_pkg_run *r, uint32_t nr
     /* The fewest runs of that order (adjacent runs that continue each
      * other become one), so that an order has one header. */
     {
-        uint32_t *seq = malloc(n * sizeof *seq), m = 0;
+        uint32_t *seq = malloc(n * sizeof *seq);
         if (!seq) {
             dz_order_free(o);
             return DFOTA_ERR_ARG;
         }
         for (i = 0; i < n; i++)
             seq[o->block_of[i]] = i;
-        for (i = 0; i < n;) {
-            uint32_t j = i + 1;
-            if (m == DFOTA_MAX_RUNS) {
-                free(seq);
-                goto bad;
-            }
-            int back = j < n && seq[j] + 1 == seq[i];
-            while (j < n && seq[j] == (back ? seq[j - 1] - 1 : seq[j - 1] + 1))
-                j++;
-            o->runs[m].first = back ? seq[j - 1] : seq[i];
-            o->runs[m].n = (j - i);
-            o->runs[m].back = (uint8_t)(back || (n == 1 && r[0].back));
-            m++;
-            i = j;
-        }
+        o->nruns = seq_runs_fill(seq, n, o->runs, DFOTA_MAX_RUNS, NULL, NULL);
         free(seq);
-        o->nruns = m;
+        if (o->nruns > DFOTA_MAX_RUNS)
+            goto bad;
+        if (n == 1)
+            o->runs[0].back = r[0].back;     /* (one sector goes either way) */
     }
     o->nblocks = n;
     o->sector = sector;
@@ -273,45 +317,6 @@ uint64_t dz_order_lost(const struct dz_deps *d, const uint32_t *pos, uint32_t la
 }
 
 /* ---- the search ----------------------------------------------------------- */
-
-static uint32_t varint_len(uint32_t v)
-{
-    uint32_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-/* Runs of the production sequence seq[0 .. n) (as dz_order_init counts),
- * and (bytes, may be NULL) what they take in a header: the count byte and
- * two varints a run. */
-static uint32_t seq_runs_bytes(const uint32_t *seq, uint32_t n, uint32_t *bytes, uint32_t *breaks)
-{
-    uint32_t i = 0, r = 0, b = 1, k, br = 0;
-    for (k = 0; breaks && k + 1 < n; k++)
-        br += seq[k + 1] != seq[k] + 1;
-    if (breaks)
-        *breaks = br;
-    while (i < n) {
-        uint32_t j = i + 1;
-        int back = j < n && seq[j] + 1 == seq[i];
-        while (j < n && seq[j] == (back ? seq[j - 1] - 1 : seq[j - 1] + 1))
-            j++;
-        b += varint_len(back ? seq[j - 1] : seq[i]) + varint_len((j - i) * 2u + (uint32_t)back);
-        r++;
-        i = j;
-    }
-    if (bytes)
-        *bytes = b;
-    return r;
-}
-
-static uint32_t seq_runs(const uint32_t *seq, uint32_t n)
-{
-    return seq_runs_bytes(seq, n, NULL, NULL);
-}
 
 /* cand = seq with the L entries at a moved to before the entry that is at
  * c once they are out (reversed when rev). */
@@ -581,20 +586,8 @@ int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, u
     if (cur >= plain || plain - cur < DZ_ORDER_MIN_GAIN || plain - cur < plain / 64) {
         rc = dz_order_simple(o, backward, dst_len, d->sector);
     } else {
-        /* the runs of seq */
         struct dfota_pkg_run r[DFOTA_MAX_RUNS];
-        uint32_t m = 0;
-        for (i = 0; i < n;) {
-            uint32_t j = i + 1;
-            int back = j < n && seq[j] + 1 == seq[i];
-            while (j < n && seq[j] == (back ? seq[j - 1] - 1 : seq[j - 1] + 1))
-                j++;
-            r[m].first = back ? seq[j - 1] : seq[i];
-            r[m].n = (j - i);
-            r[m].back = (uint8_t)back;
-            m++;
-            i = j;
-        }
+        uint32_t m = seq_runs_fill(seq, n, r, DFOTA_MAX_RUNS, NULL, NULL);
         rc = dz_order_init(o, r, m, dst_len, d->sector);
     }
 out:
