@@ -389,7 +389,7 @@ static int ref_decode(const struct dfota_pkg_header *h, const uint8_t *payload,
                       const uint8_t *src, uint32_t slen, uint32_t *crc, uint32_t *need)
 {
     struct ref_ctx r = { h, payload, src, slen, malloc(sizeof(struct dfota_patch)), 0 };
-    struct dfota_patch_io io = { &r, ref_payload, ref_src, NULL };
+    struct dfota_patch_io io = { &r, ref_payload, ref_src, NULL, h->runs, h->nruns };
     uint32_t n = dz_block_count(h->dst_size, h->sector_size), i, off, len, addr;
     uint8_t *out = malloc(h->sector_size);
     int rc;
