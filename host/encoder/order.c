@@ -71,6 +71,13 @@ static uint32_t seq_runs(const uint32_t *seq, uint32_t n)
     return seq_runs_fill(seq, n, NULL, 0, NULL, NULL);
 }
 
+static uint32_t seq_breaks(const uint32_t *seq, uint32_t n)
+{
+    uint32_t k;
+    seq_runs_fill(seq, n, NULL, 0, NULL, &k);
+    return k;
+}
+
 int dz_order_init(struct dz_order *o, const struct dfota_pkg_run *r, uint32_t nr,
                   uint32_t dst_len, uint32_t sector)
 {
@@ -441,7 +448,7 @@ uint64_t dz_order_plain_lost(const struct dz_deps *d, int backward, uint32_t lag
 }
 
 int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, uint32_t lag,
-                    uint32_t dst_len, int search, uint32_t max_bytes)
+                    uint32_t dst_len, int search, uint32_t max_bytes, uint64_t *est)
 {
     static const uint32_t lens[] = { 1, 2, 4, 8, 16, 32, 64 };
     uint32_t n = d->nblocks, i, it, *seq = NULL, *cand = NULL, brk;
@@ -451,9 +458,10 @@ int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, u
     size_t e;
     int rc = DFOTA_OK;
 
+    brk = BREAK_COST;
+    *est = dz_order_plain_lost(d, backward, lag) + (backward && n ? (uint64_t)(n - 1) * brk : 0);
     if (n < 3 || !d->n || !search)
         return dz_order_simple(o, backward, dst_len, d->sector);
-    brk = BREAK_COST;
     memset(&s, 0, sizeof s);
     s.d = d;
     s.n = n;
@@ -567,9 +575,10 @@ int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, u
     }
     if (getenv("DFOTA_STATS"))
         fprintf(stderr, "order search from %s: %u sectors, %zu dependencies, %llu bytes unreadable "
-                "-> %llu after %u moves, %u runs (%llu steps)\n",
+                "-> %llu after %u moves, %u runs, %u breaks (%llu steps)\n",
                 backward ? "backward" : "forward", n, d->n, (unsigned long long)plain,
-                (unsigned long long)cur, it, seq_runs(seq, n), (unsigned long long)s.work);
+                (unsigned long long)cur, it, seq_runs(seq, n), seq_breaks(seq, n),
+                (unsigned long long)s.work);
     if (getenv("DFOTA_STATS") && atoi(getenv("DFOTA_STATS")) > 1) {
         for (e = 0; e < d->n; e++)
             if (viol_at(&d->v[e], s.pos, lag))
@@ -586,6 +595,7 @@ int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, u
     if (cur >= plain || plain - cur < DZ_ORDER_MIN_GAIN || plain - cur < plain / 64) {
         rc = dz_order_simple(o, backward, dst_len, d->sector);
     } else {
+        *est = cur;
         struct dfota_pkg_run r[DFOTA_MAX_RUNS];
         uint32_t m = seq_runs_fill(seq, n, r, DFOTA_MAX_RUNS, NULL, NULL);
         rc = dz_order_init(o, r, m, dst_len, d->sector);

@@ -40,9 +40,10 @@ uint64_t dz_order_plain_lost(const struct dz_deps *d, int backward, uint32_t lag
  * DFOTA_MAX_RUNS runs that take at most max_bytes in the header (0: no
  * limit). o gets the order found, or the plain one when the search gains
  * too little (DZ_ORDER_MIN_GAIN bytes, or 1/64 of what the plain one leaves
- * unreadable) or search is 0. */
+ * unreadable) or search is 0; *est what o leaves unreadable, plus
+ * BREAK_COST (32) bytes for each break in address order it has. */
 #define DZ_ORDER_MIN_GAIN 512u
 int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, uint32_t lag,
-                    uint32_t dst_len, int search, uint32_t max_bytes);
+                    uint32_t dst_len, int search, uint32_t max_bytes, uint64_t *est);
 
 #endif
