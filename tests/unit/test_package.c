@@ -318,7 +318,10 @@ static int runs_parse(const struct dfota_pkg_header *h, struct dfota_pkg_header 
         p = raw2 + at;
         *p++ = (uint8_t)h->nruns;
         for (k = 0; k < h->nruns; k++) {
-            uint32_t v[2] = { h->runs[k].first, h->runs[k].n * 2u + h->runs[k].back }, j;
+            /* (past the struct's DFOTA_MAX_RUNS: one more run, sector 0) */
+            static const struct dfota_pkg_run more = { 0, 1, 0 };
+            const struct dfota_pkg_run *rk = k < DFOTA_MAX_RUNS ? &h->runs[k] : &more;
+            uint32_t v[2] = { rk->first, rk->n * 2u + rk->back }, j;
             for (j = 0; j < 2; j++) {
                 uint32_t x = v[j];
                 while (x >= 0x80) {
