@@ -1181,11 +1181,13 @@ static int write_orders(const uint8_t *src, size_t src_len, const uint8_t *dst, 
         if (!rc)
             rc = dz_order_search(&ord[1], &d, 1, o->lag, (uint32_t)dst_len, l1 <= 4 * l0 + 65536,
                                  o->order_bytes, &e1);
-        /* One order alone when its estimate (bytes unreadable, and 32 a
+        /* One base alone when its estimate (bytes unreadable, and 32 a
          * break in address order) is at most half the other's: on each of
          * the 23 corpus and own pairs where that held (2026-12-04), it was
          * the one that coding both kept; the other is then neither matched
-         * nor coded */
+         * nor coded. When the search changed that base's order, its plain
+         * order is coded beside it instead (first: it wins a tie), so that
+         * the coding, not the estimate, has the last word */
         if (!rc && d.n && d.nblocks >= 3 && (2 * e0 <= e1 || 2 * e1 <= e0)) {
             int keep = 2 * e1 <= e0 && !(2 * e0 <= e1);
             dz_order_free(&ord[!keep]);
@@ -1193,7 +1195,12 @@ static int write_orders(const uint8_t *src, size_t src_len, const uint8_t *dst, 
                 ord[0] = ord[1];
                 memset(&ord[1], 0, sizeof ord[1]);
             }
-            *one = keep + 1;     /* (as raced below: the order kept, + 1) */
+            if (ord[0].flags & DFOTA_PKG_F_RUNS) {
+                ord[1] = ord[0];
+                rc = dz_order_simple(&ord[0], keep, (uint32_t)dst_len, o->sector_size);
+            } else {
+                *one = keep + 1;     /* (as raced below: the order kept, + 1) */
+            }
         }
     }
     dz_order_deps_free(&d);
