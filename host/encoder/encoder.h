@@ -101,6 +101,7 @@ struct dz_order {
     uint32_t nblocks, sector, dst_len;
     uint32_t tail;           /* block of the highest sector, the one short block */
     uint32_t *block_of;      /* sector -> block, nblocks entries (malloc'd) */
+    uint32_t *sector_of;     /* block -> sector, nblocks entries (malloc'd) */
 };
 
 /* Fill o from runs r[0 .. nr) over a target of dst_len bytes in sectors of
@@ -255,12 +256,23 @@ static inline uint32_t dz_stream_block(const struct dz_match_ctx *c, size_t t)
     return o->tail + 1 + (uint32_t)((t - q - last) / c->sector);
 }
 
-/* Block i of the order: its stream offset, length and target address. */
+/* Block i of the order: its stream offset, length and target address (what
+ * dz_block says, from the order's tables: the parser asks at every byte). */
 static inline void dz_oblock(const struct dz_match_ctx *c, uint32_t i, uint32_t *off, uint32_t *len,
                              uint32_t *addr)
 {
-    dz_block(i, (uint32_t)c->dst_len, c->sector, c->ord ? c->ord->runs : NULL,
-             c->ord ? c->ord->nruns : 0, off, len, addr);
+    const struct dz_order *o = c->ord;
+    uint32_t S = c->sector, n, x, last;
+    if (!S || !o || !o->sector_of) {
+        dz_block(i, (uint32_t)c->dst_len, S, NULL, 0, off, len, addr);
+        return;
+    }
+    n = c->nblocks;
+    last = (uint32_t)c->dst_len - (n - 1) * S;
+    x = o->sector_of[i];
+    *addr = x * S;
+    *len = x == n - 1 ? last : S;
+    *off = i * S - (o->tail < i ? S - last : 0);
 }
 
 /* In place: how many blocks are committed when stream position t is

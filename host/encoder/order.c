@@ -104,22 +104,20 @@ int dz_order_init(struct dz_order *o, const struct dfota_pkg_run *r, uint32_t nr
     if (b != n)
         goto bad;                                /* a sector left out */
     /* The fewest runs of that order (adjacent runs that continue each
-     * other become one), so that an order has one header. */
-    {
-        uint32_t *seq = malloc(n * sizeof *seq);
-        if (!seq) {
-            dz_order_free(o);
-            return DFOTA_ERR_ARG;
-        }
-        for (i = 0; i < n; i++)
-            seq[o->block_of[i]] = i;
-        o->nruns = seq_runs_fill(seq, n, o->runs, DFOTA_MAX_RUNS, NULL, NULL);
-        free(seq);
-        if (o->nruns > DFOTA_MAX_RUNS)
-            goto bad;
-        if (n == 1)
-            o->runs[0].back = r[0].back;     /* (one sector goes either way) */
+     * other become one), so that an order has one header; and the block ->
+     * sector table. */
+    o->sector_of = malloc(n * sizeof *o->sector_of);
+    if (!o->sector_of) {
+        dz_order_free(o);
+        return DFOTA_ERR_ARG;
     }
+    for (i = 0; i < n; i++)
+        o->sector_of[o->block_of[i]] = i;
+    o->nruns = seq_runs_fill(o->sector_of, n, o->runs, DFOTA_MAX_RUNS, NULL, NULL);
+    if (o->nruns > DFOTA_MAX_RUNS)
+        goto bad;
+    if (n == 1)
+        o->runs[0].back = r[0].back;         /* (one sector goes either way) */
     o->nblocks = n;
     o->sector = sector;
     o->dst_len = dst_len;
@@ -134,6 +132,7 @@ bad:
 void dz_order_free(struct dz_order *o)
 {
     free(o->block_of);
+    free(o->sector_of);
     memset(o, 0, sizeof *o);
 }
 
