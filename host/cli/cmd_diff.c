@@ -182,15 +182,15 @@ int cmd_diff(int argc, char **argv)
             break;
         case O_DIR:
             if (!strcmp(optarg, "auto"))
-                opts.direction = 0;
+                opts.direction = DFOTA_DIR_AUTO;
             else if (!strcmp(optarg, "forward"))
-                opts.direction = 1;
+                opts.direction = DFOTA_DIR_FORWARD;
             else if (!strcmp(optarg, "backward"))
-                opts.direction = -1;
+                opts.direction = DFOTA_DIR_BACKWARD;
             else if (!strcmp(optarg, "plain"))
-                opts.direction = 3;
+                opts.direction = DFOTA_DIR_PLAIN;
             else if (parse_runs(optarg, runs, &opts.norder) == 0)
-                opts.direction = 2, opts.order = runs;
+                opts.direction = DFOTA_DIR_RUNS, opts.order = runs;
             else
                 return cli_usage("--direction '%s': it is auto, plain, forward, backward or runs of "
                                  "sectors (0-9,20-10,11-19: each a-b, a > b for highest first; at "
@@ -295,7 +295,8 @@ int cmd_diff(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
     cli_bar_start(&job.bar);
-    job.passes = opts.inplace && !opts.direction ? 2 : 1;
+    job.passes = opts.inplace && (opts.direction == DFOTA_DIR_AUTO || opts.direction == DFOTA_DIR_PLAIN)
+                     ? 2 : 1;
     job.pass = 0;
     {
         /* sizes from a stat; stdin or HEX/ELF: the plan is rough until the
@@ -326,7 +327,7 @@ int cmd_diff(int argc, char **argv)
         free(src);
         return rc;
     }
-    if (opts.inplace && opts.direction == 2) {
+    if (opts.inplace && opts.direction == DFOTA_DIR_RUNS) {
         struct dz_order chk;
         uint32_t n = dz_block_count((uint32_t)dlen, opts.sector_size);
         if (dz_order_init(&chk, opts.order, opts.norder, (uint32_t)dlen, opts.sector_size)) {

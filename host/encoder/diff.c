@@ -1159,16 +1159,17 @@ static int write_orders(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     struct dz_deps d;
     int rc;
 
-    if (o->direction == 2)
+    if (o->direction == DFOTA_DIR_RUNS)
         return dz_order_init(&ord[0], o->order, o->norder, (uint32_t)dst_len, o->sector_size);
-    if (o->direction == 3) {
+    if (o->direction == DFOTA_DIR_PLAIN) {
         rc = dz_order_simple(&ord[0], 0, (uint32_t)dst_len, o->sector_size);
         if (!rc && (rc = dz_order_simple(&ord[1], 1, (uint32_t)dst_len, o->sector_size)))
             dz_order_free(&ord[0]);
         return rc;
     }
-    if (o->direction)
-        return dz_order_simple(&ord[0], o->direction < 0, (uint32_t)dst_len, o->sector_size);
+    if (o->direction != DFOTA_DIR_AUTO)
+        return dz_order_simple(&ord[0], o->direction == DFOTA_DIR_BACKWARD, (uint32_t)dst_len,
+                               o->sector_size);
     if ((rc = dz_order_deps(&d, src, src_len, dst, dst_len, o->sector_size)))
         return rc;
     {
@@ -1243,7 +1244,8 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
         (o->decoder_ram == DFOTA_DECODER_RAM_4K && o->codec == DFOTA_ALG_DZ1))
         return DFOTA_ERR_ARG;
     if (o->inplace && (o->sector_size < 256 || (o->sector_size & (o->sector_size - 1)) ||
-                       o->lag > DFOTA_MAX_LAG || o->direction < -1 || o->direction > 3))
+                       o->lag > DFOTA_MAX_LAG || o->direction < DFOTA_DIR_BACKWARD ||
+                       o->direction > DFOTA_DIR_PLAIN))
         return DFOTA_ERR_ARG;
     if (o->inplace && (rc = write_orders(src, src_len, dst, dst_len, o, ord, &one)))
         return rc;
@@ -1268,7 +1270,8 @@ int dfota_diff(const uint8_t *src, size_t src_len, const uint8_t *dst, size_t ds
     /* In place, the better write order depends on which way code moved:
      * both are matched, then both coded. The suffix array and the 5-gram set
      * go before the coding, which needs memory of its own (the DZ2 parse). */
-    n = o->inplace && (!o->direction || o->direction == 3) && !one ? 2 : 1;
+    n = o->inplace && (o->direction == DFOTA_DIR_AUTO || o->direction == DFOTA_DIR_PLAIN) && !one
+            ? 2 : 1;
     if (n == 2) {
         /* the two orders side by side (par.h); the second reports no
          * progress of its own, its phases follow the first's */

@@ -19,14 +19,21 @@ struct dz_oplist {
     size_t n, cap;
 };
 
+/* In place: which write orders dfota_diff may use (dfota_diff_opts.direction). */
+enum dfota_direction {
+    DFOTA_DIR_AUTO = 0,      /* the order search's, from forward and from backward (order.c) */
+    DFOTA_DIR_FORWARD = 1,   /* lowest sector first */
+    DFOTA_DIR_BACKWARD = -1, /* highest sector first */
+    DFOTA_DIR_RUNS = 2,      /* the runs of dfota_diff_opts.order */
+    DFOTA_DIR_PLAIN = 3      /* the smaller of forward and backward: engines before
+                                DFOTA_PKG_F_RUNS apply it */
+};
+
 struct dfota_diff_opts {
     int inplace;             /* make an in-place package */
     uint32_t sector_size;    /* in place: the device's erase sector */
-    int direction;           /* in place: 0 auto (the order search's from forward and from
-                                backward, order.c), 3 plain (forward and backward: engines
-                                before DFOTA_PKG_F_RUNS apply it), 1 forward, -1 backward,
-                                2 the runs of order (below) */
-    const struct dfota_pkg_run *order; /* direction 2: the write order, norder runs */
+    int direction;           /* in place: enum dfota_direction */
+    const struct dfota_pkg_run *order; /* DFOTA_DIR_RUNS: the write order, norder runs */
     uint32_t norder;
     uint32_t order_bytes;    /* direction auto: the most bytes the runs may take in the header
                                 (count byte included; 0: no limit); dfota_package_build sets

@@ -138,19 +138,12 @@ void dz_order_free(struct dz_order *o)
 
 int dz_order_simple(struct dz_order *o, int backward, uint32_t dst_len, uint32_t sector)
 {
-    struct dfota_pkg_run r;
-    r.first = 0;
-    r.n = dz_block_count(dst_len, sector);
-    r.back = backward ? 1 : 0;
-    if (!r.n) {                                  /* an empty target: no sectors */
+    struct dfota_pkg_run r = dz_one_run(dst_len, sector, backward);
+    if (!r.n) {                                  /* an empty target: no sectors, no tables */
         memset(o, 0, sizeof *o);
-        o->block_of = malloc(sizeof *o->block_of);
-        if (!o->block_of)
-            return DFOTA_ERR_ARG;
         o->nruns = 1;
         o->runs[0] = r;
         o->sector = sector;
-        o->flags = 0;
         return DFOTA_OK;
     }
     return dz_order_init(o, &r, 1, dst_len, sector);

@@ -179,9 +179,10 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
          * the device's digest table too; a v1 header cannot hold one. So
          * with a block digest chain or v1, auto means the plain orders. */
         struct dfota_diff_opts o2 = *opts;
-        if (o2.inplace && !o2.direction && (o2.block_digest || h.format_version == DFOTA_PKG_FORMAT_V1))
-            o2.direction = 3;
-        if (o2.inplace && !o2.direction) {
+        if (o2.inplace && o2.direction == DFOTA_DIR_AUTO &&
+            (o2.block_digest || h.format_version == DFOTA_PKG_FORMAT_V1))
+            o2.direction = DFOTA_DIR_PLAIN;
+        if (o2.inplace && o2.direction == DFOTA_DIR_AUTO) {
             /* the runs' room: what the header leaves of DFOTA_PKG_HEADER_MAX
              * with its numbers at their longest */
             struct dfota_pkg_header t = h;
