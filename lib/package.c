@@ -135,7 +135,7 @@ static void one_run(struct dfota_pkg_header *h)
     if (!PKG_RUNS || !(h->flags & DFOTA_PKG_F_INPLACE) || (h->flags & DFOTA_PKG_F_RUNS))
         return;
     h->nruns = 1;
-    h->runs[0] = dz_one_run(h->dst_size, h->sector_size, (h->flags & DFOTA_PKG_F_BACKWARD) != 0);
+    dz_one_run(&h->runs[0], h->dst_size, h->sector_size, (h->flags & DFOTA_PKG_F_BACKWARD) != 0);
 }
 
 static int parse_v1(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)

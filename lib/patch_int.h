@@ -324,7 +324,7 @@ DZ_FN int enter_block(struct dfota_patch_state *s, const struct dfota_patch_io *
     if (!r || !nr) {
         if (s->flags & DFOTA_PKG_F_RUNS)
             return DFOTA_ERR_ARG;          /* the caller did not hand the order over */
-        one = dz_one_run(s->dst_size, s->sector_size, (s->flags & DFOTA_PKG_F_BACKWARD) != 0);
+        dz_one_run(&one, s->dst_size, s->sector_size, (s->flags & DFOTA_PKG_F_BACKWARD) != 0);
         r = &one;
         nr = 1;
     }

@@ -138,7 +138,8 @@ void dz_order_free(struct dz_order *o)
 
 int dz_order_simple(struct dz_order *o, int backward, uint32_t dst_len, uint32_t sector)
 {
-    struct dfota_pkg_run r = dz_one_run(dst_len, sector, backward);
+    struct dfota_pkg_run r;
+    dz_one_run(&r, dst_len, sector, backward);
     if (!r.n) {                                  /* an empty target: no sectors, no tables */
         memset(o, 0, sizeof *o);
         o->nruns = 1;

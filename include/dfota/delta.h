@@ -107,15 +107,14 @@ static inline uint32_t dz_block_count(uint32_t dst_size, uint32_t sector)
     return !dst_size ? 0u : sector ? (dst_size - 1u) / sector + 1u : 1u;
 }
 
-/* The order of an in-place package without DFOTA_PKG_F_RUNS: one run of
- * every sector, highest first when back (DFOTA_PKG_F_BACKWARD). */
-static inline struct dfota_pkg_run dz_one_run(uint32_t dst_size, uint32_t sector, int back)
+/* The order of an in-place package without DFOTA_PKG_F_RUNS into *r: one
+ * run of every sector, highest first when back (DFOTA_PKG_F_BACKWARD). (Field
+ * by field: a header's padding stays as it was.) */
+static inline void dz_one_run(struct dfota_pkg_run *r, uint32_t dst_size, uint32_t sector, int back)
 {
-    struct dfota_pkg_run r;
-    r.first = 0;
-    r.n = dz_block_count(dst_size, sector);
-    r.back = back ? 1 : 0;
-    return r;
+    r->first = 0;
+    r->n = dz_block_count(dst_size, sector);
+    r->back = back ? 1 : 0;
 }
 
 /* The sector block i writes: the i-th of the runs r[0 .. nr). A valid order
