@@ -158,18 +158,27 @@ static uint32_t stream_crc_done(const struct dfota_engine *e)
     return dfota_le32(e->chain);
 }
 
-/* Decode blocks from .. n-1 of the stream without writing them, from the
- * decoder's state at block from and crc, the stream CRC of the blocks
- * before it: they must decode, read only what will still be there, match
- * the block chain (or, with a digest table, give its entries, which are
- * written here) and end with the CRC the package names. */
+/* Decode blocks from .. n-1 of the stream without writing the firmware,
+ * from the decoder's state at block from and crc, the stream CRC of the
+ * blocks before it: they must decode, read only what will still be there,
+ * match the block chain (or, with a digest table, give its entries, which
+ * are written here) and end with the CRC the package names.
+ *
+ * With DFOTA_PKG_F_BLOCKWIN the decoder reads back bytes of the current
+ * block, so each block is programmed into a scratch slot, as run() will,
+ * and read back against its CRC (a mismatch is the flash's fault,
+ * DFOTA_ERR_IO). Before an update every slot is free and the blocks take
+ * turns (slot i); on a resume from block from > 0 the slots of the blocks
+ * not committed yet hold the only copy of their blocks: at most
+ * K + lag = slots - 1 of them, [ckpt_prev - lag, from), so the slot of
+ * block from is free, and every block of this run uses it. */
 static int dry_run(struct dfota_engine *e, uint32_t from, uint32_t crc)
 {
     struct dfota__io c;
     struct dfota_patch_io io;
     uint32_t i, n = dfota__blocks(e), len, addr;
     uint8_t chain[BD], grp[16];
-    int rc, dev = DEVTABLE(e);
+    int rc, dev = DEVTABLE(e), win = (e->hdr.flags & DFOTA_PKG_F_BLOCKWIN) != 0;
 
     dfota__dec_io(e, &c, &io);
     memcpy(chain, e->chain, BD);
@@ -180,8 +189,21 @@ static int dry_run(struct dfota_engine *e, uint32_t from, uint32_t crc)
         struct dfota_sha256 sha;
         dfota__block_at(e, i, &len, &addr);
         dfota_sha256_init(&sha);
-        if ((rc = dfota__decode(e, &io, DFOTA_NO_ADDR, len, &crc, &sha)) ||
-            (!dev && (rc = chain_check(e, i, &sha, chain))))
+        if (win) {
+            uint32_t bcrc = 0, back;
+            c.win = scratch_of(e, from ? from : i);
+            if ((rc = dfota__erase(e, c.win)))
+                return rc;
+            if ((rc = dfota__decode(e, &io, c.win, len, &bcrc, &sha)))
+                return rc == DFOTA_ERR_IO ? rc : DFOTA_ERR_CORRUPT;
+            if ((rc = dfota__sync(e)) || (rc = crc_flash2(e, c.win, len, &back, &crc)))
+                return rc;
+            if (back != bcrc)
+                return DFOTA_ERR_IO;
+        } else if ((rc = dfota__decode(e, &io, DFOTA_NO_ADDR, len, &crc, &sha))) {
+            return rc == DFOTA_ERR_IO ? rc : DFOTA_ERR_CORRUPT;
+        }
+        if (!dev && (rc = chain_check(e, i, &sha, chain)))
             return rc == DFOTA_ERR_IO ? rc : DFOTA_ERR_CORRUPT;
         if (dev) {
             uint8_t d[32];
@@ -277,6 +299,7 @@ static int run(struct dfota_engine *e)
         dfota__progress(e, DFOTA_PHASE_APPLY, i, n);
         dfota__block_at(e, i, &len, &addr);
         dfota_sha256_init(&sha);
+        c.win = scratch_of(e, i);    /* (read back by DFOTA_PKG_F_BLOCKWIN's target copies) */
         if ((rc = dfota__erase(e, scratch_of(e, i))) ||
             (rc = dfota__decode(e, &io, scratch_of(e, i), len, &crc, &sha)) ||
             (rc = dfota__sync(e)) ||

@@ -2,8 +2,9 @@
  * and literal runs, plus exact copies from the joint address space (the
  * source image, then the target produced so far) with four repeat
  * distances. Target bytes come from the caller's output buffer of this
- * call, the ring of recent bytes, or (A/B only) read back through
- * io->read_dst. No allocation. */
+ * call, the ring of recent bytes, or read back through io->read_dst (A/B;
+ * in place, within the current block, with DFOTA_PKG_F_BLOCKWIN). No
+ * allocation. */
 #include <string.h>
 #include "dfota/error.h"
 #include "dfota/patch.h"
@@ -153,11 +154,14 @@ static int dst_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint
     int rc;
 
     if (s->sector_size) {
-        /* in place: only the ring, reset at every block start */
-        if (q < p->ring_from || s->out_pos - q > DZ2_RING)
+        /* in place: the current block only (its first stream position is
+         * ring_from); without DFOTA_PKG_F_BLOCKWIN only the ring */
+        if (q < p->ring_from || (!(s->flags & DFOTA_PKG_F_BLOCKWIN) && s->out_pos - q > DZ2_RING))
             return DFOTA_ERR_CORRUPT;
-        *b = s->ring[q & (DZ2_RING - 1)];
-        return DFOTA_OK;
+        if (s->out_pos - q <= DZ2_RING) {
+            *b = s->ring[q & (DZ2_RING - 1)];
+            return DFOTA_OK;
+        }
     }
     if (q >= base) {
         *b = out0[q - base];
@@ -191,7 +195,8 @@ static int dst_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint
  * byte at joint position mstart, where the copy would have gone on.
  * Returns 1 with *b, 0 where the decoder may not read it (in place: a
  * source byte at a sector start or in a new block, whose sector may be
- * overwritten by now; a target byte outside the ring), or an error. */
+ * overwritten by now; a target byte outside the ring, or with
+ * DFOTA_PKG_F_BLOCKWIN outside the current block), or an error. */
 static int match_byte(struct dfota_patch *p, const struct dfota_patch_io *io, uint32_t base,
                       const uint8_t *out0, uint8_t *b)
 {
@@ -212,7 +217,8 @@ static int match_byte(struct dfota_patch *p, const struct dfota_patch_io *io, ui
     u -= s->src_size;
     if (u >= s->out_pos)
         return DFOTA_ERR_CORRUPT;         /* not produced yet (a bad restored state) */
-    if (s->sector_size && (u < p->ring_from || s->out_pos - u > DZ2_RING))
+    if (s->sector_size &&
+        (u < p->ring_from || (!(s->flags & DFOTA_PKG_F_BLOCKWIN) && s->out_pos - u > DZ2_RING)))
         return 0;
     rc = dst_byte(p, io, u, base, out0, b);
     return rc ? rc : 1;

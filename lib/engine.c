@@ -185,14 +185,29 @@ static int io_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
  * into the target slot (dfota__decode programs each buffer before the next
  * call), so they are read back from there; a resumed run replays the
  * finished blocks, which are in flash from before the power cut. In place
- * the decoder never asks (its target copies use its RAM ring). A build
- * without DZ2 (DFOTA_CFG_DZ2=0) has no need of it. */
+ * the decoder asks only with DFOTA_PKG_F_BLOCKWIN, and only for bytes of
+ * the current block: they are in the flash copy of the block being
+ * decoded (c->win: its scratch slot, in the dry run too), which
+ * dfota__decode programs the same way. Else its target copies use its RAM
+ * ring. A build without DZ2 (DFOTA_CFG_DZ2=0) has no need of it. */
 #if DFOTA_CFG_DZ2
 static int io_dst(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 {
     struct dfota__io *c = ctx;
-    if (c->inplace || off > c->e->hdr.dst_size || len > c->e->hdr.dst_size - off)
+    if (off > c->e->hdr.dst_size || len > c->e->hdr.dst_size - off)
         return DFOTA_ERR_CORRUPT;
+#if DFOTA_CFG_INPLACE
+    if (c->inplace) {
+        uint32_t from = c->e->patch.ring_from;   /* the current block's first byte */
+        if (!(c->e->hdr.flags & DFOTA_PKG_F_BLOCKWIN) || c->win == DFOTA_NO_ADDR || off < from ||
+            off - from + len > FLASH(c->e)->sector_size)
+            return DFOTA_ERR_CORRUPT;
+        return dfota__read(c->e, c->win + (off - from), buf, len);
+    }
+#else
+    if (c->inplace)
+        return DFOTA_ERR_CORRUPT;
+#endif
     return dfota__read(c->e, dfota__dst_addr(c->e) + off, buf, len);
 }
 #endif
@@ -210,6 +225,7 @@ void dfota__dec_io(struct dfota_engine *e, struct dfota__io *c, struct dfota_pat
     c->e = e;
     c->src_base = dfota__src_addr(e);
     c->inplace = IS_INPLACE(e);
+    c->win = DFOTA_NO_ADDR;
     io->ctx = c;
     io->read_payload = io_payload;
     io->read_src = io_src;

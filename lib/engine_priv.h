@@ -54,6 +54,8 @@ struct dfota__io {
     struct dfota_engine *e;
     uint32_t src_base;       /* flash address of the source image */
     int inplace;             /* enforce "never read an overwritten sector" */
+    uint32_t win;            /* in place, DFOTA_PKG_F_BLOCKWIN: flash address of the current
+                                block's copy (a scratch slot), or DFOTA_NO_ADDR */
 };
 int dfota__dec_start(struct dfota_engine *e);
 void dfota__dec_io(struct dfota_engine *e, struct dfota__io *c, struct dfota_patch_io *io);

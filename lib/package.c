@@ -8,12 +8,13 @@
 #include "le.h"
 
 /* v2's largest header must fit the buffer every reader has (the engine's
- * on its stack): magic, version, flags, 3 strings of 31, 2 digests with a
+ * on its stack): magic, version, flags of 2 (every flag is below 2^14), 3 strings of 31, 2 digests with a
  * 5-byte size each, algorithm, coder, the 6 in-place bytes, decoder RAM and
  * payload size of 5, the payload digest, counter of 5, key id, signature. */
-_Static_assert(DFOTA_PKG_V2_HEADER_MAX == 8 + 1 + 1 + 3 * 32 + 2 * (5 + 32) + 2 + 6 + 5 + 5 + 32 +
+_Static_assert(DFOTA_PKG_V2_HEADER_MAX == 8 + 1 + 2 + 3 * 32 + 2 * (5 + 32) + 2 + 6 + 5 + 5 + 32 +
                                              5 + DFOTA_KEY_ID_LEN + DFOTA_SIG_LEN,
                "DFOTA_PKG_V2_HEADER_MAX");
+_Static_assert(DFOTA_PKG_F_KNOWN < (1u << 14), "flags: at most a 2-byte varint");
 _Static_assert(DFOTA_PKG_V2_HEADER_MIN == 8 + 1 + 1 + 3 * 1 + 2 * (1 + 32) + 2 + 1 + 1 + 32 + 1 +
                                              DFOTA_KEY_ID_LEN + DFOTA_SIG_LEN,
                "DFOTA_PKG_V2_HEADER_MIN");
@@ -21,8 +22,8 @@ _Static_assert(DFOTA_PKG_V2_HEADER_MAX <= DFOTA_PKG_HEADER_MAX &&
                    DFOTA_PKG_V1_HEADER_SIZE <= DFOTA_PKG_HEADER_MAX,
                "DFOTA_PKG_HEADER_MAX holds every header");
 
-/* The flags that go only with others: BACKWARD, BLOCKHASH, DEVTABLE and
- * RUNS only in place, BLOCKHASH4 and BLOCKSTATE only with BLOCKHASH (so
+/* The flags that go only with others: BACKWARD, BLOCKHASH, DEVTABLE, RUNS
+ * and BLOCKWIN only in place, BLOCKHASH4 and BLOCKSTATE only with BLOCKHASH (so
  * only in place), at most one of BLOCKHASH and DEVTABLE, and of BACKWARD
  * and RUNS. */
 static int flags_ok(uint32_t f)
@@ -30,7 +31,8 @@ static int flags_ok(uint32_t f)
     if (f & ~DFOTA_PKG_F_KNOWN)
         return 0;
     if (!(f & DFOTA_PKG_F_INPLACE) &&
-        (f & (DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_DEVTABLE | DFOTA_PKG_F_RUNS)))
+        (f & (DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_DEVTABLE | DFOTA_PKG_F_RUNS |
+              DFOTA_PKG_F_BLOCKWIN)))
         return 0;
     if ((f & DFOTA_PKG_F_BLOCKHASH) && (f & DFOTA_PKG_F_DEVTABLE))
         return 0;
@@ -154,8 +156,8 @@ static int parse_v1(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
     if (len < DFOTA_PKG_V1_HEADER_SIZE)
         return DFOTA_ERR_SIZE;
     h->flags = dfota_le32(raw + DFOTA_V1_OFF_FLAGS);
-    if (!flags_ok(h->flags) || (h->flags & DFOTA_PKG_F_RUNS))
-        return DFOTA_ERR_HEADER;             /* v1 has no room for runs */
+    if (!flags_ok(h->flags) || (h->flags & (DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BLOCKWIN)))
+        return DFOTA_ERR_HEADER;             /* both are format 2 only */
     if ((rc = get_id(h->product, raw + DFOTA_V1_OFF_PRODUCT)) ||
         (rc = get_id(h->src_version, raw + DFOTA_V1_OFF_SRC_VERSION)) ||
         (rc = get_id(h->dst_version, raw + DFOTA_V1_OFF_DST_VERSION)))
@@ -211,8 +213,8 @@ static int write_v1(const struct dfota_pkg_header *h, uint8_t *raw)
 {
     int rc;
 
-    if (h->flags & DFOTA_PKG_F_RUNS)
-        return DFOTA_ERR_ARG;            /* v1 has no room for runs */
+    if (h->flags & (DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BLOCKWIN))
+        return DFOTA_ERR_ARG;            /* format 2 only */
     memset(raw, 0, DFOTA_PKG_V1_HEADER_SIZE);
     memcpy(raw + DFOTA_V1_OFF_MAGIC, DFOTA_PKG_MAGIC, DFOTA_PKG_MAGIC_LEN);
     dfota_put_le16(raw + DFOTA_V1_OFF_FORMAT_VERSION, DFOTA_PKG_FORMAT_V1);

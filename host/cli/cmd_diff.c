@@ -114,7 +114,7 @@ static int parse_runs(const char *s, struct dfota_pkg_run *r, uint32_t *nr)
 int cmd_diff(int argc, char **argv)
 {
     enum { O_FROM = 256, O_TO, O_PRODUCT, O_KEY, O_LAYOUT, O_SECTOR, O_DIR, O_SEC, O_SCRATCH,
-           O_UNSIGNED, O_PASSF, O_PASSE, O_FORMAT, O_BASE, O_PKGFMT, O_RAM, O_CODEC, O_BDIG };
+           O_UNSIGNED, O_PASSF, O_PASSE, O_FORMAT, O_BASE, O_PKGFMT, O_RAM, O_CODEC, O_BDIG, O_WIN };
     static const struct option lo[] = {
         { "from-version", required_argument, 0, O_FROM }, { "to-version", required_argument, 0, O_TO },
         { "product", required_argument, 0, O_PRODUCT },   { "key", required_argument, 0, O_KEY },
@@ -128,6 +128,7 @@ int cmd_diff(int argc, char **argv)
         { "decoder-ram", required_argument, 0, O_RAM },
         { "codec", required_argument, 0, O_CODEC },
         { "block-digest", required_argument, 0, O_BDIG },
+        { "target-window", required_argument, 0, O_WIN },
         { "output", required_argument, 0, 'o' },          { "force", no_argument, 0, 'f' },
         { "quiet", no_argument, 0, 'q' },                 { "verbose", no_argument, 0, 'v' },
         { "json", no_argument, 0, 'j' },                  { "help", no_argument, 0, 'h' },
@@ -195,6 +196,16 @@ int cmd_diff(int argc, char **argv)
                 return cli_usage("--direction '%s': it is auto, plain, forward, backward or runs of "
                                  "sectors (0-9,20-10,11-19: each a-b, a > b for highest first; at "
                                  "most %u)", optarg, DFOTA_MAX_RUNS);
+            break;
+        case O_WIN:
+            if (!strcmp(optarg, "auto"))
+                opts.window = DFOTA_WIN_AUTO;
+            else if (!strcmp(optarg, "ring"))
+                opts.window = DFOTA_WIN_RING;
+            else if (!strcmp(optarg, "block"))
+                opts.window = DFOTA_WIN_BLOCK;
+            else
+                return cli_usage("--target-window '%s': it is auto, ring or block", optarg);
             break;
         case O_SCRATCH: {
             uint32_t n;
@@ -392,13 +403,15 @@ int cmd_diff(int argc, char **argv)
         printf("{");
         cli_json_put("package", out, 0);
         printf(",\"package_size\":%zu,\"payload_size\":%zu,\"source_size\":%zu,\"target_size\":%zu,"
-               "\"ratio\":%.6f,\"layout\":\"%s\",\"direction\":\"%s\",\"sector_size\":%u,\"lag\":%u,"
+               "\"ratio\":%.6f,\"layout\":\"%s\",\"direction\":\"%s\",\"target_window\":\"%s\","
+               "\"sector_size\":%u,\"lag\":%u,"
                "\"signed\":%s,\"key_id\":\"%s\",\"literal_bytes\":%zu,\"copy_bytes\":%zu,"
                "\"ops\":%zu,\"seconds\":%.3f}\n",
                plen, st.payload_size, slen, dlen, dlen ? (double)plen / dlen : 0.0,
                (st.flags & DFOTA_PKG_F_INPLACE) ? "inplace" : "ab",
                (st.flags & DFOTA_PKG_F_RUNS) ? "runs" : (st.flags & DFOTA_PKG_F_BACKWARD) ? "backward"
                                                                             : "forward",
+               !(st.flags & DFOTA_PKG_F_INPLACE) ? "all" : (st.flags & DFOTA_PKG_F_BLOCKWIN) ? "block" : "ring",
                st.sector_size, st.lag,
                key ? "true" : "false", khex, st.literal_bytes, st.copy_bytes, st.ops, secs);
     } else if (!cli_quiet) {
@@ -413,8 +426,9 @@ int cmd_diff(int argc, char **argv)
                 key ? "signed" : "unsigned", secs);
         if (cli_verbose)
             fprintf(stderr, "dfota: %zu operations, %zu bytes copied, %zu literal; %u-byte sectors, "
-                    "lag %u (%u scratch sectors), decoder RAM %u bytes%s%s\n", st.ops,
+                    "lag %u (%u scratch sectors)%s, decoder RAM %u bytes%s%s\n", st.ops,
                     st.copy_bytes, st.literal_bytes, st.sector_size, st.lag, st.lag + 2,
+                    (st.flags & DFOTA_PKG_F_BLOCKWIN) ? ", target copies over the whole block" : "",
                     st.decoder_ram, key ? ", key id " : "", key ? khex : "");
     }
     if (!key && !unsig && !cli_quiet)

@@ -286,13 +286,15 @@ int cmd_inspect(int argc, char **argv)
         printf("\"format_version\":%u", h.format_version);
         cli_json_put("product", h.product, 1);
         printf(",\"layout\":\"%s\",\"direction\":\"%s\",\"runs\":\"%s\",\"sector_size\":%u,"
-               "\"lag\":%u,\"scratch_sectors\":%u,\"flags\":%u,\"block_digest\":%u,"
+               "\"lag\":%u,\"scratch_sectors\":%u,\"flags\":%u,\"target_window\":\"%s\","
+               "\"block_digest\":%u,"
                "\"block_check\":\"%s\",\"staging_need\":%u,\"source\":{",
                layout_name(&h),
                (h.flags & DFOTA_PKG_F_RUNS) ? "runs" : (h.flags & DFOTA_PKG_F_BACKWARD) ? "backward"
                                                                           : "forward",
                runs,
                h.sector_size, h.lag, (h.flags & DFOTA_PKG_F_INPLACE) ? h.lag + 2u : 0u, h.flags,
+               !(h.flags & DFOTA_PKG_F_INPLACE) ? "all" : (h.flags & DFOTA_PKG_F_BLOCKWIN) ? "block" : "ring",
                dfota_pkg_chain_entry_len(&h),
                (h.flags & DFOTA_PKG_F_DEVTABLE) ? "device" : (h.flags & DFOTA_PKG_F_BLOCKHASH)
                                                             ? "chain" : "none",
@@ -339,6 +341,9 @@ int cmd_inspect(int argc, char **argv)
                    dfota_staging_need(&h, h.sector_size, 1));
         else if (h.flags & DFOTA_PKG_F_INPLACE)
             printf("block chain  none\n");
+        if (h.flags & DFOTA_PKG_F_BLOCKWIN)
+            printf("copy window  target copies reach the whole current block: the dry run "
+                   "programs each block into scratch\n");
         printf("delta        %s (algorithm %u), coder %u; payload %u bytes %s; package %.2f%% of "
                "target\n", h.algorithm == 1 ? "DZ1" : h.algorithm == 2 ? "DZ2" : "?", h.algorithm,
                h.coder, h.payload_size, pok ? "ok" : "CORRUPT",

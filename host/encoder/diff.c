@@ -421,6 +421,7 @@ static int match_one(const uint8_t *src, size_t src_len, const int32_t *sa, cons
     c->grams = grams;
     c->gram_bits = gram_bits;
     c->inplace = o->inplace;
+    c->blockwin = o->inplace && o->window == DFOTA_WIN_BLOCK;
     c->ord = o->inplace ? ord : NULL;
     c->sector = o->inplace ? o->sector_size : 0;
     c->nblocks = dz_block_count((uint32_t)dst_len, c->sector);

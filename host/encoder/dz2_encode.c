@@ -81,7 +81,7 @@ static int match_byte_enc(const struct dz_match_ctx *c, const struct dz2_ctx *x,
         return 1;
     }
     u -= (uint32_t)c->src_len;
-    if (ss && (u < bstart || x->out_pos - u > DZ2_RING))
+    if (ss && (u < bstart || (!c->blockwin && x->out_pos - u > DZ2_RING)))
         return 0;
     *b = c->dst[u];
     return 1;
@@ -325,7 +325,7 @@ static int encode(const struct dz_match_ctx *c, const struct dz2_oplist *ops,
                 x.src_pos++;
             } else {
                 size_t q = u + i - c->src_len;
-                if ((!blf && c->dst[q] != b) || (c->inplace && (q < bstart || x.out_pos - q > DZ2_RING)))
+                if ((!blf && c->dst[q] != b) || (c->inplace && (q < bstart || (!c->blockwin && x.out_pos - q > DZ2_RING))))
                     goto bad;
             }
             x.prev_byte = b;

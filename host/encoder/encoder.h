@@ -29,6 +29,18 @@ enum dfota_direction {
                                 DFOTA_PKG_F_RUNS apply it */
 };
 
+/* In place, DZ2: how far back target copies may read (dfota_diff_opts.window). */
+enum dfota_window {
+    DFOTA_WIN_AUTO = 0,      /* dfota_package_build: BLOCK for engines that have
+                                DFOTA_PKG_F_BLOCKWIN (format 2, the device's digest
+                                table), else RING; dfota_diff alone: RING */
+    DFOTA_WIN_RING = 1,      /* the decoder's 256-byte ring in the current block: the
+                                dry run writes nothing */
+    DFOTA_WIN_BLOCK = 2      /* the whole current block; dfota_package_build sets
+                                DFOTA_PKG_F_BLOCKWIN when the payload does, and the
+                                engine's dry run then programs each block into scratch */
+};
+
 struct dfota_diff_opts {
     int inplace;             /* make an in-place package */
     uint32_t sector_size;    /* in place: the device's erase sector */
@@ -39,6 +51,7 @@ struct dfota_diff_opts {
                                 (count byte included; 0: no limit); dfota_package_build sets
                                 what keeps the header within DFOTA_PKG_HEADER_MAX */
     uint32_t lag;            /* in place: commit lag in blocks; the device needs lag+2 scratch sectors */
+    int window;              /* in place, DZ2: enum dfota_window */
     /* progress(ctx, done, total) in bytes of target; may be NULL */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
@@ -129,6 +142,7 @@ struct dz_match_ctx {
     unsigned gram_bits;      /* its size: 2^gram_bits bits */
     /* in place: */
     int inplace;
+    int blockwin;            /* DFOTA_WIN_BLOCK: target copies reach the whole current block */
     const struct dz_order *ord;  /* the write order */
     uint32_t sector, nblocks, lag;
     void (*progress)(void *ctx, uint64_t done, uint64_t total);

@@ -306,7 +306,7 @@ static uint32_t match_len(const struct parser *ps, size_t t, size_t u, uint32_t 
         }
     } else if (c->inplace) {
         size_t q = u - c->src_len;
-        if (q < bstart || t - q > DZ2_RING)
+        if (q < bstart || (!c->blockwin && t - q > DZ2_RING))
             return 0;
     }
     /* (8 bytes at a time, then the rest: the same length) */

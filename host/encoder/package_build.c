@@ -20,6 +20,8 @@
 struct mem_io {
     const uint8_t *src, *stream;
     size_t src_len, stream_len;
+    uint8_t *dst;            /* DFOTA_PKG_F_BLOCKWIN: the target stream decoded so far */
+    uint32_t dst_made;
 };
 
 /* len bytes at off of an image of size n, or DFOTA_ERR_CORRUPT past its end */
@@ -43,10 +45,17 @@ static int mem_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
     return mem_read(m->src, m->src_len, off, buf, len);
 }
 
+/* In place the decoder reads target bytes back only with
+ * DFOTA_PKG_F_BLOCKWIN, and only of its current block, which the device
+ * has in flash (a scratch slot): here the target in stream order, as far
+ * as the decoder produced it. */
 static int mem_dst(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 {
-    (void)ctx; (void)off; (void)buf; (void)len;
-    return DFOTA_ERR_CORRUPT;            /* in place the decoder never reads the target */
+    const struct mem_io *m = ctx;
+    if (!m->dst || off > m->dst_made || len > m->dst_made - off)
+        return DFOTA_ERR_CORRUPT;
+    memcpy(buf, m->dst + off, len);
+    return DFOTA_OK;
 }
 
 /* S_i of every block: the stream decoded block by block, each block
@@ -57,7 +66,7 @@ static int pending_states(const struct dfota_pkg_header *h, const uint8_t *src, 
                           uint8_t *states)
 {
     uint32_t n = dz_block_count(h->dst_size, h->sector_size), i;
-    struct mem_io m = { src, stream, src_len, stream_len };
+    struct mem_io m = { src, stream, src_len, stream_len, NULL, 0 };
     struct dfota_patch_io io = { &m, mem_payload, mem_src, mem_dst, h->runs, h->nruns };
     struct dfota_patch *p = malloc(sizeof *p);
     uint8_t *buf = malloc(h->sector_size);
@@ -65,16 +74,28 @@ static int pending_states(const struct dfota_pkg_header *h, const uint8_t *src, 
 
     if (!rc)
         p->st.payload_size = (uint32_t)stream_len;
+    if (!rc && (h->flags & DFOTA_PKG_F_BLOCKWIN) && !(m.dst = malloc(h->dst_size + 1u)))
+        rc = DFOTA_ERR_ARG;
     for (i = 0; i < n && !rc; i++) {
-        uint32_t off, len, addr;
+        uint32_t off, len, addr, k;
         dz_block(i, h->dst_size, h->sector_size, h->runs, h->nruns, &off,
                  &len, &addr);
-        rc = dfota_patch_decode(p, &io, buf, len);
+        /* in calls of 256 bytes at most, as the engine's (DFOTA_IO_BUF):
+         * read-backs of earlier calls are tried as on a device */
+        for (k = 0; k < len && !rc; k += 256u) {
+            uint32_t l = len - k < 256u ? len - k : 256u;
+            rc = dfota_patch_decode(p, &io, buf + k, l);
+            if (!rc && m.dst) {
+                memcpy(m.dst + off + k, buf + k, l);
+                m.dst_made = off + k + l;
+            }
+        }
         if (!rc && memcmp(buf, dst + addr, len) != 0)
             rc = DFOTA_ERR_CORRUPT;
         if (!rc)
             dfota_patch_pending(&p->st, states + (size_t)i * DFOTA_PATCH_PENDING_LEN);
     }
+    free(m.dst);
     free(buf);
     free(p);
     return rc;
@@ -147,7 +168,7 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     struct dfota_diff_result res;
     uint8_t *out;
     size_t table, hsize;
-    int rc;
+    int rc, win = 0, checked = 0;
 
     if (src_len > UINT32_MAX || dst_len > UINT32_MAX)
         return DFOTA_ERR_ARG;
@@ -179,6 +200,14 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
          * the device's digest table too; a v1 header cannot hold one. So
          * with a block digest chain or v1, auto means the plain orders. */
         struct dfota_diff_opts o2 = *opts;
+        /* Target copies over the whole current block (DFOTA_PKG_F_BLOCKWIN)
+         * are for the same engines: format 2, the device's digest table. */
+        if (o2.inplace && o2.window == DFOTA_WIN_AUTO)
+            o2.window = o2.block_digest || h.format_version == DFOTA_PKG_FORMAT_V1 ? DFOTA_WIN_RING
+                                                                                   : DFOTA_WIN_BLOCK;
+        if (o2.inplace && o2.window == DFOTA_WIN_BLOCK && h.format_version == DFOTA_PKG_FORMAT_V1)
+            return DFOTA_ERR_ARG;
+        win = o2.inplace && o2.window == DFOTA_WIN_BLOCK;
         if (o2.inplace && o2.direction == DFOTA_DIR_AUTO &&
             (o2.block_digest || h.format_version == DFOTA_PKG_FORMAT_V1))
             o2.direction = DFOTA_DIR_PLAIN;
@@ -187,7 +216,7 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
              * with its numbers at their longest */
             struct dfota_pkg_header t = h;
             uint32_t base;
-            t.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE;
+            t.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE | (win ? DFOTA_PKG_F_BLOCKWIN : 0);
             t.sector_size = opts->sector_size;
             t.decoder_ram = t.payload_size = 0xFFFFFFFFu;
             base = dfota_pkg_header_size(&t);
@@ -222,6 +251,18 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
                     * library built without the payload's codec, as some
                     * tests link, cannot give them) */
                    (dfota_patch_supported(h.algorithm) ? DFOTA_PKG_F_BLOCKSTATE : 0);
+    /* The header says DFOTA_PKG_F_BLOCKWIN only when the payload reads
+     * beyond the ring, so that the dry run of every other package writes
+     * nothing: the payload is decoded under the ring's rule, and if that
+     * fails, it needs the flag (and is decoded again with it below). A
+     * library without DZ2 cannot tell, so there the flag is always set. */
+    if (win && h.algorithm == DFOTA_ALG_DZ2) {
+        if (!dfota_patch_supported(h.algorithm) ||
+            decode_check(&h, src, src_len, res.payload, res.payload_size, dst))
+            h.flags |= DFOTA_PKG_F_BLOCKWIN;
+        else
+            checked = (h.flags & DFOTA_PKG_F_DEVTABLE) != 0;
+    }
     table = (size_t)dfota_pkg_table_size(&h);
     if (table > UINT32_MAX - DFOTA_PKG_HEADER_MAX ||
         res.payload_size > UINT32_MAX - DFOTA_PKG_HEADER_MAX - table) {
@@ -238,7 +279,8 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
         return DFOTA_ERR_ARG;
     }
     memcpy(out + hsize, res.payload, res.payload_size);
-    rc = (h.flags & DFOTA_PKG_F_DEVTABLE) ? decode_check(&h, src, src_len, out + hsize,
+    rc = checked ? DFOTA_OK
+         : (h.flags & DFOTA_PKG_F_DEVTABLE) ? decode_check(&h, src, src_len, out + hsize,
                                                          res.payload_size, dst)
                                           : block_chain(&h, src, src_len, out + hsize,
                                                         res.payload_size, dst,
@@ -271,6 +313,7 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     if (stats) {
         *stats = res;
         stats->payload = NULL;
+        stats->flags |= h.flags & DFOTA_PKG_F_BLOCKWIN;
     }
     dfota_diff_result_free(&res);
     return DFOTA_OK;

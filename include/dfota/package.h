@@ -22,7 +22,7 @@ extern "C" {
 #define DFOTA_PKG_V1_HEADER_SIZE 312u   /* v1: bytes, signature included */
 #define DFOTA_PKG_V1_SIGNED_SIZE 248u   /* v1: bytes covered by the signature */
 #define DFOTA_PKG_V2_HEADER_MIN  188u   /* v2: empty strings, every number one byte, A/B */
-#define DFOTA_PKG_V2_HEADER_MAX  307u   /* v2 without runs: 31-byte strings, 5-byte numbers,
+#define DFOTA_PKG_V2_HEADER_MAX  308u   /* v2 without runs: 31-byte strings, 5-byte numbers,
                                            in place; with DFOTA_PKG_F_RUNS a header may
                                            take up to DFOTA_PKG_HEADER_MAX, no more */
 #define DFOTA_PKG_ID_LEN         32u    /* v1 field size; strings hold at most 31 characters */
@@ -82,9 +82,14 @@ enum dfota_pkg_off {
                                              DFOTA_PKG_F_BACKWARD: the header lists the
                                              order the sectors are produced in, as runs of
                                              adjacent sectors (package-format.md) */
+#define DFOTA_PKG_F_BLOCKWIN 0x00000080u /* in place, format version 2 only: the payload's
+                                             target copies may read the whole current block,
+                                             not only the decoder's 256-byte ring; the
+                                             engine's dry run programs each block into a
+                                             scratch slot to serve them (delta-format.md) */
 #define DFOTA_PKG_F_KNOWN     (DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH | \
                                DFOTA_PKG_F_BLOCKHASH4 | DFOTA_PKG_F_BLOCKSTATE | DFOTA_PKG_F_DEVTABLE | \
-                               DFOTA_PKG_F_RUNS)
+                               DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BLOCKWIN)
 #define DFOTA_BLOCK_DIGEST_LEN 16u        /* bytes of one entry of the block digest chain:
                                              SHA-256 cut to 128 bits; the longest entry */
 #define DFOTA_BLOCK_DIGEST_LEN4 4u        /* with DFOTA_PKG_F_BLOCKHASH4: cut to 32 bits */

@@ -63,9 +63,12 @@ struct dfota_patch_io {
      * address off. Return 0 or a negative dfota_err. */
     int (*read_payload)(void *ctx, uint32_t off, uint8_t *buf, uint32_t len);
     int (*read_src)(void *ctx, uint32_t off, uint8_t *buf, uint32_t len);
-    /* DZ2, A/B only: read back len target bytes at address off that earlier
+    /* DZ2: read back len target bytes at stream position off that earlier
      * dfota_patch_decode calls produced (the engine programmed them, so
-     * they are read from flash). May be NULL for DZ1 and in place. */
+     * they are read from flash). A/B: any such byte; in place only with
+     * DFOTA_PKG_F_BLOCKWIN, and only bytes of the current block (from
+     * struct dfota_patch's ring_from on). May be NULL for DZ1 and for in-place
+     * packages without DFOTA_PKG_F_BLOCKWIN. */
     int (*read_dst)(void *ctx, uint32_t off, uint8_t *buf, uint32_t len);
     /* In place: the package's write order, the nruns runs of its header
      * (dfota_pkg_parse fills them). May be NULL (or nruns 0) for A/B
