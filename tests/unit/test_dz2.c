@@ -962,6 +962,7 @@ static void win_diff(const uint8_t *src, size_t slen, const uint8_t *dst, size_t
     o.direction = direction;
     o.codec = DFOTA_ALG_DZ2;
     o.window = window;
+    o.decoder_ram = g_ram;
     assert_int_equal(dfota_diff(src, slen, dst, dlen, &o, res), DFOTA_OK);
     assert_int_equal(res->algorithm, DFOTA_ALG_DZ2);
     assert_true(res->flags & DFOTA_PKG_F_INPLACE);
@@ -972,29 +973,34 @@ static void win_diff(const uint8_t *src, size_t slen, const uint8_t *dst, size_t
  * to the target, its far bytes read back from the current block only, in
  * any output piece size; the same payload under a header without the flag
  * fails with DFOTA_ERR_CORRUPT, never with a wrong target. The ring's
- * payload needs no read-back. dfota_diff alone takes AUTO as RING. Forward
- * and backward. */
+ * payload needs no read-back. dfota_diff alone takes AUTO as RING. Forward,
+ * backward and the order search (direction auto), the full model and the
+ * 4k profile's small one. */
 static void test_blockwin_decode(void **st)
 {
     static const uint32_t pieces[] = { 0, 1, 200, 256, 257, 4096, 0xFFFFFFFFu };
-    static const int dirs[] = { DFOTA_DIR_FORWARD, DFOTA_DIR_BACKWARD };
+    static const int dirs[] = { DFOTA_DIR_FORWARD, DFOTA_DIR_BACKWARD, DFOTA_DIR_AUTO };
+    static const char *names[] = { "forward", "backward", "auto" };
     const size_t n = 40000;
     uint8_t *a = tu_image(n, 71), *b = win_target(a, n, 4096, 72);
     size_t d, i;
     (void)st;
-    for (d = 0; d < 2; d++) {
+    for (d = 0; d < 6; d++) {
         struct dfota_diff_result ring, blk, au;
         struct winio w;
         uint32_t fl;
-        win_diff(a, n, b, n, 4096, dirs[d], DFOTA_WIN_RING, &ring);
-        win_diff(a, n, b, n, 4096, dirs[d], DFOTA_WIN_BLOCK, &blk);
-        win_diff(a, n, b, n, 4096, dirs[d], DFOTA_WIN_AUTO, &au);
-        print_message("blockwin %s: ring %zu bytes, block %zu\n", d ? "backward" : "forward",
-                      ring.payload_size, blk.payload_size);
+        g_ram = d < 3 ? 0 : DFOTA_DECODER_RAM_4K;   /* the full model, then the small one */
+        win_diff(a, n, b, n, 4096, dirs[d % 3], DFOTA_WIN_RING, &ring);
+        win_diff(a, n, b, n, 4096, dirs[d % 3], DFOTA_WIN_BLOCK, &blk);
+        win_diff(a, n, b, n, 4096, dirs[d % 3], DFOTA_WIN_AUTO, &au);
+        g_ram = 0;
+        print_message("blockwin %s%s: ring %zu bytes, block %zu\n", names[d % 3],
+                      d < 3 ? "" : " (4k)", ring.payload_size, blk.payload_size);
         /* 4 blocks of 600 repeated bytes: literals under the ring */
         assert_true(blk.payload_size + 4 * 400 < ring.payload_size);
         assert_false(blk.flags & DFOTA_PKG_F_BLOCKWIN);   /* (the package sets it) */
-        assert_int_equal(blk.flags, ring.flags);
+        if (d % 3 != 2)
+            assert_int_equal(blk.flags, ring.flags);
         assert_int_equal(au.payload_size, ring.payload_size);
         assert_memory_equal(au.payload, ring.payload, ring.payload_size);
         fl = blk.flags | DFOTA_PKG_F_BLOCKWIN;

@@ -1382,21 +1382,33 @@ static struct tu_pair win_pair(const struct tu_pair *f)
     return w;
 }
 
-/* An in-place package (4 KiB sectors, the device's digest table) with the
- * target window given (enum dfota_window), as dfota diff --target-window. */
-static uint8_t *win_package(const struct tu_pair *w, int window, uint32_t lag, size_t *plen)
+/* An in-place package (4 KiB sectors) with the target window given (enum
+ * dfota_window, as dfota diff --target-window), the block check (0: the
+ * device's digest table, or a chain of 4- or 16-byte entries) and header
+ * format (0: the default); *rc what dfota_package_build returned. */
+static uint8_t *win_package_rc(const struct tu_pair *w, int window, uint32_t lag,
+                               unsigned block_digest, unsigned format, size_t *plen, int *rc)
 {
     struct dfota_diff_opts o;
-    struct dfota_pkg_meta meta = { "", "1.0.0", "1.1.0", 0, 0 };
+    struct dfota_pkg_meta meta = { "", "1.0.0", "1.1.0", 0, format };
     uint8_t pk[32], sk[64], *pkg = NULL;
     memset(&o, 0, sizeof o);
     o.inplace = 1;
     o.sector_size = 4096;
     o.lag = lag;
     o.window = window;
+    o.block_digest = block_digest;
     tu_keys(pk, sk);
-    assert_int_equal(dfota_package_build(w->a, w->alen, w->b, w->blen, &o, &meta, sk, &pkg, plen,
-                                         NULL), DFOTA_OK);
+    *rc = dfota_package_build(w->a, w->alen, w->b, w->blen, &o, &meta, sk, &pkg, plen, NULL);
+    return pkg;
+}
+
+/* the same, with the device's digest table and format 2, which must build */
+static uint8_t *win_package(const struct tu_pair *w, int window, uint32_t lag, size_t *plen)
+{
+    int rc;
+    uint8_t *pkg = win_package_rc(w, window, lag, 0, 0, plen, &rc);
+    assert_int_equal(rc, DFOTA_OK);
     return pkg;
 }
 
@@ -1532,7 +1544,7 @@ static void test_blockwin_install(void **st)
 }
 
 /* A BLOCKWIN package of lag `lag` on a device of `slots` scratch sectors
- * (ECC flash when ecc): a power cut at every step-th operation of the
+ * (ecc 1: ECC flash; 2: writes held until sync, simflash_set_cache): a power cut at every step-th operation of the
  * install, then power-ups until the target boots. More slots than lag + 2
  * make batches of several blocks, so a resume finds up to slots - 1
  * uncommitted blocks in scratch beside the slot its dry run uses. */
@@ -1550,8 +1562,10 @@ static void win_cut_sweep(const struct tu_pair *w, uint32_t lag, uint32_t slots,
     assert_true(h.flags & DFOTA_PKG_F_BLOCKWIN);
     tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, slots, 2 * N);
     tu_device_load(&d, 0, w->a, N, p, plen);
-    if (ecc)
+    if (ecc == 1)
         assert_int_equal(simflash_set_ecc(&d.flash, 1), 0);
+    if (ecc == 2)
+        assert_int_equal(simflash_set_cache(&d.flash, 1), 0);
     initial = malloc(d.flash.size);
     assert_non_null(initial);
     memcpy(initial, d.flash.mem, d.flash.size);
@@ -1561,10 +1575,16 @@ static void win_cut_sweep(const struct tu_pair *w, uint32_t lag, uint32_t slots,
     ops = d.flash.ops;
     for (k = 0; k < ops; k += 1 + ops / parts) {
         char id[80];
-        snprintf(id, sizeof id, "lag %u, %u slots%s: cut at %llu", lag, slots, ecc ? ", ECC" : "",
+        snprintf(id, sizeof id, "lag %u, %u slots%s: cut at %llu", lag, slots,
+                 ecc == 1 ? ", ECC" : ecc == 2 ? ", cache" : "",
                  (unsigned long long)k);
         memcpy(d.flash.mem, initial, d.flash.size);
-        if (ecc) {
+        if (ecc == 2) {
+            assert_int_equal(simflash_set_cache(&d.flash, 0), 0);
+            memcpy(d.flash.mem, initial, d.flash.size);
+            assert_int_equal(simflash_set_cache(&d.flash, 1), 0);
+        }
+        if (ecc == 1) {
             assert_int_equal(simflash_set_ecc(&d.flash, 0), 0);
             assert_int_equal(simflash_set_ecc(&d.flash, 1), 0);
         }
@@ -1700,17 +1720,93 @@ static void test_blockwin_cuts(void **st)
     free(initial);
     tu_device_free(&d);
     free(p);
-    /* (4) other batch sizes, on ECC flash too */
+    /* (4) other batch sizes, on ECC flash and with writes held until sync too */
 #if defined(__SANITIZE_ADDRESS__)
     win_cut_sweep(&w, 1, 6, 0, 30);
     win_cut_sweep(&w, 2, 4, 1, 30);
     win_cut_sweep(&w, 0, 5, 1, 30);
+    win_cut_sweep(&w, 0, 2, 0, 30);
+    win_cut_sweep(&w, 2, 4, 2, 30);
 #else
     win_cut_sweep(&w, 1, 6, 0, 120);
     win_cut_sweep(&w, 2, 4, 1, 120);
     win_cut_sweep(&w, 0, 5, 1, 120);
     win_cut_sweep(&w, 2, 9, 0, 120);
+    win_cut_sweep(&w, 0, 2, 0, 120);
+    win_cut_sweep(&w, 2, 4, 2, 120);
 #endif
+    free(w.b);
+}
+
+/* Window AUTO means RING where the engine has no BLOCKWIN (a block digest
+ * chain, format 1): no flag, and the packages install. Window BLOCK in
+ * format 1 is refused (DFOTA_ERR_ARG); with a block digest chain it sets
+ * the flag, and the package installs, also across power cuts (a resume
+ * without a dry run: the apply reads the block back from its slot). */
+static void test_blockwin_other_checks(void **st)
+{
+    struct tu_pair *f = *st, w = win_pair(f);
+    struct dfota_pkg_header h;
+    size_t plen;
+    uint8_t *p;
+    int rc;
+    unsigned bd;
+
+    p = win_package_rc(&w, DFOTA_WIN_BLOCK, 2, 0, DFOTA_PKG_FORMAT_V1, &plen, &rc);
+    assert_int_equal(rc, DFOTA_ERR_ARG);
+    free(p);
+    p = win_package_rc(&w, DFOTA_WIN_AUTO, 2, 0, DFOTA_PKG_FORMAT_V1, &plen, &rc);
+    assert_int_equal(rc, DFOTA_OK);
+    assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+    assert_int_equal(h.format_version, DFOTA_PKG_FORMAT_V1);
+    assert_false(h.flags & DFOTA_PKG_F_BLOCKWIN);
+    tu_attempt(&w, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 4, 1, DFOTA_OK);
+    free(p);
+    for (bd = 4; bd <= 16; bd += 12) {
+        struct tu_device d;
+        struct dfota_engine e;
+        uint8_t *initial;
+        uint64_t ops, k;
+        p = win_package_rc(&w, DFOTA_WIN_AUTO, 2, bd, 0, &plen, &rc);
+        assert_int_equal(rc, DFOTA_OK);
+        assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+        assert_true(h.flags & DFOTA_PKG_F_BLOCKHASH);
+        assert_false(h.flags & DFOTA_PKG_F_BLOCKWIN);
+        tu_attempt(&w, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 4, 1, DFOTA_OK);
+        free(p);
+        p = win_package_rc(&w, DFOTA_WIN_BLOCK, 2, bd, 0, &plen, &rc);
+        assert_int_equal(rc, DFOTA_OK);
+        assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+        assert_true(h.flags & DFOTA_PKG_F_BLOCKHASH);
+        assert_true(h.flags & DFOTA_PKG_F_BLOCKWIN);
+        tu_attempt(&w, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 4, 1, DFOTA_OK);
+        tu_attempt(&w, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 4, 0, DFOTA_OK);
+        tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 4, 2 * N);
+        tu_device_load(&d, 0, w.a, N, p, plen);
+        initial = malloc(d.flash.size);
+        assert_non_null(initial);
+        memcpy(initial, d.flash.mem, d.flash.size);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        simflash_reset_counters(&d.flash);
+        assert_int_equal(dfota_install(&e), DFOTA_OK);
+        ops = d.flash.ops;
+        for (k = 0; k < ops; k += 1 + ops / 60) {
+            char id[64];
+            snprintf(id, sizeof id, "chain %u, cut at %llu", bd, (unsigned long long)k);
+            memcpy(d.flash.mem, initial, d.flash.size);
+            simflash_power_on(&d.flash);
+            simflash_reset_counters(&d.flash);
+            d.flash.cut_after = k;
+            d.flash.tear_seed = (uint32_t)k + 3;
+            assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+            assert_int_equal(dfota_install(&e), DFOTA_ERR_IO);
+            settle_to_target(&d, &w, id);
+            assert_false(d.flash.violation);
+        }
+        free(initial);
+        tu_device_free(&d);
+        free(p);
+    }
     free(w.b);
 }
 
@@ -1860,6 +1956,28 @@ static void test_blockwin_scratch_faults(void **st)
     /* a flip in the read-back of a block is always caught; only the
      * decoder's read-ahead of bytes it does not use may pass */
     assert_true(failed[1] * 2 >= runs[1]);
+    /* a port error on an erase or a program of the dry run (simflash's
+     * io_error_at): DFOTA_ERR_IO, the old image boots */
+    memcpy(d.flash.mem, initial, d.flash.size);
+    simflash_power_on(&d.flash);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    assert_int_equal(dfota_check(&e), DFOTA_OK);
+    {
+        uint64_t ops = d.flash.ops, j;
+        for (j = 0; j < ops; j += 1 + ops / 50) {
+            char id[64];
+            snprintf(id, sizeof id, "port error at op %llu of the dry run", (unsigned long long)j);
+            memcpy(d.flash.mem, initial, d.flash.size);
+            simflash_power_on(&d.flash);
+            simflash_reset_counters(&d.flash);
+            d.flash.io_error_at = j;
+            assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+            if (dfota_check(&e) != DFOTA_ERR_IO)
+                fail_msg("%s: not DFOTA_ERR_IO", id);
+            assert_old_boots(&d, &w, id);
+        }
+    }
     /* and past the dry run, in the apply: a scratch program that does not
      * stick fails that block's check before its commit; the engine goes
      * on from its checkpoint (the resumed dry run programs the slot of the
@@ -1931,6 +2049,7 @@ int main(void)
         cmocka_unit_test(test_blockwin_install),
         cmocka_unit_test(test_blockwin_cuts),
         cmocka_unit_test(test_blockwin_scratch_faults),
+        cmocka_unit_test(test_blockwin_other_checks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
