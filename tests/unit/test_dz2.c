@@ -794,6 +794,297 @@ static void test_direction_wide(void **st)
     free(fresh2);
 }
 
+/* ---- in place, target copies over the whole block (DFOTA_PKG_F_BLOCKWIN) ---- */
+
+/* A target that repeats itself within its 4 KiB blocks at distances over
+ * the ring's 256 bytes: src with, in every other block, a new 600-byte
+ * random chunk at +300 and the same chunk again at +300 + dist (dist 1000
+ * to 2000: within the block), bytes the source has nowhere. */
+static uint8_t *win_target(const uint8_t *src, size_t n, uint32_t sector, uint32_t seed)
+{
+    uint8_t *t = malloc(n);
+    size_t b, i;
+    uint32_t s = seed;
+    memcpy(t, src, n);
+    for (b = 1; (b + 1) * sector <= n; b += 2) {
+        size_t at = b * sector + 300, dist = 1000 + (b * 371) % 1001;
+        for (i = 0; i < 600; i++)
+            t[at + i] = (uint8_t)tu_rand(&s);
+        memcpy(t + at + dist, t + at, 600);
+    }
+    return t;
+}
+
+/* The in-place decode of a payload as a device sees it: the target stream
+ * produced so far (stream order) is all read_dst may return, and only from
+ * the block the decoder is in (from its first byte to what earlier calls
+ * produced). A read outside that is recorded and refused (DFOTA_ERR_IO). */
+struct winio {
+    const uint8_t *src, *payload;
+    size_t src_len, payload_len;
+    const uint8_t *made;     /* the target stream produced so far */
+    uint32_t made_len;
+    const struct dfota_patch *p;
+    uint32_t dst_size, sector;
+    const struct dfota_pkg_run *runs;
+    uint32_t nruns;
+    uint32_t reads, bad;     /* read_dst calls, and those refused */
+    uint32_t far;            /* bytes read that were more than 256 back */
+    uint32_t end_pos;        /* the decoder's stream position when it stopped */
+};
+
+/* the first stream position of the block that holds stream position pos */
+static uint32_t block_start_of(const struct winio *w, uint32_t pos)
+{
+    uint32_t i, n = dz_block_count(w->dst_size, w->sector), off, len, addr;
+    for (i = 0; i < n; i++) {
+        dz_block(i, w->dst_size, w->sector, w->runs, w->nruns, &off, &len, &addr);
+        if (pos >= off && pos - off < len)
+            return off;
+    }
+    return w->dst_size;
+}
+
+static int win_payload(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    struct winio *w = ctx;
+    if (off > w->payload_len || len > w->payload_len - off)
+        return DFOTA_ERR_IO;
+    memcpy(buf, w->payload + off, len);
+    return DFOTA_OK;
+}
+
+static int win_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    struct winio *w = ctx;
+    if (off > w->src_len || len > w->src_len - off)
+        return DFOTA_ERR_IO;
+    memcpy(buf, w->src + off, len);
+    return DFOTA_OK;
+}
+
+static int win_dst(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    struct winio *w = ctx;
+    uint32_t pos = w->p->st.out_pos, from = block_start_of(w, pos);
+    w->reads++;
+    if (!len || off < from || off > w->made_len || len > w->made_len - off) {
+        w->bad++;
+        return DFOTA_ERR_IO;
+    }
+    if (pos - off > 256)
+        w->far += len;
+    memcpy(buf, w->made + off, len);
+    return DFOTA_OK;
+}
+
+/* Decode an in-place payload (res's layout, sector `sector`, header flags
+ * `flags`) in calls of `piece` bytes (0: varying sizes); the stream must
+ * equal want (address order through the blocks) when want is not NULL.
+ * Returns the decoder's error; *w has the read_dst figures. */
+static int win_decode(const uint8_t *src, size_t slen, const uint8_t *want, size_t dlen,
+                      const struct dfota_diff_result *res, const uint8_t *payload, size_t plen,
+                      uint32_t sector, uint32_t flags, uint32_t piece, struct winio *w)
+{
+    static struct dfota_patch p;
+    struct dfota_pkg_header h;
+    uint8_t *out = malloc(dlen + 1);
+    struct dfota_pkg_run one;
+    struct dfota_patch_io io = { w, win_payload, win_src, win_dst, res->runs, res->nruns };
+    uint32_t pos = 0, k = 0, i, n;
+    int rc;
+
+    assert_non_null(out);
+    memset(w, 0, sizeof *w);
+    w->src = src;
+    w->src_len = slen;
+    w->payload = payload;
+    w->payload_len = plen;
+    w->made = out;
+    w->p = &p;
+    w->dst_size = (uint32_t)dlen;
+    w->sector = sector;
+    /* the write order: the header's runs, or its one run (forward or backward) */
+    if (flags & DFOTA_PKG_F_RUNS) {
+        w->runs = res->runs;
+        w->nruns = res->nruns;
+    } else {
+        dz_one_run(&one, (uint32_t)dlen, sector, (flags & DFOTA_PKG_F_BACKWARD) != 0);
+        w->runs = &one;
+        w->nruns = 1;
+    }
+    if (!(flags & DFOTA_PKG_F_RUNS))
+        io.nruns = 0;
+    memset(&h, 0, sizeof h);
+    h.algorithm = res->algorithm;
+    h.coder = DFOTA_CODER_RC1;
+    h.src_size = (uint32_t)slen;
+    h.dst_size = (uint32_t)dlen;
+    h.payload_size = (uint32_t)plen;
+    h.flags = flags;
+    h.sector_size = sector;
+    h.nruns = io.nruns;
+    memcpy(h.runs, res->runs, sizeof h.runs);
+    assert_int_equal(dfota_patch_init(&p, &h), DFOTA_OK);
+    rc = DFOTA_OK;
+    while (pos < dlen) {
+        n = piece ? piece : 1 + (k++ * 53) % 700;
+        if (n > dlen - pos)
+            n = (uint32_t)(dlen - pos);
+        if ((rc = dfota_patch_decode(&p, &io, out + pos, n)))
+            break;
+        pos += n;
+        w->made_len = pos;           /* what the device has programmed by now */
+    }
+    w->end_pos = p.st.out_pos;
+    if (!rc && !dfota_patch_done(&p))
+        rc = DFOTA_ERR_CORRUPT;
+    if (!rc && want) {
+        n = dz_block_count((uint32_t)dlen, sector);
+        for (i = 0; i < n; i++) {
+            uint32_t off, len, addr;
+            dz_block(i, (uint32_t)dlen, sector, w->runs, w->nruns, &off, &len, &addr);
+            assert_memory_equal(out + off, want + addr, len);
+        }
+    }
+    free(out);
+    return rc;
+}
+
+static void win_diff(const uint8_t *src, size_t slen, const uint8_t *dst, size_t dlen,
+                     uint32_t sector, int direction, int window, struct dfota_diff_result *res)
+{
+    struct dfota_diff_opts o;
+    memset(&o, 0, sizeof o);
+    o.inplace = 1;
+    o.sector_size = sector;
+    o.lag = 2;
+    o.direction = direction;
+    o.codec = DFOTA_ALG_DZ2;
+    o.window = window;
+    o.decoder_ram = g_ram;
+    assert_int_equal(dfota_diff(src, slen, dst, dlen, &o, res), DFOTA_OK);
+    assert_int_equal(res->algorithm, DFOTA_ALG_DZ2);
+    assert_true(res->flags & DFOTA_PKG_F_INPLACE);
+}
+
+/* With window BLOCK the repeats are target copies (smaller than RING's
+ * literals); with DFOTA_PKG_F_BLOCKWIN in the header the payload decodes
+ * to the target, its far bytes read back from the current block only, in
+ * any output piece size; the same payload under a header without the flag
+ * fails with DFOTA_ERR_CORRUPT, never with a wrong target. The ring's
+ * payload needs no read-back. dfota_diff alone takes AUTO as RING. Forward,
+ * backward and the order search (direction auto), the full model and the
+ * 4k profile's small one. */
+static void test_blockwin_decode(void **st)
+{
+    static const uint32_t pieces[] = { 0, 1, 200, 256, 257, 4096, 0xFFFFFFFFu };
+    static const int dirs[] = { DFOTA_DIR_FORWARD, DFOTA_DIR_BACKWARD, DFOTA_DIR_AUTO };
+    static const char *names[] = { "forward", "backward", "auto" };
+    const size_t n = 40000;
+    uint8_t *a = tu_image(n, 71), *b = win_target(a, n, 4096, 72);
+    size_t d, i;
+    (void)st;
+    for (d = 0; d < 6; d++) {
+        struct dfota_diff_result ring, blk, au;
+        struct winio w;
+        uint32_t fl;
+        g_ram = d < 3 ? 0 : DFOTA_DECODER_RAM_4K;   /* the full model, then the small one */
+        win_diff(a, n, b, n, 4096, dirs[d % 3], DFOTA_WIN_RING, &ring);
+        win_diff(a, n, b, n, 4096, dirs[d % 3], DFOTA_WIN_BLOCK, &blk);
+        win_diff(a, n, b, n, 4096, dirs[d % 3], DFOTA_WIN_AUTO, &au);
+        g_ram = 0;
+        print_message("blockwin %s%s: ring %zu bytes, block %zu\n", names[d % 3],
+                      d < 3 ? "" : " (4k)", ring.payload_size, blk.payload_size);
+        /* 4 blocks of 600 repeated bytes: literals under the ring */
+        assert_true(blk.payload_size + 4 * 400 < ring.payload_size);
+        assert_false(blk.flags & DFOTA_PKG_F_BLOCKWIN);   /* (the package sets it) */
+        if (d % 3 != 2)
+            assert_int_equal(blk.flags, ring.flags);
+        assert_int_equal(au.payload_size, ring.payload_size);
+        assert_memory_equal(au.payload, ring.payload, ring.payload_size);
+        fl = blk.flags | DFOTA_PKG_F_BLOCKWIN;
+        for (i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+            uint32_t piece = pieces[i] == 0xFFFFFFFFu ? (uint32_t)n : pieces[i];
+            assert_int_equal(win_decode(a, n, b, n, &blk, blk.payload, blk.payload_size, 4096, fl,
+                                        piece, &w), DFOTA_OK);
+            assert_int_equal(w.bad, 0);
+            if (piece < 1000)
+                assert_true(w.far > 0);      /* the repeats came back through read_dst */
+        }
+        /* the same payload, the header without the flag */
+        assert_int_equal(win_decode(a, n, b, n, &blk, blk.payload, blk.payload_size, 4096,
+                                    blk.flags, 0, &w), DFOTA_ERR_CORRUPT);
+        assert_int_equal(w.reads, 0);
+        assert_int_equal(win_decode(a, n, b, n, &blk, blk.payload, blk.payload_size, 4096,
+                                    blk.flags, (uint32_t)n, &w), DFOTA_ERR_CORRUPT);
+        /* the ring's payload: no read-back, with the flag or without */
+        assert_int_equal(win_decode(a, n, b, n, &ring, ring.payload, ring.payload_size, 4096,
+                                    ring.flags, 0, &w), DFOTA_OK);
+        assert_int_equal(w.reads, 0);
+        dfota_diff_result_free(&ring);
+        dfota_diff_result_free(&blk);
+        dfota_diff_result_free(&au);
+    }
+    free(a);
+    free(b);
+}
+
+/* The decoder never asks read_dst for a byte before the current block:
+ * a payload made for 8 KiB blocks whose repeats cross the 4 KiB line
+ * (chunk at 3000, again at 5000), decoded as if its blocks were 4 KiB
+ * with the flag, is refused (DFOTA_ERR_CORRUPT) at the repeat, stream
+ * byte 5000, with no read before the block start; and damaged BLOCKWIN payloads never make such a read
+ * either (any other result is allowed). */
+static void test_blockwin_block_start(void **st)
+{
+    const size_t n = 32768;
+    uint8_t *a = tu_image(n, 81), *b = malloc(n);
+    struct dfota_diff_result r8, blk;
+    struct winio w;
+    uint32_t s = 83, fl;
+    size_t i, k;
+    int rc;
+    (void)st;
+    memcpy(b, a, n);
+    for (i = 0; i < 600; i++)
+        b[3000 + i] = (uint8_t)tu_rand(&s);
+    memcpy(b + 5000, b + 3000, 600);
+    win_diff(a, n, b, n, 8192, DFOTA_DIR_FORWARD, DFOTA_WIN_BLOCK, &r8);
+    fl = r8.flags | DFOTA_PKG_F_BLOCKWIN;
+    /* at its own sector size it decodes, reading back across 4096 */
+    assert_int_equal(win_decode(a, n, b, n, &r8, r8.payload, r8.payload_size, 8192, fl, 256, &w),
+                     DFOTA_OK);
+    assert_int_equal(w.bad, 0);
+    assert_true(w.far > 0);
+    for (k = 0; k < 3; k++) {
+        static const uint32_t pieces[] = { 256, 0, 4096 };
+        rc = win_decode(a, n, b, n, &r8, r8.payload, r8.payload_size, 4096, fl, pieces[k], &w);
+        assert_int_equal(w.bad, 0);
+        assert_int_equal(rc, DFOTA_ERR_CORRUPT);
+        assert_int_equal(w.end_pos, 5000);   /* at the repeat, whose bytes are in block 0 */
+    }
+    dfota_diff_result_free(&r8);
+    /* damaged payloads, with the flag: no read outside the block */
+    free(b);
+    b = win_target(a, n, 4096, 84);
+    win_diff(a, n, b, n, 4096, DFOTA_DIR_FORWARD, DFOTA_WIN_BLOCK, &blk);
+    fl = blk.flags | DFOTA_PKG_F_BLOCKWIN;
+    for (k = 0; k < 300; k++) {
+        uint8_t *p = malloc(blk.payload_size);
+        memcpy(p, blk.payload, blk.payload_size);
+        p[1 + tu_rand(&s) % (blk.payload_size - 1)] ^= (uint8_t)(1u << (tu_rand(&s) & 7));
+        (void)win_decode(a, n, NULL, n, &blk, p, blk.payload_size, 4096, fl,
+                         k % 2 ? 256 : 0, &w);
+        if (w.bad)
+            fail_msg("damaged payload %zu: %u read_dst calls outside the block", k, w.bad);
+        free(p);
+    }
+    dfota_diff_result_free(&blk);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -811,6 +1102,8 @@ int main(void)
         cmocka_unit_test(test_direction_race),
         cmocka_unit_test(test_direction_runs),
         cmocka_unit_test(test_direction_wide),
+        cmocka_unit_test(test_blockwin_decode),
+        cmocka_unit_test(test_blockwin_block_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1361,6 +1361,661 @@ static void test_host_and_budget_overflows(void **st)
     free(p);
 }
 
+/* ---- in place, target copies over the whole block (DFOTA_PKG_F_BLOCKWIN) ---- */
+
+/* The pair's source, and a target that repeats itself within its 4 KiB
+ * blocks beyond the decoder's 256-byte ring: in every other block a new
+ * 600-byte random chunk at +300, again 1000 to 2000 bytes later. */
+static struct tu_pair win_pair(const struct tu_pair *f)
+{
+    struct tu_pair w = { f->a, malloc(N), N, N };
+    size_t b, i;
+    uint32_t s = 17;
+    assert_non_null(w.b);
+    memcpy(w.b, f->a, N);
+    for (b = 1; (b + 1) * 4096 <= N; b += 2) {
+        size_t at = b * 4096 + 300, dist = 1000 + (b * 371) % 1001;
+        for (i = 0; i < 600; i++)
+            w.b[at + i] = (uint8_t)tu_rand(&s);
+        memcpy(w.b + at + dist, w.b + at, 600);
+    }
+    return w;
+}
+
+/* An in-place package (4 KiB sectors) with the target window given (enum
+ * dfota_window, as dfota diff --target-window), the block check (0: the
+ * device's digest table, or a chain of 4- or 16-byte entries) and header
+ * format (0: the default); *rc what dfota_package_build returned. */
+static uint8_t *win_package_rc(const struct tu_pair *w, int window, uint32_t lag,
+                               unsigned block_digest, unsigned format, size_t *plen, int *rc)
+{
+    struct dfota_diff_opts o;
+    struct dfota_pkg_meta meta = { "", "1.0.0", "1.1.0", 0, format };
+    uint8_t pk[32], sk[64], *pkg = NULL;
+    memset(&o, 0, sizeof o);
+    o.inplace = 1;
+    o.sector_size = 4096;
+    o.lag = lag;
+    o.window = window;
+    o.block_digest = block_digest;
+    tu_keys(pk, sk);
+    *rc = dfota_package_build(w->a, w->alen, w->b, w->blen, &o, &meta, sk, &pkg, plen, NULL);
+    return pkg;
+}
+
+/* the same, with the device's digest table and format 2, which must build */
+static uint8_t *win_package(const struct tu_pair *w, int window, uint32_t lag, size_t *plen)
+{
+    int rc;
+    uint8_t *pkg = win_package_rc(w, window, lag, 0, 0, plen, &rc);
+    assert_int_equal(rc, DFOTA_OK);
+    return pkg;
+}
+
+/* The in-place flash of a device: where scratch and the digest table are. */
+static uint32_t table_at(const struct tu_device *d, const uint8_t *pkg, size_t plen, uint32_t *tab)
+{
+    struct dfota_pkg_header h;
+    assert_int_equal(dfota_pkg_parse(&h, pkg, plen), DFOTA_OK);
+    *tab = dfota_devtable_size(&h, 16);
+    return d->cfg.layout.staging + d->cfg.layout.staging_size / 4096 * 4096 - *tab;
+}
+
+/* after a dry run that failed (or was cut): nothing pending, the old
+ * image in the firmware region, bank 0 active */
+static void assert_old_boots(struct tu_device *d, const struct tu_pair *w, const char *what)
+{
+    struct dfota_engine e;
+    simflash_power_on(&d->flash);
+    assert_int_equal(dfota_init(&e, &d->cfg), DFOTA_OK);
+    if (dfota_pending(&e))
+        fail_msg("%s: an update is pending", what);
+    assert_int_equal(dfota_active_slot(&e), 0);
+    if (memcmp(d->flash.mem + d->cfg.layout.slot[0], w->a, N))
+        fail_msg("%s: the old image was written over", what);
+    assert_false(d->flash.violation);
+}
+
+/* dfota_package_build with window AUTO sets the flag for such a pair (and
+ * RING does not): the package applies through dfota_check and
+ * dfota_install. The dry run programs the blocks into scratch (each slot
+ * holds the last block that took it) and writes neither the firmware nor
+ * anything but scratch and the digest table; the ring's package writes no
+ * scratch. */
+static void test_blockwin_install(void **st)
+{
+    struct tu_pair *f = *st, w = win_pair(f);
+    struct dfota_pkg_header h, hr;
+    struct tu_device d;
+    struct dfota_engine e;
+    size_t plen, rlen;
+    uint8_t *p = win_package(&w, DFOTA_WIN_AUTO, 2, &plen), *r, *before;
+    uint32_t tab, at, n, i, sc;
+
+    assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+    assert_int_equal(h.algorithm, DFOTA_ALG_DZ2);
+    assert_true(h.flags & DFOTA_PKG_F_INPLACE);
+    assert_true(h.flags & DFOTA_PKG_F_DEVTABLE);
+    assert_true(h.flags & DFOTA_PKG_F_BLOCKWIN);
+    r = win_package(&w, DFOTA_WIN_RING, 2, &rlen);
+    assert_int_equal(dfota_pkg_parse(&hr, r, rlen), DFOTA_OK);
+    assert_false(hr.flags & DFOTA_PKG_F_BLOCKWIN);
+    print_message("blockwin package %zu bytes, ring %zu\n", plen, rlen);
+    assert_true(plen < rlen);
+    {
+        /* window BLOCK on this pair: the flag too */
+        size_t blen;
+        uint8_t *q = win_package(&w, DFOTA_WIN_BLOCK, 2, &blen);
+        struct dfota_pkg_header hb;
+        assert_int_equal(dfota_pkg_parse(&hb, q, blen), DFOTA_OK);
+        assert_true(hb.flags & DFOTA_PKG_F_BLOCKWIN);
+        free(q);
+    }
+    /* and window AUTO on the plain release (no far repeats): the payload
+     * decodes under the ring's rule, no flag */
+    {
+        size_t qlen;
+        uint8_t *q = win_package(f, DFOTA_WIN_AUTO, 2, &qlen);
+        struct dfota_pkg_header hq;
+        assert_int_equal(dfota_pkg_parse(&hq, q, qlen), DFOTA_OK);
+        if (hq.flags & DFOTA_PKG_F_BLOCKWIN)
+            print_message("note: window AUTO set BLOCKWIN on the plain release too\n");
+        tu_attempt(f, DFOTA_LAYOUT_INPLACE, q, qlen, NULL, 4, 1, DFOTA_OK);
+        free(q);
+    }
+
+    tu_attempt(&w, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 4, 1, DFOTA_OK);
+    tu_attempt(&w, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 4, 0, DFOTA_OK);
+    tu_attempt(&w, DFOTA_LAYOUT_INPLACE, r, rlen, NULL, 4, 1, DFOTA_OK);
+
+    /* the dry run, for both packages */
+    for (i = 0; i < 2; i++) {
+        const uint8_t *pk = i ? r : p;
+        size_t pl = i ? rlen : plen;
+        struct dfota_pkg_header *hh = i ? &hr : &h;
+        tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 4, 2 * N);
+        tu_device_load(&d, 0, w.a, N, pk, pl);
+        before = malloc(d.flash.size);
+        assert_non_null(before);
+        memcpy(before, d.flash.mem, d.flash.size);
+        at = table_at(&d, pk, pl, &tab);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        simflash_reset_counters(&d.flash);
+        assert_int_equal(dfota_check(&e), DFOTA_OK);
+        assert_false(d.flash.violation);
+        /* the firmware region untouched */
+        assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], before + d.cfg.layout.slot[0],
+                            d.cfg.layout.slot_size);
+        /* outside scratch and the table: nothing */
+        sc = d.cfg.layout.scratch;
+        assert_memory_equal(d.flash.mem, before, sc);
+        assert_memory_equal(d.flash.mem + sc + d.cfg.layout.scratch_size,
+                            before + sc + d.cfg.layout.scratch_size,
+                            at - sc - d.cfg.layout.scratch_size);
+        assert_memory_equal(d.flash.mem + at + tab, before + at + tab, d.flash.size - at - tab);
+        n = dz_block_count(hh->dst_size, 4096);
+        if (i == 0) {
+            /* each slot holds the last block of the stream that took it:
+             * blocks n-4 .. n-1 in slots (n-4) % 4 .. (n-1) % 4 */
+            uint32_t j;
+            assert_true(d.flash.erases >= n);
+            for (j = n - 4; j < n; j++) {
+                uint32_t off, len, addr;
+                dz_block(j, hh->dst_size, 4096, hh->runs, hh->nruns, &off, &len, &addr);
+                assert_memory_equal(d.flash.mem + sc + (j % 4) * 4096, w.b + addr, len);
+            }
+        } else {
+            /* the ring's package: scratch as it was, no erase but the table's */
+            assert_memory_equal(d.flash.mem + sc, before + sc, d.cfg.layout.scratch_size);
+            assert_true(d.flash.erases <= tab / 4096);
+        }
+        /* then the install (no second dry run) ends on the target */
+        assert_int_equal(dfota_install(&e), DFOTA_OK);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_false(dfota_pending(&e));
+        assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], w.b, N);
+        assert_false(d.flash.violation);
+        free(before);
+        tu_device_free(&d);
+    }
+    free(r);
+    free(p);
+    free(w.b);
+}
+
+/* A BLOCKWIN package of lag `lag` on a device of `slots` scratch sectors
+ * (ecc 1: ECC flash; 2: writes held until sync, simflash_set_cache): a power cut at every step-th operation of the
+ * install, then power-ups until the target boots. More slots than lag + 2
+ * make batches of several blocks, so a resume finds up to slots - 1
+ * uncommitted blocks in scratch beside the slot its dry run uses. */
+static void win_cut_sweep(const struct tu_pair *w, uint32_t lag, uint32_t slots, int ecc,
+                          unsigned parts)
+{
+    struct tu_device d;
+    struct dfota_engine e;
+    size_t plen;
+    uint8_t *p = win_package(w, DFOTA_WIN_AUTO, lag, &plen), *initial;
+    uint64_t ops, k;
+    struct dfota_pkg_header h;
+
+    assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+    assert_true(h.flags & DFOTA_PKG_F_BLOCKWIN);
+    tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, slots, 2 * N);
+    tu_device_load(&d, 0, w->a, N, p, plen);
+    if (ecc == 1)
+        assert_int_equal(simflash_set_ecc(&d.flash, 1), 0);
+    if (ecc == 2)
+        assert_int_equal(simflash_set_cache(&d.flash, 1), 0);
+    initial = malloc(d.flash.size);
+    assert_non_null(initial);
+    memcpy(initial, d.flash.mem, d.flash.size);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    assert_int_equal(dfota_install(&e), DFOTA_OK);
+    ops = d.flash.ops;
+    for (k = 0; k < ops; k += 1 + ops / parts) {
+        char id[80];
+        snprintf(id, sizeof id, "lag %u, %u slots%s: cut at %llu", lag, slots,
+                 ecc == 1 ? ", ECC" : ecc == 2 ? ", cache" : "",
+                 (unsigned long long)k);
+        memcpy(d.flash.mem, initial, d.flash.size);
+        if (ecc == 2) {
+            assert_int_equal(simflash_set_cache(&d.flash, 0), 0);
+            memcpy(d.flash.mem, initial, d.flash.size);
+            assert_int_equal(simflash_set_cache(&d.flash, 1), 0);
+        }
+        if (ecc == 1) {
+            assert_int_equal(simflash_set_ecc(&d.flash, 0), 0);
+            assert_int_equal(simflash_set_ecc(&d.flash, 1), 0);
+        }
+        simflash_power_on(&d.flash);
+        simflash_reset_counters(&d.flash);
+        d.flash.cut_after = k;
+        d.flash.tear_seed = (uint32_t)k * 40503u + 9;
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_int_equal(dfota_install(&e), DFOTA_ERR_IO);
+        simflash_power_on(&d.flash);
+        if (dfota_init(&e, &d.cfg) != DFOTA_OK)
+            fail_msg("%s: dfota_init fails after the cut", id);
+        settle_to_target(&d, (struct tu_pair *)w, id);
+        if (d.flash.violation)
+            fail_msg("%s: %s", id, d.flash.why);
+    }
+    free(initial);
+    tu_device_free(&d);
+    free(p);
+}
+
+/* Power cuts: in the dry run of dfota_check (nothing pending after it,
+ * the old image boots, an install then ends on the target), and at every
+ * few operations of dfota_install (the dry run, then the apply; each
+ * resume runs the dry run again from its checkpoint, into the slot of its
+ * first block), with a second cut inside that resume too: the target
+ * boots in the end. */
+static void test_blockwin_cuts(void **st)
+{
+    struct tu_pair *f = *st, w = win_pair(f);
+    struct tu_device d;
+    struct dfota_engine e;
+    size_t plen;
+    uint8_t *p = win_package(&w, DFOTA_WIN_AUTO, 1, &plen), *initial;
+    uint64_t ops, k, step;
+    struct dfota_pkg_header h;
+
+    assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+    assert_true(h.flags & DFOTA_PKG_F_BLOCKWIN);
+    tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 3, 2 * N);
+    tu_device_load(&d, 0, w.a, N, p, plen);
+    initial = malloc(d.flash.size);
+    assert_non_null(initial);
+    memcpy(initial, d.flash.mem, d.flash.size);
+
+    /* (1) cut in dfota_check's dry run */
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    assert_int_equal(dfota_check(&e), DFOTA_OK);
+    ops = d.flash.ops;
+    assert_true(ops > 15 * 2);                   /* an erase and programs a block */
+    for (k = 0; k < ops; k += 1 + ops / 40) {
+        char id[64];
+        snprintf(id, sizeof id, "dry run cut at %llu", (unsigned long long)k);
+        memcpy(d.flash.mem, initial, d.flash.size);
+        simflash_power_on(&d.flash);
+        simflash_reset_counters(&d.flash);
+        d.flash.cut_after = k;
+        d.flash.tear_seed = (uint32_t)k + 5;
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_int_equal(dfota_check(&e), DFOTA_ERR_IO);
+        assert_old_boots(&d, &w, id);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_int_equal(dfota_install(&e), DFOTA_OK);
+        assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], w.b, N);
+    }
+
+    /* (2) cut anywhere in dfota_install */
+    memcpy(d.flash.mem, initial, d.flash.size);
+    simflash_power_on(&d.flash);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    assert_int_equal(dfota_install(&e), DFOTA_OK);
+    ops = d.flash.ops;
+#if defined(__SANITIZE_ADDRESS__)
+    step = 1 + ops / 40;
+#else
+    step = 1 + ops / 150;
+#endif
+    for (k = 0; k < ops; k += step) {
+        char id[64];
+        snprintf(id, sizeof id, "install cut at %llu", (unsigned long long)k);
+        memcpy(d.flash.mem, initial, d.flash.size);
+        simflash_power_on(&d.flash);
+        simflash_reset_counters(&d.flash);
+        d.flash.cut_after = k;
+        d.flash.tear_seed = (uint32_t)k * 2654435761u + 1;
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_int_equal(dfota_install(&e), DFOTA_ERR_IO);
+        settle_to_target(&d, &w, id);
+        assert_false(d.flash.violation);
+    }
+
+    /* (3) a cut in the apply, then one inside the resume (its dry run
+     * from the checkpoint, or its apply), then resume again */
+    for (k = ops / 3; k < ops; k += ops / 3) {
+        uint64_t rops, j;
+        uint8_t *cut = malloc(d.flash.size);
+        assert_non_null(cut);
+        memcpy(d.flash.mem, initial, d.flash.size);
+        simflash_power_on(&d.flash);
+        simflash_reset_counters(&d.flash);
+        d.flash.cut_after = k;
+        d.flash.clean_cut = 1;
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_int_equal(dfota_install(&e), DFOTA_ERR_IO);
+        d.flash.clean_cut = 0;
+        simflash_power_on(&d.flash);
+        memcpy(cut, d.flash.mem, d.flash.size);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_true(dfota_pending(&e));
+        assert_true(e.blocks_done > 0);
+        simflash_reset_counters(&d.flash);
+        assert_int_equal(dfota_resume(&e), DFOTA_OK);
+        assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], w.b, N);
+        rops = d.flash.ops;
+        for (j = 0; j < rops; j += 1 + rops / 30) {
+            char id[80];
+            snprintf(id, sizeof id, "cut at %llu, then at %llu of the resume",
+                     (unsigned long long)k, (unsigned long long)j);
+            memcpy(d.flash.mem, cut, d.flash.size);
+            simflash_power_on(&d.flash);
+            simflash_reset_counters(&d.flash);
+            d.flash.cut_after = j;
+            d.flash.tear_seed = (uint32_t)j + 77;
+            assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+            assert_int_equal(dfota_resume(&e), DFOTA_ERR_IO);
+            settle_to_target(&d, &w, id);
+            assert_false(d.flash.violation);
+        }
+        free(cut);
+    }
+    free(initial);
+    tu_device_free(&d);
+    free(p);
+    /* (4) other batch sizes, on ECC flash and with writes held until sync too */
+#if defined(__SANITIZE_ADDRESS__)
+    win_cut_sweep(&w, 1, 6, 0, 30);
+    win_cut_sweep(&w, 2, 4, 1, 30);
+    win_cut_sweep(&w, 0, 5, 1, 30);
+    win_cut_sweep(&w, 0, 2, 0, 30);
+    win_cut_sweep(&w, 2, 4, 2, 30);
+#else
+    win_cut_sweep(&w, 1, 6, 0, 120);
+    win_cut_sweep(&w, 2, 4, 1, 120);
+    win_cut_sweep(&w, 0, 5, 1, 120);
+    win_cut_sweep(&w, 2, 9, 0, 120);
+    win_cut_sweep(&w, 0, 2, 0, 120);
+    win_cut_sweep(&w, 2, 4, 2, 120);
+#endif
+    free(w.b);
+}
+
+/* Window AUTO means RING where the engine has no BLOCKWIN (a block digest
+ * chain, format 1): no flag, and the packages install. Window BLOCK in
+ * format 1 is refused (DFOTA_ERR_ARG); with a block digest chain it sets
+ * the flag, and the package installs, also across power cuts (a resume
+ * without a dry run: the apply reads the block back from its slot). */
+static void test_blockwin_other_checks(void **st)
+{
+    struct tu_pair *f = *st, w = win_pair(f);
+    struct dfota_pkg_header h;
+    size_t plen;
+    uint8_t *p;
+    int rc;
+    unsigned bd;
+
+    p = win_package_rc(&w, DFOTA_WIN_BLOCK, 2, 0, DFOTA_PKG_FORMAT_V1, &plen, &rc);
+    assert_int_equal(rc, DFOTA_ERR_ARG);
+    free(p);
+    p = win_package_rc(&w, DFOTA_WIN_AUTO, 2, 0, DFOTA_PKG_FORMAT_V1, &plen, &rc);
+    assert_int_equal(rc, DFOTA_OK);
+    assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+    assert_int_equal(h.format_version, DFOTA_PKG_FORMAT_V1);
+    assert_false(h.flags & DFOTA_PKG_F_BLOCKWIN);
+    tu_attempt(&w, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 4, 1, DFOTA_OK);
+    free(p);
+    for (bd = 4; bd <= 16; bd += 12) {
+        struct tu_device d;
+        struct dfota_engine e;
+        uint8_t *initial;
+        uint64_t ops, k;
+        p = win_package_rc(&w, DFOTA_WIN_AUTO, 2, bd, 0, &plen, &rc);
+        assert_int_equal(rc, DFOTA_OK);
+        assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+        assert_true(h.flags & DFOTA_PKG_F_BLOCKHASH);
+        assert_false(h.flags & DFOTA_PKG_F_BLOCKWIN);
+        tu_attempt(&w, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 4, 1, DFOTA_OK);
+        free(p);
+        p = win_package_rc(&w, DFOTA_WIN_BLOCK, 2, bd, 0, &plen, &rc);
+        assert_int_equal(rc, DFOTA_OK);
+        assert_int_equal(dfota_pkg_parse(&h, p, plen), DFOTA_OK);
+        assert_true(h.flags & DFOTA_PKG_F_BLOCKHASH);
+        assert_true(h.flags & DFOTA_PKG_F_BLOCKWIN);
+        tu_attempt(&w, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 4, 1, DFOTA_OK);
+        tu_attempt(&w, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 4, 0, DFOTA_OK);
+        tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 4, 2 * N);
+        tu_device_load(&d, 0, w.a, N, p, plen);
+        initial = malloc(d.flash.size);
+        assert_non_null(initial);
+        memcpy(initial, d.flash.mem, d.flash.size);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        simflash_reset_counters(&d.flash);
+        assert_int_equal(dfota_install(&e), DFOTA_OK);
+        ops = d.flash.ops;
+        for (k = 0; k < ops; k += 1 + ops / 60) {
+            char id[64];
+            snprintf(id, sizeof id, "chain %u, cut at %llu", bd, (unsigned long long)k);
+            memcpy(d.flash.mem, initial, d.flash.size);
+            simflash_power_on(&d.flash);
+            simflash_reset_counters(&d.flash);
+            d.flash.cut_after = k;
+            d.flash.tear_seed = (uint32_t)k + 3;
+            assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+            assert_int_equal(dfota_install(&e), DFOTA_ERR_IO);
+            settle_to_target(&d, &w, id);
+            assert_false(d.flash.violation);
+        }
+        free(initial);
+        tu_device_free(&d);
+        free(p);
+    }
+    free(w.b);
+}
+
+/* A flash port between the engine and the simulated flash that fails in
+ * the scratch area: the read_err-th read there returns an error, the
+ * flip-th has a bit flipped, or the drop-th program there does not stick
+ * (one byte of it stays erased). 0: off. */
+struct winport {
+    struct dfota_flash port;
+    struct simflash *f;
+    uint32_t lo, hi;             /* scratch */
+    unsigned reads, progs, read_err, flip, drop, hit;
+};
+
+static int wp_read(void *ctx, uint32_t a, void *buf, uint32_t l)
+{
+    struct winport *x = ctx;
+    int rc;
+    if (a < x->hi && a + l > x->lo) {
+        x->reads++;
+        if (x->read_err && x->reads == x->read_err) {
+            x->hit++;
+            return SIMFLASH_IOERR;
+        }
+    }
+    rc = x->f->port.read(x->f->port.ctx, a, buf, l);
+    if (!rc && l && x->flip && a < x->hi && a + l > x->lo && x->reads == x->flip) {
+        ((uint8_t *)buf)[(x->reads * 131u) % l] ^= 0x04;
+        x->hit++;
+    }
+    return rc;
+}
+
+static int wp_prog(void *ctx, uint32_t a, const void *b, uint32_t l)
+{
+    struct winport *x = ctx;
+    if (a < x->hi && a + l > x->lo && ++x->progs == x->drop && x->drop) {
+        uint8_t t[DFOTA_IO_BUF];
+        uint32_t i, at = (x->progs * 7u) % (l ? l : 1);
+        if (l <= sizeof t) {
+            memcpy(t, b, l);
+            /* a byte that is not erased stays erased */
+            for (i = 0; i < l && t[(at + i) % l] == 0xFF; i++)
+                ;
+            if (i < l) {
+                t[(at + i) % l] = 0xFF;
+                x->hit++;
+                return x->f->port.prog(x->f->port.ctx, a, t, l);
+            }
+            x->drop++;                   /* all erased bytes: the next program */
+        }
+    }
+    return x->f->port.prog(x->f->port.ctx, a, b, l);
+}
+
+static int wp_erase(void *ctx, uint32_t a)
+{
+    struct winport *x = ctx;
+    return x->f->port.erase(x->f->port.ctx, a);
+}
+
+/* The dry run of a BLOCKWIN package with a read error in scratch, a read
+ * of scratch that comes back wrong, and a scratch program that does not
+ * stick: dfota_check (or dfota_install alone) fails with DFOTA_ERR_IO or
+ * DFOTA_ERR_CORRUPT, nothing pending, the old image intact and bootable;
+ * the faults gone, the package installs. A program that does not stick
+ * later, in the apply, costs a retry from the checkpoint. */
+static void test_blockwin_scratch_faults(void **st)
+{
+    struct tu_pair *f = *st, w = win_pair(f);
+    struct tu_device d;
+    struct dfota_engine e;
+    struct winport x;
+    size_t plen;
+    uint8_t *p = win_package(&w, DFOTA_WIN_AUTO, 2, &plen), *initial;
+    unsigned reads, progs, kind, k, failed[3] = { 0, 0, 0 }, runs[3] = { 0, 0, 0 }, applied = 0;
+    int via;
+
+    tu_device_init(&d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, 4, 2 * N);
+    tu_device_load(&d, 0, w.a, N, p, plen);
+    initial = malloc(d.flash.size);
+    assert_non_null(initial);
+    memcpy(initial, d.flash.mem, d.flash.size);
+    memset(&x, 0, sizeof x);
+    x.port = d.flash.port;
+    x.port.ctx = &x;
+    x.port.read = wp_read;
+    x.port.prog = wp_prog;
+    x.port.erase = wp_erase;
+    x.port.sync = NULL;
+    x.f = &d.flash;
+    x.lo = d.cfg.layout.scratch;
+    x.hi = d.cfg.layout.scratch + d.cfg.layout.scratch_size;
+    d.cfg.flash = &x.port;
+    /* a clean dry run: how many scratch reads and programs it makes */
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    x.reads = x.progs = 0;
+    assert_int_equal(dfota_check(&e), DFOTA_OK);
+    reads = x.reads;
+    progs = x.progs;
+    print_message("blockwin dry run: %u scratch reads, %u scratch programs\n", reads, progs);
+    assert_true(reads > 15 && progs > 15);
+    for (kind = 0; kind < 3; kind++) {
+        unsigned total = kind == 2 ? progs : reads;
+        for (k = 1; k <= total; k += 1 + total / 60) {
+            for (via = 0; via < 2; via++) {
+                char id[80];
+                int rc;
+                snprintf(id, sizeof id, "%s %u (dfota_%s)",
+                         kind == 0 ? "read error" : kind == 1 ? "read flip" : "program dropped", k,
+                         via ? "install" : "check");
+                memcpy(d.flash.mem, initial, d.flash.size);
+                simflash_power_on(&d.flash);
+                x.reads = x.progs = x.hit = 0;
+                x.read_err = kind == 0 ? k : 0;
+                x.flip = kind == 1 ? k : 0;
+                x.drop = kind == 2 ? k : 0;
+                assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+                rc = via ? dfota_install(&e) : dfota_check(&e);
+                if (!x.hit)
+                    fail_msg("%s: the fault was not met", id);
+                runs[kind]++;
+                if (rc == DFOTA_OK) {
+                    /* only a flipped byte that the decoder did not use may pass */
+                    if (kind != 1)
+                        fail_msg("%s: passed", id);
+                    if (via)
+                        assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], w.b, N);
+                    continue;
+                }
+                failed[kind]++;
+                if (rc != DFOTA_ERR_IO && rc != DFOTA_ERR_CORRUPT)
+                    fail_msg("%s: %s", id, dfota_strerror(rc));
+                if (kind == 0 && rc != DFOTA_ERR_IO)
+                    fail_msg("%s: %s, not DFOTA_ERR_IO", id, dfota_strerror(rc));
+                x.read_err = x.flip = x.drop = 0;
+                assert_old_boots(&d, &w, id);
+                /* the faults gone: it installs */
+                assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+                assert_int_equal(dfota_install(&e), DFOTA_OK);
+                assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], w.b, N);
+            }
+        }
+    }
+    print_message("blockwin scratch faults: %u/%u read errors, %u/%u flips, %u/%u dropped "
+                  "programs refused\n", failed[0], runs[0], failed[1], runs[1], failed[2], runs[2]);
+    /* a flip in the read-back of a block is always caught; only the
+     * decoder's read-ahead of bytes it does not use may pass */
+    assert_true(failed[1] * 2 >= runs[1]);
+    /* a port error on an erase or a program of the dry run (simflash's
+     * io_error_at): DFOTA_ERR_IO, the old image boots */
+    memcpy(d.flash.mem, initial, d.flash.size);
+    simflash_power_on(&d.flash);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    assert_int_equal(dfota_check(&e), DFOTA_OK);
+    {
+        uint64_t ops = d.flash.ops, j;
+        for (j = 0; j < ops; j += 1 + ops / 50) {
+            char id[64];
+            snprintf(id, sizeof id, "port error at op %llu of the dry run", (unsigned long long)j);
+            memcpy(d.flash.mem, initial, d.flash.size);
+            simflash_power_on(&d.flash);
+            simflash_reset_counters(&d.flash);
+            d.flash.io_error_at = j;
+            assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+            if (dfota_check(&e) != DFOTA_ERR_IO)
+                fail_msg("%s: not DFOTA_ERR_IO", id);
+            assert_old_boots(&d, &w, id);
+        }
+    }
+    /* and past the dry run, in the apply: a scratch program that does not
+     * stick fails that block's check before its commit; the engine goes
+     * on from its checkpoint (the resumed dry run programs the slot of the
+     * checkpoint's block) and ends on the target */
+    for (k = progs + 1; k < 3 * progs; k += 1 + progs / 20) {
+        char id[64];
+        int rc;
+        snprintf(id, sizeof id, "apply: program %u dropped", k);
+        memcpy(d.flash.mem, initial, d.flash.size);
+        simflash_power_on(&d.flash);
+        x.reads = x.progs = x.hit = 0;
+        x.read_err = x.flip = 0;
+        x.drop = k;
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        rc = dfota_install(&e);
+        if (!x.hit)
+            break;                       /* past the last program in scratch */
+        x.drop = 0;
+        if (rc != DFOTA_OK) {
+            assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+            assert_true(dfota_pending(&e));
+            rc = dfota_resume(&e);
+        }
+        if (rc != DFOTA_OK)
+            fail_msg("%s: %s", id, dfota_strerror(rc));
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_false(dfota_pending(&e));
+        assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], w.b, N);
+        assert_false(d.flash.violation);
+        applied++;
+    }
+    assert_true(applied >= 10);
+    free(initial);
+    tu_device_free(&d);
+    free(p);
+    free(w.b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1391,6 +2046,10 @@ int main(void)
         cmocka_unit_test(test_dfj1_idle_record),
         cmocka_unit_test(test_state_calls),
         cmocka_unit_test(test_host_and_budget_overflows),
+        cmocka_unit_test(test_blockwin_install),
+        cmocka_unit_test(test_blockwin_cuts),
+        cmocka_unit_test(test_blockwin_scratch_faults),
+        cmocka_unit_test(test_blockwin_other_checks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -685,6 +685,101 @@ static void test_v1_v2_same_fields(void **st)
     assert_memory_equal(&a, &b, sizeof a);
 }
 
+/* DFOTA_PKG_F_BLOCKWIN (0x80, a 2-byte flags varint): in place and format 2
+ * only. It round-trips in place; without DFOTA_PKG_F_INPLACE (A/B) and in
+ * format 1 the parse refuses it (DFOTA_ERR_HEADER) and the write too
+ * (DFOTA_ERR_ARG). */
+static void test_blockwin(void **st)
+{
+    struct dfota_pkg_header h, g;
+    uint8_t raw[DFOTA_PKG_HEADER_MAX], ab[DFOTA_PKG_HEADER_MAX + 1];
+    uint32_t n, f;
+    size_t m;
+    (void)st;
+    /* v2 in place, with the device's digest table (what dfota diff makes) */
+    sample2(&h);
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE | DFOTA_PKG_F_BLOCKWIN;
+    h.sector_size = 4096;
+    h.lag = 2;
+    h.stream_crc32 = 0x0BADF00D;
+    n = dfota_pkg_header_size(&h);
+    assert_int_equal(n, V2_SIZE + 6 + 1);                 /* flags of 2 bytes */
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    f = h.flags;
+    assert_int_equal(raw[V2_FLAGS], (f & 0x7F) | 0x80);
+    assert_int_equal(raw[V2_FLAGS + 1], f >> 7);
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_OK);
+    assert_int_equal(g.flags, f);
+    assert_true(g.flags & DFOTA_PKG_F_BLOCKWIN);
+    assert_int_equal(g.header_size, n);
+    assert_int_equal(g.sector_size, 4096);
+    assert_int_equal(g.lag, 2);
+    assert_int_equal(g.stream_crc32, 0x0BADF00D);
+    assert_int_equal(dfota_pkg_table_size(&g), 0);        /* no payload bytes of its own */
+    roundtrip2(&h);
+    /* without the flag: one byte shorter, the same fields otherwise */
+    h.flags &= ~DFOTA_PKG_F_BLOCKWIN;
+    assert_int_equal(dfota_pkg_header_size(&h), n - 1);
+    h.flags |= DFOTA_PKG_F_BLOCKWIN;
+    /* with the other in-place flags: a block digest chain, a write order in runs */
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_BLOCKHASH4 |
+              DFOTA_PKG_F_BLOCKSTATE | DFOTA_PKG_F_BLOCKWIN;
+    h.payload_size = 5 + DFOTA_BLOCK_DIGEST_LEN4;          /* 2000 bytes: one block */
+    roundtrip2(&h);
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE | DFOTA_PKG_F_BLOCKWIN |
+              DFOTA_PKG_F_BACKWARD;
+    h.payload_size = 77;
+    roundtrip2(&h);
+
+    /* A/B: refused by the write, and by the parse (the flags varint of
+     * expect2's A/B header replaced by 0x80 0x01, and by 0x81 0x01 too) */
+    sample2(&h);
+    h.flags = DFOTA_PKG_F_BLOCKWIN;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    m = expect2(raw);
+    assert_int_equal(dfota_pkg_parse(&g, raw, m), DFOTA_OK);
+    memcpy(ab, raw, V2_FLAGS);
+    ab[V2_FLAGS] = 0x80;
+    ab[V2_FLAGS + 1] = 0x01;
+    memcpy(ab + V2_FLAGS + 2, raw + V2_FLAGS + 1, m - V2_FLAGS - 1);
+    assert_int_equal(dfota_pkg_parse(&g, ab, m + 1), DFOTA_ERR_HEADER);
+    ab[V2_FLAGS] = 0x80 | DFOTA_PKG_F_BLOCKHASH;            /* with another in-place bit */
+    assert_int_equal(dfota_pkg_parse(&g, ab, m + 1), DFOTA_ERR_HEADER);
+
+    /* the in-place header above with INPLACE taken out of its flags
+     * byte (the rest as it is): refused */
+    sample2(&h);
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE | DFOTA_PKG_F_BLOCKWIN;
+    h.sector_size = 4096;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    n = dfota_pkg_header_size(&h);
+    raw[V2_FLAGS] = (uint8_t)(raw[V2_FLAGS] & ~DFOTA_PKG_F_INPLACE);
+    assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_ERR_HEADER);
+
+    /* format 1: the write refuses it, and so does the parse of a v1
+     * header with the bit set in its flags word */
+    sample(&h);
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BLOCKWIN;
+    h.sector_size = 4096;
+    h.lag = 2;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE | DFOTA_PKG_F_BLOCKWIN;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    assert_int_equal(dfota_pkg_parse(&g, raw, DFOTA_PKG_V1_HEADER_SIZE), DFOTA_OK);
+    raw[DFOTA_V1_OFF_FLAGS] = (uint8_t)(raw[DFOTA_V1_OFF_FLAGS] | DFOTA_PKG_F_BLOCKWIN);
+    assert_int_equal(dfota_pkg_parse(&g, raw, DFOTA_PKG_V1_HEADER_SIZE), DFOTA_ERR_HEADER);
+    /* and a v2 BLOCKWIN header written again as v1 */
+    sample2(&h);
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE | DFOTA_PKG_F_BLOCKWIN;
+    h.sector_size = 4096;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    assert_int_equal(dfota_pkg_parse(&g, raw, sizeof raw), DFOTA_OK);
+    g.format_version = DFOTA_PKG_FORMAT_V1;
+    assert_int_equal(dfota_pkg_write(&g, raw), DFOTA_ERR_ARG);
+}
+
 static void test_strerror(void **st)
 {
     int e;
@@ -706,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_v2_errors),
         cmocka_unit_test(test_v2_signature),
         cmocka_unit_test(test_v1_v2_same_fields),
+        cmocka_unit_test(test_blockwin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
