@@ -160,9 +160,7 @@ static uint8_t *win_release(const uint8_t *img, size_t len, uint32_t sector, uin
     uint32_t at, L = sector >= 1024 ? 160 : 96, off = sector / 16, r = seed * 2654435761u + 7;
     uint32_t span = sector - off - L; /* the second run ends within the sector */
     for (at = 0; at + sector <= *out_len; at += sector) {
-        uint32_t d = 257 + tu_rand(&r) % (span - 257 + 1), k;
-        if (d < L)
-            d = L;
+        uint32_t d = 257 + tu_rand(&r) % (span - 257 + 1), k;   /* (> L: apart) */
         for (k = 0; k < L; k++)
             q[at + off + k] = q[at + off + d + k] = (uint8_t)tu_rand(&r);
     }
