@@ -52,7 +52,7 @@ size_t fz_release(const uint8_t *src, uint8_t *out, int variant)
                 continue;
             out[o++] = src[i];
         }
-    } else if (variant == 1) {
+    } else if (variant == 1 || variant == 3) {
         memcpy(out, src, len);
         o = len;
     } else {
@@ -62,6 +62,15 @@ size_t fz_release(const uint8_t *src, uint8_t *out, int variant)
     /* constants and pointers that moved */
     for (i = 0; i + 4 <= o; i += 509 + (fz_rand(&seed) % 64) * 4)
         out[i] = (uint8_t)(out[i] + 0x40);
+    if (variant == 3) {
+        /* 96 new bytes at sector offset 32, again 257..352 bytes on */
+        size_t at, k;
+        for (at = 0; at + 512 <= o; at += 512) {
+            size_t d = 257 + fz_rand(&seed) % 96;
+            for (k = 0; k < 96; k++)
+                out[at + 32 + k] = out[at + 32 + d + k] = (uint8_t)fz_rand(&seed);
+        }
+    }
     return o;
 }
 

@@ -23,9 +23,14 @@ void fz_image(uint8_t *p, size_t len, uint32_t seed);
 /* Target images made from src (FZ_SRC_SIZE bytes) for the seed packages:
  *  0: a function inserted, one removed, constants and pointers changed (grows);
  *  1: same size, scattered changes;
- *  2: shrinks to about half, with changes.
+ *  2: shrinks to about half, with changes;
+ *  3: same size, and in every 512-byte sector a run of new random bytes
+ *     and the same run again more than 256 bytes further on in that
+ *     sector: an in-place DZ2 package of it (sectors of 512 bytes or more)
+ *     copies the second from the first only over the whole block, so it
+ *     needs DFOTA_PKG_F_BLOCKWIN.
  * Returns the size written to out (at most FZ_DST_MAX). */
-#define FZ_DST_VARIANTS 3
+#define FZ_DST_VARIANTS 4
 #define FZ_DST_MAX      (FZ_SRC_SIZE + 1024u)
 size_t fz_release(const uint8_t *src, uint8_t *out, int variant);
 

@@ -14,7 +14,8 @@
  *          stream_crc32 and dst_sha256 (when it decodes), so mutated
  *          payloads get past the in-place dry run and the final verify
  *   bit 3  policy: product FZ_PRODUCT and security counter FZ_COUNTER
- *   bit 4  call dfota_check before dfota_install
+ *   bit 4  call dfota_check before dfota_install (it writes nothing but the
+ *          in-place digest table, and with DFOTA_PKG_F_BLOCKWIN scratch)
  *   bit 5  flash erases to 0x00 instead of 0xFF
  *   bit 6  device layout opposite to the package's (A/B <-> in place)
  *   bit 7  program unit 256 bytes instead of 16
@@ -168,11 +169,28 @@ static uint32_t table_size(const struct device *d)
     return (uint64_t)h.header_size + h.payload_size + t > d->cfg.layout.staging_size ? 0 : t;
 }
 
-/* Flash images a and b are the same but for the digest table. */
+/* In place, with DFOTA_PKG_F_BLOCKWIN in the header in staging: the dry
+ * run programs every block into a scratch slot (its target copies read it
+ * back), so dfota_check may write scratch too. */
+static int check_writes_scratch(const struct device *d)
+{
+    struct dfota_pkg_header h;
+    return d->cfg.layout.kind == DFOTA_LAYOUT_INPLACE &&
+           dfota_pkg_parse(&h, d->f.mem + d->cfg.layout.staging, HDR) == DFOTA_OK &&
+           (h.flags & DFOTA_PKG_F_BLOCKWIN);
+}
+
+/* Flash images a and b are the same but for the digest table (and, with
+ * DFOTA_PKG_F_BLOCKWIN, scratch). */
 static int same_but_table(const struct device *d, const uint8_t *a, const uint8_t *b, size_t n)
 {
     const struct dfota_layout *l = &d->cfg.layout;
     uint32_t t = table_size(d), end = l->staging + l->staging_size;
+    if (check_writes_scratch(d)) {
+        uint32_t s0 = l->scratch, s1 = l->scratch + l->scratch_size;
+        return memcmp(a, b, s0) == 0 && memcmp(a + s1, b + s1, end - t - s1) == 0 &&
+               memcmp(a + end, b + end, n - end) == 0;
+    }
     return memcmp(a, b, end - t) == 0 && memcmp(a + end, b + end, n - end) == 0;
 }
 

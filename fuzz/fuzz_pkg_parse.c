@@ -9,8 +9,9 @@
  *    dfota_pkg_write gives the same bytes (parse keeps nothing it would not
  *    write, and writes nothing it did not read: one encoding per header);
  *  - the same fields written in the other format parse back to the same
- *    header (a write order in runs, DFOTA_PKG_F_RUNS, only format 2 holds:
- *    dfota_pkg_write refuses it as format 1);
+ *    header (a write order in runs, DFOTA_PKG_F_RUNS, and target copies over
+ *    the whole block, DFOTA_PKG_F_BLOCKWIN, only format 2 holds:
+ *    dfota_pkg_write refuses them as format 1);
  *  - in place, the write order (the header's runs, or the one run without
  *    DFOTA_PKG_F_RUNS, backward as DFOTA_PKG_F_BACKWARD says) produces each
  *    sector exactly once, and dz_sector_block inverts dz_block_sector; an
@@ -92,7 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (h.format_version == DFOTA_PKG_FORMAT_V1)
         FZ_CHECK(hs == DFOTA_PKG_V1_HEADER_SIZE);
     else
-        FZ_CHECK(hs >= DFOTA_PKG_V2_HEADER_MIN && hs <= DFOTA_PKG_V2_HEADER_MAX);
+        FZ_CHECK(hs >= DFOTA_PKG_V2_HEADER_MIN &&
+                 hs <= ((h.flags & DFOTA_PKG_F_RUNS) ? DFOTA_PKG_HEADER_MAX : DFOTA_PKG_V2_HEADER_MAX));
     FZ_CHECK(size >= hs);
     FZ_CHECK(dfota_pkg_header_size(&h) == hs);
     FZ_CHECK(h.payload_size >= 5);
@@ -118,8 +120,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                                 : DFOTA_PKG_FORMAT_V1;
     if (h2.format_version == DFOTA_PKG_FORMAT_V2 && !(h2.flags & DFOTA_PKG_F_INPLACE))
         h2.stream_crc32 = 0;
-    if (h.flags & DFOTA_PKG_F_RUNS) {
-        /* format 2 only: format 1 has no room for the runs */
+    if (h.flags & (DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BLOCKWIN)) {
+        /* format 2 only: format 1 has no room for the runs, and its engines
+         * no DFOTA_PKG_F_BLOCKWIN */
         FZ_CHECK(h.format_version == DFOTA_PKG_FORMAT_V2);
         FZ_CHECK(dfota_pkg_write(&h2, raw2) == DFOTA_ERR_ARG);
         goto signature;

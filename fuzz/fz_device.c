@@ -20,8 +20,9 @@ static struct {
     size_t pkg_len;
     uint8_t dst[FZ_DST_MAX];
     size_t dst_len;
-} pk[4];                          /* [0] A/B, [1] in place, [2] in place 4k, [3] in place
-                                     in runs */
+} pk[5];                          /* [0] A/B, [1] in place, [2] in place 4k, [3] in place
+                                     in runs, [4] in place with target copies over the
+                                     whole block (DFOTA_PKG_F_BLOCKWIN) */
 
 /* [3]: the write order in runs (DFOTA_PKG_F_RUNS) of the 6 sectors of
  * release 1 (6000 bytes, the last sector short): 0-1, 5-4 (the short one
@@ -50,7 +51,10 @@ static void build(unsigned idx)
     o.order = idx == 3 ? fzd_runs : NULL;
     o.norder = idx == 3 ? (uint32_t)(sizeof fzd_runs / sizeof fzd_runs[0]) : 0;
     o.decoder_ram = idx == 2 ? DFOTA_DECODER_RAM_4K : 0;
-    pk[idx].dst_len = fz_release(g_src, pk[idx].dst, inplace ? 1 : 0);
+    /* [4]: DZ2 (the flag is DZ2's), a target that repeats new bytes within
+     * a sector beyond the decoder's ring; window auto gives the flag */
+    o.codec = idx == 4 ? DFOTA_ALG_DZ2 : 0;
+    pk[idx].dst_len = fz_release(g_src, pk[idx].dst, idx == 4 ? 3 : inplace ? 1 : 0);
     if (dfota_package_build(g_src, FZ_SRC_SIZE, pk[idx].dst, pk[idx].dst_len, &o, &meta,
                             sk, &pk[idx].pkg, &pk[idx].pkg_len, NULL)) {
         fprintf(stderr, "fz_device: package build failed\n");
@@ -61,6 +65,13 @@ static void build(unsigned idx)
         if (dfota_pkg_parse(&h, pk[idx].pkg, pk[idx].pkg_len) || !(h.flags & DFOTA_PKG_F_RUNS) ||
             dz_block_count(h.dst_size, FZD_SECTOR) != 6) {
             fprintf(stderr, "fz_device: the package in runs has no such order\n");
+            abort();
+        }
+    }
+    if (idx == 4) {
+        struct dfota_pkg_header h;
+        if (dfota_pkg_parse(&h, pk[idx].pkg, pk[idx].pkg_len) || !(h.flags & DFOTA_PKG_F_BLOCKWIN)) {
+            fprintf(stderr, "fz_device: the package has no DFOTA_PKG_F_BLOCKWIN\n");
             abort();
         }
     }
@@ -75,8 +86,10 @@ void fzd_reset(struct fzd *d, uint8_t mode)
     struct dfota_layout *l = &d->cfg.layout;
 
     /* in place: the 4k profile's package; else on 0x00-erased flash the one
-     * in runs, on 0xFF-erased flash the forward one */
-    unsigned idx = inplace ? (fzd_ram4k ? 2u : (mode & FZD_ERASED0) ? 3u : 1u) : 0u;
+     * in runs, on 0xFF-erased flash with 256-byte units the one with target
+     * copies over the whole block, with 16-byte units the forward one */
+    unsigned idx = inplace ? (fzd_ram4k ? 2u : (mode & FZD_ERASED0) ? 3u
+                              : (mode & FZD_PROG256) ? 4u : 1u) : 0u;
 
     if (!pk[idx].built)
         build(idx);

@@ -21,7 +21,9 @@ struct fzd {
     struct dfota_config cfg;
     uint8_t mode;
     unsigned pki;                   /* which package: 0 A/B, 1 in place (forward), 2 in
-                                       place 4k, 3 in place in runs (0x00-erased flash) */
+                                       place 4k, 3 in place in runs (0x00-erased flash),
+                                       4 in place with DFOTA_PKG_F_BLOCKWIN (0xFF-erased
+                                       flash, 256-byte units) */
     const uint8_t *pkg, *dst;       /* the package in staging and its target */
     size_t pkg_len, dst_len;
     uint32_t region[3][2];          /* [addr, len] of the fuzzed regions, in input order */

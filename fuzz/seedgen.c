@@ -13,7 +13,7 @@
  *                                         mode byte, target size, payload
  *   fuzz_seedgen journals CORPUS/fuzz_journal
  *       the flash regions of fuzz_journal's device (fz_device.h) at power
- *       cuts spread over a clean install, for four device geometries
+ *       cuts spread over a clean install, for five device geometries
  *   fuzz_seedgen snapshots CORPUS/fuzz_snapshot
  *       the decoder snapshot of a journal record cut mid-install (DFJ2)
  */
@@ -113,6 +113,12 @@ static int corpus(const char *dir, int n, char **pkgs)
             fprintf(stderr, "%s: not a package for the fuzz source image\n", pkgs[i]);
             return 1;
         }
+        /* the *_win_* packages are there for DFOTA_PKG_F_BLOCKWIN: they must have it */
+        if (!strstr(base, "_win_") != !(h.flags & DFOTA_PKG_F_BLOCKWIN)) {
+            fprintf(stderr, "%s: DFOTA_PKG_F_BLOCKWIN %s\n", pkgs[i],
+                    (h.flags & DFOTA_PKG_F_BLOCKWIN) ? "set on a package not named _win_" : "missing");
+            return 1;
+        }
         snprintf(sub, sizeof sub, "%s/fuzz_pkg_parse", dir);
         if (write_file(sub, base, "", NULL, 0, pkg, len))
             return 1;
@@ -125,8 +131,9 @@ static int corpus(const char *dir, int n, char **pkgs)
         }
 
         /* fuzz_patch_decode: the header bits of this package, two chunkings
-         * (they choose no write order in runs: none for such a package) */
-        if (h.flags & DFOTA_PKG_F_RUNS) {
+         * (they choose no write order in runs and no DFOTA_PKG_F_BLOCKWIN:
+         * none for such a package) */
+        if (h.flags & (DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BLOCKWIN)) {
             free(pkg);
             continue;
         }
@@ -164,7 +171,9 @@ static int corpus(const char *dir, int n, char **pkgs)
  * install leaves it (a torn operation), as [mode][cut][regions]. */
 static int journals(const char *dir)
 {
-    static const uint8_t geoms[] = { 0x00, 0x01, 0x06, 0x07 };
+    /* A/B; in place forward; A/B; in place in runs; in place with target
+     * copies over the whole block (DFOTA_PKG_F_BLOCKWIN: fz_device.c) */
+    static const uint8_t geoms[] = { 0x00, 0x01, 0x06, 0x07, 0x05 };
     static struct fzd d;
     struct dfota_engine e;
     unsigned g, i;

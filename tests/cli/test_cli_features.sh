@@ -370,6 +370,86 @@ expect "--codec DZ1 (case)" 2 "--codec 'DZ1'" diff $V --codec DZ1 --key k a.bin 
 no_file "--codec DZ1: no output" x.pkg
 expect "--decoder-ram 4k --codec dz1" 2 "not with --codec dz1" diff $V --decoder-ram 4k --codec dz1 --key k a.bin b.bin -o x.pkg
 no_file "--decoder-ram 4k --codec dz1: no output" x.pkg
+# --target-window: in place, DZ2, how far back target copies reach. wa/wb:
+# the target repeats new bytes within a 4 KiB sector more than 256 bytes on
+# (in no earlier image), so block (and auto, for format 2 with the device's
+# digest table) sets DFOTA_PKG_F_BLOCKWIN, ring does not; all apply
+$PY - "$W" <<'EOF' || bad "cannot generate the target-window pair"
+import os, random, sys
+r = random.Random(77)
+def rnd(n):
+    return r.getrandbits(8 * n).to_bytes(n, "little")
+voc = [rnd(4) for _ in range(300)]
+a = bytearray(b"".join(r.choices(voc, k=6000))[:24000])
+b = bytearray(a)
+for s in range(0, len(b) - 4096 + 1, 4096):
+    run = rnd(300)
+    b[s + 100:s + 400] = run
+    b[s + 1500:s + 1800] = run
+for name, data in (("wa.bin", a), ("wb.bin", b)):
+    with open(os.path.join(sys.argv[1], name), "wb") as f:
+        f.write(bytes(data))
+EOF
+WIN="--layout inplace --sector-size 4096 --codec dz2"
+rm -f tw_a.pkg tw_b.pkg tw_r.pkg tw_a.bin tw_b.bin tw_r.bin tw_4.pkg tw_ab.pkg x.pkg
+expect "--target-window auto" 0 "" diff $V $WIN --json --key k wa.bin wb.bin -o tw_a.pkg
+has "--target-window auto: diff JSON" "$T/io/out" '"target_window":"block",'
+expect "--target-window auto: inspect" 0 "" inspect tw_a.pkg
+has "--target-window auto: copy window line" "$T/io/out" "copy window  target copies reach the whole current block"
+expect "--target-window auto: inspect JSON" 0 "" inspect --json tw_a.pkg
+has "--target-window auto: inspect JSON block" "$T/io/out" '"target_window":"block",'
+expect "--target-window auto: apply" 0 "" apply --pub k.pub wa.bin tw_a.pkg -o tw_a.bin
+same "--target-window auto: the target" wb.bin tw_a.bin
+expect "--target-window block" 0 "" diff $V $WIN --target-window block --json --key k wa.bin wb.bin -o tw_b.pkg
+has "--target-window block: diff JSON" "$T/io/out" '"target_window":"block",'
+same "--target-window block is what auto chose" tw_a.pkg tw_b.pkg
+expect "--target-window block: verify" 0 "" verify --pub k.pub --source wa.bin tw_b.pkg
+expect "--target-window block: apply" 0 "" apply --pub k.pub wa.bin tw_b.pkg -o tw_b.bin
+same "--target-window block: the target" wb.bin tw_b.bin
+expect "--target-window ring" 0 "" diff $V $WIN --target-window ring --json --key k wa.bin wb.bin -o tw_r.pkg
+has "--target-window ring: diff JSON" "$T/io/out" '"target_window":"ring",'
+expect "--target-window ring: inspect" 0 "" inspect tw_r.pkg
+if grep -qF "copy window" "$T/io/out"; then bad "--target-window ring: inspect shows a copy window line"; else ok; fi
+expect "--target-window ring: inspect JSON" 0 "" inspect --json tw_r.pkg
+has "--target-window ring: inspect JSON ring" "$T/io/out" '"target_window":"ring",'
+flags_r=$(sed -n 's/.*"flags":\([0-9]*\).*/\1/p' "$T/io/out")
+[ $((flags_r & 128)) -eq 0 ] && ok || bad "--target-window ring: flags $flags_r have 0x80"
+expect "--target-window block: inspect JSON flags" 0 "" inspect --json tw_b.pkg
+flags_b=$(sed -n 's/.*"flags":\([0-9]*\).*/\1/p' "$T/io/out")
+[ $((flags_b & 128)) -ne 0 ] && [ $((flags_b & ~128)) -eq "$flags_r" ] && ok ||
+    bad "--target-window block: flags $flags_b are not ring's $flags_r with 0x80"
+expect "--target-window ring: apply" 0 "" apply --pub k.pub wa.bin tw_r.pkg -o tw_r.bin
+same "--target-window ring: the target" wb.bin tw_r.bin
+[ "$(size_of tw_b.pkg)" -lt "$(size_of tw_r.pkg)" ] && ok ||
+    bad "--target-window block ($(size_of tw_b.pkg) B) not smaller than ring ($(size_of tw_r.pkg) B)"
+expect "-v: the copy window" 0 "target copies over the whole block" diff -v $V $WIN --key k wa.bin wb.bin -o x.pkg -f
+rm -f x.pkg
+# auto is ring with a block digest chain (engines before the digest table)
+expect "--target-window auto, --block-digest 4" 0 "" diff $V $WIN --block-digest 4 --json --key k wa.bin wb.bin -o tw_4.pkg
+has "--target-window auto, --block-digest 4: ring" "$T/io/out" '"target_window":"ring",'
+expect "--target-window auto, --block-digest 4: inspect" 0 "" inspect tw_4.pkg
+if grep -qF "copy window" "$T/io/out"; then bad "--block-digest 4: inspect shows a copy window line"; else ok; fi
+# A/B: every earlier target byte, always
+expect "--target-window, A/B" 0 "" diff $V --layout ab --codec dz2 --json --key k wa.bin wb.bin -o tw_ab.pkg
+has "--target-window, A/B: diff JSON all" "$T/io/out" '"target_window":"all",'
+expect "--target-window, A/B: inspect JSON" 0 "" inspect --json tw_ab.pkg
+has "--target-window, A/B: inspect JSON all" "$T/io/out" '"target_window":"all",'
+expect "--target-window, A/B: inspect" 0 "" inspect tw_ab.pkg
+if grep -qF "copy window" "$T/io/out"; then bad "A/B: inspect shows a copy window line"; else ok; fi
+# a bad value is a usage error; block needs format 2: no output either way
+expect "--target-window wide" 2 "--target-window 'wide': it is auto, ring or block" diff $V $WIN --target-window wide --key k wa.bin wb.bin -o x.pkg
+one_line "--target-window wide: one line"
+no_file "--target-window wide: no output" x.pkg
+expect "--target-window BLOCK (case)" 2 "--target-window 'BLOCK'" diff $V $WIN --target-window BLOCK --key k wa.bin wb.bin -o x.pkg
+no_file "--target-window BLOCK: no output" x.pkg
+expect "--target-window block --package-format 1" 2 "" diff $V $WIN --target-window block --package-format 1 --key k wa.bin wb.bin -o x.pkg
+one_line "--target-window block --package-format 1: one line"
+no_file "--target-window block --package-format 1: no output" x.pkg
+expect "--target-window auto --package-format 1" 0 "" diff $V $WIN --package-format 1 --json --key k wa.bin wb.bin -o x.pkg
+has "--target-window auto --package-format 1: ring" "$T/io/out" '"target_window":"ring",'
+expect "--package-format 1: apply" 0 "" apply --pub k.pub wa.bin x.pkg -o tw_1.bin
+same "--package-format 1: the target" wb.bin tw_1.bin
+rm -f x.pkg tw_1.bin
 # threads (DFOTA_THREADS): the same package whatever their number, one
 # (none besides the caller) to several, A/B, in place (the small pair's two
 # orders coded side by side, the big pair's one after the other), 4k

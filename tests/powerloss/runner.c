@@ -52,6 +52,9 @@ struct geom {
     int sample;              /* in the `make check` sample */
     char name[64];
     int order;               /* dir 2: enum order, runs of the target's sector count */
+    int win;                 /* targets that repeat new bytes within a sector at distances
+                                over 256: the package carries DFOTA_PKG_F_BLOCKWIN (its dry
+                                run programs every block into scratch) */
 };
 
 /* Explicit write orders (dir 2), made for each package from its target's
@@ -68,28 +71,34 @@ static const char *const order_names[] = { "", "thirds", "singles" };
 
 static struct geom geoms[] = {
     /* the sweeps of the former tests/unit/test_powercut.c */
-    { DFOTA_LAYOUT_AB, 4096, 16, 0xFF, 0, 0, 0, 40000, 1, "", ORD_NONE },
-    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 1, 4, 40000, 1, "", ORD_NONE },
-    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 0, -1, 2, 40000, 1, "", ORD_NONE },
-    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 0, 3, 12000, 1, "", ORD_NONE },
-    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 1, 8, 40000, 1, "", ORD_NONE },
-    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 0, -1, 5, 12000, 1, "", ORD_NONE },
+    { DFOTA_LAYOUT_AB, 4096, 16, 0xFF, 0, 0, 0, 40000, 1, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 1, 4, 40000, 1, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 0, -1, 2, 40000, 1, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 0, 3, 12000, 1, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 1, 8, 40000, 1, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 0, -1, 5, 12000, 1, "", ORD_NONE, 0 },
     /* small sectors and program units, flash that erases to 0x00 */
-    { DFOTA_LAYOUT_AB, 256, 1, 0x00, 0, 0, 0, 6000, 1, "", ORD_NONE },
-    { DFOTA_LAYOUT_INPLACE, 256, 256, 0x00, 1, 1, 3, 6000, 1, "", ORD_NONE },
-    { DFOTA_LAYOUT_AB, 1024, 2, 0x00, 0, 0, 0, 12000, 0, "", ORD_NONE },
-    { DFOTA_LAYOUT_INPLACE, 512, 4, 0xFF, 3, -1, 6, 10000, 0, "", ORD_NONE },
-    { DFOTA_LAYOUT_INPLACE, 2048, 32, 0x00, 0, 1, 2, 16000, 0, "", ORD_NONE },
-    { DFOTA_LAYOUT_INPLACE, 256, 8, 0xFF, 7, 0, 16, 9000, 0, "", ORD_NONE },
+    { DFOTA_LAYOUT_AB, 256, 1, 0x00, 0, 0, 0, 6000, 1, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_INPLACE, 256, 256, 0x00, 1, 1, 3, 6000, 1, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_AB, 1024, 2, 0x00, 0, 0, 0, 12000, 0, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_INPLACE, 512, 4, 0xFF, 3, -1, 6, 10000, 0, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_INPLACE, 2048, 32, 0x00, 0, 1, 2, 16000, 0, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_INPLACE, 256, 8, 0xFF, 7, 0, 16, 9000, 0, "", ORD_NONE, 0 },
     /* large sectors */
-    { DFOTA_LAYOUT_AB, 131072, 256, 0xFF, 0, 0, 0, 300000, 0, "", ORD_NONE },
-    { DFOTA_LAYOUT_INPLACE, 131072, 8, 0x00, 1, 0, 3, 300000, 0, "", ORD_NONE },
-    { DFOTA_LAYOUT_AB, 65536, 64, 0x00, 0, 0, 0, 150000, 0, "", ORD_NONE },
+    { DFOTA_LAYOUT_AB, 131072, 256, 0xFF, 0, 0, 0, 300000, 0, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_INPLACE, 131072, 8, 0x00, 1, 0, 3, 300000, 0, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_AB, 65536, 64, 0x00, 0, 0, 0, 150000, 0, "", ORD_NONE, 0 },
     /* in place in runs: explicit write orders (DFOTA_PKG_F_RUNS) */
-    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 2, 3, 8000, 1, "", ORD_THIRDS },
-    { DFOTA_LAYOUT_INPLACE, 512, 16, 0x00, 0, 2, 2, 5000, 1, "", ORD_SINGLES },
-    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 2, 5, 40000, 0, "", ORD_SINGLES },
-    { DFOTA_LAYOUT_INPLACE, 256, 8, 0x00, 3, 2, 6, 9000, 0, "", ORD_THIRDS },
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 2, 3, 8000, 1, "", ORD_THIRDS, 0 },
+    { DFOTA_LAYOUT_INPLACE, 512, 16, 0x00, 0, 2, 2, 5000, 1, "", ORD_SINGLES, 0 },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 2, 5, 40000, 0, "", ORD_SINGLES, 0 },
+    { DFOTA_LAYOUT_INPLACE, 256, 8, 0x00, 3, 2, 6, 9000, 0, "", ORD_THIRDS, 0 },
+    /* in place, target copies over the whole block (DFOTA_PKG_F_BLOCKWIN) */
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 1, 3, 6000, 1, "", ORD_NONE, 1 },
+    { DFOTA_LAYOUT_INPLACE, 512, 4, 0x00, 0, -1, 2, 4000, 1, "", ORD_NONE, 1 },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 0, 4, 40000, 0, "", ORD_NONE, 1 },
+    { DFOTA_LAYOUT_INPLACE, 2048, 256, 0x00, 3, 2, 7, 20000, 0, "", ORD_THIRDS, 1 },
+    { DFOTA_LAYOUT_INPLACE, 1024, 1, 0xFF, 0, 2, 3, 10000, 0, "", ORD_SINGLES, 1 },
 };
 #define NGEOM (sizeof geoms / sizeof geoms[0])
 
@@ -101,10 +110,10 @@ static void geom_names(void)
         if (g->kind == DFOTA_LAYOUT_AB)
             snprintf(g->name, sizeof g->name, "ab-s%u-p%u-%02x", g->sector, g->prog, g->erased);
         else
-            snprintf(g->name, sizeof g->name, "ip-s%u-p%u-%02x-lag%u-%s%s-sc%u", g->sector, g->prog,
-                     g->erased, g->lag,
+            snprintf(g->name, sizeof g->name, "ip-s%u-p%u-%02x-lag%u-%s%s-sc%u%s", g->sector,
+                     g->prog, g->erased, g->lag,
                      g->dir == 2 ? "runs-" : g->dir > 0 ? "fwd" : g->dir < 0 ? "bwd" : "auto",
-                     g->dir == 2 ? order_names[g->order] : "", g->scratch);
+                     g->dir == 2 ? order_names[g->order] : "", g->scratch, g->win ? "-win" : "");
     }
 }
 
@@ -139,6 +148,25 @@ static uint32_t order_runs(int order, uint32_t n, struct dfota_pkg_run *r)
     return k;
 }
 
+/* The next release for a -win geometry: tu_release's, then in every
+ * sector of the target a run of new random bytes (in no earlier image) and
+ * the same run again further on in that sector, more than 256 bytes after
+ * it. The encoder can copy the second from the first only over the whole
+ * block: the package needs DFOTA_PKG_F_BLOCKWIN. */
+static uint8_t *win_release(const uint8_t *img, size_t len, uint32_t sector, uint32_t seed,
+                            size_t *out_len)
+{
+    uint8_t *q = tu_release(img, len, seed, out_len);
+    uint32_t at, L = sector >= 1024 ? 160 : 96, off = sector / 16, r = seed * 2654435761u + 7;
+    uint32_t span = sector - off - L; /* the second run ends within the sector */
+    for (at = 0; at + sector <= *out_len; at += sector) {
+        uint32_t d = 257 + tu_rand(&r) % (span - 257 + 1), k;   /* (> L: apart) */
+        for (k = 0; k < L; k++)
+            q[at + off + k] = q[at + off + d + k] = (uint8_t)tu_rand(&r);
+    }
+    return q;
+}
+
 /* A package of the geometry: with dir 2, in the write order it names for
  * the target's sector count, which the header must then hold. */
 static uint8_t *geom_package(const struct geom *g, const uint8_t *a, size_t alen, const uint8_t *b,
@@ -146,17 +174,32 @@ static uint8_t *geom_package(const struct geom *g, const uint8_t *a, size_t alen
 {
     struct dfota_pkg_run r[DFOTA_MAX_RUNS];
     struct dfota_pkg_header h;
-    uint32_t n, nr, i;
+    uint32_t n = 0, nr, i;
     uint8_t *p;
 
+    if (g->kind != DFOTA_LAYOUT_INPLACE || g->dir != 2) {
+        p = tu_package(a, alen, b, blen, g->kind == DFOTA_LAYOUT_INPLACE, g->sector, g->lag,
+                       g->dir, "", plen);
+        nr = 0;
+    } else {
+        n = dz_block_count((uint32_t)blen, g->sector);
+        nr = order_runs(g->order, n, r);
+        p = tu_package_order(a, alen, b, blen, g->sector, g->lag, r, nr, "", plen);
+    }
+    if (dfota_pkg_parse(&h, p, *plen) != DFOTA_OK) {
+        fprintf(stderr, "%s: the package does not parse\n", g->name);
+        abort();
+    }
+    /* -win: DFOTA_PKG_F_BLOCKWIN, which auto sets with the device's digest
+     * table (format 2) only; with a block digest chain it stays off */
+    if (g->win && !(h.flags & DFOTA_PKG_F_BLOCKWIN) != (tu_block_digest != 0)) {
+        fprintf(stderr, "%s: the package %s DFOTA_PKG_F_BLOCKWIN (flags 0x%x)\n", g->name,
+                tu_block_digest ? "has" : "lacks", (unsigned)h.flags);
+        abort();
+    }
     if (g->kind != DFOTA_LAYOUT_INPLACE || g->dir != 2)
-        return tu_package(a, alen, b, blen, g->kind == DFOTA_LAYOUT_INPLACE, g->sector, g->lag,
-                          g->dir, "", plen);
-    n = dz_block_count((uint32_t)blen, g->sector);
-    nr = order_runs(g->order, n, r);
-    p = tu_package_order(a, alen, b, blen, g->sector, g->lag, r, nr, "", plen);
-    if (dfota_pkg_parse(&h, p, *plen) != DFOTA_OK || !(h.flags & DFOTA_PKG_F_RUNS) ||
-        h.nruns != nr) {
+        return p;
+    if (!(h.flags & DFOTA_PKG_F_RUNS) || h.nruns != nr) {
         fprintf(stderr, "%s: the package has no write order in runs\n", g->name);
         abort();
     }
@@ -216,6 +259,8 @@ struct ctx {
     uint8_t *second;         /* flash: after update 1, package 2 in staging */
     uint64_t ops, reads;     /* of a clean install (update 1) */
     uint64_t ops2;           /* of a clean install of update 2 */
+    uint64_t dry_ops;        /* of the dry run of update 1 (dfota_check): the first
+                                operations of an install */
     int ready;
 };
 
@@ -279,8 +324,13 @@ static void ctx_prepare(struct ctx *c, const struct geom *g)
     c->g = g;
     c->slen = g->size;
     c->src = tu_image(c->slen, seed);
-    c->dst = tu_release(c->src, c->slen, 22, &c->dlen);
-    c->dst2 = tu_release(c->dst, c->dlen, 23, &c->d2len);
+    if (g->win) {
+        c->dst = win_release(c->src, c->slen, g->sector, 22, &c->dlen);
+        c->dst2 = win_release(c->dst, c->dlen, g->sector, 23, &c->d2len);
+    } else {
+        c->dst = tu_release(c->src, c->slen, 22, &c->dlen);
+        c->dst2 = tu_release(c->dst, c->dlen, 23, &c->d2len);
+    }
     c->pkg = geom_package(g, c->src, c->slen, c->dst, c->dlen, &c->plen);
     c->pkg2 = geom_package(g, c->dst, c->dlen, c->dst2, c->d2len, &c->p2len);
     {
@@ -303,6 +353,31 @@ static void ctx_prepare(struct ctx *c, const struct geom *g)
     c->second = malloc(c->d.flash.size);
     memcpy(c->initial, c->d.flash.mem, c->d.flash.size);
 
+    /* The dry run alone: with DFOTA_PKG_F_BLOCKWIN it erases a scratch
+     * slot for every block (the cuts of the first dry_ops operations of an
+     * install fall in it), else it writes only the digest table. */
+    {
+        struct dfota_pkg_header h;
+        uint32_t nb;
+        if (dfota_pkg_parse(&h, c->pkg, c->plen) != DFOTA_OK || dfota_init(&e, &c->d.cfg) != DFOTA_OK)
+            abort();
+        nb = dz_block_count(h.dst_size, h.sector_size ? h.sector_size : g->sector);
+        simflash_reset_counters(&c->d.flash);
+        if (dfota_check(&e) != DFOTA_OK) {
+            fprintf(stderr, "%s: check failed\n", g->name);
+            abort();
+        }
+        c->dry_ops = c->d.flash.ops;
+        vlog("%s: package flags 0x%x, %u blocks, the dry run: %llu operations, %llu erases\n",
+             g->name, (unsigned)h.flags, nb, (unsigned long long)c->dry_ops,
+             (unsigned long long)c->d.flash.erases);
+        if (g->win && (h.flags & DFOTA_PKG_F_BLOCKWIN) && c->d.flash.erases < nb) {
+            fprintf(stderr, "%s: the dry run erased %llu sectors, not one per block (%u)\n",
+                    g->name, (unsigned long long)c->d.flash.erases, nb);
+            abort();
+        }
+        memcpy(c->d.flash.mem, c->initial, c->d.flash.size);
+    }
     /* A clean run counts the operations and reads of update 1. */
     if (dfota_init(&e, &c->d.cfg) != DFOTA_OK)
         abort();
