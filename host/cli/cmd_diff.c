@@ -281,6 +281,9 @@ int cmd_diff(int argc, char **argv)
         return cli_usage("--decoder-ram 4k is DZ2's small model: not with --codec dz1");
     if (json && cli_is_stdout(out))
         return cli_usage("--json and -o - both want stdout");
+    if (opts.inplace && opts.window == DFOTA_WIN_BLOCK && meta.format_version == DFOTA_PKG_FORMAT_V1)
+        return cli_usage("--target-window block needs --package-format 2 (a format 1 header has "
+                         "no room for its flag)");
     if ((rc = cli_check_id("--product", meta.product)) || (rc = cli_check_id("--from-version", meta.src_version)) ||
         (rc = cli_check_id("--to-version", meta.dst_version)))
         return rc;
