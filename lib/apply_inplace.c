@@ -227,7 +227,37 @@ int dfota__ip_dry_run(struct dfota_engine *e)
     int rc;
     if ((rc = dfota__dec_start(e)))
         return rc;
+    e->saved_live = 0;             /* (the source is whole: its saved sectors are read there) */
     return dry_run(e, 0, 0);
+}
+
+/* DFOTA_PKG_F_SAVED: copy each saved source sector to its place at the end
+ * of staging and read both back against each other, while the source is
+ * whole: before the update's first record. A power cut in here leaves no
+ * update begun (the next install copies again); after that record the
+ * copies are complete, and every source read of a saved sector goes there. */
+static int save_sectors(struct dfota_engine *e)
+{
+    uint32_t k, off, ss = FLASH(e)->sector_size, a, b;
+    int rc;
+
+    e->saved_live = 0;
+    for (k = 0; k < e->hdr.nsaved && k < DFOTA_MAX_SAVED; k++) {
+        uint32_t from = dfota__src_addr(e) + e->hdr.saved[k] * ss, to = dfota__saved_addr(e, k);
+        if ((rc = dfota__erase(e, to)))
+            return rc;
+        for (off = 0; off < ss; off += DFOTA_IO_BUF)
+            if ((rc = dfota__read(e, from + off, e->buf, DFOTA_IO_BUF)) ||
+                (rc = dfota__prog(e, to + off, e->buf, DFOTA_IO_BUF)))
+                return rc;
+        if ((rc = dfota__sync(e)) || (rc = crc_flash(e, from, ss, &a)) ||
+            (rc = crc_flash(e, to, ss, &b)))
+            return rc;
+        if (a != b)
+            return DFOTA_ERR_IO;
+    }
+    e->saved_live = 1;
+    return DFOTA_OK;
 }
 
 /* Copy block i from its scratch slot to the firmware, then read it back. */
@@ -350,6 +380,8 @@ int dfota__ip_install(struct dfota_engine *e)
     e->ckpt_prev = 0;
     e->batch_done = 1;
     memset(e->block_crc, 0, sizeof e->block_crc);
+    if ((rc = save_sectors(e)))
+        return rc;
     /* From this record on, a power-up finishes the update. */
     if ((rc = dfota__journal_write(e, JR_KIND_APPLY)))
         return rc;
@@ -364,6 +396,7 @@ int dfota__ip_resume(struct dfota_engine *e, int have_pkg)
     uint32_t n = dfota__blocks(e);
     int rc;
 
+    e->saved_live = 1;             /* (made before the first record: see save_sectors) */
     if (e->blocks_done < n) {
         if (!have_pkg)
             return DFOTA_ERR_JOURNAL;

@@ -87,9 +87,9 @@ int dfota__load_header(struct dfota_engine *e, uint8_t raw[DFOTA_PKG_HEADER_MAX]
         if (!(h->flags & DFOTA_PKG_F_INPLACE) || h->sector_size != FLASH(e)->sector_size ||
             (uint32_t)(h->lag + 2) * h->sector_size > l->scratch_size)
             return DFOTA_ERR_LAYOUT;
-        /* staging holds the package and the digest table its dry run
-         * writes after it (package-format.md) */
-        if ((uint64_t)h->header_size + h->payload_size +
+        /* staging holds the package, the saved sectors' copies and the
+         * digest table its dry run writes after it (package-format.md) */
+        if ((uint64_t)h->header_size + h->payload_size + dfota_saved_size(h) +
                 dfota_devtable_size(h, FLASH(e)->prog_size) >
             l->staging_size / h->sector_size * h->sector_size)
             return DFOTA_ERR_NOSPACE;

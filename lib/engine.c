@@ -92,14 +92,25 @@ uint32_t dfota_devtable_size(const struct dfota_pkg_header *h, uint32_t prog_siz
     return (g * unit + ss - 1) / ss * ss;
 }
 
+uint32_t dfota_saved_size(const struct dfota_pkg_header *h)
+{
+    if (!(h->flags & DFOTA_PKG_F_INPLACE) || !(h->flags & DFOTA_PKG_F_SAVED))
+        return 0;
+    return h->nsaved > DFOTA_MAX_SAVED || h->sector_size > UINT32_MAX / DFOTA_MAX_SAVED
+               ? UINT32_MAX : h->nsaved * h->sector_size;
+}
+
 uint32_t dfota_staging_need(const struct dfota_pkg_header *h, uint32_t sector_size,
                             uint32_t prog_size)
 {
-    uint32_t n = h->header_size + h->payload_size, t = dfota_devtable_size(h, prog_size);
+    uint32_t n = h->header_size + h->payload_size, t = dfota_devtable_size(h, prog_size),
+             v = dfota_saved_size(h);
     if (!sector_size || n < h->payload_size || n > UINT32_MAX - sector_size)
         return UINT32_MAX;
     n = (n + sector_size - 1) / sector_size * sector_size;
-    return t > UINT32_MAX - n ? UINT32_MAX : n + t;
+    if (t > UINT32_MAX - n || v > UINT32_MAX - n - t)
+        return UINT32_MAX;
+    return n + t + v;
 }
 
 /* ---- the decoder's one call site ------------------------------------------- */
@@ -157,11 +168,32 @@ static int io_payload(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
     return io_read(c, LAYOUT(c->e)->staging + c->e->hdr.header_size + off, buf, len);
 }
 
+#if DFOTA_CFG_INPLACE
+/* DFOTA_PKG_F_SAVED: 1 + the index of source sector x among the saved
+ * ones, or 0. */
+static uint32_t saved_index(const struct dfota_pkg_header *h, uint32_t x)
+{
+    uint32_t i;
+    for (i = 0; i < h->nsaved && i < DFOTA_MAX_SAVED; i++)
+        if (h->saved[i] == x)
+            return i + 1;
+    return 0;
+}
+
+uint32_t dfota__saved_addr(const struct dfota_engine *e, uint32_t k)
+{
+    uint32_t ss = FLASH(e)->sector_size;
+    return LAYOUT(e)->staging + LAYOUT(e)->staging_size / ss * ss -
+           dfota_devtable_size(&e->hdr, FLASH(e)->prog_size) - (e->hdr.nsaved - k) * ss;
+}
+#endif
+
 /* In place, block i may read only source sectors that are still there:
  * those that blocks i-lag and later write (blocks 0 .. i-lag-1 are
- * committed), and those beyond the target. The package promises it; the
- * engine checks it, so a bad package fails in the dry run, before any
- * write. */
+ * committed), those beyond the target, and the saved ones
+ * (DFOTA_PKG_F_SAVED), whose copy at the end of staging is read once the
+ * update has made it (e->saved_live). The package promises it; the engine
+ * checks it, so a bad package fails in the dry run, before any write. */
 static int io_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 {
     struct dfota__io *c = ctx;
@@ -174,8 +206,20 @@ static int io_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
         uint32_t gone = s->block > e->hdr.lag ? s->block - e->hdr.lag : 0; /* committed blocks */
         uint32_t x = off / ss, last = (off + len - 1) / ss;
         for (; x <= last && x < n; x++)
-            if (dz_sector_block(e->hdr.runs, e->hdr.nruns, x) < gone)
+            if (dz_sector_block(e->hdr.runs, e->hdr.nruns, x) < gone && !saved_index(&e->hdr, x))
                 return DFOTA_ERR_CORRUPT;        /* written by a committed block */
+        while (e->saved_live && len) {
+            uint32_t k = saved_index(&e->hdr, off / ss), piece = ss - off % ss;
+            int rc;
+            if (piece > len)
+                piece = len;
+            if ((rc = io_read(c, k ? dfota__saved_addr(e, k - 1) + off % ss : c->src_base + off, buf,
+                              piece)))
+                return rc;
+            off += piece;
+            buf += piece;
+            len -= piece;
+        }
     }
 #endif
     return io_read(c, c->src_base + off, buf, len);

@@ -58,6 +58,8 @@ struct dfota__io {
                                 block's copy (a scratch slot), or DFOTA_NO_ADDR */
 };
 int dfota__dec_start(struct dfota_engine *e);
+/* In place, DFOTA_PKG_F_SAVED: where the copy of saved sector k is. */
+uint32_t dfota__saved_addr(const struct dfota_engine *e, uint32_t k);
 void dfota__dec_io(struct dfota_engine *e, struct dfota__io *c, struct dfota_patch_io *io);
 #define DFOTA_NO_ADDR UINT32_MAX
 int dfota__decode(struct dfota_engine *e, const struct dfota_patch_io *io, uint32_t addr,

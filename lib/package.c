@@ -22,8 +22,8 @@ _Static_assert(DFOTA_PKG_V2_HEADER_MAX <= DFOTA_PKG_HEADER_MAX &&
                    DFOTA_PKG_V1_HEADER_SIZE <= DFOTA_PKG_HEADER_MAX,
                "DFOTA_PKG_HEADER_MAX holds every header");
 
-/* The flags that go only with others: BACKWARD, BLOCKHASH, DEVTABLE, RUNS
- * and BLOCKWIN only in place, BLOCKHASH4 and BLOCKSTATE only with BLOCKHASH (so
+/* The flags that go only with others: BACKWARD, BLOCKHASH, DEVTABLE, RUNS,
+ * BLOCKWIN and SAVED only in place, BLOCKHASH4 and BLOCKSTATE only with BLOCKHASH (so
  * only in place), at most one of BLOCKHASH and DEVTABLE, and of BACKWARD
  * and RUNS. */
 static int flags_ok(uint32_t f)
@@ -32,7 +32,7 @@ static int flags_ok(uint32_t f)
         return 0;
     if (!(f & DFOTA_PKG_F_INPLACE) &&
         (f & (DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH | DFOTA_PKG_F_DEVTABLE | DFOTA_PKG_F_RUNS |
-              DFOTA_PKG_F_BLOCKWIN)))
+              DFOTA_PKG_F_BLOCKWIN | DFOTA_PKG_F_SAVED)))
         return 0;
     if ((f & DFOTA_PKG_F_BLOCKHASH) && (f & DFOTA_PKG_F_DEVTABLE))
         return 0;
@@ -131,6 +131,19 @@ static int runs_ok(const struct dfota_pkg_header *h)
     return sum == n;
 }
 
+/* DFOTA_PKG_F_SAVED: 1 to DFOTA_MAX_SAVED sectors, ascending, each one the
+ * target overwrites (a source sector beyond the target is never written). */
+static int saved_ok(const struct dfota_pkg_header *h)
+{
+    uint32_t n = dz_block_count(h->dst_size, h->sector_size), i;
+    if (h->nsaved < 1 || h->nsaved > DFOTA_MAX_SAVED)
+        return 0;
+    for (i = 0; i < h->nsaved; i++)
+        if (h->saved[i] >= n || (i && h->saved[i] <= h->saved[i - 1]))
+            return 0;
+    return 1;
+}
+
 /* Without DFOTA_PKG_F_RUNS an in-place header's order is one run. */
 static void one_run(struct dfota_pkg_header *h)
 {
@@ -156,7 +169,7 @@ static int parse_v1(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
     if (len < DFOTA_PKG_V1_HEADER_SIZE)
         return DFOTA_ERR_SIZE;
     h->flags = dfota_le32(raw + DFOTA_V1_OFF_FLAGS);
-    if (!flags_ok(h->flags) || (h->flags & (DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BLOCKWIN)))
+    if (!flags_ok(h->flags) || (h->flags & (DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BLOCKWIN | DFOTA_PKG_F_SAVED)))
         return DFOTA_ERR_HEADER;             /* both are format 2 only */
     if ((rc = get_id(h->product, raw + DFOTA_V1_OFF_PRODUCT)) ||
         (rc = get_id(h->src_version, raw + DFOTA_V1_OFF_SRC_VERSION)) ||
@@ -213,7 +226,7 @@ static int write_v1(const struct dfota_pkg_header *h, uint8_t *raw)
 {
     int rc;
 
-    if (h->flags & (DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BLOCKWIN))
+    if (h->flags & (DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BLOCKWIN | DFOTA_PKG_F_SAVED))
         return DFOTA_ERR_ARG;            /* format 2 only */
     memset(raw, 0, DFOTA_PKG_V1_HEADER_SIZE);
     memcpy(raw + DFOTA_V1_OFF_MAGIC, DFOTA_PKG_MAGIC, DFOTA_PKG_MAGIC_LEN);
@@ -372,6 +385,16 @@ static int parse_v2(struct dfota_pkg_header *h, const uint8_t *raw, size_t len)
             if (!r.rc && !runs_ok(h))
                 return DFOTA_ERR_HEADER;
         }
+        if (!PKG_RUNS && (h->flags & DFOTA_PKG_F_SAVED))
+            return DFOTA_ERR_LAYOUT;
+        if (PKG_RUNS && (h->flags & DFOTA_PKG_F_SAVED)) {
+            uint32_t i;
+            h->nsaved = get_u8(&r);
+            for (i = 0; i < h->nsaved && i < DFOTA_MAX_SAVED; i++)
+                h->saved[i] = get_varint(&r);
+            if (!r.rc && !saved_ok(h))
+                return DFOTA_ERR_HEADER;
+        }
         one_run(h);
     }
     h->decoder_ram = get_varint(&r);
@@ -440,6 +463,11 @@ uint32_t dfota_pkg_header_size(const struct dfota_pkg_header *h)
         for (i = 0; i < h->nruns && i < DFOTA_MAX_RUNS; i++)
             runs += varint_len(h->runs[i].first) + varint_len(h->runs[i].n * 2u + h->runs[i].back);
     }
+    if ((h->flags & DFOTA_PKG_F_INPLACE) && (h->flags & DFOTA_PKG_F_SAVED)) {
+        runs++;
+        for (i = 0; i < h->nsaved && i < DFOTA_MAX_SAVED; i++)
+            runs += varint_len(h->saved[i]);
+    }
     return runs + 8 + 1 + varint_len(h->flags) +
            1 + str_len(h->product) +
            1 + str_len(h->src_version) + varint_len(h->src_size) +
@@ -461,7 +489,8 @@ static int write_v2(const struct dfota_pkg_header *h, uint8_t *raw)
         return DFOTA_ERR_ARG;
     if (h->flags & DFOTA_PKG_F_INPLACE) {
         if (h->sector_size < 256 || (h->sector_size & (h->sector_size - 1)) ||
-            ((h->flags & DFOTA_PKG_F_RUNS) && !runs_ok(h)))
+            ((h->flags & DFOTA_PKG_F_RUNS) && !runs_ok(h)) ||
+            ((h->flags & DFOTA_PKG_F_SAVED) && !saved_ok(h)))
             return DFOTA_ERR_ARG;
         while (((uint32_t)1 << shift) != h->sector_size)
             shift++;
@@ -495,6 +524,12 @@ static int write_v2(const struct dfota_pkg_header *h, uint8_t *raw)
                 p = put_varint(p, h->runs[i].first);
                 p = put_varint(p, h->runs[i].n * 2u + h->runs[i].back);
             }
+        }
+        if (h->flags & DFOTA_PKG_F_SAVED) {
+            uint32_t i;
+            *p++ = (uint8_t)h->nsaved;
+            for (i = 0; i < h->nsaved; i++)
+                p = put_varint(p, h->saved[i]);
         }
     }
     p = put_varint(p, h->decoder_ram);

@@ -114,7 +114,7 @@ static int parse_runs(const char *s, struct dfota_pkg_run *r, uint32_t *nr)
 int cmd_diff(int argc, char **argv)
 {
     enum { O_FROM = 256, O_TO, O_PRODUCT, O_KEY, O_LAYOUT, O_SECTOR, O_DIR, O_SEC, O_SCRATCH,
-           O_UNSIGNED, O_PASSF, O_PASSE, O_FORMAT, O_BASE, O_PKGFMT, O_RAM, O_CODEC, O_BDIG, O_WIN };
+           O_UNSIGNED, O_PASSF, O_PASSE, O_FORMAT, O_BASE, O_PKGFMT, O_RAM, O_CODEC, O_BDIG, O_WIN, O_SAVED };
     static const struct option lo[] = {
         { "from-version", required_argument, 0, O_FROM }, { "to-version", required_argument, 0, O_TO },
         { "product", required_argument, 0, O_PRODUCT },   { "key", required_argument, 0, O_KEY },
@@ -129,6 +129,7 @@ int cmd_diff(int argc, char **argv)
         { "codec", required_argument, 0, O_CODEC },
         { "block-digest", required_argument, 0, O_BDIG },
         { "target-window", required_argument, 0, O_WIN },
+        { "saved-sectors", required_argument, 0, O_SAVED },
         { "output", required_argument, 0, 'o' },          { "force", no_argument, 0, 'f' },
         { "quiet", no_argument, 0, 'q' },                 { "verbose", no_argument, 0, 'v' },
         { "json", no_argument, 0, 'j' },                  { "help", no_argument, 0, 'h' },
@@ -207,6 +208,13 @@ int cmd_diff(int argc, char **argv)
             else
                 return cli_usage("--target-window '%s': it is auto, ring or block", optarg);
             break;
+        case O_SAVED: {
+            uint32_t n;
+            if (cli_parse_u32(optarg, &n, 0) || n > DFOTA_MAX_SAVED)
+                return cli_usage("--saved-sectors '%s': 0 to %u", optarg, DFOTA_MAX_SAVED);
+            opts.saved = n ? (int)n : -1;
+            break;
+        }
         case O_SCRATCH: {
             uint32_t n;
             if (cli_parse_u32(optarg, &n, 0) || n < 2 || n > DFOTA_MAX_LAG + 2)
@@ -429,9 +437,10 @@ int cmd_diff(int argc, char **argv)
                 key ? "signed" : "unsigned", secs);
         if (cli_verbose)
             fprintf(stderr, "dfota: %zu operations, %zu bytes copied, %zu literal; %u-byte sectors, "
-                    "lag %u (%u scratch sectors)%s, decoder RAM %u bytes%s%s\n", st.ops,
+                    "lag %u (%u scratch sectors)%s%s, decoder RAM %u bytes%s%s\n", st.ops,
                     st.copy_bytes, st.literal_bytes, st.sector_size, st.lag, st.lag + 2,
                     (st.flags & DFOTA_PKG_F_BLOCKWIN) ? ", target copies over the whole block" : "",
+                    st.nsaved ? ", saved source sectors" : "",
                     st.decoder_ram, key ? ", key id " : "", key ? khex : "");
     }
     if (!key && !unsig && !cli_quiet)

@@ -247,7 +247,7 @@ int cmd_inspect(int argc, char **argv)
     char s_src[65], s_dst[65], s_pay[65], s_kid[17], s_pk[17], s_sig[129];
     const char *pub = NULL, *path;
     int c, json = 0, rc, pok, sig = -1;
-    char runs[CLI_RUNS_STR_MAX];
+    char runs[CLI_RUNS_STR_MAX], saved[DFOTA_MAX_SAVED * 11 + 1];
 
     while ((c = cli_getopt(argc, argv, "jh", lo)) != -1) {
         switch (c) {
@@ -281,12 +281,20 @@ int cmd_inspect(int argc, char **argv)
     runs[0] = 0;
     if (h.flags & DFOTA_PKG_F_INPLACE)
         cli_runs_str(runs, h.runs, h.nruns);
+    saved[0] = 0;
+    {
+        uint32_t k;
+        for (k = 0; k < h.nsaved && k < DFOTA_MAX_SAVED; k++)
+            snprintf(saved + strlen(saved), sizeof saved - strlen(saved), "%s%u", k ? "," : "",
+                     h.saved[k]);
+    }
     if (json) {
         putchar('{');
         printf("\"format_version\":%u", h.format_version);
         cli_json_put("product", h.product, 1);
         printf(",\"layout\":\"%s\",\"direction\":\"%s\",\"runs\":\"%s\",\"sector_size\":%u,"
                "\"lag\":%u,\"scratch_sectors\":%u,\"flags\":%u,\"target_window\":\"%s\","
+               "\"saved\":\"%s\","
                "\"block_digest\":%u,"
                "\"block_check\":\"%s\",\"staging_need\":%u,\"source\":{",
                layout_name(&h),
@@ -295,7 +303,7 @@ int cmd_inspect(int argc, char **argv)
                runs,
                h.sector_size, h.lag, (h.flags & DFOTA_PKG_F_INPLACE) ? h.lag + 2u : 0u, h.flags,
                !(h.flags & DFOTA_PKG_F_INPLACE) ? "all" : (h.flags & DFOTA_PKG_F_BLOCKWIN) ? "block" : "ring",
-               dfota_pkg_chain_entry_len(&h),
+               saved, dfota_pkg_chain_entry_len(&h),
                (h.flags & DFOTA_PKG_F_DEVTABLE) ? "device" : (h.flags & DFOTA_PKG_F_BLOCKHASH)
                                                             ? "chain" : "none",
                dfota_staging_need(&h, (h.flags & DFOTA_PKG_F_INPLACE) ? h.sector_size : 4096u, 1));
@@ -344,6 +352,10 @@ int cmd_inspect(int argc, char **argv)
         if (h.flags & DFOTA_PKG_F_BLOCKWIN)
             printf("copy window  target copies reach the whole current block: the dry run "
                    "programs each block into scratch\n");
+        if (h.flags & DFOTA_PKG_F_SAVED)
+            printf("saved        source sector%s %s: copied into staging before the update, "
+                   "read there once overwritten (%u bytes of staging)\n", h.nsaved > 1 ? "s" : "",
+                   saved, dfota_saved_size(&h));
         printf("delta        %s (algorithm %u), coder %u; payload %u bytes %s; package %.2f%% of "
                "target\n", h.algorithm == 1 ? "DZ1" : h.algorithm == 2 ? "DZ2" : "?", h.algorithm,
                h.coder, h.payload_size, pok ? "ok" : "CORRUPT",

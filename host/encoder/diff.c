@@ -753,6 +753,8 @@ static int code_end(struct coding *cd)
         if (cd->o.inplace) {
             res->nruns = c->ord->nruns;
             memcpy(res->runs, c->ord->runs, sizeof res->runs);
+            res->nsaved = c->ord->nsaved;
+            memcpy(res->saved, c->ord->saved, sizeof res->saved);
         }
         res->sector_size = c->sector;
         res->lag = c->lag;
@@ -1204,6 +1206,15 @@ static int write_orders(const uint8_t *src, size_t src_len, const uint8_t *dst, 
                 *one = keep + 1;     /* (as raced below: the order kept, + 1) */
             }
         }
+    }
+    /* the sectors worth saving, in each order to be coded (the plain order
+     * coded beside a searched one too: the coding has the last word) */
+    if (!rc && o->saved > 0) {
+        uint64_t e = 0;
+        if (ord[0].block_of)
+            rc = dz_order_save(&ord[0], &d, o->lag, (uint32_t)o->saved, &e);
+        if (!rc && ord[1].block_of)
+            rc = dz_order_save(&ord[1], &d, o->lag, (uint32_t)o->saved, &e);
     }
     dz_order_deps_free(&d);
     if (rc) {

@@ -52,6 +52,11 @@ struct dfota_diff_opts {
                                 what keeps the header within DFOTA_PKG_HEADER_MAX */
     uint32_t lag;            /* in place: commit lag in blocks; the device needs lag+2 scratch sectors */
     int window;              /* in place, DZ2: enum dfota_window */
+    int saved;               /* in place, direction auto: source sectors the device may save
+                                (DFOTA_PKG_F_SAVED): 0 auto (dfota_package_build: up to
+                                DFOTA_MAX_SAVED for engines that have them, format 2 and the
+                                device's digest table; dfota_diff alone: none), -1 none, or
+                                1 .. DFOTA_MAX_SAVED at most */
     /* progress(ctx, done, total) in bytes of target; may be NULL */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
@@ -93,6 +98,8 @@ struct dfota_diff_result {
     uint32_t nruns;          /* in place: the write order (with DFOTA_PKG_F_RUNS, else one
                                 run of every sector) */
     struct dfota_pkg_run runs[DFOTA_MAX_RUNS];
+    uint32_t nsaved;         /* in place: the saved source sectors (DFOTA_PKG_F_SAVED) */
+    uint32_t saved[DFOTA_MAX_SAVED];
     uint32_t sector_size;
     uint32_t lag;
     uint32_t stream_crc32;
@@ -120,7 +127,10 @@ struct dz_order {
                                 DFOTA_PKG_F_RUNS */
     uint32_t nblocks, sector, dst_len;
     uint32_t tail;           /* block of the highest sector, the one short block */
-    uint32_t *block_of;      /* sector -> block, nblocks entries (malloc'd) */
+    uint32_t nsaved;         /* the source sectors the device saves (dz_order_save) */
+    uint32_t saved[DFOTA_MAX_SAVED];
+    uint32_t *block_of;      /* sector -> block, nblocks entries (malloc'd); UINT32_MAX
+                                for a saved sector: its copy stays readable */
     uint32_t *sector_of;     /* block -> sector, nblocks entries (malloc'd) */
 };
 

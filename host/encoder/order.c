@@ -604,3 +604,50 @@ out:
     free(s.mark);
     return rc;
 }
+
+int dz_order_save(struct dz_order *o, const struct dz_deps *d, uint32_t lag, uint32_t max,
+                  uint64_t *est)
+{
+    uint32_t n = o->nblocks, k, i;
+    uint64_t *w, lost = 0;
+    size_t e;
+
+    if (max > DFOTA_MAX_SAVED)
+        max = DFOTA_MAX_SAVED;
+    if (!max || !d->n || n < 2 || d->nblocks != n)
+        return DFOTA_OK;
+    if (!(w = calloc(n, sizeof *w)))
+        return DFOTA_ERR_ARG;
+    for (e = 0; e < d->n; e++) {
+        const struct dz_dep *v = &d->v[e];
+        if (v->j < n && v->k < n && (uint64_t)o->block_of[v->j] + lag < o->block_of[v->k]) {
+            w[v->j] += v->w;
+            lost += v->w;
+        }
+    }
+    for (k = 0; k < max; k++) {
+        uint32_t best = 0;
+        for (i = 1; i < n; i++)
+            if (w[i] > w[best])
+                best = i;
+        if (w[best] < DZ_SAVE_MIN || w[best] * 8 < lost)
+            break;
+        o->saved[o->nsaved++] = best;
+        if (est)
+            *est = *est > w[best] ? *est - w[best] : 0;
+        w[best] = 0;
+    }
+    free(w);
+    for (k = 1; k < o->nsaved; k++)         /* ascending, as the header lists them */
+        for (i = k; i > 0 && o->saved[i - 1] > o->saved[i]; i--) {
+            uint32_t t = o->saved[i];
+            o->saved[i] = o->saved[i - 1];
+            o->saved[i - 1] = t;
+        }
+    for (k = 0; k < o->nsaved; k++) {
+        o->block_of[o->saved[k]] = UINT32_MAX;
+        if (getenv("DFOTA_STATS"))
+            fprintf(stderr, "saved sector %u\n", o->saved[k]);
+    }
+    return DFOTA_OK;
+}

@@ -43,6 +43,17 @@ uint64_t dz_order_plain_lost(const struct dz_deps *d, int backward, uint32_t lag
  * unreadable) or search is 0; *est what o leaves unreadable, plus
  * BREAK_COST (32) bytes for each break in address order it has. */
 #define DZ_ORDER_MIN_GAIN 512u
+
+/* The source sectors worth saving in order o (DFOTA_PKG_F_SAVED): at most
+ * max, each one whose copy would keep DZ_SAVE_MIN bytes of d readable, and
+ * 1/8 of all that o leaves unreadable, which the order cannot (a cycle of
+ * reads between sectors, say); the device copies them before the update
+ * and reads them from there. o gets them (and its block_of marks them
+ * readable to the end); *est loses the bytes they keep. DFOTA_OK, or
+ * DFOTA_ERR_ARG when out of memory. */
+#define DZ_SAVE_MIN 512u
+int dz_order_save(struct dz_order *o, const struct dz_deps *d, uint32_t lag, uint32_t max,
+                  uint64_t *est);
 int dz_order_search(struct dz_order *o, const struct dz_deps *d, int backward, uint32_t lag,
                     uint32_t dst_len, int search, uint32_t max_bytes, uint64_t *est);
 

@@ -208,6 +208,15 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
         if (o2.inplace && o2.window == DFOTA_WIN_BLOCK && h.format_version == DFOTA_PKG_FORMAT_V1)
             return DFOTA_ERR_ARG;
         win = o2.inplace && o2.window == DFOTA_WIN_BLOCK;
+        /* Saved source sectors (DFOTA_PKG_F_SAVED) likewise, and only with
+         * the searched order (engines before runs apply the plain ones). */
+        if (!o2.inplace || o2.direction != DFOTA_DIR_AUTO || o2.block_digest ||
+            h.format_version == DFOTA_PKG_FORMAT_V1)
+            o2.saved = -1;
+        else if (o2.saved == 0)
+            o2.saved = (int)DFOTA_MAX_SAVED;
+        else if (o2.saved > (int)DFOTA_MAX_SAVED)
+            return DFOTA_ERR_ARG;
         if (o2.inplace && o2.direction == DFOTA_DIR_AUTO &&
             (o2.block_digest || h.format_version == DFOTA_PKG_FORMAT_V1))
             o2.direction = DFOTA_DIR_PLAIN;
@@ -219,6 +228,14 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
             t.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE | (win ? DFOTA_PKG_F_BLOCKWIN : 0);
             t.sector_size = opts->sector_size;
             t.decoder_ram = t.payload_size = 0xFFFFFFFFu;
+            if (o2.saved > 0) {
+                /* (room for the saved sectors, at their longest) */
+                uint32_t k;
+                t.flags |= DFOTA_PKG_F_SAVED;
+                t.nsaved = (uint32_t)o2.saved;
+                for (k = 0; k < t.nsaved; k++)
+                    t.saved[k] = opts->sector_size ? (uint32_t)(dst_len / opts->sector_size) : 0;
+            }
             base = dfota_pkg_header_size(&t);
             o2.order_bytes = base < DFOTA_PKG_HEADER_MAX - 2 ? DFOTA_PKG_HEADER_MAX - base : 1;
         }
@@ -236,6 +253,10 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     h.flags = res.flags;
     h.nruns = res.nruns;
     memcpy(h.runs, res.runs, sizeof h.runs);
+    h.nsaved = res.nsaved;
+    memcpy(h.saved, res.saved, sizeof h.saved);
+    if (h.nsaved)
+        h.flags |= DFOTA_PKG_F_SAVED;
     h.sector_size = res.sector_size;
     h.lag = (uint8_t)res.lag;
     /* v2 carries the stream CRC only in place, the one layout that checks it */
@@ -313,7 +334,7 @@ int dfota_package_build(const uint8_t *src, size_t src_len, const uint8_t *dst, 
     if (stats) {
         *stats = res;
         stats->payload = NULL;
-        stats->flags |= h.flags & DFOTA_PKG_F_BLOCKWIN;
+        stats->flags |= h.flags & (DFOTA_PKG_F_BLOCKWIN | DFOTA_PKG_F_SAVED);
     }
     dfota_diff_result_free(&res);
     return DFOTA_OK;

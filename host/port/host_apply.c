@@ -73,8 +73,9 @@ int dfota_host_apply_dev(const uint8_t *src, size_t src_len, const uint8_t *pkg,
     }
     if (!slot64)
         slot64 = ss;
-    /* the package, and the digest table an in-place dry run writes after it */
-    staging = up(up(pkg_len, ss) + (uint64_t)dfota_devtable_size(&h, 16), ss);
+    /* the package, and in place the saved sectors' copies and the digest
+     * table after it (dfota_staging_need) */
+    staging = up(up(pkg_len, ss) + (uint64_t)dfota_saved_size(&h) + dfota_devtable_size(&h, 16), ss);
     if (slot64 > UINT32_MAX || staging > UINT32_MAX)
         return DFOTA_ERR_NOSPACE;
     slot = (uint32_t)slot64;

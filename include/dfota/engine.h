@@ -90,6 +90,8 @@ struct dfota_engine {
     uint8_t  active;              /* bank that boots (A/B); 0 in place */
     uint8_t  half;                /* journal half of the newest record */
     uint8_t  batch_done;          /* in place: the last checkpoint's commits are marked done */
+    uint8_t  saved_live;          /* in place, DFOTA_PKG_F_SAVED: the saved sectors' copies
+                                     are made, source reads of them go there */
     uint32_t blocks_done;         /* blocks decoded (A/B: also written) */
     uint32_t ckpt_prev;           /* in place: blocks_done at the checkpoint before */
     uint32_t block_crc[DFOTA_MAX_SCRATCH]; /* in place: CRC of block blocks_done-1-k in scratch */
@@ -144,10 +146,15 @@ uint32_t dfota_journal_half_size(int kind, uint32_t slot_size, uint32_t sector_s
  * prog_size; 0 for every other package. */
 uint32_t dfota_devtable_size(const struct dfota_pkg_header *h, uint32_t prog_size);
 
+/* In place, a package with DFOTA_PKG_F_SAVED: the bytes (nsaved sectors)
+ * before the digest table at the end of staging where the engine keeps its
+ * copies of the saved source sectors; 0 for every other package. */
+uint32_t dfota_saved_size(const struct dfota_pkg_header *h);
+
 /* The staging bytes a package needs on a flash of this geometry: the
- * package (header_size + payload_size) rounded up to whole sectors, and its
- * digest table after it. A smaller staging area refuses the package with
- * DFOTA_ERR_NOSPACE. */
+ * package (header_size + payload_size) rounded up to whole sectors, its
+ * saved sectors and its digest table after it. A smaller staging area
+ * refuses the package with DFOTA_ERR_NOSPACE. */
 uint32_t dfota_staging_need(const struct dfota_pkg_header *h, uint32_t sector_size,
                             uint32_t prog_size);
 

@@ -22,8 +22,8 @@ extern "C" {
 #define DFOTA_PKG_V1_HEADER_SIZE 312u   /* v1: bytes, signature included */
 #define DFOTA_PKG_V1_SIGNED_SIZE 248u   /* v1: bytes covered by the signature */
 #define DFOTA_PKG_V2_HEADER_MIN  188u   /* v2: empty strings, every number one byte, A/B */
-#define DFOTA_PKG_V2_HEADER_MAX  308u   /* v2 without runs: 31-byte strings, 5-byte numbers,
-                                           in place; with DFOTA_PKG_F_RUNS a header may
+#define DFOTA_PKG_V2_HEADER_MAX  308u   /* v2 without runs or saved sectors: 31-byte strings, 5-byte numbers,
+                                           in place; with DFOTA_PKG_F_RUNS or _SAVED a header may
                                            take up to DFOTA_PKG_HEADER_MAX, no more */
 #define DFOTA_PKG_ID_LEN         32u    /* v1 field size; strings hold at most 31 characters */
 #define DFOTA_SHA256_LEN         32u
@@ -32,6 +32,7 @@ extern "C" {
 #define DFOTA_PUBKEY_LEN         32u
 #define DFOTA_MAX_LAG            7u     /* in place: most blocks of commit lag */
 #define DFOTA_MAX_RUNS           16u    /* in place: most runs of the write order */
+#define DFOTA_MAX_SAVED          2u     /* in place: most saved source sectors */
 
 /* Format version 1: byte offsets of the header fields, all integers
  * little-endian. (Version 2 has variable-length fields: parse it.) */
@@ -87,9 +88,14 @@ enum dfota_pkg_off {
                                              not only the decoder's 256-byte ring; the
                                              engine's dry run programs each block into a
                                              scratch slot to serve them (delta-format.md) */
+#define DFOTA_PKG_F_SAVED    0x00000100u /* in place, format version 2 only: the header names
+                                             up to DFOTA_MAX_SAVED source sectors that the
+                                             engine copies to the end of staging before the
+                                             update's first write, and reads from there
+                                             (package-format.md) */
 #define DFOTA_PKG_F_KNOWN     (DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_BACKWARD | DFOTA_PKG_F_BLOCKHASH | \
                                DFOTA_PKG_F_BLOCKHASH4 | DFOTA_PKG_F_BLOCKSTATE | DFOTA_PKG_F_DEVTABLE | \
-                               DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BLOCKWIN)
+                               DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BLOCKWIN | DFOTA_PKG_F_SAVED)
 #define DFOTA_BLOCK_DIGEST_LEN 16u        /* bytes of one entry of the block digest chain:
                                              SHA-256 cut to 128 bits; the longest entry */
 #define DFOTA_BLOCK_DIGEST_LEN4 4u        /* with DFOTA_PKG_F_BLOCKHASH4: cut to 32 bits */
@@ -136,6 +142,10 @@ struct dfota_pkg_header {
      * only with DFOTA_PKG_F_RUNS). */
     uint32_t nruns;
     struct dfota_pkg_run runs[DFOTA_MAX_RUNS];
+    /* In place, DFOTA_PKG_F_SAVED: the source sectors the engine saves
+     * (ascending, each below the target's sector count); else 0. */
+    uint32_t nsaved;
+    uint32_t saved[DFOTA_MAX_SAVED];
     uint8_t  key_id[DFOTA_KEY_ID_LEN];
     uint8_t  signature[DFOTA_SIG_LEN];
 };

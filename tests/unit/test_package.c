@@ -246,8 +246,8 @@ static void test_v2_roundtrip(void **st)
     memset(h.dst_version, ' ', 31);
     h.src_size = h.dst_size = h.decoder_ram = h.security_counter = 0xFFFFFFFFu;
     h.payload_size = 0xFFFFFFFFu;
-    /* (DEVTABLE excludes BLOCKHASH, RUNS BACKWARD; the runs below) */
-    h.flags = DFOTA_PKG_F_KNOWN & ~DFOTA_PKG_F_DEVTABLE & ~DFOTA_PKG_F_RUNS;
+    /* (DEVTABLE excludes BLOCKHASH, RUNS BACKWARD; the runs below; no saved sectors) */
+    h.flags = DFOTA_PKG_F_KNOWN & ~DFOTA_PKG_F_DEVTABLE & ~DFOTA_PKG_F_RUNS & ~DFOTA_PKG_F_SAVED;
     h.sector_size = 0x80000000u;
     h.lag = DFOTA_MAX_LAG;
     h.stream_crc32 = 0x12345678;
@@ -257,7 +257,7 @@ static void test_v2_roundtrip(void **st)
      * and no further: DFOTA_MAX_RUNS runs of 2^20 sectors of 256 bytes,
      * alternately each way, are 125 bytes more: the count; the firsts, 0
      * in one byte, 2^20 in three, the others in four; n * 2 + back in four */
-    h.flags = (DFOTA_PKG_F_KNOWN & ~DFOTA_PKG_F_DEVTABLE & ~DFOTA_PKG_F_BACKWARD);
+    h.flags = (DFOTA_PKG_F_KNOWN & ~DFOTA_PKG_F_DEVTABLE & ~DFOTA_PKG_F_BACKWARD & ~DFOTA_PKG_F_SAVED);
     h.sector_size = 256;
     h.nruns = DFOTA_MAX_RUNS;
     for (i = 0; i < DFOTA_MAX_RUNS; i++) {
