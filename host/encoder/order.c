@@ -630,8 +630,11 @@ int dz_order_save(struct dz_order *o, const struct dz_deps *d, uint32_t lag, uin
         for (i = 1; i < n; i++)
             if (w[i] > w[best])
                 best = i;
-        if (w[best] < DZ_SAVE_MIN || w[best] * 8 < lost)
+        if (w[best] < DZ_SAVE_MIN || w[best] * 4 < lost)
             break;
+        if (getenv("DFOTA_STATS"))
+            fprintf(stderr, "saving sector %u keeps %llu of %llu bytes readable\n", best,
+                    (unsigned long long)w[best], (unsigned long long)lost);
         o->saved[o->nsaved++] = best;
         if (est)
             *est = *est > w[best] ? *est - w[best] : 0;
@@ -644,10 +647,7 @@ int dz_order_save(struct dz_order *o, const struct dz_deps *d, uint32_t lag, uin
             o->saved[i] = o->saved[i - 1];
             o->saved[i - 1] = t;
         }
-    for (k = 0; k < o->nsaved; k++) {
+    for (k = 0; k < o->nsaved; k++)
         o->block_of[o->saved[k]] = UINT32_MAX;
-        if (getenv("DFOTA_STATS"))
-            fprintf(stderr, "saved sector %u\n", o->saved[k]);
-    }
     return DFOTA_OK;
 }

@@ -46,7 +46,7 @@ uint64_t dz_order_plain_lost(const struct dz_deps *d, int backward, uint32_t lag
 
 /* The source sectors worth saving in order o (DFOTA_PKG_F_SAVED): at most
  * max, each one whose copy would keep DZ_SAVE_MIN bytes of d readable, and
- * 1/8 of all that o leaves unreadable, which the order cannot (a cycle of
+ * 1/4 of all that o leaves unreadable, which the order cannot (a cycle of
  * reads between sectors, say); the device copies them before the update
  * and reads them from there. o gets them (and its block_of marks them
  * readable to the end); *est loses the bytes they keep. DFOTA_OK, or
