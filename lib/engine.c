@@ -208,7 +208,7 @@ static int io_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
         for (; x <= last && x < n; x++)
             if (dz_sector_block(e->hdr.runs, e->hdr.nruns, x) < gone && !saved_index(&e->hdr, x))
                 return DFOTA_ERR_CORRUPT;        /* written by a committed block */
-        while (e->saved_live && len) {
+        while (e->saved_live && e->hdr.nsaved && len) {
             uint32_t k = saved_index(&e->hdr, off / ss), piece = ss - off % ss;
             int rc;
             if (piece > len)
