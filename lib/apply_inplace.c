@@ -235,7 +235,8 @@ int dfota__ip_dry_run(struct dfota_engine *e)
  * of staging and read both back against each other, while the source is
  * whole: before the update's first record. A power cut in here leaves no
  * update begun (the next install copies again); after that record the
- * copies are complete, and every source read of a saved sector goes there. */
+ * copies are complete, and a source read of a saved sector goes there once
+ * the sector is overwritten (io_src). */
 static int save_sectors(struct dfota_engine *e)
 {
     uint32_t k, off, ss = FLASH(e)->sector_size, a, b;

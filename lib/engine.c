@@ -191,9 +191,11 @@ uint32_t dfota__saved_addr(const struct dfota_engine *e, uint32_t k)
 /* In place, block i may read only source sectors that are still there:
  * those that blocks i-lag and later write (blocks 0 .. i-lag-1 are
  * committed), those beyond the target, and the saved ones
- * (DFOTA_PKG_F_SAVED), whose copy at the end of staging is read once the
- * update has made it (e->saved_live). The package promises it; the engine
- * checks it, so a bad package fails in the dry run, before any write. */
+ * (DFOTA_PKG_F_SAVED): once a committed block has overwritten one, and the
+ * update has made its copy at the end of staging (e->saved_live; not so in
+ * the dry run of dfota_check, where nothing is overwritten), it is read
+ * there. The package promises it; the engine checks it, so a bad package
+ * fails in the dry run, before any write. */
 static int io_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 {
     struct dfota__io *c = ctx;
@@ -204,22 +206,24 @@ static int io_src(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
         const struct dfota_patch_state *s = &e->patch.st;
         uint32_t ss = s->sector_size, n = dz_block_count(s->dst_size, ss);
         uint32_t gone = s->block > e->hdr.lag ? s->block - e->hdr.lag : 0; /* committed blocks */
-        uint32_t x = off / ss, last = (off + len - 1) / ss;
-        for (; x <= last && x < n; x++)
-            if (dz_sector_block(e->hdr.runs, e->hdr.nruns, x) < gone && !saved_index(&e->hdr, x))
-                return DFOTA_ERR_CORRUPT;        /* written by a committed block */
-        while (e->saved_live && e->hdr.nsaved && len) {
-            uint32_t k = saved_index(&e->hdr, off / ss), piece = ss - off % ss;
+        while (len) {
+            uint32_t x = off / ss, piece = ss - off % ss, k = 0, at = c->src_base + off;
             int rc;
             if (piece > len)
                 piece = len;
-            if ((rc = io_read(c, k ? dfota__saved_addr(e, k - 1) + off % ss : c->src_base + off, buf,
-                              piece)))
+            if (x < n && dz_sector_block(e->hdr.runs, e->hdr.nruns, x) < gone) {
+                if (!(k = saved_index(&e->hdr, x)))
+                    return DFOTA_ERR_CORRUPT;    /* written by a committed block */
+                if (e->saved_live)
+                    at = dfota__saved_addr(e, k - 1) + off % ss;
+            }
+            if ((rc = io_read(c, at, buf, piece)))
                 return rc;
             off += piece;
             buf += piece;
             len -= piece;
         }
+        return DFOTA_OK;
     }
 #endif
     return io_read(c, c->src_base + off, buf, len);
