@@ -780,6 +780,203 @@ static void test_blockwin(void **st)
     assert_int_equal(dfota_pkg_write(&g, raw), DFOTA_ERR_ARG);
 }
 
+/* DFOTA_PKG_F_SAVED (0x100): in place and format 2 only, 1 to
+ * DFOTA_MAX_SAVED source sectors after the runs, a count byte then one
+ * varint each, ascending and each below the target's sector count. The
+ * sample below: 200 sectors of 4 KiB; its header ends with 108 bytes after
+ * the saved sectors (decoder_ram 2, payload_size 1, payload digest 32,
+ * counter 1, key id 8, signature 64). */
+#define SAVED_TAIL 108u
+
+static void sample_saved(struct dfota_pkg_header *h, uint32_t extra_flags)
+{
+    sample2(h);
+    h->flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE | DFOTA_PKG_F_SAVED | extra_flags;
+    h->sector_size = 4096;
+    h->lag = 1;
+    h->dst_size = 200u * 4096u;
+    h->src_size = 190u * 4096u + 5;
+    h->stream_crc32 = 0x5AFE5AFE;
+    if (extra_flags & DFOTA_PKG_F_RUNS) {
+        h->nruns = 2;
+        h->runs[0] = (struct dfota_pkg_run){ 0, 120, 0 };
+        h->runs[1] = (struct dfota_pkg_run){ 120, 80, 1 };
+    }
+}
+
+/* parse the header h with its saved-sector bytes (count byte first)
+ * replaced by the m bytes at b */
+static int saved_splice(const struct dfota_pkg_header *h, const uint8_t *b, size_t m)
+{
+    struct dfota_pkg_header g;
+    uint8_t raw[DFOTA_PKG_HEADER_MAX], out[DFOTA_PKG_HEADER_MAX + 16];
+    uint32_t n = dfota_pkg_header_size(h), i, q, len;
+    assert_int_equal(dfota_pkg_write(h, raw), DFOTA_OK);
+    len = 1;
+    for (i = 0; i < h->nsaved; i++)
+        len += h->saved[i] < 128 ? 1 : h->saved[i] < 16384 ? 2 : 3;
+    q = n - SAVED_TAIL - len;
+    assert_int_equal(raw[q], h->nsaved);
+    memcpy(out, raw, q);
+    memcpy(out + q, b, m);
+    memcpy(out + q + m, raw + q + len, n - q - len);
+    return dfota_pkg_parse(&g, out, n - len + m);
+}
+#define SPLICE(h, ...) saved_splice(h, (const uint8_t[]){ __VA_ARGS__ }, \
+                                    sizeof((const uint8_t[]){ __VA_ARGS__ }))
+
+static void test_saved(void **st)
+{
+    static const uint32_t extra[] = { 0, DFOTA_PKG_F_RUNS, DFOTA_PKG_F_BLOCKWIN,
+                                      DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BLOCKWIN };
+    struct dfota_pkg_header h, g, w;
+    uint8_t raw[DFOTA_PKG_HEADER_MAX], ab[DFOTA_PKG_HEADER_MAX + 1];
+    uint32_t n, n0, need0, x;
+    size_t m;
+    (void)st;
+
+    for (x = 0; x < sizeof extra / sizeof extra[0]; x++) {
+        uint32_t k;
+        for (k = 1; k <= DFOTA_MAX_SAVED; k++) {
+            sample_saved(&h, extra[x]);
+            h.nsaved = k;
+            h.saved[0] = 3;               /* one varint byte */
+            h.saved[1] = 199;             /* two: the last sector */
+            n = dfota_pkg_header_size(&h);
+            w = h;
+            w.flags &= ~DFOTA_PKG_F_SAVED;
+            w.nsaved = 0;
+            n0 = dfota_pkg_header_size(&w);
+            /* the count, the varints; flags of two bytes either way but
+             * for the bare one (0x21: one byte) */
+            assert_int_equal(n, n0 + 1 + (k == 1 ? 1 : 3) + (extra[x] & DFOTA_PKG_F_BLOCKWIN ? 0 : 1));
+            assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+            assert_int_equal(raw[V2_FLAGS], (h.flags & 0x7F) | 0x80);
+            assert_int_equal(raw[V2_FLAGS + 1], h.flags >> 7);
+            /* the bytes, just before decoder_ram */
+            assert_int_equal(raw[n - SAVED_TAIL - (k == 1 ? 2 : 4)], k);
+            assert_int_equal(raw[n - SAVED_TAIL - (k == 1 ? 1 : 3)], 3);
+            if (k == 2) {
+                assert_int_equal(raw[n - SAVED_TAIL - 2], 0xC7);  /* 199 */
+                assert_int_equal(raw[n - SAVED_TAIL - 1], 0x01);
+            }
+            assert_int_equal(dfota_pkg_parse(&g, raw, n), DFOTA_OK);
+            assert_int_equal(g.header_size, n);
+            assert_int_equal(g.flags, h.flags);
+            assert_int_equal(g.nsaved, k);
+            assert_int_equal(g.saved[0], 3);
+            if (k == 2)
+                assert_int_equal(g.saved[1], 199);
+            assert_int_equal(g.stream_crc32, 0x5AFE5AFE);
+            assert_int_equal(g.lag, 1);
+            if (extra[x] & DFOTA_PKG_F_RUNS) {
+                assert_int_equal(g.nruns, 2);
+                assert_int_equal(g.runs[1].first, 120);
+                assert_int_equal(g.runs[1].n, 80);
+                assert_int_equal(g.runs[1].back, 1);
+            }
+            roundtrip2(&h);
+            /* the staging it needs: the saved sectors besides the package
+             * and the digest table */
+            assert_int_equal(dfota_saved_size(&g), k * 4096);
+            w = g;
+            w.flags &= ~DFOTA_PKG_F_SAVED;
+            need0 = dfota_staging_need(&w, 4096, 16);
+            assert_int_equal(dfota_saved_size(&w), 0);
+            assert_true(need0 > 0 && need0 != UINT32_MAX);
+            assert_int_equal(dfota_staging_need(&g, 4096, 16), need0 + k * 4096);
+            w = g;
+            w.flags &= ~DFOTA_PKG_F_INPLACE;     /* (not in place: none) */
+            assert_int_equal(dfota_saved_size(&w), 0);
+        }
+    }
+
+    /* refused: the write (DFOTA_ERR_ARG), and the parse of the same
+     * header with its saved bytes spliced (DFOTA_ERR_HEADER) */
+    sample_saved(&h, 0);
+    h.nsaved = 1;
+    h.saved[0] = 5;
+    assert_int_equal(SPLICE(&h, 1, 5), DFOTA_OK);           /* (the splice itself) */
+    assert_int_equal(SPLICE(&h, 2, 4, 0xC7, 0x01), DFOTA_OK);
+    assert_int_equal(SPLICE(&h, 0), DFOTA_ERR_HEADER);      /* none */
+    assert_int_equal(SPLICE(&h, 3, 1, 2, 3), DFOTA_ERR_HEADER); /* three */
+    assert_int_equal(SPLICE(&h, 2, 5, 3), DFOTA_ERR_HEADER);    /* not ascending */
+    assert_int_equal(SPLICE(&h, 2, 4, 4), DFOTA_ERR_HEADER);    /* the same twice */
+    assert_int_equal(SPLICE(&h, 1, 0xC8, 0x01), DFOTA_ERR_HEADER); /* 200: no such target sector */
+    assert_int_equal(SPLICE(&h, 2, 0, 0xC8, 0x01), DFOTA_ERR_HEADER);
+    assert_int_equal(SPLICE(&h, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F), DFOTA_ERR_HEADER);
+    h.nsaved = 0;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    h.nsaved = 3;
+    h.saved[0] = 1;
+    h.saved[1] = 2;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    h.nsaved = 2;
+    h.saved[0] = 5;
+    h.saved[1] = 3;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    h.saved[0] = h.saved[1] = 4;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    h.nsaved = 1;
+    h.saved[0] = 200;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    h.saved[0] = 199;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    /* (the target's sector count, not the source's: 195 of 190.x source sectors) */
+    h.src_size = 4096;
+    h.saved[0] = 195;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    /* a partial last target sector is one */
+    h.dst_size = 10 * 4096 + 1;
+    h.saved[0] = 10;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    h.saved[0] = 11;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+
+    /* A/B: the write refuses it, and the parse of expect2's A/B header
+     * with flags 0x80 0x02 (and a count and a sector after nothing) */
+    sample2(&h);
+    h.flags = DFOTA_PKG_F_SAVED;
+    h.nsaved = 1;
+    h.saved[0] = 0;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    m = expect2(raw);
+    memcpy(ab, raw, V2_FLAGS);
+    ab[V2_FLAGS] = 0x80;
+    ab[V2_FLAGS + 1] = 0x02;
+    memcpy(ab + V2_FLAGS + 2, raw + V2_FLAGS + 1, m - V2_FLAGS - 1);
+    assert_int_equal(dfota_pkg_parse(&g, ab, m + 1), DFOTA_ERR_HEADER);
+    /* the in-place header with INPLACE taken out of its flags: refused */
+    sample_saved(&h, 0);
+    h.nsaved = 1;
+    h.saved[0] = 3;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    raw[V2_FLAGS] = (uint8_t)(raw[V2_FLAGS] & ~DFOTA_PKG_F_INPLACE);
+    assert_int_equal(dfota_pkg_parse(&g, raw, dfota_pkg_header_size(&h)), DFOTA_ERR_HEADER);
+
+    /* format 1: the write refuses it, the parse of a v1 header with the
+     * bit set in its flags word too, and a v2 header written again as v1 */
+    sample(&h);
+    h.flags = DFOTA_PKG_F_INPLACE | DFOTA_PKG_F_DEVTABLE | DFOTA_PKG_F_SAVED;
+    h.sector_size = 4096;
+    h.lag = 1;
+    h.nsaved = 1;
+    h.saved[0] = 0;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_ERR_ARG);
+    h.flags &= ~DFOTA_PKG_F_SAVED;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    assert_int_equal(dfota_pkg_parse(&g, raw, DFOTA_PKG_V1_HEADER_SIZE), DFOTA_OK);
+    raw[DFOTA_V1_OFF_FLAGS + 1] = (uint8_t)(raw[DFOTA_V1_OFF_FLAGS + 1] | (DFOTA_PKG_F_SAVED >> 8));
+    assert_int_equal(dfota_pkg_parse(&g, raw, DFOTA_PKG_V1_HEADER_SIZE), DFOTA_ERR_HEADER);
+    sample_saved(&h, 0);
+    h.nsaved = 1;
+    h.saved[0] = 3;
+    assert_int_equal(dfota_pkg_write(&h, raw), DFOTA_OK);
+    assert_int_equal(dfota_pkg_parse(&g, raw, sizeof raw), DFOTA_OK);
+    g.format_version = DFOTA_PKG_FORMAT_V1;
+    assert_int_equal(dfota_pkg_write(&g, raw), DFOTA_ERR_ARG);
+}
+
 static void test_strerror(void **st)
 {
     int e;
@@ -802,6 +999,7 @@ int main(void)
         cmocka_unit_test(test_v2_signature),
         cmocka_unit_test(test_v1_v2_same_fields),
         cmocka_unit_test(test_blockwin),
+        cmocka_unit_test(test_saved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -344,11 +344,12 @@ void tu_attempt(const struct tu_pair *p, int kind, const uint8_t *pkg, size_t pl
     if (want != DFOTA_OK) {
         /* Nothing written; but an in-place package with a device digest
          * table (DFOTA_PKG_F_DEVTABLE) may have had its dry run begin the
-         * table at the end of staging, beyond the package. */
+         * table at the end of staging, beyond the package, and one with
+         * saved source sectors (DFOTA_PKG_F_SAVED) its copies before it. */
         struct dfota_pkg_header h;
         uint32_t tab = 0, ss = d.cfg.flash->sector_size;
         if (kind == DFOTA_LAYOUT_INPLACE && dfota_pkg_parse(&h, pkg, plen) == DFOTA_OK)
-            tab = dfota_devtable_size(&h, d.cfg.flash->prog_size);
+            tab = dfota_devtable_size(&h, d.cfg.flash->prog_size) + dfota_saved_size(&h);
         if (tab) {
             uint32_t at = d.cfg.layout.staging + d.cfg.layout.staging_size / ss * ss - tab;
             assert_true(d.flash.erases <= tab / ss);
