@@ -2016,7 +2016,593 @@ static void test_blockwin_scratch_faults(void **st)
     free(w.b);
 }
 
+/* ---- DFOTA_PKG_F_SAVED: saved source sectors -------------------------- */
+
+/* The pair's source, and a target with the first 3 KiB of sectors 3 and 9
+ * swapped (the rest as it was): each reads most of the other's source
+ * sector, so no write order keeps both readable with lag 0 (or 1: they
+ * are not side by side) and the encoder saves one. */
+#define SWAP_A 3u
+#define SWAP_B 9u
+#define SWAP_LEN 3072u
+static struct tu_pair swap_pair(const struct tu_pair *f)
+{
+    struct tu_pair w = { f->a, malloc(N), N, N };
+    assert_non_null(w.b);
+    memcpy(w.b, f->a, N);
+    memcpy(w.b + SWAP_A * 4096, f->a + SWAP_B * 4096, SWAP_LEN);
+    memcpy(w.b + SWAP_B * 4096, f->a + SWAP_A * 4096, SWAP_LEN);
+    return w;
+}
+
+/* An in-place package (4 KiB sectors, the device's digest table unless
+ * block_digest, format 2) with dfota_diff_opts.saved and direction as given */
+static uint8_t *saved_package_rc(const struct tu_pair *w, uint32_t lag, int saved, int direction,
+                                 unsigned block_digest, size_t *plen, int *rc)
+{
+    struct dfota_diff_opts o;
+    struct dfota_pkg_meta meta = { "", "1.0.0", "1.1.0", 0, 0 };
+    uint8_t pk[32], sk[64], *pkg = NULL;
+    memset(&o, 0, sizeof o);
+    o.inplace = 1;
+    o.sector_size = 4096;
+    o.lag = lag;
+    o.saved = saved;
+    o.direction = direction;
+    o.block_digest = block_digest;
+    tu_keys(pk, sk);
+    *rc = dfota_package_build(w->a, w->alen, w->b, w->blen, &o, &meta, sk, &pkg, plen, NULL);
+    return pkg;
+}
+
+static uint8_t *saved_package(const struct tu_pair *w, uint32_t lag, int saved, size_t *plen,
+                              struct dfota_pkg_header *h)
+{
+    int rc;
+    uint8_t *p = saved_package_rc(w, lag, saved, DFOTA_DIR_AUTO, 0, plen, &rc);
+    assert_int_equal(rc, DFOTA_OK);
+    assert_int_equal(dfota_pkg_parse(h, p, *plen), DFOTA_OK);
+    return p;
+}
+
+/* where the copy of saved sector k is: before the digest table at the end
+ * of staging */
+static uint32_t saved_at(const struct tu_device *d, const struct dfota_pkg_header *h, uint32_t k)
+{
+    uint32_t tab = dfota_devtable_size(h, 16);
+    return d->cfg.layout.staging + d->cfg.layout.staging_size / 4096 * 4096 - tab -
+           (h->nsaved - k) * 4096;
+}
+
+/* A device (lag + 2 scratch sectors) with staging of exactly what the
+ * package needs plus `more` bytes (may be negative), loaded. */
+static void saved_device(struct tu_device *d, const struct tu_pair *w, const uint8_t *p,
+                         size_t plen, const struct dfota_pkg_header *h, int32_t more)
+{
+    uint32_t need = dfota_staging_need(h, 4096, 16);
+    tu_device_init(d, DFOTA_LAYOUT_INPLACE, 4096, N + 4096, h->lag + 2u,
+                   (uint32_t)((int32_t)need + more));
+    tu_device_load(d, 0, w->a, N, p, plen);
+}
+
+/* dfota_package_build (direction auto) saves a source sector of the swap
+ * pair, the package installs (with and without dfota_check first); without
+ * saves (saved -1) no flag, a larger package. Nor does it save with
+ * another direction or a block digest chain. Staging one sector short of
+ * dfota_staging_need refuses it before any write (DFOTA_ERR_NOSPACE);
+ * dfota_check makes no copy, dfota_install does, of the source as it was. */
+static void test_saved_install(void **st)
+{
+    struct tu_pair *f = *st, w = swap_pair(f);
+    struct dfota_pkg_header h, hn, h1;
+    struct tu_device d;
+    struct dfota_engine e;
+    size_t plen, nlen, l1;
+    uint8_t *p = saved_package(&w, 0, 0, &plen, &h), *q, *before;
+    uint32_t k, tab, at;
+    int rc;
+
+    assert_true(h.flags & DFOTA_PKG_F_INPLACE);
+    assert_true(h.flags & DFOTA_PKG_F_DEVTABLE);
+    assert_true(h.flags & DFOTA_PKG_F_SAVED);
+    assert_in_range(h.nsaved, 1, DFOTA_MAX_SAVED);
+    assert_true(h.saved[0] == SWAP_A || h.saved[0] == SWAP_B ||
+                (h.nsaved > 1 && (h.saved[1] == SWAP_A || h.saved[1] == SWAP_B)));
+    q = saved_package(&w, 0, -1, &nlen, &hn);
+    assert_false(hn.flags & DFOTA_PKG_F_SAVED);
+    assert_int_equal(hn.nsaved, 0);
+    print_message("swap pair, lag 0: saved sector %u (%u in all), %zu bytes; none saved %zu\n",
+                  h.saved[0], h.nsaved, plen, nlen);
+    assert_true(plen + 1024 < nlen);
+    /* saved 1: at most one; and lag 1 */
+    {
+        uint8_t *r = saved_package(&w, 0, 1, &l1, &h1);
+        assert_true(h1.flags & DFOTA_PKG_F_SAVED);
+        assert_int_equal(h1.nsaved, 1);
+        free(r);
+        r = saved_package(&w, 1, 0, &l1, &h1);
+        print_message("swap pair, lag 1: %u saved, %zu bytes\n", h1.nsaved, l1);
+        if (h1.nsaved)
+            tu_attempt(&w, DFOTA_LAYOUT_INPLACE, r, l1, NULL, 3, 1, DFOTA_OK);
+        free(r);
+    }
+    /* no saves but with direction auto and the device's table */
+    {
+        static const int dirs[] = { DFOTA_DIR_FORWARD, DFOTA_DIR_BACKWARD, DFOTA_DIR_PLAIN };
+        uint8_t *r;
+        for (k = 0; k < 3; k++) {
+            r = saved_package_rc(&w, 0, 0, dirs[k], 0, &l1, &rc);
+            assert_int_equal(rc, DFOTA_OK);
+            assert_int_equal(dfota_pkg_parse(&h1, r, l1), DFOTA_OK);
+            assert_false(h1.flags & DFOTA_PKG_F_SAVED);
+            free(r);
+        }
+        r = saved_package_rc(&w, 0, 0, DFOTA_DIR_AUTO, 4, &l1, &rc);
+        assert_int_equal(rc, DFOTA_OK);
+        assert_int_equal(dfota_pkg_parse(&h1, r, l1), DFOTA_OK);
+        assert_false(h1.flags & DFOTA_PKG_F_SAVED);
+        free(r);
+        r = saved_package_rc(&w, 0, (int)DFOTA_MAX_SAVED + 1, DFOTA_DIR_AUTO, 0, &l1, &rc);
+        assert_int_equal(rc, DFOTA_ERR_ARG);
+        free(r);
+    }
+    tu_attempt(&w, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 2, 1, DFOTA_OK);
+    tu_attempt(&w, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 2, 0, DFOTA_OK);
+    tu_attempt(&w, DFOTA_LAYOUT_INPLACE, q, nlen, NULL, 2, 1, DFOTA_OK);
+
+    /* staging one sector short: refused, nothing written */
+    assert_int_equal(dfota_staging_need(&h, 4096, 16),
+                     (plen + 4095) / 4096 * 4096 + dfota_devtable_size(&h, 16) + h.nsaved * 4096);
+    saved_device(&d, &w, p, plen, &h, -4096);
+    before = malloc(d.flash.size);
+    assert_non_null(before);
+    memcpy(before, d.flash.mem, d.flash.size);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    assert_int_equal(dfota_check(&e), DFOTA_ERR_NOSPACE);
+    assert_int_equal(dfota_install(&e), DFOTA_ERR_NOSPACE);
+    assert_int_equal(d.flash.erases + d.flash.progs, 0);
+    assert_memory_equal(d.flash.mem, before, d.flash.size);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    assert_false(dfota_pending(&e));
+    free(before);
+    tu_device_free(&d);
+
+    /* exactly what it needs: dfota_check writes the digest table only,
+     * no copy; dfota_install makes the copies, then ends on the target */
+    saved_device(&d, &w, p, plen, &h, 0);
+    before = malloc(d.flash.size);
+    assert_non_null(before);
+    memcpy(before, d.flash.mem, d.flash.size);
+    tab = dfota_devtable_size(&h, 16);
+    at = saved_at(&d, &h, 0);
+    assert_int_equal(at + h.nsaved * 4096 + tab,
+                     d.cfg.layout.staging + d.cfg.layout.staging_size);
+    assert_true(at >= d.cfg.layout.staging + plen);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    assert_int_equal(dfota_check(&e), DFOTA_OK);
+    assert_false(d.flash.violation);
+    assert_memory_equal(d.flash.mem, before, at + h.nsaved * 4096);
+    assert_int_equal(dfota_install(&e), DFOTA_OK);
+    assert_false(d.flash.violation);
+    assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], w.b, N);
+    for (k = 0; k < h.nsaved; k++)
+        assert_memory_equal(d.flash.mem + saved_at(&d, &h, k),
+                            before + d.cfg.layout.slot[0] + h.saved[k] * 4096, 4096);
+    assert_memory_equal(d.flash.mem + d.cfg.layout.staging, before + d.cfg.layout.staging, plen);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    assert_false(dfota_pending(&e));
+    free(before);
+    tu_device_free(&d);
+    /* dfota_install alone too: one dry run, then the copies */
+    saved_device(&d, &w, p, plen, &h, 0);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    assert_int_equal(dfota_install(&e), DFOTA_OK);
+    assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], w.b, N);
+    assert_memory_equal(d.flash.mem + saved_at(&d, &h, 0), w.a + h.saved[0] * 4096,
+                        h.saved[0] * 4096 + 4096 <= N ? 4096 : N - h.saved[0] * 4096);
+    tu_device_free(&d);
+    free(q);
+    free(p);
+    free(w.b);
+}
+
+/* A port over simflash that numbers the erases and programs (as simflash
+ * counts them for cut_after) and notes which touch the saved copies and
+ * the journal; in the save copy (from the first erase of a copy to the next
+ * journal operation) the read_err-th read fails, the flip-th read comes
+ * back with a bit flipped, the drop-th program leaves a byte erased. */
+struct saveport {
+    struct dfota_flash port;
+    struct simflash *f;
+    uint32_t lo, hi;             /* the saved copies */
+    uint32_t jlo, jhi;           /* the journal */
+    uint64_t ops, first_save, last_save, apply;  /* UINT64_MAX: none yet */
+    uint64_t apply_last;         /* the first record's last operation */
+    int armed, in_apply;
+    unsigned reads, progs, read_err, flip, drop, hit;
+};
+
+static void sp_note(struct saveport *x, uint32_t a)
+{
+    if (a >= x->lo && a < x->hi) {
+        if (x->first_save == UINT64_MAX) {
+            x->first_save = x->ops;
+            x->armed = 1;
+        }
+        x->last_save = x->ops;
+    } else if (a >= x->jlo && a < x->jhi && x->first_save != UINT64_MAX) {
+        if (x->apply == UINT64_MAX) {
+            x->apply = x->ops;
+            x->in_apply = 1;
+        }
+        if (x->in_apply)
+            x->apply_last = x->ops;
+        x->armed = 0;
+    } else {
+        x->in_apply = 0;
+    }
+    x->ops++;
+}
+
+static int sp_read(void *ctx, uint32_t a, void *buf, uint32_t l)
+{
+    struct saveport *x = ctx;
+    int rc;
+    if (x->armed) {
+        x->reads++;
+        if (x->read_err && x->reads == x->read_err) {
+            x->hit++;
+            return SIMFLASH_IOERR;
+        }
+    }
+    rc = x->f->port.read(x->f->port.ctx, a, buf, l);
+    if (!rc && l && x->armed && x->flip && x->reads == x->flip) {
+        ((uint8_t *)buf)[(x->reads * 131u) % l] ^= 0x10;
+        x->hit++;
+    }
+    return rc;
+}
+
+static int sp_prog(void *ctx, uint32_t a, const void *b, uint32_t l)
+{
+    struct saveport *x = ctx;
+    int armed;
+    sp_note(x, a);
+    armed = x->armed;
+    if (armed && x->drop && ++x->progs == x->drop) {
+        uint8_t t[DFOTA_IO_BUF];
+        uint32_t i, at = (x->progs * 7u) % (l ? l : 1);
+        if (l <= sizeof t) {
+            memcpy(t, b, l);
+            for (i = 0; i < l && t[(at + i) % l] == 0xFF; i++)
+                ;
+            if (i < l) {
+                t[(at + i) % l] = 0xFF;
+                x->hit++;
+                return x->f->port.prog(x->f->port.ctx, a, t, l);
+            }
+            x->drop++;
+        }
+    }
+    return x->f->port.prog(x->f->port.ctx, a, b, l);
+}
+
+static int sp_erase(void *ctx, uint32_t a)
+{
+    struct saveport *x = ctx;
+    sp_note(x, a);
+    return x->f->port.erase(x->f->port.ctx, a);
+}
+
+static void saveport_init(struct saveport *x, struct tu_device *d, const struct dfota_pkg_header *h)
+{
+    memset(x, 0, sizeof *x);
+    x->port = d->flash.port;
+    x->port.ctx = x;
+    x->port.read = sp_read;
+    x->port.prog = sp_prog;
+    x->port.erase = sp_erase;
+    x->port.sync = NULL;
+    x->f = &d->flash;
+    x->lo = saved_at(d, h, 0);
+    x->hi = x->lo + h->nsaved * 4096;
+    x->jlo = d->cfg.layout.journal;
+    x->jhi = d->cfg.layout.journal + d->cfg.layout.journal_size;
+    x->first_save = x->last_save = x->apply = x->apply_last = UINT64_MAX;
+}
+
+static void saveport_reset(struct saveport *x)
+{
+    x->ops = 0;
+    x->first_save = x->last_save = x->apply = x->apply_last = UINT64_MAX;
+    x->armed = x->in_apply = 0;
+    x->reads = x->progs = x->hit = 0;
+}
+
+/* the old image, nothing pending; then an install ends on the target */
+static void saved_old_then_new(struct tu_device *d, const struct tu_pair *w, const char *what)
+{
+    struct dfota_engine e;
+    assert_old_boots(d, w, what);
+    assert_int_equal(dfota_init(&e, &d->cfg), DFOTA_OK);
+    if (dfota_install(&e) != DFOTA_OK)
+        fail_msg("%s: the next install fails", what);
+    if (memcmp(d->flash.mem + d->cfg.layout.slot[0], w->b, N))
+        fail_msg("%s: the next install is not the target", what);
+    assert_false(d->flash.violation);
+}
+
+/* Power cuts at every erase and program of dfota_install (lag 0, 2
+ * scratch sectors; plain flash and ECC flash): one before the update's
+ * first APPLY record (the dry run, the save copy, the record itself torn)
+ * leaves nothing pending and the old image, and the next install ends on
+ * the target; one after it is pending and resumes to the target. */
+static void test_saved_cuts(void **st)
+{
+    struct tu_pair *f = *st, w = swap_pair(f);
+    struct dfota_pkg_header h;
+    struct tu_device d;
+    struct dfota_engine e;
+    struct saveport x;
+    size_t plen;
+    uint8_t *p = saved_package(&w, 0, 0, &plen, &h), *initial;
+    uint64_t ops, k, step;
+    unsigned before = 0, after = 0, in_save = 0;
+    int ecc;
+
+    assert_true(h.flags & DFOTA_PKG_F_SAVED);
+    saved_device(&d, &w, p, plen, &h, 0);
+    initial = malloc(d.flash.size);
+    assert_non_null(initial);
+    memcpy(initial, d.flash.mem, d.flash.size);
+    /* a clean install through the port: where the save copy and the
+     * first record are */
+    saveport_init(&x, &d, &h);
+    d.cfg.flash = &x.port;
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    assert_int_equal(dfota_install(&e), DFOTA_OK);
+    assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], w.b, N);
+    ops = d.flash.ops;
+    assert_int_equal(x.ops, ops);
+    assert_true(x.first_save != UINT64_MAX && x.apply != UINT64_MAX);
+    assert_true(x.first_save < x.last_save && x.last_save < x.apply);
+    /* (an erase and 4096 / DFOTA_IO_BUF programs a sector) */
+    assert_int_equal(x.last_save - x.first_save + 1, h.nsaved * (1 + 4096 / DFOTA_IO_BUF));
+    d.cfg.flash = &d.flash.port;
+    assert_true(x.apply <= x.apply_last && x.apply_last < ops);
+    print_message("saved cuts: %llu operations, the save copy %llu..%llu, first record "
+                  "%llu..%llu\n", (unsigned long long)ops, (unsigned long long)x.first_save,
+                  (unsigned long long)x.last_save, (unsigned long long)x.apply,
+                  (unsigned long long)x.apply_last);
+#if defined(__SANITIZE_ADDRESS__)
+    step = 3;
+#else
+    step = 1;
+#endif
+    for (ecc = 0; ecc < 2; ecc++) {
+        for (k = 0; k < ops; k += (k >= x.first_save && k <= x.apply_last + 2) ? 1 : step) {
+            char id[80];
+            snprintf(id, sizeof id, "saved%s: cut at %llu", ecc ? ", ECC" : "",
+                     (unsigned long long)k);
+            memcpy(d.flash.mem, initial, d.flash.size);
+            if (ecc) {
+                assert_int_equal(simflash_set_ecc(&d.flash, 0), 0);
+                assert_int_equal(simflash_set_ecc(&d.flash, 1), 0);
+            }
+            simflash_power_on(&d.flash);
+            simflash_reset_counters(&d.flash);
+            d.flash.cut_after = k;
+            d.flash.tear_seed = (uint32_t)k * 2654435761u + 7;
+            assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+            assert_int_equal(dfota_install(&e), DFOTA_ERR_IO);
+            simflash_power_on(&d.flash);
+            if (dfota_init(&e, &d.cfg) != DFOTA_OK)
+                fail_msg("%s: dfota_init fails after the cut", id);
+            if (k < x.apply) {
+                if (dfota_pending(&e))
+                    fail_msg("%s: pending before the first record", id);
+                if (k >= x.first_save)
+                    in_save++;
+                before++;
+                saved_old_then_new(&d, &w, id);
+            } else if (k <= x.apply_last && !dfota_pending(&e)) {
+                /* (the record torn: no update began) */
+                before++;
+                saved_old_then_new(&d, &w, id);
+            } else {
+                if (k > x.apply_last && !dfota_pending(&e))
+                    fail_msg("%s: nothing pending after the first record", id);
+                after++;
+                settle_to_target(&d, &w, id);
+            }
+            if (d.flash.violation)
+                fail_msg("%s: %s", id, d.flash.why);
+        }
+        assert_int_equal(simflash_set_ecc(&d.flash, 0), 0);
+    }
+    assert_true(in_save >= 2 * (x.last_save - x.first_save + 1));
+    print_message("saved cuts: %u before the first record (%u in the save copy), %u after\n",
+                  before, in_save, after);
+    free(initial);
+    tu_device_free(&d);
+    free(p);
+    free(w.b);
+}
+
+/* In the save copy: a read error, a read that comes back wrong (of the
+ * source or of the copy), a program of the copy that does not stick:
+ * DFOTA_ERR_IO, nothing pending, the old image; the fault gone, the
+ * package installs. */
+static void test_saved_faults(void **st)
+{
+    struct tu_pair *f = *st, w = swap_pair(f);
+    struct dfota_pkg_header h;
+    struct tu_device d;
+    struct dfota_engine e;
+    struct saveport x;
+    size_t plen;
+    uint8_t *p = saved_package(&w, 0, 0, &plen, &h), *initial;
+    unsigned reads, progs, kind, k, runs = 0;
+    int via;
+
+    saved_device(&d, &w, p, plen, &h, 0);
+    initial = malloc(d.flash.size);
+    assert_non_null(initial);
+    memcpy(initial, d.flash.mem, d.flash.size);
+    saveport_init(&x, &d, &h);
+    d.cfg.flash = &x.port;
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    assert_int_equal(dfota_install(&e), DFOTA_OK);
+    reads = x.reads;
+    progs = x.progs;
+    /* (the copy's programs are counted only when a drop is asked for) */
+    progs = h.nsaved * (4096 / DFOTA_IO_BUF);
+    print_message("save copy: %u reads, %u programs\n", reads, progs);
+    assert_true(reads >= h.nsaved * 3 * (4096 / DFOTA_IO_BUF));
+    for (kind = 0; kind < 3; kind++) {
+        unsigned total = kind == 2 ? progs : reads;
+        for (k = 1; k <= total; k++) {
+            for (via = 0; via < 2; via++) {
+                char id[80];
+                int rc;
+                snprintf(id, sizeof id, "save copy: %s %u%s",
+                         kind == 0 ? "read error" : kind == 1 ? "read flip" : "program dropped", k,
+                         via ? " after dfota_check" : "");
+                memcpy(d.flash.mem, initial, d.flash.size);
+                simflash_power_on(&d.flash);
+                saveport_reset(&x);
+                x.read_err = x.flip = x.drop = 0;
+                assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+                if (via)
+                    assert_int_equal(dfota_check(&e), DFOTA_OK);
+                saveport_reset(&x);
+                x.read_err = kind == 0 ? k : 0;
+                x.flip = kind == 1 ? k : 0;
+                x.drop = kind == 2 ? k : 0;
+                rc = dfota_install(&e);
+                if (!x.hit)
+                    fail_msg("%s: the fault was not met", id);
+                if (rc != DFOTA_ERR_IO)
+                    fail_msg("%s: %s, not DFOTA_ERR_IO", id, dfota_strerror(rc));
+                if (x.apply != UINT64_MAX)
+                    fail_msg("%s: the update began", id);
+                x.read_err = x.flip = x.drop = 0;
+                saved_old_then_new(&d, &w, id);
+                runs++;
+            }
+        }
+    }
+    print_message("save copy faults: %u, each refused\n", runs);
+    free(initial);
+    tu_device_free(&d);
+    free(p);
+    free(w.b);
+}
+
+/* The copy decays after the update began: a power cut at every few
+ * operations after the first record, a byte of the copy that the target
+ * reads flipped, then power-ups. The engine must never end IDLE over an
+ * image that is not the target: it ends on the target (the byte no longer
+ * read) or fails. The copy restored, it ends on the target. Also decayed
+ * while the apply runs (no cut). */
+static void test_saved_decay(void **st)
+{
+    struct tu_pair *f = *st, w = swap_pair(f);
+    struct dfota_pkg_header h;
+    struct tu_device d;
+    struct dfota_engine e;
+    struct saveport x;
+    struct flipper fl;
+    size_t plen;
+    uint8_t *p = saved_package(&w, 0, 0, &plen, &h), *initial, *b;
+    uint64_t ops, k, step;
+    unsigned caught = 0, done = 0, tries;
+    int rc;
+
+    assert_int_equal(h.nsaved, 1);
+    assert_true(h.saved[0] == SWAP_A || h.saved[0] == SWAP_B);
+    saved_device(&d, &w, p, plen, &h, 0);
+    initial = malloc(d.flash.size);
+    assert_non_null(initial);
+    memcpy(initial, d.flash.mem, d.flash.size);
+    saveport_init(&x, &d, &h);
+    d.cfg.flash = &x.port;
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    simflash_reset_counters(&d.flash);
+    assert_int_equal(dfota_install(&e), DFOTA_OK);
+    ops = d.flash.ops;
+    d.cfg.flash = &d.flash.port;
+    /* a byte of the swapped part, which the other sector copies */
+    b = d.flash.mem + saved_at(&d, &h, 0) + 1000;
+#if defined(__SANITIZE_ADDRESS__)
+    step = 4;
+#else
+    step = 1;
+#endif
+    for (k = x.apply_last + 1; k < ops; k += step) {
+        char id[80];
+        snprintf(id, sizeof id, "saved copy decayed after a cut at %llu", (unsigned long long)k);
+        memcpy(d.flash.mem, initial, d.flash.size);
+        simflash_power_on(&d.flash);
+        simflash_reset_counters(&d.flash);
+        d.flash.cut_after = k;
+        d.flash.tear_seed = (uint32_t)k * 40503u + 1;
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_int_equal(dfota_install(&e), DFOTA_ERR_IO);
+        simflash_power_on(&d.flash);
+        assert_int_equal(*b, w.a[h.saved[0] * 4096 + 1000]);   /* the copy, whole */
+        *b ^= 0x21;
+        rc = DFOTA_ERR_IO;
+        for (tries = 0; tries < 3; tries++) {
+            assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+            if (!dfota_pending(&e))
+                break;
+            rc = dfota_resume(&e);
+        }
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        if (!dfota_pending(&e)) {
+            if (memcmp(d.flash.mem + d.cfg.layout.slot[0], w.b, N))
+                fail_msg("%s: IDLE over an image that is not the target", id);
+            done++;
+        } else {
+            if (rc == DFOTA_OK)
+                fail_msg("%s: DFOTA_OK with the update pending", id);
+            caught++;
+        }
+        *b ^= 0x21;                       /* the copy restored */
+        settle_to_target(&d, &w, id);
+        assert_false(d.flash.violation);
+    }
+    print_message("saved copy decayed: %u caught, %u ended on the target\n", caught, done);
+    assert_true(caught > 0);
+
+    /* decayed while the apply runs */
+    memcpy(d.flash.mem, initial, d.flash.size);
+    simflash_power_on(&d.flash);
+    fl.at = b;
+    fl.bit = 0x08;
+    fl.done = 0;
+    d.cfg.progress = flip_on_apply;
+    d.cfg.progress_ctx = &fl;
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    rc = dfota_install(&e);
+    d.cfg.progress = NULL;
+    assert_true(fl.done);
+    assert_int_not_equal(rc, DFOTA_OK);
+    assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+    assert_true(dfota_pending(&e));
+    *b ^= 0x08;
+    settle_to_target(&d, &w, "saved copy decayed in the apply");
+    free(initial);
+    tu_device_free(&d);
+    free(p);
+    free(w.b);
+}
+
 int main(void)
+
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_both_layouts),
@@ -2050,6 +2636,10 @@ int main(void)
         cmocka_unit_test(test_blockwin_cuts),
         cmocka_unit_test(test_blockwin_scratch_faults),
         cmocka_unit_test(test_blockwin_other_checks),
+        cmocka_unit_test(test_saved_install),
+        cmocka_unit_test(test_saved_cuts),
+        cmocka_unit_test(test_saved_faults),
+        cmocka_unit_test(test_saved_decay),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
