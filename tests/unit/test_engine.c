@@ -2035,6 +2035,15 @@ static struct tu_pair swap_pair(const struct tu_pair *f)
     return w;
 }
 
+/* and sectors 5 and 12 swapped too: two sectors to save */
+static struct tu_pair swap2_pair(const struct tu_pair *f)
+{
+    struct tu_pair w = swap_pair(f);
+    memcpy(w.b + 5 * 4096, f->a + 12 * 4096, SWAP_LEN);
+    memcpy(w.b + 12 * 4096, f->a + 5 * 4096, SWAP_LEN);
+    return w;
+}
+
 /* An in-place package (4 KiB sectors, the device's digest table unless
  * block_digest, format 2) with dfota_diff_opts.saved and direction as given */
 static uint8_t *saved_package_rc(const struct tu_pair *w, uint32_t lag, int saved, int direction,
@@ -2148,6 +2157,37 @@ static void test_saved_install(void **st)
     }
     tu_attempt(&w, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 2, 1, DFOTA_OK);
     tu_attempt(&w, DFOTA_LAYOUT_INPLACE, p, plen, NULL, 2, 0, DFOTA_OK);
+    /* two swaps: two sectors saved, each copy in its place */
+    {
+        struct tu_pair w2 = swap2_pair(f);
+        uint8_t *r = saved_package(&w2, 0, 0, &l1, &h1);
+        assert_int_equal(h1.nsaved, 2);
+        assert_true(h1.saved[0] < h1.saved[1]);
+        assert_true(h1.saved[0] == SWAP_A || h1.saved[0] == SWAP_B);
+        assert_true(h1.saved[1] == 5 || h1.saved[1] == 12);
+        tu_attempt(&w2, DFOTA_LAYOUT_INPLACE, r, l1, NULL, 2, 1, DFOTA_OK);
+        saved_device(&d, &w2, r, l1, &h1, 0);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        assert_int_equal(dfota_install(&e), DFOTA_OK);
+        assert_memory_equal(d.flash.mem + d.cfg.layout.slot[0], w2.b, N);
+        for (k = 0; k < 2; k++)
+            assert_memory_equal(d.flash.mem + saved_at(&d, &h1, k), w2.a + h1.saved[k] * 4096,
+                                4096);
+        tu_device_free(&d);
+        /* one sector short of the two copies */
+        saved_device(&d, &w2, r, l1, &h1, -4096);
+        assert_int_equal(dfota_init(&e, &d.cfg), DFOTA_OK);
+        simflash_reset_counters(&d.flash);
+        assert_int_equal(dfota_check(&e), DFOTA_ERR_NOSPACE);
+        assert_int_equal(d.flash.erases + d.flash.progs, 0);
+        tu_device_free(&d);
+        free(r);
+        r = saved_package(&w2, 0, 1, &l1, &h1);         /* saved 1: one of the two */
+        assert_int_equal(h1.nsaved, 1);
+        tu_attempt(&w2, DFOTA_LAYOUT_INPLACE, r, l1, NULL, 2, 0, DFOTA_OK);
+        free(r);
+        free(w2.b);
+    }
     tu_attempt(&w, DFOTA_LAYOUT_INPLACE, q, nlen, NULL, 2, 1, DFOTA_OK);
 
     /* staging one sector short: refused, nothing written */
@@ -2333,25 +2373,28 @@ static void saved_old_then_new(struct tu_device *d, const struct tu_pair *w, con
     assert_false(d->flash.violation);
 }
 
-/* Power cuts at every erase and program of dfota_install (lag 0, 2
- * scratch sectors; plain flash and ECC flash): one before the update's
- * first APPLY record (the dry run, the save copy, the record itself torn)
- * leaves nothing pending and the old image, and the next install ends on
- * the target; one after it is pending and resumes to the target. */
-static void test_saved_cuts(void **st)
+/* Power cuts at every erase and program of dfota_install (every step-th
+ * but in the save copy and the first record; plain flash and ECC flash):
+ * one before the update's first APPLY record (the dry run, the save copy,
+ * the record itself torn) leaves nothing pending and the old image, and
+ * the next install ends on the target; one after it is pending and
+ * resumes to the target. */
+static void saved_cut_sweep(const struct tu_pair *pw, uint32_t lag, uint32_t nsaved, uint64_t step)
 {
-    struct tu_pair *f = *st, w = swap_pair(f);
+    struct tu_pair w = *pw;
     struct dfota_pkg_header h;
     struct tu_device d;
     struct dfota_engine e;
     struct saveport x;
     size_t plen;
-    uint8_t *p = saved_package(&w, 0, 0, &plen, &h), *initial;
-    uint64_t ops, k, step;
+    uint8_t *p = saved_package(&w, lag, 0, &plen, &h), *initial;
+    uint64_t ops, k;
     unsigned before = 0, after = 0, in_save = 0;
     int ecc;
 
     assert_true(h.flags & DFOTA_PKG_F_SAVED);
+    assert_int_equal(h.nsaved, nsaved);
+    assert_int_equal(h.lag, lag);
     saved_device(&d, &w, p, plen, &h, 0);
     initial = malloc(d.flash.size);
     assert_non_null(initial);
@@ -2372,24 +2415,28 @@ static void test_saved_cuts(void **st)
     assert_int_equal(x.last_save - x.first_save + 1, h.nsaved * (1 + 4096 / DFOTA_IO_BUF));
     d.cfg.flash = &d.flash.port;
     assert_true(x.apply <= x.apply_last && x.apply_last < ops);
-    print_message("saved cuts: %llu operations, the save copy %llu..%llu, first record "
-                  "%llu..%llu\n", (unsigned long long)ops, (unsigned long long)x.first_save,
-                  (unsigned long long)x.last_save, (unsigned long long)x.apply,
-                  (unsigned long long)x.apply_last);
-#if defined(__SANITIZE_ADDRESS__)
-    step = 3;
-#else
-    step = 1;
-#endif
-    for (ecc = 0; ecc < 2; ecc++) {
-        for (k = 0; k < ops; k += (k >= x.first_save && k <= x.apply_last + 2) ? 1 : step) {
+    print_message("saved cuts, lag %u, %u saved: %llu operations, the save copy %llu..%llu, "
+                  "first record %llu..%llu\n", lag, nsaved, (unsigned long long)ops,
+                  (unsigned long long)x.first_save, (unsigned long long)x.last_save,
+                  (unsigned long long)x.apply, (unsigned long long)x.apply_last);
+    /* ecc 0: plain flash, 1: ECC flash, 2: writes held until sync (every
+     * 3rd step) */
+    for (ecc = 0; ecc < 3; ecc++) {
+        for (k = 0; k < ops; k++) {
             char id[80];
-            snprintf(id, sizeof id, "saved%s: cut at %llu", ecc ? ", ECC" : "",
-                     (unsigned long long)k);
+            if (k % (ecc == 2 ? 3 * step : step) && (k < x.first_save || k > x.apply_last + 2))
+                continue;                /* (a sample, but the save copy and the record whole) */
+            snprintf(id, sizeof id, "saved, lag %u%s: cut at %llu", lag,
+                     ecc == 1 ? ", ECC" : ecc == 2 ? ", cache" : "", (unsigned long long)k);
             memcpy(d.flash.mem, initial, d.flash.size);
-            if (ecc) {
+            if (ecc == 1) {
                 assert_int_equal(simflash_set_ecc(&d.flash, 0), 0);
                 assert_int_equal(simflash_set_ecc(&d.flash, 1), 0);
+            }
+            if (ecc == 2) {
+                assert_int_equal(simflash_set_cache(&d.flash, 0), 0);
+                memcpy(d.flash.mem, initial, d.flash.size);
+                assert_int_equal(simflash_set_cache(&d.flash, 1), 0);
             }
             simflash_power_on(&d.flash);
             simflash_reset_counters(&d.flash);
@@ -2421,14 +2468,28 @@ static void test_saved_cuts(void **st)
                 fail_msg("%s: %s", id, d.flash.why);
         }
         assert_int_equal(simflash_set_ecc(&d.flash, 0), 0);
+        assert_int_equal(simflash_set_cache(&d.flash, 0), 0);
     }
-    assert_true(in_save >= 2 * (x.last_save - x.first_save + 1));
+    assert_true(in_save >= 3 * (x.last_save - x.first_save + 1));
     print_message("saved cuts: %u before the first record (%u in the save copy), %u after\n",
                   before, in_save, after);
     free(initial);
     tu_device_free(&d);
     free(p);
+}
+
+static void test_saved_cuts(void **st)
+{
+    struct tu_pair *f = *st, w = swap_pair(f), w2 = swap2_pair(f);
+#if defined(__SANITIZE_ADDRESS__)
+    saved_cut_sweep(&w, 0, 1, 3);
+    saved_cut_sweep(&w2, 1, 2, 20);
+#else
+    saved_cut_sweep(&w, 0, 1, 1);
+    saved_cut_sweep(&w2, 1, 2, 5);
+#endif
     free(w.b);
+    free(w2.b);
 }
 
 /* In the save copy: a read error, a read that comes back wrong (of the
