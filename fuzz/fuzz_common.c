@@ -52,7 +52,7 @@ size_t fz_release(const uint8_t *src, uint8_t *out, int variant)
                 continue;
             out[o++] = src[i];
         }
-    } else if (variant == 1 || variant == 3) {
+    } else if (variant == 1 || variant == 3 || variant == 4) {
         memcpy(out, src, len);
         o = len;
     } else {
@@ -70,6 +70,11 @@ size_t fz_release(const uint8_t *src, uint8_t *out, int variant)
             for (k = 0; k < 96; k++)
                 out[at + 32 + k] = out[at + 32 + d + k] = (uint8_t)fz_rand(&seed);
         }
+    }
+    if (variant == 4) {
+        /* bytes 1024..2047 and 4096..5119 swap places, byte for byte from src */
+        memcpy(out + 1024, src + 4096, 1024);
+        memcpy(out + 4096, src + 1024, 1024);
     }
     return o;
 }

@@ -28,9 +28,14 @@ void fz_image(uint8_t *p, size_t len, uint32_t seed);
  *     and the same run again more than 256 bytes further on in that
  *     sector: an in-place DZ2 package of it (sectors of 512 bytes or more)
  *     copies the second from the first only over the whole block, so it
- *     needs DFOTA_PKG_F_BLOCKWIN.
+ *     needs DFOTA_PKG_F_BLOCKWIN;
+ *  4: as 1, then bytes 1024..2047 and 4096..5119 swap places (each the
+ *     other's source bytes): whichever an in-place order writes first, the
+ *     other has lost its source at lag 0, so the encoder saves a source
+ *     sector (DFOTA_PKG_F_SAVED): one with 1024-byte sectors, two with
+ *     512-byte ones.
  * Returns the size written to out (at most FZ_DST_MAX). */
-#define FZ_DST_VARIANTS 4
+#define FZ_DST_VARIANTS 5
 #define FZ_DST_MAX      (FZ_SRC_SIZE + 1024u)
 size_t fz_release(const uint8_t *src, uint8_t *out, int variant);
 

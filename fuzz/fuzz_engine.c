@@ -29,7 +29,8 @@
  * Invariants (each traps):
  *  - the result is OK or a known error, DFOTA_ERR_IO only when a power cut
  *    came before the update began; the engine never broke a flash rule;
- *  - staging is never written;
+ *  - staging is never written (in place but for its end: the digest table,
+ *    and from dfota_install on the saved sectors' copies before it);
  *  - A/B: bank 0 (the running firmware) is never written; after an error
  *    bank 0 stays active, after OK bank 1 is active and holds the target;
  *  - in place: after any error but DFOTA_ERR_TARGET the firmware region is
@@ -154,19 +155,24 @@ struct device {
 };
 
 /* In place, the bytes at the end of staging that the engine may write for
- * the package there (its digest table, DFOTA_PKG_F_DEVTABLE): staging is
- * otherwise the package's, and left as it was. */
-static uint32_t table_size(const struct device *d)
+ * the package there: its digest table (DFOTA_PKG_F_DEVTABLE), which the
+ * dry run of dfota_check writes, and with `saved` before it the copies of
+ * its saved source sectors (DFOTA_PKG_F_SAVED), which dfota_install makes;
+ * staging is otherwise the package's, and left as it was. */
+static uint32_t table_size(const struct device *d, int saved)
 {
     struct dfota_pkg_header h;
-    uint32_t t;
+    uint32_t t, v;
     if (d->cfg.layout.kind != DFOTA_LAYOUT_INPLACE ||
         dfota_pkg_parse(&h, d->f.mem + d->cfg.layout.staging, HDR) != DFOTA_OK ||
         h.sector_size != d->ss)
         return 0;
     t = dfota_devtable_size(&h, d->f.port.prog_size);
-    /* (a package whose table does not fit is refused before any write) */
-    return (uint64_t)h.header_size + h.payload_size + t > d->cfg.layout.staging_size ? 0 : t;
+    v = dfota_saved_size(&h);
+    /* (a package whose copies and table do not fit is refused before any write) */
+    if ((uint64_t)h.header_size + h.payload_size + t + v > d->cfg.layout.staging_size)
+        return 0;
+    return saved ? t + v : t;
 }
 
 /* In place, with DFOTA_PKG_F_BLOCKWIN in the header in staging: the dry
@@ -185,7 +191,7 @@ static int check_writes_scratch(const struct device *d)
 static int same_but_table(const struct device *d, const uint8_t *a, const uint8_t *b, size_t n)
 {
     const struct dfota_layout *l = &d->cfg.layout;
-    uint32_t t = table_size(d), end = l->staging + l->staging_size;
+    uint32_t t = table_size(d, 0), end = l->staging + l->staging_size;
     if (check_writes_scratch(d)) {
         uint32_t s0 = l->scratch, s1 = l->scratch + l->scratch_size;
         return memcmp(a, b, s0) == 0 && memcmp(a + s1, b + s1, end - t - s1) == 0 &&
@@ -221,10 +227,13 @@ static void device_init(struct device *d, uint8_t mode, int inplace, uint32_t ss
     l->staging = at;
     /* (in place, room for the digest table of a DFOTA_PKG_F_DEVTABLE
      * package as large as the slot: 4 entries to a unit of 16 bytes or the
-     * program unit) */
+     * program unit, and for the copies of DFOTA_MAX_SAVED saved source
+     * sectors, DFOTA_PKG_F_SAVED) */
     l->staging_size = round_up(pkg_len > HDR ? (uint32_t)pkg_len : HDR, ss) +
                       (inplace ? round_up((SLOT_SIZE / ss + 3) / 4 *
-                                          ((mode & M_PROG256) ? 256u : 16u), ss) : 0);
+                                          ((mode & M_PROG256) ? 256u : 16u), ss) +
+                                     DFOTA_MAX_SAVED * ss
+                               : 0);
     at += l->staging_size;
     FZ_CHECK(simflash_init(&d->f, NULL, at, ss, (mode & M_PROG256) ? 256 : 16,
                            (mode & M_ERASED0) ? 0x00 : 0xFF) == 0);
@@ -368,7 +377,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     FZ_CHECK(known_err(rc) || (cut_hit && !resumed && rc == DFOTA_ERR_IO));
     check_flash(&d);
-    FZ_CHECK(memcmp(staging, mem + l->staging, l->staging_size - table_size(&d)) == 0);
+    FZ_CHECK(memcmp(staging, mem + l->staging, l->staging_size - table_size(&d, 1)) == 0);
     if (rc == DFOTA_OK)
         FZ_CHECK(parsed);    /* the engine parsed what we parsed */
 

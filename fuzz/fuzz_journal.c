@@ -6,8 +6,9 @@
  * and resumed again.
  *
  * Input: byte 0 the mode, byte 1 a power cut, then the bytes of the fuzzed
- * regions in order (fz_device.h: the journal, then in place scratch and the
- * firmware region, A/B bank 1); a short input leaves the rest as a fresh
+ * regions in order (fz_device.h: the journal, then in place scratch, the
+ * firmware region and, on the device with a saved source sector, its copy
+ * at the end of staging; A/B bank 1); a short input leaves the rest as a fresh
  * device has it (erased, the source firmware in slot 0).
  *   bits 0-2  the device (fz_device.h): in place, erased 0x00, 256-byte units
  *   bit 3     ECC flash: every journal program unit whose first byte is

@@ -9,9 +9,13 @@
  *    dfota_pkg_write gives the same bytes (parse keeps nothing it would not
  *    write, and writes nothing it did not read: one encoding per header);
  *  - the same fields written in the other format parse back to the same
- *    header (a write order in runs, DFOTA_PKG_F_RUNS, and target copies over
- *    the whole block, DFOTA_PKG_F_BLOCKWIN, only format 2 holds:
- *    dfota_pkg_write refuses them as format 1);
+ *    header (a write order in runs, DFOTA_PKG_F_RUNS, target copies over
+ *    the whole block, DFOTA_PKG_F_BLOCKWIN, and saved source sectors,
+ *    DFOTA_PKG_F_SAVED, only format 2 holds: dfota_pkg_write refuses them
+ *    as format 1);
+ *  - in place with DFOTA_PKG_F_SAVED, 1 to DFOTA_MAX_SAVED saved sectors,
+ *    ascending, each a sector of the target, and staging counts a sector
+ *    for each (dfota_saved_size, dfota_staging_need); else none;
  *  - in place, the write order (the header's runs, or the one run without
  *    DFOTA_PKG_F_RUNS, backward as DFOTA_PKG_F_BACKWARD says) produces each
  *    sector exactly once, and dz_sector_block inverts dz_block_sector; an
@@ -69,6 +73,30 @@ static void check_order(const struct dfota_pkg_header *h)
     }
 }
 
+/* The saved source sectors of an accepted header (see above). */
+static void check_saved(const struct dfota_pkg_header *h)
+{
+    uint32_t i, n = dz_block_count(h->dst_size, h->sector_size);
+    if (!(h->flags & DFOTA_PKG_F_SAVED)) {
+        FZ_CHECK(h->nsaved == 0 && dfota_saved_size(h) == 0);
+        return;
+    }
+    FZ_CHECK(h->flags & DFOTA_PKG_F_INPLACE);
+    FZ_CHECK(h->format_version == DFOTA_PKG_FORMAT_V2);
+    FZ_CHECK(h->nsaved >= 1 && h->nsaved <= DFOTA_MAX_SAVED);
+    for (i = 0; i < h->nsaved; i++)
+        FZ_CHECK(h->saved[i] < n && (!i || h->saved[i] > h->saved[i - 1]));
+    FZ_CHECK(dfota_saved_size(h) == h->nsaved * h->sector_size);
+    {
+        struct dfota_pkg_header g = *h;
+        uint32_t need = dfota_staging_need(h, h->sector_size, 16);
+        g.flags &= ~DFOTA_PKG_F_SAVED;
+        g.nsaved = 0;
+        FZ_CHECK(need == UINT32_MAX ||
+                 need == dfota_staging_need(&g, h->sector_size, 16) + h->nsaved * h->sector_size);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static uint8_t pk[32], sk[64];
@@ -94,9 +122,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(hs == DFOTA_PKG_V1_HEADER_SIZE);
     else
         FZ_CHECK(hs >= DFOTA_PKG_V2_HEADER_MIN &&
-                 hs <= ((h.flags & DFOTA_PKG_F_RUNS) ? DFOTA_PKG_HEADER_MAX : DFOTA_PKG_V2_HEADER_MAX));
+                 hs <= ((h.flags & (DFOTA_PKG_F_RUNS | DFOTA_PKG_F_SAVED)) ? DFOTA_PKG_HEADER_MAX
+                                                                          : DFOTA_PKG_V2_HEADER_MAX));
     FZ_CHECK(size >= hs);
     FZ_CHECK(dfota_pkg_header_size(&h) == hs);
+    check_saved(&h);
     FZ_CHECK(h.payload_size >= 5);
 
     src = dfota_pkg_check_size(&h, size);
@@ -120,9 +150,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                                 : DFOTA_PKG_FORMAT_V1;
     if (h2.format_version == DFOTA_PKG_FORMAT_V2 && !(h2.flags & DFOTA_PKG_F_INPLACE))
         h2.stream_crc32 = 0;
-    if (h.flags & (DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BLOCKWIN)) {
-        /* format 2 only: format 1 has no room for the runs, and its engines
-         * no DFOTA_PKG_F_BLOCKWIN */
+    if (h.flags & (DFOTA_PKG_F_RUNS | DFOTA_PKG_F_BLOCKWIN | DFOTA_PKG_F_SAVED)) {
+        /* format 2 only: format 1 has no room for the runs or the saved
+         * sectors, and its engines no DFOTA_PKG_F_BLOCKWIN */
         FZ_CHECK(h.format_version == DFOTA_PKG_FORMAT_V2);
         FZ_CHECK(dfota_pkg_write(&h2, raw2) == DFOTA_ERR_ARG);
         goto signature;

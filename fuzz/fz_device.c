@@ -20,9 +20,10 @@ static struct {
     size_t pkg_len;
     uint8_t dst[FZ_DST_MAX];
     size_t dst_len;
-} pk[5];                          /* [0] A/B, [1] in place, [2] in place 4k, [3] in place
+} pk[6];                          /* [0] A/B, [1] in place, [2] in place 4k, [3] in place
                                      in runs, [4] in place with target copies over the
-                                     whole block (DFOTA_PKG_F_BLOCKWIN) */
+                                     whole block (DFOTA_PKG_F_BLOCKWIN), [5] in place with
+                                     a saved source sector (DFOTA_PKG_F_SAVED) */
 
 /* [3]: the write order in runs (DFOTA_PKG_F_RUNS) of the 6 sectors of
  * release 1 (6000 bytes, the last sector short): 0-1, 5-4 (the short one
@@ -46,15 +47,18 @@ static void build(unsigned idx)
     memset(&o, 0, sizeof o);
     o.inplace = inplace;
     o.sector_size = FZD_SECTOR;
-    o.lag = FZD_LAG;
-    o.direction = idx == 3 ? 2 : inplace ? 1 : 0;
+    /* [5]: lag 0 (the device's scratch has room for lag 1) and direction
+     * auto, the one that saves sectors: release 4 swaps two sectors, one of
+     * which the order must have overwritten when the other reads it */
+    o.lag = idx == 5 ? 0 : FZD_LAG;
+    o.direction = idx == 3 ? 2 : idx == 5 ? 0 : inplace ? 1 : 0;
     o.order = idx == 3 ? fzd_runs : NULL;
     o.norder = idx == 3 ? (uint32_t)(sizeof fzd_runs / sizeof fzd_runs[0]) : 0;
     o.decoder_ram = idx == 2 ? DFOTA_DECODER_RAM_4K : 0;
     /* [4]: DZ2 (the flag is DZ2's), a target that repeats new bytes within
      * a sector beyond the decoder's ring; window auto gives the flag */
     o.codec = idx == 4 ? DFOTA_ALG_DZ2 : 0;
-    pk[idx].dst_len = fz_release(g_src, pk[idx].dst, idx == 4 ? 3 : inplace ? 1 : 0);
+    pk[idx].dst_len = fz_release(g_src, pk[idx].dst, idx == 5 ? 4 : idx == 4 ? 3 : inplace ? 1 : 0);
     if (dfota_package_build(g_src, FZ_SRC_SIZE, pk[idx].dst, pk[idx].dst_len, &o, &meta,
                             sk, &pk[idx].pkg, &pk[idx].pkg_len, NULL)) {
         fprintf(stderr, "fz_device: package build failed\n");
@@ -75,6 +79,14 @@ static void build(unsigned idx)
             abort();
         }
     }
+    if (idx == 5) {
+        struct dfota_pkg_header h;
+        if (dfota_pkg_parse(&h, pk[idx].pkg, pk[idx].pkg_len) || !(h.flags & DFOTA_PKG_F_SAVED) ||
+            h.nsaved != 1) {
+            fprintf(stderr, "fz_device: the package has no saved source sector\n");
+            abort();
+        }
+    }
     pk[idx].built = 1;
 }
 
@@ -85,10 +97,13 @@ void fzd_reset(struct fzd *d, uint8_t mode)
     uint8_t erased = (mode & FZD_ERASED0) ? 0x00 : 0xFF;
     struct dfota_layout *l = &d->cfg.layout;
 
-    /* in place: the 4k profile's package; else on 0x00-erased flash the one
-     * in runs, on 0xFF-erased flash with 256-byte units the one with target
-     * copies over the whole block, with 16-byte units the forward one */
-    unsigned idx = inplace ? (fzd_ram4k ? 2u : (mode & FZD_ERASED0) ? 3u
+    /* in place: the 4k profile's package; else on 0x00-erased flash with
+     * 16-byte units the one in runs, with 256-byte units the one with a
+     * saved source sector; on 0xFF-erased flash with 256-byte units the one
+     * with target copies over the whole block, with 16-byte units the
+     * forward one */
+    unsigned idx = inplace ? (fzd_ram4k ? 2u
+                              : (mode & FZD_ERASED0) ? ((mode & FZD_PROG256) ? 5u : 3u)
                               : (mode & FZD_PROG256) ? 4u : 1u) : 0u;
 
     if (!pk[idx].built)
@@ -128,11 +143,12 @@ void fzd_reset(struct fzd *d, uint8_t mode)
         at += 2 * jhalf;
         l->staging = at;
         {
-            /* the package, and the digest table an in-place dry run writes */
+            /* the package, the copies of its saved source sectors and the
+             * digest table an in-place dry run writes */
             struct dfota_pkg_header h;
             l->staging_size = ((uint32_t)pk[idx].pkg_len + ss - 1) / ss * ss;
             if (dfota_pkg_parse(&h, pk[idx].pkg, pk[idx].pkg_len) == DFOTA_OK)
-                l->staging_size += dfota_devtable_size(&h, prog);
+                l->staging_size += dfota_saved_size(&h) + dfota_devtable_size(&h, prog);
         }
         at += l->staging_size;
         if (simflash_init(&d->f, NULL, at, ss, prog, erased))
@@ -150,6 +166,19 @@ void fzd_reset(struct fzd *d, uint8_t mode)
             d->region[d->nregion++][1] = l->scratch_size;
             d->region[d->nregion][0] = l->slot[0];
             d->region[d->nregion++][1] = FZD_SLOT;
+            /* the saved sectors' copies (DFOTA_PKG_F_SAVED): the end of
+             * staging before the digest table, made before the update's
+             * first journal record; a resume reads them */
+            {
+                struct dfota_pkg_header h;
+                uint32_t v;
+                if (dfota_pkg_parse(&h, pk[idx].pkg, pk[idx].pkg_len) == DFOTA_OK &&
+                    (v = dfota_saved_size(&h)) != 0) {
+                    d->region[d->nregion][0] =
+                        l->staging + l->staging_size - dfota_devtable_size(&h, prog) - v;
+                    d->region[d->nregion++][1] = v;
+                }
+            }
         } else {
             d->region[d->nregion][0] = l->slot[1];
             d->region[d->nregion++][1] = FZD_SLOT;
@@ -175,7 +204,7 @@ int fzd_staging_kept(const struct fzd *d, const uint8_t *before)
     struct dfota_pkg_header h;
     uint32_t keep = l->staging_size;
     if (l->kind == DFOTA_LAYOUT_INPLACE && dfota_pkg_parse(&h, d->pkg, d->pkg_len) == DFOTA_OK)
-        keep -= dfota_devtable_size(&h, d->f.port.prog_size);
+        keep -= dfota_saved_size(&h) + dfota_devtable_size(&h, d->f.port.prog_size);
     return memcmp(before, d->f.mem + l->staging, keep) == 0;
 }
 

@@ -1,8 +1,9 @@
 /* The device of fuzz_journal and of its seeds (fuzz_seedgen journals): the
  * fuzzers' source firmware, a signed package made in-process, and a
  * simulated flash laid out for it. The flash regions the fuzz input
- * overwrites (the journal, in place also scratch and the firmware; A/B the
- * inactive bank) are listed in fzd_regions. */
+ * overwrites (the journal, in place also scratch and the firmware, and for
+ * a package with DFOTA_PKG_F_SAVED the saved sectors' copies at the end of
+ * staging; A/B the inactive bank) are listed in region[]. */
 #ifndef DFOTA_FZ_DEVICE_H
 #define DFOTA_FZ_DEVICE_H
 
@@ -23,10 +24,12 @@ struct fzd {
     unsigned pki;                   /* which package: 0 A/B, 1 in place (forward), 2 in
                                        place 4k, 3 in place in runs (0x00-erased flash),
                                        4 in place with DFOTA_PKG_F_BLOCKWIN (0xFF-erased
-                                       flash, 256-byte units) */
+                                       flash, 256-byte units), 5 in place with a saved
+                                       source sector, DFOTA_PKG_F_SAVED (0x00-erased
+                                       flash, 256-byte units; 3 is 0x00 with 16) */
     const uint8_t *pkg, *dst;       /* the package in staging and its target */
     size_t pkg_len, dst_len;
-    uint32_t region[3][2];          /* [addr, len] of the fuzzed regions, in input order */
+    uint32_t region[4][2];          /* [addr, len] of the fuzzed regions, in input order */
     unsigned nregion;
 };
 
@@ -41,7 +44,8 @@ void fzd_free(struct fzd *d);
 /* 1 when the slot the engine boots holds exactly the target. */
 int fzd_boots_target(const struct fzd *d, const struct dfota_engine *e);
 /* Staging holds what `before` (a copy of it) held, but for the in-place
- * digest table at its end, which the engine owns (DFOTA_PKG_F_DEVTABLE). */
+ * digest table at its end and the saved sectors' copies before it, which
+ * the engine owns (DFOTA_PKG_F_DEVTABLE, DFOTA_PKG_F_SAVED). */
 int fzd_staging_kept(const struct fzd *d, const uint8_t *before);
 /* Abort on a flash rule violation (a re-program, a write outside the part, ...),
  * unless known(d) (may be NULL) says it is an open finding to tolerate. */

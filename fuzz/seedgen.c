@@ -13,7 +13,7 @@
  *                                         mode byte, target size, payload
  *   fuzz_seedgen journals CORPUS/fuzz_journal
  *       the flash regions of fuzz_journal's device (fz_device.h) at power
- *       cuts spread over a clean install, for five device geometries
+ *       cuts spread over a clean install, for six device geometries
  *   fuzz_seedgen snapshots CORPUS/fuzz_snapshot
  *       the decoder snapshot of a journal record cut mid-install (DFJ2)
  */
@@ -119,6 +119,14 @@ static int corpus(const char *dir, int n, char **pkgs)
                     (h.flags & DFOTA_PKG_F_BLOCKWIN) ? "set on a package not named _win_" : "missing");
             return 1;
         }
+        /* and the *_saved* ones for DFOTA_PKG_F_SAVED (_saved2_: two sectors) */
+        if (!strstr(base, "_saved") != !(h.flags & DFOTA_PKG_F_SAVED) ||
+            ((h.flags & DFOTA_PKG_F_SAVED) && h.nsaved != (strstr(base, "_saved2_") ? 2u : 1u))) {
+            fprintf(stderr, "%s: DFOTA_PKG_F_SAVED %s (%u sectors)\n", pkgs[i],
+                    (h.flags & DFOTA_PKG_F_SAVED) ? "set, or not as the name says" : "missing",
+                    (unsigned)h.nsaved);
+            return 1;
+        }
         snprintf(sub, sizeof sub, "%s/fuzz_pkg_parse", dir);
         if (write_file(sub, base, "", NULL, 0, pkg, len))
             return 1;
@@ -172,8 +180,9 @@ static int corpus(const char *dir, int n, char **pkgs)
 static int journals(const char *dir)
 {
     /* A/B; in place forward; A/B; in place in runs; in place with target
-     * copies over the whole block (DFOTA_PKG_F_BLOCKWIN: fz_device.c) */
-    static const uint8_t geoms[] = { 0x00, 0x01, 0x06, 0x07, 0x05 };
+     * copies over the whole block (DFOTA_PKG_F_BLOCKWIN); in place with a
+     * saved source sector (DFOTA_PKG_F_SAVED: fz_device.c) */
+    static const uint8_t geoms[] = { 0x00, 0x01, 0x06, 0x03, 0x05, 0x07 };
     static struct fzd d;
     struct dfota_engine e;
     unsigned g, i;
@@ -227,7 +236,7 @@ static int snapshots(const char *dir)
 {
     static struct fzd d;
     unsigned g;
-    for (g = 0; g < 8; g++) {
+    for (g = 0; g < 8; g++) {   /* (g 3: the device with a saved source sector) */
         uint8_t dmode = (uint8_t)(FZD_INPLACE | ((g & 1u) ? FZD_ERASED0 : 0) | ((g & 2u) ? FZD_PROG256 : 0));
         uint32_t rec, len;
         unsigned v;

@@ -450,6 +450,82 @@ has "--target-window auto --package-format 1: ring" "$T/io/out" '"target_window"
 expect "--package-format 1: apply" 0 "" apply --pub k.pub wa.bin x.pkg -o tw_1.bin
 same "--package-format 1: the target" wb.bin tw_1.bin
 rm -f x.pkg tw_1.bin
+# --saved-sectors: in place, direction auto, the source sectors the device
+# copies into staging before the update (DFOTA_PKG_F_SAVED, 0x100). sa/sb:
+# two pairs of 1 KiB sectors swap places (2 <-> 8, 4 <-> 10), each the
+# other's source byte for byte; at lag 0 no order keeps both of a pair
+# readable, so each save keeps a sector's bytes: N saves with N = 0, 1, 2
+$PY - "$W" <<'EOF' || bad "cannot generate the saved-sectors pair"
+import os, random, sys
+r = random.Random(91)
+def rnd(n):
+    return r.getrandbits(8 * n).to_bytes(n, "little")
+S = 1024
+a = bytearray(rnd(12 * S + 500))
+b = bytearray(a)
+for x, y in ((2, 8), (4, 10)):
+    b[x * S:(x + 1) * S], b[y * S:(y + 1) * S] = a[y * S:(y + 1) * S], a[x * S:(x + 1) * S]
+for i in range(0, len(b), 997):
+    b[i] ^= 0x5A
+for name, data in (("sa.bin", a), ("sb.bin", b)):
+    with open(os.path.join(sys.argv[1], name), "wb") as f:
+        f.write(bytes(data))
+EOF
+SAV="--layout inplace --sector-size 1024 --scratch-sectors 2"
+for _ns in 0 1 2; do
+    rm -f sv$_ns.pkg sv$_ns.bin
+    expect "--saved-sectors $_ns" 0 "" diff $V $SAV --saved-sectors $_ns --key k sa.bin sb.bin -o sv$_ns.pkg
+    expect "--saved-sectors $_ns: inspect" 0 "" inspect sv$_ns.pkg
+    case $_ns in
+    0) if grep -q "^saved " "$T/io/out"; then bad "--saved-sectors 0: inspect shows a saved line"; else ok; fi ;;
+    1) has "--saved-sectors 1: inspect line" "$T/io/out" "saved        source sector 2: copied into staging before the update, read there once overwritten (1024 bytes of staging)" ;;
+    2) has "--saved-sectors 2: inspect line" "$T/io/out" "saved        source sectors 2,4: copied into staging before the update, read there once overwritten (2048 bytes of staging)" ;;
+    esac
+    expect "--saved-sectors $_ns: inspect JSON" 0 "" inspect --json sv$_ns.pkg
+    case $_ns in 0) _sl= ;; 1) _sl=2 ;; 2) _sl=2,4 ;; esac
+    has "--saved-sectors $_ns: inspect JSON saved" "$T/io/out" "\"saved\":\"$_sl\","
+    _fl=$(sed -n 's/.*"flags":\([0-9]*\).*/\1/p' "$T/io/out")
+    _need=$(sed -n 's/.*"staging_need":\([0-9]*\).*/\1/p' "$T/io/out")
+    if [ $_ns -eq 0 ]; then
+        [ $((_fl & 256)) -eq 0 ] && ok || bad "--saved-sectors 0: flags $_fl have 0x100"
+    else
+        [ $((_fl & 256)) -ne 0 ] && ok || bad "--saved-sectors $_ns: flags $_fl lack 0x100"
+    fi
+    # staging: the package in whole sectors, the copies, then the digest table (1 KiB)
+    _sz=$(size_of sv$_ns.pkg)
+    [ "$_need" = $(((_sz + 1023) / 1024 * 1024 + _ns * 1024 + 1024)) ] && ok ||
+        bad "--saved-sectors $_ns: staging_need $_need for a $_sz-byte package"
+    expect "--saved-sectors $_ns: verify" 0 "" verify --pub k.pub --source sa.bin sv$_ns.pkg
+    expect "--saved-sectors $_ns: apply" 0 "" apply --pub k.pub sa.bin sv$_ns.pkg -o sv$_ns.bin
+    same "--saved-sectors $_ns: the target" sb.bin sv$_ns.bin
+done
+rm -f svd.pkg
+expect "--saved-sectors default" 0 "" diff $V $SAV --key k sa.bin sb.bin -o svd.pkg
+same "--saved-sectors default is 2" sv2.pkg svd.pkg
+[ "$(size_of sv2.pkg)" -lt "$(size_of sv1.pkg)" ] && [ "$(size_of sv1.pkg)" -lt "$(size_of sv0.pkg)" ] && ok ||
+    bad "--saved-sectors: 2 ($(size_of sv2.pkg) B), 1 ($(size_of sv1.pkg) B), 0 ($(size_of sv0.pkg) B) not each smaller"
+expect "-v: saved source sectors" 0 "saved source sectors" diff -v $V $SAV --key k sa.bin sb.bin -o x.pkg -f
+rm -f x.pkg
+expect "--saved-sectors 3" 2 "--saved-sectors '3': 0 to 2" diff $V $SAV --saved-sectors 3 --key k sa.bin sb.bin -o x.pkg
+one_line "--saved-sectors 3: one line"
+no_file "--saved-sectors 3: no output" x.pkg
+expect "--saved-sectors two" 2 "--saved-sectors 'two'" diff $V $SAV --saved-sectors two --key k sa.bin sb.bin -o x.pkg
+no_file "--saved-sectors two: no output" x.pkg
+# only the searched order saves: --direction plain (engines before runs),
+# a block digest chain and format 1 code without, and apply
+for _o in "--direction plain" "--block-digest 4" "--package-format 1"; do
+    rm -f x.pkg x.bin
+    expect "--saved-sectors 2 $_o" 0 "" diff $V $SAV $_o --saved-sectors 2 --key k sa.bin sb.bin -o x.pkg
+    expect "--saved-sectors 2 $_o: inspect" 0 "" inspect x.pkg
+    if grep -q "^saved " "$T/io/out"; then bad "--saved-sectors 2 $_o: inspect shows a saved line"; else ok; fi
+    expect "--saved-sectors 2 $_o: inspect JSON" 0 "" inspect --json x.pkg
+    has "--saved-sectors 2 $_o: no saved sectors" "$T/io/out" '"saved":"",'
+    _fl=$(sed -n 's/.*"flags":\([0-9]*\).*/\1/p' "$T/io/out")
+    [ $((_fl & 256)) -eq 0 ] && ok || bad "--saved-sectors 2 $_o: flags $_fl have 0x100"
+    expect "--saved-sectors 2 $_o: apply" 0 "" apply --pub k.pub sa.bin x.pkg -o x.bin
+    same "--saved-sectors 2 $_o: the target" sb.bin x.bin
+done
+rm -f x.pkg x.bin
 # threads (DFOTA_THREADS): the same package whatever their number, one
 # (none besides the caller) to several, A/B, in place (the small pair's two
 # orders coded side by side, the big pair's one after the other), 4k

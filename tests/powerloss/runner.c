@@ -55,6 +55,11 @@ struct geom {
     int win;                 /* targets that repeat new bytes within a sector at distances
                                 over 256: the package carries DFOTA_PKG_F_BLOCKWIN (its dry
                                 run programs every block into scratch) */
+    int saved;               /* -saved: targets in which `saved` pairs of sectors swap
+                                places (each copies the other's source sector), which no
+                                write order keeps readable at lag 0 or 1: the package
+                                carries DFOTA_PKG_F_SAVED (the engine copies a source
+                                sector of each pair into staging before the update) */
 };
 
 /* Explicit write orders (dir 2), made for each package from its target's
@@ -71,34 +76,40 @@ static const char *const order_names[] = { "", "thirds", "singles" };
 
 static struct geom geoms[] = {
     /* the sweeps of the former tests/unit/test_powercut.c */
-    { DFOTA_LAYOUT_AB, 4096, 16, 0xFF, 0, 0, 0, 40000, 1, "", ORD_NONE, 0 },
-    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 1, 4, 40000, 1, "", ORD_NONE, 0 },
-    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 0, -1, 2, 40000, 1, "", ORD_NONE, 0 },
-    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 0, 3, 12000, 1, "", ORD_NONE, 0 },
-    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 1, 8, 40000, 1, "", ORD_NONE, 0 },
-    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 0, -1, 5, 12000, 1, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_AB, 4096, 16, 0xFF, 0, 0, 0, 40000, 1, "", ORD_NONE, 0, 0 },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 1, 4, 40000, 1, "", ORD_NONE, 0, 0 },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 0, -1, 2, 40000, 1, "", ORD_NONE, 0, 0 },
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 0, 3, 12000, 1, "", ORD_NONE, 0, 0 },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 1, 8, 40000, 1, "", ORD_NONE, 0, 0 },
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 0, -1, 5, 12000, 1, "", ORD_NONE, 0, 0 },
     /* small sectors and program units, flash that erases to 0x00 */
-    { DFOTA_LAYOUT_AB, 256, 1, 0x00, 0, 0, 0, 6000, 1, "", ORD_NONE, 0 },
-    { DFOTA_LAYOUT_INPLACE, 256, 256, 0x00, 1, 1, 3, 6000, 1, "", ORD_NONE, 0 },
-    { DFOTA_LAYOUT_AB, 1024, 2, 0x00, 0, 0, 0, 12000, 0, "", ORD_NONE, 0 },
-    { DFOTA_LAYOUT_INPLACE, 512, 4, 0xFF, 3, -1, 6, 10000, 0, "", ORD_NONE, 0 },
-    { DFOTA_LAYOUT_INPLACE, 2048, 32, 0x00, 0, 1, 2, 16000, 0, "", ORD_NONE, 0 },
-    { DFOTA_LAYOUT_INPLACE, 256, 8, 0xFF, 7, 0, 16, 9000, 0, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_AB, 256, 1, 0x00, 0, 0, 0, 6000, 1, "", ORD_NONE, 0, 0 },
+    { DFOTA_LAYOUT_INPLACE, 256, 256, 0x00, 1, 1, 3, 6000, 1, "", ORD_NONE, 0, 0 },
+    { DFOTA_LAYOUT_AB, 1024, 2, 0x00, 0, 0, 0, 12000, 0, "", ORD_NONE, 0, 0 },
+    { DFOTA_LAYOUT_INPLACE, 512, 4, 0xFF, 3, -1, 6, 10000, 0, "", ORD_NONE, 0, 0 },
+    { DFOTA_LAYOUT_INPLACE, 2048, 32, 0x00, 0, 1, 2, 16000, 0, "", ORD_NONE, 0, 0 },
+    { DFOTA_LAYOUT_INPLACE, 256, 8, 0xFF, 7, 0, 16, 9000, 0, "", ORD_NONE, 0, 0 },
     /* large sectors */
-    { DFOTA_LAYOUT_AB, 131072, 256, 0xFF, 0, 0, 0, 300000, 0, "", ORD_NONE, 0 },
-    { DFOTA_LAYOUT_INPLACE, 131072, 8, 0x00, 1, 0, 3, 300000, 0, "", ORD_NONE, 0 },
-    { DFOTA_LAYOUT_AB, 65536, 64, 0x00, 0, 0, 0, 150000, 0, "", ORD_NONE, 0 },
+    { DFOTA_LAYOUT_AB, 131072, 256, 0xFF, 0, 0, 0, 300000, 0, "", ORD_NONE, 0, 0 },
+    { DFOTA_LAYOUT_INPLACE, 131072, 8, 0x00, 1, 0, 3, 300000, 0, "", ORD_NONE, 0, 0 },
+    { DFOTA_LAYOUT_AB, 65536, 64, 0x00, 0, 0, 0, 150000, 0, "", ORD_NONE, 0, 0 },
     /* in place in runs: explicit write orders (DFOTA_PKG_F_RUNS) */
-    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 2, 3, 8000, 1, "", ORD_THIRDS, 0 },
-    { DFOTA_LAYOUT_INPLACE, 512, 16, 0x00, 0, 2, 2, 5000, 1, "", ORD_SINGLES, 0 },
-    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 2, 5, 40000, 0, "", ORD_SINGLES, 0 },
-    { DFOTA_LAYOUT_INPLACE, 256, 8, 0x00, 3, 2, 6, 9000, 0, "", ORD_THIRDS, 0 },
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 2, 3, 8000, 1, "", ORD_THIRDS, 0, 0 },
+    { DFOTA_LAYOUT_INPLACE, 512, 16, 0x00, 0, 2, 2, 5000, 1, "", ORD_SINGLES, 0, 0 },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 2, 5, 40000, 0, "", ORD_SINGLES, 0, 0 },
+    { DFOTA_LAYOUT_INPLACE, 256, 8, 0x00, 3, 2, 6, 9000, 0, "", ORD_THIRDS, 0, 0 },
     /* in place, target copies over the whole block (DFOTA_PKG_F_BLOCKWIN) */
-    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 1, 3, 6000, 1, "", ORD_NONE, 1 },
-    { DFOTA_LAYOUT_INPLACE, 512, 4, 0x00, 0, -1, 2, 4000, 1, "", ORD_NONE, 1 },
-    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 0, 4, 40000, 0, "", ORD_NONE, 1 },
-    { DFOTA_LAYOUT_INPLACE, 2048, 256, 0x00, 3, 2, 7, 20000, 0, "", ORD_THIRDS, 1 },
-    { DFOTA_LAYOUT_INPLACE, 1024, 1, 0xFF, 0, 2, 3, 10000, 0, "", ORD_SINGLES, 1 },
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 1, 3, 6000, 1, "", ORD_NONE, 1, 0 },
+    { DFOTA_LAYOUT_INPLACE, 512, 4, 0x00, 0, -1, 2, 4000, 1, "", ORD_NONE, 1, 0 },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 2, 0, 4, 40000, 0, "", ORD_NONE, 1, 0 },
+    { DFOTA_LAYOUT_INPLACE, 2048, 256, 0x00, 3, 2, 7, 20000, 0, "", ORD_THIRDS, 1, 0 },
+    { DFOTA_LAYOUT_INPLACE, 1024, 1, 0xFF, 0, 2, 3, 10000, 0, "", ORD_SINGLES, 1, 0 },
+    /* in place, sectors that read each other: saved source sectors (DFOTA_PKG_F_SAVED) */
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 0, 0, 2, 6000, 1, "", ORD_NONE, 0, 1 },
+    { DFOTA_LAYOUT_INPLACE, 2048, 32, 0x00, 1, 0, 3, 20000, 0, "", ORD_NONE, 0, 2 },
+    { DFOTA_LAYOUT_INPLACE, 4096, 16, 0xFF, 0, 0, 5, 40000, 0, "", ORD_NONE, 0, 1 },
+    { DFOTA_LAYOUT_INPLACE, 1024, 4, 0x00, 0, 0, 3, 12000, 0, "", ORD_NONE, 0, 2 },
+    { DFOTA_LAYOUT_INPLACE, 1024, 16, 0xFF, 1, 0, 4, 8000, 0, "", ORD_NONE, 1, 1 },
 };
 #define NGEOM (sizeof geoms / sizeof geoms[0])
 
@@ -110,10 +121,11 @@ static void geom_names(void)
         if (g->kind == DFOTA_LAYOUT_AB)
             snprintf(g->name, sizeof g->name, "ab-s%u-p%u-%02x", g->sector, g->prog, g->erased);
         else
-            snprintf(g->name, sizeof g->name, "ip-s%u-p%u-%02x-lag%u-%s%s-sc%u%s", g->sector,
+            snprintf(g->name, sizeof g->name, "ip-s%u-p%u-%02x-lag%u-%s%s-sc%u%s%s", g->sector,
                      g->prog, g->erased, g->lag,
                      g->dir == 2 ? "runs-" : g->dir > 0 ? "fwd" : g->dir < 0 ? "bwd" : "auto",
-                     g->dir == 2 ? order_names[g->order] : "", g->scratch, g->win ? "-win" : "");
+                     g->dir == 2 ? order_names[g->order] : "", g->scratch, g->win ? "-win" : "",
+                     g->saved ? "-saved" : "");
     }
 }
 
@@ -167,6 +179,42 @@ static uint8_t *win_release(const uint8_t *img, size_t len, uint32_t sector, uin
     return q;
 }
 
+/* The next release for a -saved geometry (win_release's with -win, else
+ * tu_release's) in which g->saved groups of whole sectors read each other,
+ * byte for byte from the old image, so that no write order keeps them all
+ * readable: at lag 0 a pair a, b that swap places (a holds the old sector b,
+ * b the old a): whichever the order writes first, the other has lost its
+ * source; at lag 1 a triple a, b, c whose halves are the others' (a = b's
+ * first half and c's second, b = c's and a's, c = a's and b's): the three
+ * span at least 3 blocks, and the last one then reads the first, committed.
+ * a = n/4 + p (+1 for an odd seed), b = a + n/4, c = a + n/2 of the n
+ * whole sectors of both images, for group p. The encoder saves a source
+ * sector of each group (DFOTA_PKG_F_SAVED); geom_package asserts it. */
+static uint8_t *saved_release(const struct geom *g, const uint8_t *img, size_t len, uint32_t seed,
+                              size_t *out_len)
+{
+    uint8_t *q = g->win ? win_release(img, len, g->sector, seed, out_len)
+                        : tu_release(img, len, seed, out_len);
+    size_t n = (*out_len < len ? *out_len : len) / g->sector, s = g->sector, h = s / 2, p;
+    for (p = 0; p < (size_t)g->saved; p++) {
+        size_t a = n / 4 + p + (seed & 1), b = a + n / 4, c = a + n / 2;
+        if (c >= n || b <= a || c <= b)
+            abort();
+        if (!g->lag) {
+            memcpy(q + a * s, img + c * s, s);
+            memcpy(q + c * s, img + a * s, s);
+            continue;
+        }
+        memcpy(q + a * s, img + b * s, h);
+        memcpy(q + a * s + h, img + c * s + h, s - h);
+        memcpy(q + b * s, img + c * s, h);
+        memcpy(q + b * s + h, img + a * s + h, s - h);
+        memcpy(q + c * s, img + a * s, h);
+        memcpy(q + c * s + h, img + b * s + h, s - h);
+    }
+    return q;
+}
+
 /* A package of the geometry: with dir 2, in the write order it names for
  * the target's sector count, which the header must then hold. */
 static uint8_t *geom_package(const struct geom *g, const uint8_t *a, size_t alen, const uint8_t *b,
@@ -195,6 +243,15 @@ static uint8_t *geom_package(const struct geom *g, const uint8_t *a, size_t alen
     if (g->win && !(h.flags & DFOTA_PKG_F_BLOCKWIN) != (tu_block_digest != 0)) {
         fprintf(stderr, "%s: the package %s DFOTA_PKG_F_BLOCKWIN (flags 0x%x)\n", g->name,
                 tu_block_digest ? "has" : "lacks", (unsigned)h.flags);
+        abort();
+    }
+    /* -saved: one saved source sector per pair of swapped sectors, which
+     * auto names with the device's digest table only (format 2) */
+    if (g->saved && ((h.flags & DFOTA_PKG_F_SAVED) ? tu_block_digest != 0 || h.nsaved != (uint32_t)g->saved
+                                                    : tu_block_digest == 0)) {
+        fprintf(stderr, "%s: the package %s DFOTA_PKG_F_SAVED (flags 0x%x, %u saved sectors, %d wanted)\n",
+                g->name, (h.flags & DFOTA_PKG_F_SAVED) ? "has" : "lacks", (unsigned)h.flags,
+                (unsigned)h.nsaved, tu_block_digest ? 0 : g->saved);
         abort();
     }
     if (g->kind != DFOTA_LAYOUT_INPLACE || g->dir != 2)
@@ -261,6 +318,17 @@ struct ctx {
     uint64_t ops2;           /* of a clean install of update 2 */
     uint64_t dry_ops;        /* of the dry run of update 1 (dfota_check): the first
                                 operations of an install */
+    struct saved_window {    /* -saved: where a clean install of update 1 ([0]) and of
+                                update 2 ([1]) copies the saved sectors (save_sectors) */
+        uint64_t op_lo, op_end;  /* operations op_lo .. op_end-1 are the copies' erases and
+                                    programs; op_end is the next one (the first journal
+                                    record); op_lo UINT64_MAX: no copies */
+        uint64_t rd_lo, rd_end;  /* read calls from the first of those operations to the
+                                    next (the source reads and both read-backs) */
+        uint64_t copy_rd[16];    /* the first read calls of a copy after that: the
+                                    decoder's source reads of an overwritten saved sector */
+        unsigned ncopy;
+    } sw[2];
     int ready;
 };
 
@@ -310,6 +378,99 @@ static void device_init(struct tu_device *d, const struct geom *g, uint32_t stag
     d->cfg.pubkey = d->pk;
 }
 
+/* -saved: a flash port in front of simflash's that records where the
+ * engine works on the saved sectors' copies (struct saved_window). */
+struct watch {
+    struct dfota_flash port;
+    struct simflash *f;
+    uint32_t lo, hi;               /* the copies: [lo, hi) of staging */
+    int state;                     /* 0 before the copies, 1 making them, 2 after */
+    struct saved_window *w;
+};
+
+static void watch_op(struct watch *t, uint32_t addr, uint32_t len)
+{
+    int in = addr < t->hi && addr + len > t->lo;
+    if (t->state == 0 && in) {
+        t->state = 1;
+        t->w->op_lo = t->f->ops;
+        t->w->rd_lo = t->f->reads;
+    } else if (t->state == 1 && !in) {
+        t->state = 2;
+        t->w->op_end = t->f->ops;
+        t->w->rd_end = t->f->reads;
+    }
+}
+
+static int watch_read(void *ctx, uint32_t addr, void *buf, uint32_t len)
+{
+    struct watch *t = ctx;
+    if (t->state == 2 && addr < t->hi && addr + len > t->lo && t->w->ncopy < 16)
+        t->w->copy_rd[t->w->ncopy++] = t->f->reads;
+    return t->f->port.read(t->f->port.ctx, addr, buf, len);
+}
+
+static int watch_prog(void *ctx, uint32_t addr, const void *buf, uint32_t len)
+{
+    struct watch *t = ctx;
+    watch_op(t, addr, len);
+    return t->f->port.prog(t->f->port.ctx, addr, buf, len);
+}
+
+static int watch_erase(void *ctx, uint32_t addr)
+{
+    struct watch *t = ctx;
+    watch_op(t, addr, t->f->port.sector_size);
+    return t->f->port.erase(t->f->port.ctx, addr);
+}
+
+/* A clean install of the package in staging, through a watch of where
+ * its saved sectors' copies go (the end of staging, before the digest
+ * table: package-format.md). */
+static int install_watched(struct ctx *c, const uint8_t *pkg, size_t plen, struct saved_window *w)
+{
+    struct dfota_engine e;
+    struct dfota_pkg_header h;
+    struct watch t;
+    const struct dfota_layout *l = &c->d.cfg.layout;
+    uint32_t ss = c->g->sector, end;
+    int rc;
+
+    memset(w, 0, sizeof *w);
+    w->op_lo = UINT64_MAX;
+    if (dfota_pkg_parse(&h, pkg, plen) != DFOTA_OK)
+        abort();
+    memset(&t, 0, sizeof t);
+    t.port = c->d.flash.port;
+    t.port.ctx = &t;
+    t.port.read = watch_read;
+    t.port.prog = watch_prog;
+    t.port.erase = watch_erase;
+    t.f = &c->d.flash;
+    t.w = w;
+    end = l->staging + l->staging_size / ss * ss - dfota_devtable_size(&h, c->g->prog);
+    t.hi = end;
+    t.lo = end - dfota_saved_size(&h);
+    c->d.cfg.flash = &t.port;
+    rc = dfota_init(&e, &c->d.cfg);
+    if (rc == DFOTA_OK)
+        rc = dfota_install(&e);
+    c->d.cfg.flash = &c->d.flash.port;
+    if (rc == DFOTA_OK && t.lo < t.hi && t.state != 2) {
+        fprintf(stderr, "%s: the install made no copies of its %u saved sectors\n", c->g->name,
+                (unsigned)h.nsaved);
+        abort();
+    }
+    if (t.lo < t.hi)
+        vlog("%s: saved source sectors %u%s%.0u copied in operations %llu..%llu, read calls "
+             "%llu..%llu, %u reads of a copy after\n",
+             c->g->name, (unsigned)h.saved[0], h.nsaved > 1 ? "," : "",
+             h.nsaved > 1 ? (unsigned)h.saved[1] : 0u, (unsigned long long)w->op_lo,
+             (unsigned long long)w->op_end - 1, (unsigned long long)w->rd_lo,
+             (unsigned long long)w->rd_end - 1, w->ncopy);
+    return rc;
+}
+
 static const uint8_t *slot_mem(struct ctx *c, unsigned slot)
 {
     return c->d.flash.mem + c->d.cfg.layout.slot[slot];
@@ -324,7 +485,10 @@ static void ctx_prepare(struct ctx *c, const struct geom *g)
     c->g = g;
     c->slen = g->size;
     c->src = tu_image(c->slen, seed);
-    if (g->win) {
+    if (g->saved) {
+        c->dst = saved_release(g, c->src, c->slen, 22, &c->dlen);
+        c->dst2 = saved_release(g, c->dst, c->dlen, 23, &c->d2len);
+    } else if (g->win) {
         c->dst = win_release(c->src, c->slen, g->sector, 22, &c->dlen);
         c->dst2 = win_release(c->dst, c->dlen, g->sector, 23, &c->d2len);
     } else {
@@ -379,10 +543,8 @@ static void ctx_prepare(struct ctx *c, const struct geom *g)
         memcpy(c->d.flash.mem, c->initial, c->d.flash.size);
     }
     /* A clean run counts the operations and reads of update 1. */
-    if (dfota_init(&e, &c->d.cfg) != DFOTA_OK)
-        abort();
     simflash_reset_counters(&c->d.flash);
-    if (dfota_install(&e) != DFOTA_OK) {
+    if (install_watched(c, c->pkg, c->plen, &c->sw[0]) != DFOTA_OK) {
         fprintf(stderr, "%s: clean install failed\n", g->name);
         abort();
     }
@@ -392,10 +554,8 @@ static void ctx_prepare(struct ctx *c, const struct geom *g)
     memset(c->d.flash.mem + c->d.cfg.layout.staging, g->erased, c->d.cfg.layout.staging_size);
     memcpy(c->d.flash.mem + c->d.cfg.layout.staging, c->pkg2, c->p2len);
     memcpy(c->second, c->d.flash.mem, c->d.flash.size);
-    if (dfota_init(&e, &c->d.cfg) != DFOTA_OK)
-        abort();
     simflash_reset_counters(&c->d.flash);
-    if (dfota_install(&e) != DFOTA_OK) {
+    if (install_watched(c, c->pkg2, c->p2len, &c->sw[1]) != DFOTA_OK) {
         fprintf(stderr, "%s: clean second install failed\n", g->name);
         abort();
     }
@@ -1098,6 +1258,29 @@ static uint64_t cap_for(const struct opts *o, const struct geom *g, int m)
     return g->sample ? 120 : 0;
 }
 
+/* -saved: k of model m falls where the install copies the saved sectors
+ * (every such k runs, whatever the cap): operation-indexed models cut, tear,
+ * fail or leave marginal the copies' erases and programs and the journal
+ * record after them; bitflip flips a source read of the copy, either
+ * read-back, or a later read of a copy; second does the same in update 2.
+ * (staging flips payload bytes: nothing of the copies.) */
+static int in_saved_window(const struct ctx *c, int m, uint64_t k)
+{
+    const struct saved_window *w = &c->sw[m == M_SECOND];
+    unsigned i;
+    if (w->op_lo == UINT64_MAX || m == M_STAGING)
+        return 0;
+    if (m == M_BITFLIP) {
+        for (i = 0; i < w->ncopy; i++)
+            if (k == w->copy_rd[i])
+                return 1;
+        return k >= w->rd_lo && k < w->rd_end;
+    }
+    if (m == M_SECOND)
+        k /= 2;
+    return k >= w->op_lo && k <= w->op_end;
+}
+
 struct tally {
     unsigned long pass[M_COUNT], fail[M_COUNT];
 };
@@ -1115,7 +1298,7 @@ static void run_item(const struct opts *o, size_t gi, int m, struct ctx *c, stru
     unsigned long nsel = 0;
     span = model_span(c, m);
     for (k = 0; k < span; k++) {
-        if (!k_selected(k, span, cap))
+        if (!k_selected(k, span, cap) && !in_saved_window(c, m, k))
             continue;
         if (o->thin > 1 && nsel++ % o->thin)
             continue;
